@@ -1,0 +1,199 @@
+//! Activation functions: the scalar definitions every backend implements, `f(z)` beside `f'(z)`.
+
+use crate::{Element, Error};
+use std::fmt;
+use std::str::FromStr;
+
+/// An elementwise activation, applied after a layer's affine map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// `f(z) = z`.
+    Identity,
+    /// `f(z) = max(z, 0)`.
+    Relu,
+    /// `f(z) = z` for `z > 0`, else `0.01 z`.
+    LeakyRelu,
+    /// `f(z) = 1 / (1 + e^-z)`.
+    Sigmoid,
+    /// `f(z) = tanh z`.
+    Tanh,
+    /// GELU, tanh approximation: `0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))`.
+    Gelu,
+    /// `f(z) = ln(1 + e^z)`.
+    Softplus,
+}
+
+/// Slope of [`Activation::LeakyRelu`] for negative inputs.
+pub const LEAKY_RELU_SLOPE: f64 = 0.01;
+const GELU_C: f64 = 0.797_884_560_802_865_4; // sqrt(2 / pi)
+const GELU_A: f64 = 0.044_715;
+
+/// Numerically stable logistic sigmoid.
+#[inline]
+pub fn sigmoid<T: Element>(z: T) -> T {
+    if z >= T::ZERO {
+        T::ONE / (T::ONE + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (T::ONE + e)
+    }
+}
+
+/// Numerically stable `ln(1 + e^z)`.
+#[inline]
+pub fn softplus<T: Element>(z: T) -> T {
+    z.max(T::ZERO) + (-z.abs()).exp().ln_1p()
+}
+
+impl Activation {
+    /// All activations, in the order the CLI lists them.
+    pub const ALL: [Activation; 7] = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::LeakyRelu,
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Gelu,
+        Activation::Softplus,
+    ];
+
+    /// The name used in configs and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Identity => "identity",
+            Activation::Relu => "relu",
+            Activation::LeakyRelu => "leaky_relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Gelu => "gelu",
+            Activation::Softplus => "softplus",
+        }
+    }
+
+    /// `f(z)`.
+    #[inline]
+    pub fn forward<T: Element>(self, z: T) -> T {
+        match self {
+            Activation::Identity => z,
+            Activation::Relu => z.max(T::ZERO),
+            Activation::LeakyRelu => {
+                if z > T::ZERO {
+                    z
+                } else {
+                    T::from_f64(LEAKY_RELU_SLOPE) * z
+                }
+            }
+            Activation::Sigmoid => sigmoid(z),
+            Activation::Tanh => z.tanh(),
+            Activation::Gelu => {
+                let half = T::from_f64(0.5);
+                let inner = T::from_f64(GELU_C) * (z + T::from_f64(GELU_A) * z * z * z);
+                half * z * (T::ONE + inner.tanh())
+            }
+            Activation::Softplus => softplus(z),
+        }
+    }
+
+    /// `f'(z)`, given the pre-activation `z` and the output `a = f(z)` (whichever is cheaper).
+    #[inline]
+    pub fn derivative<T: Element>(self, z: T, a: T) -> T {
+        match self {
+            Activation::Identity => T::ONE,
+            Activation::Relu => {
+                if z > T::ZERO {
+                    T::ONE
+                } else {
+                    T::ZERO
+                }
+            }
+            Activation::LeakyRelu => {
+                if z > T::ZERO {
+                    T::ONE
+                } else {
+                    T::from_f64(LEAKY_RELU_SLOPE)
+                }
+            }
+            Activation::Sigmoid => a * (T::ONE - a),
+            Activation::Tanh => T::ONE - a * a,
+            Activation::Gelu => {
+                let half = T::from_f64(0.5);
+                let c = T::from_f64(GELU_C);
+                let k = T::from_f64(GELU_A);
+                let t = (c * (z + k * z * z * z)).tanh();
+                let dinner = c * (T::ONE + T::from_f64(3.0) * k * z * z);
+                half * (T::ONE + t) + half * z * (T::ONE - t * t) * dinner
+            }
+            Activation::Softplus => sigmoid(z),
+        }
+    }
+
+    /// Whether `f` is the identity (lets a model skip the elementwise pass).
+    pub fn is_identity(self) -> bool {
+        self == Activation::Identity
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Activation {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let key = s.trim().to_ascii_lowercase().replace('-', "_");
+        Activation::ALL
+            .into_iter()
+            .find(|a| a.name() == key || (key == "linear" && *a == Activation::Identity))
+            .ok_or_else(|| {
+                let names: Vec<_> = Activation::ALL.iter().map(|a| a.name()).collect();
+                Error::Config(format!(
+                    "unknown activation '{s}': expected one of {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derivative_matches_central_difference_in_f64() {
+        let points = [-3.1, -0.7, -0.05, 0.03, 0.4, 1.3, 4.2];
+        for act in Activation::ALL {
+            for &z in &points {
+                let h = 1e-6;
+                let numeric = (act.forward(z + h) - act.forward(z - h)) / (2.0 * h);
+                let analytic = act.derivative(z, act.forward(z));
+                let err = (numeric - analytic).abs() / analytic.abs().max(1e-3);
+                assert!(err < 1e-6, "{act} at {z}: {analytic} vs {numeric}");
+            }
+        }
+    }
+
+    #[test]
+    fn stable_at_extremes() {
+        assert_eq!(sigmoid(-1000.0f32), 0.0);
+        assert_eq!(sigmoid(1000.0f32), 1.0);
+        assert!((softplus(1000.0f64) - 1000.0).abs() < 1e-9);
+        assert!(softplus(-1000.0f64) >= 0.0);
+    }
+
+    #[test]
+    fn parses_names_and_rejects_unknown() {
+        assert_eq!(
+            "leaky-relu".parse::<Activation>().unwrap(),
+            Activation::LeakyRelu
+        );
+        assert_eq!(
+            "linear".parse::<Activation>().unwrap(),
+            Activation::Identity
+        );
+        let err = "swish".parse::<Activation>().unwrap_err().to_string();
+        assert!(err.contains("swish") && err.contains("relu"), "{err}");
+    }
+}

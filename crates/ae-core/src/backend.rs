@@ -1,0 +1,158 @@
+//! The `Backend` seam: device-resident tensors and the ops a training step needs.
+//!
+//! A backend owns 2-D row-major tensors (rows = samples) on its device. `ae-core` is generic over
+//! `B: Backend`, so the model and trainer are monomorphised per backend; the run-time choice of
+//! backend happens once, at the edge (the `ae` facade crate).
+//!
+//! Ops take their outputs as `&mut` tensors the caller allocated once, so a training step
+//! allocates nothing. Ops do not return errors: a device failure surfaces at the next
+//! [`Backend::download`] or [`Backend::sync`]. Shapes are checked by the callers in `ae-core`
+//! (the model), and backends may `debug_assert!` them.
+//!
+//! Each op lists its shapes as `[rows, cols]`; the scalar maths every backend must implement
+//! lives in [`crate::activation`], [`crate::loss`] and [`crate::optim`].
+
+use crate::{Activation, Element, Loss, Matrix, Result};
+
+/// One step of SGD with momentum (PyTorch's convention):
+/// `v = momentum * v + g; p -= lr * v`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdStep {
+    /// Learning rate for this step.
+    pub lr: f32,
+    /// Momentum coefficient (0 disables it).
+    pub momentum: f32,
+}
+
+/// One step of Adam / AdamW:
+/// `p -= lr * wd * p` (decoupled decay, AdamW only), then
+/// `m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr * (m / bc1) / (sqrt(v / bc2) + eps)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamStep {
+    /// Learning rate for this step.
+    pub lr: f32,
+    /// First-moment decay.
+    pub beta1: f32,
+    /// Second-moment decay.
+    pub beta2: f32,
+    /// Denominator guard.
+    pub eps: f32,
+    /// Decoupled weight decay (AdamW); 0 for Adam.
+    pub decoupled_weight_decay: f32,
+    /// `1 - beta1^t`.
+    pub bias_correction1: f32,
+    /// `1 - beta2^t`.
+    pub bias_correction2: f32,
+}
+
+/// A compute backend: owns device memory and runs the ops of a training step.
+pub trait Backend: Send + Sync {
+    /// The scalar type the backend computes in.
+    type Elem: Element;
+    /// A device-resident `[rows, cols]` row-major tensor.
+    type Tensor: Send + Sync;
+
+    /// A human-readable description: backend, device, precision.
+    fn name(&self) -> String;
+
+    // ---- memory ----
+
+    /// A new `[rows, cols]` tensor of zeros.
+    fn zeros(&self, rows: usize, cols: usize) -> Result<Self::Tensor>;
+    /// Copies a host matrix to the device: `[rows, cols]`.
+    fn upload(&self, m: &Matrix) -> Result<Self::Tensor>;
+    /// Copies f64 host values to the device (rounded to [`Backend::Elem`]): `[rows, cols]`.
+    fn upload_f64(&self, rows: usize, cols: usize, data: &[f64]) -> Result<Self::Tensor>;
+    /// Copies a tensor back to the host as f32.
+    fn download(&self, t: &Self::Tensor) -> Result<Matrix>;
+    /// Copies a tensor back to the host as f64 (exact for f32 and f64 backends).
+    fn download_f64(&self, t: &Self::Tensor) -> Result<Vec<f64>>;
+    /// `[rows, cols]` of a tensor.
+    fn shape(&self, t: &Self::Tensor) -> (usize, usize);
+    /// Waits for all queued work; reports a device failure.
+    fn sync(&self) -> Result<()>;
+
+    // ---- elementwise utilities ----
+
+    /// `dst = src`, same shapes.
+    fn copy(&self, src: &Self::Tensor, dst: &mut Self::Tensor);
+    /// Every element of `t` set to `value`.
+    fn fill(&self, t: &mut Self::Tensor, value: f32);
+    /// `y += alpha * x`, same shapes.
+    fn scale_add(&self, alpha: f32, x: &Self::Tensor, y: &mut Self::Tensor);
+
+    // ---- linear algebra ----
+
+    /// `c = alpha * op(a) op(b) + beta * c`, where `op(a)` is `a` or `aᵀ` as `trans_a` says.
+    /// `op(a)`: `[m, k]`, `op(b)`: `[k, n]`, `c`: `[m, n]`. With `beta == 0` the old contents of
+    /// `c` are ignored (even NaN).
+    #[allow(clippy::too_many_arguments)]
+    fn matmul(
+        &self,
+        a: &Self::Tensor,
+        trans_a: bool,
+        b: &Self::Tensor,
+        trans_b: bool,
+        alpha: f32,
+        beta: f32,
+        c: &mut Self::Tensor,
+    );
+    /// `x[i, j] += bias[0, j]`: `x` `[rows, cols]`, `bias` `[1, cols]`.
+    fn add_bias(&self, x: &mut Self::Tensor, bias: &Self::Tensor);
+    /// The gradient of [`Backend::add_bias`]: `db[0, j] = sum_i dy[i, j]`; `dy` `[rows, cols]`,
+    /// `db` `[1, cols]`.
+    fn bias_grad(&self, dy: &Self::Tensor, db: &mut Self::Tensor);
+
+    // ---- activations ----
+
+    /// `a = f(z)` elementwise, same shapes.
+    fn activation(&self, act: Activation, z: &Self::Tensor, a: &mut Self::Tensor);
+    /// The backward of [`Backend::activation`], in place: `grad *= f'(z)` (given `a = f(z)`).
+    fn activation_backward(
+        &self,
+        act: Activation,
+        z: &Self::Tensor,
+        a: &Self::Tensor,
+        grad: &mut Self::Tensor,
+    );
+
+    // ---- losses ----
+
+    /// Reconstruction loss of `input` (outputs for MSE, logits for BCE) against `target`, both
+    /// `[rows, cols]`: `acc[0, 0] += scale * mean(loss)`, and when `grad` is given,
+    /// `grad = d mean(loss) / d input` (so each element is divided by `rows * cols`).
+    fn loss(
+        &self,
+        loss: Loss,
+        input: &Self::Tensor,
+        target: &Self::Tensor,
+        scale: f32,
+        acc: &mut Self::Tensor,
+        grad: Option<&mut Self::Tensor>,
+    );
+
+    // ---- optimisers (fused, elementwise over one parameter tensor) ----
+
+    /// One SGD-with-momentum update of `param` from `grad`, with `velocity` as its state.
+    fn sgd_step(
+        &self,
+        step: &SgdStep,
+        param: &mut Self::Tensor,
+        grad: &Self::Tensor,
+        velocity: &mut Self::Tensor,
+    );
+    /// One Adam / AdamW update of `param` from `grad`, with moments `m` and `v`.
+    fn adam_step(
+        &self,
+        step: &AdamStep,
+        param: &mut Self::Tensor,
+        grad: &Self::Tensor,
+        m: &mut Self::Tensor,
+        v: &mut Self::Tensor,
+    );
+
+    // ---- data movement ----
+
+    /// `dst[i, :] = src[rows[i], :]`: `src` `[n, cols]`, `dst` `[rows.len(), cols]`.
+    fn gather_rows(&self, src: &Self::Tensor, rows: &[u32], dst: &mut Self::Tensor);
+}

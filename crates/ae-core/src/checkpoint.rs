@@ -1,0 +1,178 @@
+//! Model directories: `model.safetensors` (PyTorch `nn.Linear` layout: `encoder.0.weight`
+//! `[out, in]`, `encoder.0.bias` `[out]`, ...) beside `config.json` (architecture, normalisation,
+//! training settings and history, anomaly threshold). Both are written atomically; loading checks
+//! every tensor's name and shape against the config.
+
+use crate::atomic::write_atomic;
+use crate::data::normalize::NormStats;
+use crate::{Autoencoder, Backend, Error, Matrix, ModelConfig, Result};
+use safetensors::tensor::{Dtype, TensorView};
+use std::path::{Path, PathBuf};
+
+/// Weights file inside a model directory.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// Config file inside a model directory.
+pub const CONFIG_FILE: &str = "config.json";
+const FORMAT: &str = "ae-autoencoder";
+const VERSION: u32 = 1;
+
+/// Everything in `config.json`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SavedConfig {
+    /// Always `ae-autoencoder`.
+    pub format: String,
+    /// File format version.
+    pub version: u32,
+    /// The architecture.
+    pub model: ModelConfig,
+    /// How raw inputs are normalised before the model sees them.
+    pub normalization: Option<NormStats>,
+    /// Training settings and per-epoch history, as the trainer reported them.
+    #[serde(default)]
+    pub training: Option<serde_json::Value>,
+    /// Anomaly-score threshold chosen at training time, if any.
+    #[serde(default)]
+    pub anomaly_threshold: Option<f64>,
+}
+
+impl SavedConfig {
+    /// A config for `model` with nothing else recorded yet.
+    pub fn new(model: ModelConfig) -> Self {
+        SavedConfig {
+            format: FORMAT.into(),
+            version: VERSION,
+            model,
+            normalization: None,
+            training: None,
+            anomaly_threshold: None,
+        }
+    }
+}
+
+/// Writes `model` and `config` (whose `model` field is replaced by the model's own) into `dir`,
+/// creating it if needed.
+pub fn save<B: Backend>(
+    dir: &Path,
+    backend: &B,
+    model: &Autoencoder<B>,
+    config: &SavedConfig,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let named = model.to_named(backend)?;
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = named
+        .into_iter()
+        .map(|(name, m)| {
+            let shape = if m.rows == 1 && name.ends_with(".bias") {
+                vec![m.cols]
+            } else {
+                vec![m.rows, m.cols]
+            };
+            (name, bytemuck::cast_slice(&m.data).to_vec(), shape)
+        })
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(name, data, shape)| {
+            TensorView::new(Dtype::F32, shape.clone(), data)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| Error::Backend(format!("safetensors: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let blob = safetensors::serialize(views, None)
+        .map_err(|e| Error::Backend(format!("safetensors: {e}")))?;
+    write_atomic(&dir.join(WEIGHTS_FILE), &blob)?;
+    let mut config = config.clone();
+    config.model = model.config().clone();
+    let json = serde_json::to_vec_pretty(&config).expect("config serialises");
+    write_atomic(&dir.join(CONFIG_FILE), &json)
+}
+
+/// Reads `config.json` from a model directory.
+pub fn load_config(dir: &Path) -> Result<SavedConfig> {
+    let path = dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let config: SavedConfig = serde_json::from_str(&text).map_err(|e| {
+        Error::format(
+            &path,
+            format!("line {}, column {}", e.line(), e.column()),
+            e.to_string(),
+        )
+    })?;
+    if config.format != FORMAT {
+        return Err(Error::Model {
+            path,
+            message: format!("format is '{}', expected '{FORMAT}'", config.format),
+        });
+    }
+    config.model.validate().map_err(|e| Error::Model {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    Ok(config)
+}
+
+/// Reads every tensor of a safetensors file as an f32 matrix (1-D tensors as `[1, n]`).
+pub fn read_safetensors(path: &Path) -> Result<Vec<(String, Matrix)>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| Error::Model {
+        path: path.to_path_buf(),
+        message: format!("not a valid safetensors file: {e}"),
+    })?;
+    let mut out = Vec::new();
+    for (name, view) in st.tensors() {
+        let shape = view.shape().to_vec();
+        let (rows, cols) = match shape.as_slice() {
+            [n] => (1, *n),
+            [r, c] => (*r, *c),
+            other => {
+                return Err(Error::Model {
+                    path: path.to_path_buf(),
+                    message: format!("tensor '{name}' has shape {other:?}, expected 1 or 2 dims"),
+                })
+            }
+        };
+        let data = view.data();
+        let values: Vec<f32> = match view.dtype() {
+            Dtype::F32 => data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            Dtype::F64 => data
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
+                .collect(),
+            Dtype::F16 => data
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            Dtype::BF16 => data
+                .chunks_exact(2)
+                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            other => {
+                return Err(Error::Model {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "tensor '{name}' has dtype {other:?}, expected F32, F64, F16 or BF16"
+                    ),
+                })
+            }
+        };
+        out.push((name, Matrix::new(rows, cols, values)?));
+    }
+    Ok(out)
+}
+
+/// Loads a model directory onto `backend`, checking the weights against the config.
+pub fn load<B: Backend>(dir: &Path, backend: &B) -> Result<(Autoencoder<B>, SavedConfig)> {
+    let config = load_config(dir)?;
+    let weights: PathBuf = dir.join(WEIGHTS_FILE);
+    let named = read_safetensors(&weights)?;
+    let model = Autoencoder::from_named(backend, config.model.clone(), named).map_err(|e| {
+        Error::Model {
+            path: weights.clone(),
+            message: format!("does not match {CONFIG_FILE}: {e}"),
+        }
+    })?;
+    Ok((model, config))
+}

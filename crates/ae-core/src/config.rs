@@ -1,0 +1,211 @@
+//! `ModelConfig`: the architecture of a dense autoencoder, as saved in `config.json`.
+
+use crate::{Activation, Error, Result};
+
+/// One dense layer: `[batch, inputs] -> [batch, outputs]`, then `activation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerSpec {
+    /// Input width.
+    pub inputs: usize,
+    /// Output width.
+    pub outputs: usize,
+    /// Applied after the affine map.
+    pub activation: Activation,
+}
+
+/// A dense autoencoder: `input_dim -> encoder[0] -> ... -> code -> decoder[0] -> ... -> input_dim`.
+///
+/// ```
+/// use ae_core::{Activation, ModelConfig};
+/// let cfg = ModelConfig::mirrored(&[784, 512, 128, 32]).unwrap();
+/// assert_eq!(cfg.code_dim(), 32);
+/// assert_eq!(cfg.decoder, vec![128, 512]);
+/// assert_eq!(cfg.layers().len(), 6);
+/// assert_eq!(cfg.activations[5], Activation::Sigmoid);
+/// ```
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelConfig {
+    /// Width of the input (and of the reconstruction).
+    pub input_dim: usize,
+    /// Encoder widths after the input; the last one is the code size.
+    pub encoder: Vec<usize>,
+    /// Decoder hidden widths between the code and the output.
+    pub decoder: Vec<usize>,
+    /// One activation per layer, encoder layers first, then decoder layers (the last is the
+    /// output activation: identity or sigmoid).
+    pub activations: Vec<Activation>,
+    /// Decoder weights are the encoder's, transposed (needs a mirrored decoder).
+    pub tied: bool,
+}
+
+impl ModelConfig {
+    /// `layers` = `[input, hidden..., code]`, decoder mirrored; ReLU hidden layers, a linear code
+    /// layer and a sigmoid output (inputs in [0, 1]). Change fields or call the `with_` methods.
+    pub fn mirrored(layers: &[usize]) -> Result<Self> {
+        if layers.len() < 2 {
+            return Err(Error::Config(format!(
+                "layers must list the input width and at least a code width, got {layers:?}"
+            )));
+        }
+        let encoder = layers[1..].to_vec();
+        let decoder: Vec<usize> = layers[1..layers.len() - 1].iter().rev().copied().collect();
+        let cfg = ModelConfig {
+            input_dim: layers[0],
+            activations: Vec::new(),
+            encoder,
+            decoder,
+            tied: false,
+        };
+        cfg.with_activations(Activation::Relu, Activation::Identity, Activation::Sigmoid)
+    }
+
+    /// Replaces the decoder's hidden widths (the output width stays `input_dim`).
+    pub fn with_decoder(mut self, decoder: Vec<usize>) -> Result<Self> {
+        let hidden = self
+            .activations
+            .first()
+            .copied()
+            .unwrap_or(Activation::Relu);
+        let code = self.activations[self.encoder.len() - 1];
+        let output = *self.activations.last().unwrap_or(&Activation::Sigmoid);
+        self.decoder = decoder;
+        self.with_activations(hidden, code, output)
+    }
+
+    /// Sets every hidden layer's activation, the code layer's and the output's.
+    pub fn with_activations(
+        mut self,
+        hidden: Activation,
+        code: Activation,
+        output: Activation,
+    ) -> Result<Self> {
+        let n = self.encoder.len() + self.decoder.len() + 1;
+        self.activations = (0..n)
+            .map(|i| {
+                if i + 1 == n {
+                    output
+                } else if i + 1 == self.encoder.len() {
+                    code
+                } else {
+                    hidden
+                }
+            })
+            .collect();
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Ties the decoder's weights to the encoder's.
+    pub fn with_tied(mut self, tied: bool) -> Result<Self> {
+        self.tied = tied;
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Checks widths, the activation count, the output activation and tying.
+    pub fn validate(&self) -> Result<()> {
+        if self.input_dim == 0 || self.encoder.is_empty() {
+            return Err(Error::Config(
+                "a model needs a non-zero input width and at least one encoder layer".into(),
+            ));
+        }
+        if let Some(w) = self.encoder.iter().chain(&self.decoder).find(|&&w| w == 0) {
+            return Err(Error::Config(format!("layer width {w} must be positive")));
+        }
+        let n = self.encoder.len() + self.decoder.len() + 1;
+        if self.activations.len() != n {
+            return Err(Error::Config(format!(
+                "{} activations given for {n} layers",
+                self.activations.len()
+            )));
+        }
+        let output = self.activations[n - 1];
+        if !matches!(output, Activation::Identity | Activation::Sigmoid) {
+            return Err(Error::Config(format!(
+                "output activation must be identity or sigmoid, got {output}"
+            )));
+        }
+        if self.tied {
+            let mirrored: Vec<usize> = self.encoder[..self.encoder.len() - 1]
+                .iter()
+                .rev()
+                .copied()
+                .collect();
+            if self.decoder != mirrored {
+                return Err(Error::Config(format!(
+                    "tied weights need a mirrored decoder {mirrored:?}, got {:?}",
+                    self.decoder
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The code (bottleneck) width.
+    pub fn code_dim(&self) -> usize {
+        *self
+            .encoder
+            .last()
+            .expect("validated config has an encoder")
+    }
+
+    /// Number of encoder layers; layer `encoder_depth() - 1` outputs the code.
+    pub fn encoder_depth(&self) -> usize {
+        self.encoder.len()
+    }
+
+    /// All layers in order, encoder then decoder.
+    pub fn layers(&self) -> Vec<LayerSpec> {
+        let widths: Vec<usize> = std::iter::once(self.input_dim)
+            .chain(self.encoder.iter().copied())
+            .chain(self.decoder.iter().copied())
+            .chain(std::iter::once(self.input_dim))
+            .collect();
+        widths
+            .windows(2)
+            .zip(&self.activations)
+            .map(|(w, &activation)| LayerSpec {
+                inputs: w[0],
+                outputs: w[1],
+                activation,
+            })
+            .collect()
+    }
+
+    /// The output activation.
+    pub fn output_activation(&self) -> Activation {
+        *self.activations.last().expect("validated config")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirrored_layers_chain() {
+        let cfg = ModelConfig::mirrored(&[10, 6, 3]).unwrap();
+        let widths: Vec<(usize, usize)> =
+            cfg.layers().iter().map(|l| (l.inputs, l.outputs)).collect();
+        assert_eq!(widths, vec![(10, 6), (6, 3), (3, 6), (6, 10)]);
+        let acts: Vec<Activation> = cfg.layers().iter().map(|l| l.activation).collect();
+        use Activation::*;
+        assert_eq!(acts, vec![Relu, Identity, Relu, Sigmoid]);
+    }
+
+    #[test]
+    fn rejects_bad_configs() {
+        assert!(ModelConfig::mirrored(&[10]).is_err());
+        assert!(ModelConfig::mirrored(&[10, 0, 3]).is_err());
+        let cfg = ModelConfig::mirrored(&[10, 6, 3]).unwrap();
+        assert!(cfg
+            .clone()
+            .with_decoder(vec![4])
+            .unwrap()
+            .with_tied(true)
+            .is_err());
+        assert!(cfg.clone().with_tied(true).is_ok());
+        let bad = cfg.with_activations(Activation::Relu, Activation::Relu, Activation::Tanh);
+        assert!(bad.unwrap_err().to_string().contains("output activation"));
+    }
+}

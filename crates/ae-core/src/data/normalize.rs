@@ -1,0 +1,294 @@
+//! Per-feature normalisation: `x' = (x - offset) / scale`, column by column, with statistics
+//! fitted on training data and saved with a model so the same transform applies later.
+
+use crate::{Error, Matrix, Result};
+use std::fmt;
+use std::str::FromStr;
+
+/// How features are normalised before training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Normalization {
+    /// Leave values as they are.
+    None,
+    /// Map each feature's `[min, max]` onto `[0, 1]`.
+    MinMax,
+    /// Subtract each feature's mean and divide by its (population) standard deviation.
+    Standard,
+}
+
+impl Normalization {
+    const NAMES: &'static str = "none, minmax, standard";
+
+    fn name(self) -> &'static str {
+        match self {
+            Normalization::None => "none",
+            Normalization::MinMax => "minmax",
+            Normalization::Standard => "standard",
+        }
+    }
+}
+
+impl FromStr for Normalization {
+    type Err = Error;
+
+    /// `none`, `minmax` or `standard`, in any case.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(Normalization::None),
+            "minmax" => Ok(Normalization::MinMax),
+            "standard" => Ok(Normalization::Standard),
+            _ => Err(Error::Config(format!(
+                "unknown normalization {s:?}; expected one of {}",
+                Normalization::NAMES
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Normalization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Fitted per-feature statistics: `offset` and `scale` each hold `cols` values.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NormStats {
+    /// The kind these statistics were fitted for.
+    pub kind: Normalization,
+    /// Subtracted from each feature: its min ([`MinMax`](Normalization::MinMax)), mean
+    /// ([`Standard`](Normalization::Standard)) or 0 ([`None`](Normalization::None)).
+    pub offset: Vec<f32>,
+    /// Then divided into each feature: `max - min`, the standard deviation, or 1. Never 0.
+    pub scale: Vec<f32>,
+}
+
+impl NormStats {
+    /// Fits `kind` to the columns of `m` (`[rows, cols]`). A constant feature, whose spread is 0
+    /// or lost in rounding (at most 4 ε times its largest magnitude), gets scale 1, so it comes
+    /// out as a constant (0) rather than dividing by zero. With no rows, offset 0 and scale 1.
+    pub fn fit(kind: Normalization, m: &Matrix) -> NormStats {
+        let mut offset = vec![0.0; m.cols];
+        let mut scale = vec![1.0; m.cols];
+        if kind == Normalization::None || m.rows == 0 {
+            return NormStats {
+                kind,
+                offset,
+                scale,
+            };
+        }
+        let n = m.rows as f64;
+        for c in 0..m.cols {
+            let column = || (0..m.rows).map(|r| m.data[r * m.cols + c] as f64);
+            let (min, max) = column().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+                (lo.min(x), hi.max(x))
+            });
+            let (o, s) = match kind {
+                Normalization::MinMax => (min, max - min),
+                _ => {
+                    let mean = column().sum::<f64>() / n;
+                    let var = column().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+                    (mean, var.sqrt())
+                }
+            };
+            let magnitude = min.abs().max(max.abs());
+            offset[c] = o as f32;
+            scale[c] = if s > 4.0 * f32::EPSILON as f64 * magnitude && s.is_finite() {
+                s as f32
+            } else {
+                1.0
+            };
+        }
+        NormStats {
+            kind,
+            offset,
+            scale,
+        }
+    }
+
+    /// Normalises `m` in place: `x = (x - offset) / scale` per column. Errors when `m` does not
+    /// have `offset.len()` columns.
+    pub fn apply(&self, m: &mut Matrix) -> Result<()> {
+        self.check(m)?;
+        if self.kind != Normalization::None && m.cols > 0 {
+            for row in m.data.chunks_exact_mut(m.cols) {
+                for ((x, o), s) in row.iter_mut().zip(&self.offset).zip(&self.scale) {
+                    *x = (*x - o) / s;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Undoes [`apply`](Self::apply) in place: `x = x * scale + offset` per column. Errors when
+    /// `m` does not have `offset.len()` columns.
+    pub fn invert(&self, m: &mut Matrix) -> Result<()> {
+        self.check(m)?;
+        if self.kind != Normalization::None && m.cols > 0 {
+            for row in m.data.chunks_exact_mut(m.cols) {
+                for ((x, o), s) in row.iter_mut().zip(&self.offset).zip(&self.scale) {
+                    *x = *x * s + o;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check(&self, m: &Matrix) -> Result<()> {
+        if m.cols != self.offset.len() || m.cols != self.scale.len() {
+            return Err(Error::Shape(format!(
+                "{} normalisation was fitted to {} features, the data has {} columns",
+                self.kind,
+                self.offset.len(),
+                m.cols
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: &[f32], b: &[f32], tol: f32) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+    }
+
+    /// Columns: spread out, constant, constant but large, ordinary.
+    fn sample() -> Matrix {
+        Matrix::new(
+            4,
+            4,
+            vec![
+                1.0, 5.0, 1e6, -2.0, //
+                3.0, 5.0, 1e6, 0.0, //
+                5.0, 5.0, 1e6, 2.0, //
+                7.0, 5.0, 1e6, 4.0,
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn parses_displays_and_serializes() {
+        for (s, k) in [
+            ("none", Normalization::None),
+            ("minmax", Normalization::MinMax),
+            ("standard", Normalization::Standard),
+        ] {
+            assert_eq!(s.parse::<Normalization>().unwrap(), k);
+            assert_eq!(k.to_string(), s);
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{s}\""));
+            assert_eq!(
+                serde_json::from_str::<Normalization>(&format!("\"{s}\"")).unwrap(),
+                k
+            );
+        }
+        assert_eq!(
+            "MinMax".parse::<Normalization>().unwrap(),
+            Normalization::MinMax
+        );
+        let err = "zscore".parse::<Normalization>().unwrap_err().to_string();
+        assert!(err.contains("\"zscore\"") && err.contains("none, minmax, standard"));
+    }
+
+    #[test]
+    fn minmax_fits_and_maps_onto_unit_interval() {
+        let m = sample();
+        let stats = NormStats::fit(Normalization::MinMax, &m);
+        assert_eq!(stats.offset, vec![1.0, 5.0, 1e6, -2.0]);
+        assert_eq!(stats.scale, vec![6.0, 1.0, 1.0, 6.0]);
+        let mut x = m.clone();
+        stats.apply(&mut x).unwrap();
+        assert!(close(x.row(0), &[0.0, 0.0, 0.0, 0.0], 1e-6));
+        assert!(close(x.row(3), &[1.0, 0.0, 0.0, 1.0], 1e-6));
+        stats.invert(&mut x).unwrap();
+        assert!(close(&x.data, &m.data, 1e-5));
+    }
+
+    #[test]
+    fn standard_fits_mean_and_population_std() {
+        let m = sample();
+        let stats = NormStats::fit(Normalization::Standard, &m);
+        assert!(close(&stats.offset, &[4.0, 5.0, 1e6, 1.0], 1e-6));
+        // Population std of 1, 3, 5, 7 is sqrt(5); constant columns get scale 1.
+        assert!(close(
+            &stats.scale,
+            &[5f32.sqrt(), 1.0, 1.0, 5f32.sqrt()],
+            1e-6
+        ));
+        let mut x = m.clone();
+        stats.apply(&mut x).unwrap();
+        for c in 0..4 {
+            let col: Vec<f32> = (0..4).map(|r| x.row(r)[c]).collect();
+            let mean = col.iter().sum::<f32>() / 4.0;
+            let var = col.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / 4.0;
+            assert!(mean.abs() < 1e-6, "column {c} mean {mean}");
+            let want = if c == 0 || c == 3 { 1.0 } else { 0.0 };
+            assert!((var - want).abs() < 1e-5, "column {c} variance {var}");
+        }
+        stats.invert(&mut x).unwrap();
+        assert!(close(&x.data, &m.data, 1e-4));
+    }
+
+    #[test]
+    fn rounding_noise_is_not_spread() {
+        // A constant column whose values differ only in the last bit.
+        let v = 1000.0f32;
+        let m = Matrix::new(2, 1, vec![v, f32::from_bits(v.to_bits() + 1)]).unwrap();
+        assert_eq!(NormStats::fit(Normalization::MinMax, &m).scale, vec![1.0]);
+        assert_eq!(NormStats::fit(Normalization::Standard, &m).scale, vec![1.0]);
+        // A tiny but real spread is kept.
+        let m = Matrix::new(2, 1, vec![1e-9, 3e-9]).unwrap();
+        let s = NormStats::fit(Normalization::MinMax, &m).scale[0];
+        assert!((s - 2e-9).abs() < 1e-15, "{s}");
+    }
+
+    #[test]
+    fn none_is_identity() {
+        let m = sample();
+        let stats = NormStats::fit(Normalization::None, &m);
+        assert_eq!((stats.offset.len(), stats.scale.len()), (4, 4));
+        let mut x = m.clone();
+        stats.apply(&mut x).unwrap();
+        assert_eq!(x, m);
+        stats.invert(&mut x).unwrap();
+        assert_eq!(x, m);
+    }
+
+    #[test]
+    fn empty_matrix_gives_unit_stats() {
+        let stats = NormStats::fit(Normalization::Standard, &Matrix::zeros(0, 3));
+        assert_eq!((stats.offset, stats.scale), (vec![0.0; 3], vec![1.0; 3]));
+    }
+
+    #[test]
+    fn column_mismatch_is_a_shape_error() {
+        let stats = NormStats::fit(Normalization::MinMax, &sample());
+        let mut wrong = Matrix::zeros(2, 3);
+        assert!(matches!(stats.apply(&mut wrong), Err(Error::Shape(_))));
+        assert!(matches!(stats.invert(&mut wrong), Err(Error::Shape(_))));
+        let err = stats.apply(&mut wrong).unwrap_err().to_string();
+        assert!(
+            err.contains("4 features") && err.contains("3 columns"),
+            "{err}"
+        );
+        // Statistics from a file may disagree with themselves.
+        let broken = NormStats {
+            kind: Normalization::Standard,
+            offset: vec![0.0; 3],
+            scale: vec![1.0; 2],
+        };
+        assert!(broken.apply(&mut wrong).is_err());
+    }
+
+    #[test]
+    fn stats_serialize_round_trip() {
+        let stats = NormStats::fit(Normalization::Standard, &sample());
+        let json = serde_json::to_string(&stats).unwrap();
+        assert!(json.contains("\"kind\":\"standard\""), "{json}");
+        assert_eq!(serde_json::from_str::<NormStats>(&json).unwrap(), stats);
+    }
+}

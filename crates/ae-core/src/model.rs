@@ -1,0 +1,518 @@
+//! `Autoencoder<B>`: the parameters of a dense autoencoder on a backend, its forward pass and its
+//! backward pass (reconstruction loss + regularisers).
+//!
+//! Parameters follow PyTorch's `nn.Sequential(nn.Linear, activation, ...)` layout: layer `j` of
+//! the encoder is `encoder.{2j}.weight` `[out, in]` and `encoder.{2j}.bias` `[1, out]` (saved as
+//! `[out]`); the decoder likewise. Layer `i` computes `z = x Wᵀ + b`, `a = f(z)`:
+//! `[batch, in] -> [batch, out]`. A tied decoder layer has no weight of its own and uses the
+//! mirrored encoder weight transposed.
+
+use crate::regularizer::Regularizer;
+use crate::{Activation, Backend, Error, LayerSpec, Loss, Matrix, ModelConfig, Result, Rng};
+
+/// Whether a parameter is a weight matrix or a bias row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// `[out, in]`.
+    Weight,
+    /// `[1, out]`.
+    Bias,
+}
+
+/// Name and shape of one parameter tensor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamSpec {
+    /// PyTorch-style name, e.g. `encoder.0.weight`.
+    pub name: String,
+    /// Rows.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// Weight or bias.
+    pub kind: ParamKind,
+}
+
+/// How layer `i` finds its parameters.
+#[derive(Clone, Copy, Debug)]
+struct LayerPlan {
+    spec: LayerSpec,
+    /// Index of the weight in the parameter list.
+    weight: usize,
+    /// The weight is stored as `[in, out]` (a tied decoder using an encoder weight).
+    transposed: bool,
+    bias: usize,
+}
+
+/// Buffers of one layer for a fixed batch size.
+struct LayerBuffers<T> {
+    /// Pre-activation `[batch, out]`.
+    z: T,
+    /// Activation `[batch, out]`; `None` when the activation is the identity (then it is `z`).
+    a: Option<T>,
+    /// Gradient with respect to the layer's output, turned in place into the gradient with
+    /// respect to `z` during backward. `[batch, out]`.
+    grad: T,
+}
+
+impl<T> LayerBuffers<T> {
+    fn output(&self) -> &T {
+        self.a.as_ref().unwrap_or(&self.z)
+    }
+
+    /// What the loss reads: the output, or the logits for BCE (whose sigmoid is folded in).
+    fn loss_input(&self, loss: Loss) -> &T {
+        match loss {
+            Loss::Mse => self.output(),
+            Loss::Bce => &self.z,
+        }
+    }
+}
+
+/// Device buffers for one batch size: activations, their gradients and a loss accumulator.
+/// Made once by [`Autoencoder::workspace`] and reused every step.
+pub struct Workspace<B: Backend> {
+    rows: usize,
+    layers: Vec<LayerBuffers<B::Tensor>>,
+    /// `[1, 1]`: the loss op adds into it.
+    pub loss_acc: B::Tensor,
+}
+
+impl<B: Backend> Workspace<B> {
+    /// The batch size these buffers hold.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+}
+
+/// One gradient tensor per parameter, same shapes.
+pub struct Gradients<B: Backend> {
+    /// In parameter order.
+    pub tensors: Vec<B::Tensor>,
+    written: Vec<bool>,
+}
+
+/// A dense autoencoder whose parameters live on backend `B`.
+pub struct Autoencoder<B: Backend> {
+    config: ModelConfig,
+    specs: Vec<ParamSpec>,
+    params: Vec<B::Tensor>,
+    plans: Vec<LayerPlan>,
+}
+
+/// Which output [`Autoencoder::map_rows`] returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// The code: `[n, code_dim]`.
+    Code,
+    /// The reconstruction: `[n, input_dim]`.
+    Reconstruction,
+}
+
+const INFERENCE_CHUNK: usize = 1024;
+
+fn layer_name(config: &ModelConfig, layer: usize) -> String {
+    let depth = config.encoder_depth();
+    if layer < depth {
+        format!("encoder.{}", 2 * layer)
+    } else {
+        format!("decoder.{}", 2 * (layer - depth))
+    }
+}
+
+/// Parameter names, shapes and how each layer uses them.
+fn plan(config: &ModelConfig) -> (Vec<ParamSpec>, Vec<LayerPlan>) {
+    let layers = config.layers();
+    let n = layers.len();
+    let mut specs = Vec::new();
+    let mut plans: Vec<LayerPlan> = Vec::with_capacity(n);
+    for (i, spec) in layers.iter().enumerate() {
+        let name = layer_name(config, i);
+        let tied_to = (config.tied && i >= config.encoder_depth()).then(|| n - 1 - i);
+        let (weight, transposed) = match tied_to {
+            Some(enc) => (plans[enc].weight, true),
+            None => {
+                specs.push(ParamSpec {
+                    name: format!("{name}.weight"),
+                    rows: spec.outputs,
+                    cols: spec.inputs,
+                    kind: ParamKind::Weight,
+                });
+                (specs.len() - 1, false)
+            }
+        };
+        specs.push(ParamSpec {
+            name: format!("{name}.bias"),
+            rows: 1,
+            cols: spec.outputs,
+            kind: ParamKind::Bias,
+        });
+        plans.push(LayerPlan {
+            spec: *spec,
+            weight,
+            transposed,
+            bias: specs.len() - 1,
+        });
+    }
+    (specs, plans)
+}
+
+/// Uniform initialisation bound fitted to the activation: Kaiming (He) for the ReLU family,
+/// Xavier (Glorot) otherwise.
+fn init_bound(spec: &LayerSpec) -> f64 {
+    let (fan_in, fan_out) = (spec.inputs as f64, spec.outputs as f64);
+    match spec.activation {
+        Activation::Relu | Activation::LeakyRelu | Activation::Gelu | Activation::Softplus => {
+            (6.0 / fan_in).sqrt()
+        }
+        Activation::Identity | Activation::Sigmoid | Activation::Tanh => {
+            (6.0 / (fan_in + fan_out)).sqrt()
+        }
+    }
+}
+
+impl<B: Backend> Autoencoder<B> {
+    /// A freshly initialised model: weights uniform in `[-bound, bound]` (Kaiming for ReLU-like
+    /// layers, Xavier otherwise) from `seed`, biases zero.
+    pub fn new(backend: &B, config: ModelConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
+        let (specs, plans) = plan(&config);
+        let mut rng = Rng::new(seed);
+        let mut host = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            let mut m = Matrix::zeros(spec.rows, spec.cols);
+            if spec.kind == ParamKind::Weight {
+                let layer = plans
+                    .iter()
+                    .find(|p| specs[p.weight].name == spec.name)
+                    .expect("every weight belongs to a layer");
+                let bound = init_bound(&layer.spec);
+                for v in &mut m.data {
+                    *v = rng.uniform_in(-bound, bound) as f32;
+                }
+            }
+            host.push(m);
+        }
+        let params = host
+            .iter()
+            .map(|m| backend.upload(m))
+            .collect::<Result<_>>()?;
+        Ok(Autoencoder {
+            config,
+            specs,
+            params,
+            plans,
+        })
+    }
+
+    /// A model from named host tensors (as read from `model.safetensors`). Every parameter the
+    /// config implies must be present with its exact shape; biases may be `[out]`-shaped
+    /// (`[1, out]`). Extra tensors are an error. Errors name the tensor.
+    pub fn from_named(
+        backend: &B,
+        config: ModelConfig,
+        named: Vec<(String, Matrix)>,
+    ) -> Result<Self> {
+        config.validate()?;
+        let (specs, plans) = plan(&config);
+        let mut named: std::collections::HashMap<String, Matrix> = named.into_iter().collect();
+        let mut params = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            let m = named.remove(&spec.name).ok_or_else(|| {
+                Error::Shape(format!(
+                    "tensor '{}' [{}, {}] is missing",
+                    spec.name, spec.rows, spec.cols
+                ))
+            })?;
+            if m.rows * m.cols != spec.rows * spec.cols
+                || (m.cols != spec.cols && spec.kind == ParamKind::Weight)
+            {
+                return Err(Error::Shape(format!(
+                    "tensor '{}' is [{}, {}], the config needs [{}, {}]",
+                    spec.name, m.rows, m.cols, spec.rows, spec.cols
+                )));
+            }
+            if let Some((r, c, v)) = m.first_non_finite() {
+                return Err(Error::Shape(format!(
+                    "tensor '{}' holds {v} at [{r}, {c}]",
+                    spec.name
+                )));
+            }
+            let m = Matrix::new(spec.rows, spec.cols, m.data)?;
+            params.push(backend.upload(&m)?);
+        }
+        if let Some(extra) = named.keys().next() {
+            return Err(Error::Shape(format!(
+                "tensor '{extra}' is not part of this architecture"
+            )));
+        }
+        Ok(Autoencoder {
+            config,
+            specs,
+            params,
+            plans,
+        })
+    }
+
+    /// Every parameter, downloaded, with its name.
+    pub fn to_named(&self, backend: &B) -> Result<Vec<(String, Matrix)>> {
+        self.specs
+            .iter()
+            .zip(&self.params)
+            .map(|(s, t)| Ok((s.name.clone(), backend.download(t)?)))
+            .collect()
+    }
+
+    /// The architecture.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// Names and shapes of the parameters, in order.
+    pub fn param_specs(&self) -> &[ParamSpec] {
+        &self.specs
+    }
+
+    /// The parameter tensors, in the order of [`Autoencoder::param_specs`].
+    pub fn params(&self) -> &[B::Tensor] {
+        &self.params
+    }
+
+    /// Mutable parameter tensors (for optimisers).
+    pub fn params_mut(&mut self) -> &mut [B::Tensor] {
+        &mut self.params
+    }
+
+    /// Number of scalar parameters.
+    pub fn num_parameters(&self) -> usize {
+        self.specs.iter().map(|s| s.rows * s.cols).sum()
+    }
+
+    /// Buffers for batches of `rows` samples.
+    pub fn workspace(&self, backend: &B, rows: usize) -> Result<Workspace<B>> {
+        let layers = self
+            .plans
+            .iter()
+            .map(|p| {
+                let out = p.spec.outputs;
+                Ok(LayerBuffers {
+                    z: backend.zeros(rows, out)?,
+                    a: if p.spec.activation.is_identity() {
+                        None
+                    } else {
+                        Some(backend.zeros(rows, out)?)
+                    },
+                    grad: backend.zeros(rows, out)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Workspace {
+            rows,
+            layers,
+            loss_acc: backend.zeros(1, 1)?,
+        })
+    }
+
+    /// Zeroed gradients, one per parameter.
+    pub fn gradients(&self, backend: &B) -> Result<Gradients<B>> {
+        Ok(Gradients {
+            tensors: self
+                .specs
+                .iter()
+                .map(|s| backend.zeros(s.rows, s.cols))
+                .collect::<Result<_>>()?,
+            written: vec![false; self.specs.len()],
+        })
+    }
+
+    /// Runs layers `0..upto` on `x` `[ws.rows(), input_dim]`; results stay in `ws`.
+    fn forward_layers(&self, backend: &B, x: &B::Tensor, ws: &mut Workspace<B>, upto: usize) {
+        for i in 0..upto {
+            let plan = &self.plans[i];
+            let (before, rest) = ws.layers.split_at_mut(i);
+            let cur = &mut rest[0];
+            let input = if i == 0 { x } else { before[i - 1].output() };
+            backend.matmul(
+                input,
+                false,
+                &self.params[plan.weight],
+                !plan.transposed,
+                1.0,
+                0.0,
+                &mut cur.z,
+            );
+            backend.add_bias(&mut cur.z, &self.params[plan.bias]);
+            if let Some(a) = cur.a.as_mut() {
+                backend.activation(plan.spec.activation, &cur.z, a);
+            }
+        }
+    }
+
+    /// The full forward pass: `x` `[rows, input_dim]` -> reconstruction, left in `ws`.
+    pub fn forward(&self, backend: &B, x: &B::Tensor, ws: &mut Workspace<B>) {
+        self.forward_layers(backend, x, ws, self.plans.len());
+    }
+
+    /// The reconstruction after [`Autoencoder::forward`]: `[rows, input_dim]`.
+    pub fn reconstruction<'w>(&self, ws: &'w Workspace<B>) -> &'w B::Tensor {
+        ws.layers.last().expect("a model has layers").output()
+    }
+
+    /// The code after a forward pass: `[rows, code_dim]`.
+    pub fn code<'w>(&self, ws: &'w Workspace<B>) -> &'w B::Tensor {
+        ws.layers[self.config.encoder_depth() - 1].output()
+    }
+
+    /// Checks that `loss` can be used with this model's output activation.
+    pub fn check_loss(&self, loss: Loss) -> Result<()> {
+        if loss == Loss::Bce && self.config.output_activation() != Activation::Sigmoid {
+            return Err(Error::Config(
+                "the bce loss needs a sigmoid output activation (--output sigmoid)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Adds `scale * loss(forward(x), target)` to `ws.loss_acc` without computing gradients.
+    pub fn evaluate(
+        &self,
+        backend: &B,
+        loss: Loss,
+        x: &B::Tensor,
+        target: &B::Tensor,
+        scale: f32,
+        ws: &mut Workspace<B>,
+    ) {
+        self.forward(backend, x, ws);
+        let last = ws.layers.last().expect("a model has layers");
+        backend.loss(
+            loss,
+            last.loss_input(loss),
+            target,
+            scale,
+            &mut ws.loss_acc,
+            None,
+        );
+    }
+
+    /// Forward and backward for one batch: `ws.loss_acc += scale * loss` and `grads` set to the
+    /// gradient of the mean loss (plus each regulariser's gradient) for every parameter.
+    /// `x` is the (possibly corrupted) input and `target` the clean one, both `[rows, input_dim]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_backward(
+        &self,
+        backend: &B,
+        loss: Loss,
+        x: &B::Tensor,
+        target: &B::Tensor,
+        scale: f32,
+        ws: &mut Workspace<B>,
+        grads: &mut Gradients<B>,
+        regularizers: &[Box<dyn Regularizer<B>>],
+    ) {
+        self.forward(backend, x, ws);
+        let n = self.plans.len();
+        {
+            let last = &mut ws.layers[n - 1];
+            let input = match loss {
+                Loss::Mse => last.a.as_ref().unwrap_or(&last.z),
+                Loss::Bce => &last.z,
+            };
+            backend.loss(
+                loss,
+                input,
+                target,
+                scale,
+                &mut ws.loss_acc,
+                Some(&mut last.grad),
+            );
+        }
+        grads.written.iter_mut().for_each(|w| *w = false);
+        let code_layer = self.config.encoder_depth() - 1;
+        for i in (0..n).rev() {
+            let plan = self.plans[i];
+            let (before, rest) = ws.layers.split_at_mut(i);
+            let cur = &mut rest[0];
+            if i == code_layer {
+                let code = cur.a.as_ref().unwrap_or(&cur.z);
+                for r in regularizers {
+                    r.code_gradient(backend, code, &mut cur.grad);
+                }
+            }
+            // d(output) -> d(z); BCE's gradient is already with respect to the logits.
+            let folded = i == n - 1 && loss == Loss::Bce;
+            if let (Some(a), false) = (cur.a.as_ref(), folded) {
+                backend.activation_backward(plan.spec.activation, &cur.z, a, &mut cur.grad);
+            }
+            let input = if i == 0 { x } else { before[i - 1].output() };
+            let beta = if grads.written[plan.weight] { 1.0 } else { 0.0 };
+            let gw = &mut grads.tensors[plan.weight];
+            if plan.transposed {
+                // Stored W is [in, out]: dW = inputᵀ dz.
+                backend.matmul(input, true, &cur.grad, false, 1.0, beta, gw);
+            } else {
+                // dW [out, in] = dzᵀ input.
+                backend.matmul(&cur.grad, true, input, false, 1.0, beta, gw);
+            }
+            grads.written[plan.weight] = true;
+            backend.bias_grad(&cur.grad, &mut grads.tensors[plan.bias]);
+            grads.written[plan.bias] = true;
+            if i > 0 {
+                let w = &self.params[plan.weight];
+                backend.matmul(
+                    &cur.grad,
+                    false,
+                    w,
+                    plan.transposed,
+                    1.0,
+                    0.0,
+                    &mut before[i - 1].grad,
+                );
+            }
+        }
+        for r in regularizers {
+            r.param_gradient(backend, self, grads);
+        }
+    }
+
+    /// Runs the model over a host matrix in chunks and returns the code or the reconstruction.
+    pub fn map_rows(&self, backend: &B, x: &Matrix, output: Output) -> Result<Matrix> {
+        if x.cols != self.config.input_dim {
+            return Err(Error::Shape(format!(
+                "the data has {} columns but the model's input width is {}",
+                x.cols, self.config.input_dim
+            )));
+        }
+        let (upto, width) = match output {
+            Output::Code => (self.config.encoder_depth(), self.config.code_dim()),
+            Output::Reconstruction => (self.plans.len(), self.config.input_dim),
+        };
+        let mut out = Vec::with_capacity(x.rows * width);
+        let mut ws: Option<Workspace<B>> = None;
+        for start in (0..x.rows).step_by(INFERENCE_CHUNK) {
+            let end = (start + INFERENCE_CHUNK).min(x.rows);
+            let chunk = Matrix::new(
+                end - start,
+                x.cols,
+                x.data[start * x.cols..end * x.cols].to_vec(),
+            )?;
+            if ws.as_ref().map(|w| w.rows) != Some(chunk.rows) {
+                ws = Some(self.workspace(backend, chunk.rows)?);
+            }
+            let ws = ws.as_mut().expect("just made");
+            let xt = backend.upload(&chunk)?;
+            self.forward_layers(backend, &xt, ws, upto);
+            out.extend(backend.download(ws.layers[upto - 1].output())?.data);
+        }
+        Matrix::new(x.rows, width, out)
+    }
+
+    /// Codes of `x`: `[n, input_dim] -> [n, code_dim]`.
+    pub fn encode(&self, backend: &B, x: &Matrix) -> Result<Matrix> {
+        self.map_rows(backend, x, Output::Code)
+    }
+
+    /// Reconstructions of `x`: `[n, input_dim] -> [n, input_dim]`.
+    pub fn reconstruct(&self, backend: &B, x: &Matrix) -> Result<Matrix> {
+        self.map_rows(backend, x, Output::Reconstruction)
+    }
+}

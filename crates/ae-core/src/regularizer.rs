@@ -1,0 +1,46 @@
+//! The regulariser hook: a penalty added to the reconstruction loss contributes its gradient at
+//! the code layer (sparsity penalties) or directly to the parameters (weight decay).
+
+use crate::model::{Gradients, ParamKind};
+use crate::{Autoencoder, Backend};
+
+/// A penalty term of the training objective `reconstruction + sum of penalties`.
+pub trait Regularizer<B: Backend>: Send + Sync {
+    /// A short name for logs.
+    fn name(&self) -> String;
+
+    /// Adds `d penalty / d code` into `grad`; `code` and `grad` are `[batch, code_dim]`, `grad`
+    /// holding `d loss / d code` so far. Default: the penalty does not depend on the code.
+    fn code_gradient(&self, _backend: &B, _code: &B::Tensor, _grad: &mut B::Tensor) {}
+
+    /// Adds `d penalty / d parameter` into `grads`. Default: no parameter penalty.
+    fn param_gradient(&self, _backend: &B, _model: &Autoencoder<B>, _grads: &mut Gradients<B>) {}
+}
+
+/// L2 weight decay coupled to the gradient (SGD's and Adam's `weight_decay`):
+/// penalty `lambda / 2 * sum ||W||^2` over weight matrices (not biases), gradient `lambda * W`.
+/// AdamW's decoupled decay lives in the optimiser instead.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WeightDecay {
+    /// The coefficient lambda.
+    pub lambda: f32,
+}
+
+impl<B: Backend> Regularizer<B> for WeightDecay {
+    fn name(&self) -> String {
+        format!("weight_decay({})", self.lambda)
+    }
+
+    fn param_gradient(&self, backend: &B, model: &Autoencoder<B>, grads: &mut Gradients<B>) {
+        for ((spec, p), g) in model
+            .param_specs()
+            .iter()
+            .zip(model.params())
+            .zip(&mut grads.tensors)
+        {
+            if spec.kind == ParamKind::Weight {
+                backend.scale_add(self.lambda, p, g);
+            }
+        }
+    }
+}

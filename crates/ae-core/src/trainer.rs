@@ -1,0 +1,368 @@
+//! The training loop: seeded shuffling, mini-batches gathered from the device-resident dataset,
+//! optimiser steps under a learning-rate schedule, per-epoch validation, early stopping, and a
+//! stop with the last good weights when the loss stops being finite.
+
+use crate::regularizer::Regularizer;
+use crate::{
+    Autoencoder, Backend, Error, Gradients, Loss, LrSchedule, Matrix, Optimizer, OptimizerConfig,
+    Result, Rng, Workspace,
+};
+use std::time::Instant;
+
+/// Settings of one training run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Samples per step.
+    pub batch_size: usize,
+    /// Seed of the shuffling.
+    pub seed: u64,
+    /// Reconstruction loss.
+    pub loss: Loss,
+    /// Optimiser and its hyper-parameters.
+    pub optimizer: OptimizerConfig,
+    /// Learning rate over the run.
+    pub schedule: LrSchedule,
+    /// Stop after this many epochs without a better validation loss (needs validation data);
+    /// the best weights are restored at the end.
+    pub early_stopping_patience: Option<usize>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 20,
+            batch_size: 256,
+            seed: 0,
+            loss: Loss::Mse,
+            optimizer: OptimizerConfig::default(),
+            schedule: LrSchedule::Constant,
+            early_stopping_patience: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks the ranges of the settings.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 || self.batch_size == 0 {
+            return Err(Error::Config(
+                "epochs and batch size must be positive".into(),
+            ));
+        }
+        let o = &self.optimizer;
+        if !(o.lr.is_finite() && o.lr > 0.0) {
+            return Err(Error::Config(format!(
+                "learning rate must be positive, got {}",
+                o.lr
+            )));
+        }
+        if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
+            return Err(Error::Config(format!(
+                "weight decay must be non-negative, got {}",
+                o.weight_decay
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What one epoch measured.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean reconstruction loss over the epoch's training batches.
+    pub train_loss: f64,
+    /// Reconstruction loss on the validation data after the epoch.
+    pub val_loss: Option<f64>,
+    /// Learning rate at the epoch's last step.
+    pub lr: f32,
+    /// Wall time of the epoch (training and validation).
+    pub seconds: f64,
+    /// Training samples per second.
+    pub samples_per_sec: f64,
+}
+
+/// Progress reported to the caller while training.
+pub enum TrainEvent<'a, B: Backend> {
+    /// A step finished (`step` 1-based within the epoch).
+    Step {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based step within the epoch.
+        step: usize,
+        /// Steps in each epoch.
+        steps_per_epoch: usize,
+    },
+    /// An epoch finished with finite losses.
+    Epoch {
+        /// Its metrics.
+        metrics: &'a EpochMetrics,
+        /// The model after the epoch.
+        model: &'a Autoencoder<B>,
+        /// The validation loss (or, without validation data, the training loss) is the best yet.
+        improved: bool,
+    },
+}
+
+/// The outcome of [`train`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainReport {
+    /// One entry per epoch run.
+    pub history: Vec<EpochMetrics>,
+    /// The epoch whose weights the model holds at the end.
+    pub best_epoch: usize,
+    /// Early stopping ended the run before `epochs`.
+    pub stopped_early: bool,
+}
+
+impl TrainReport {
+    /// The last epoch's metrics.
+    pub fn last(&self) -> &EpochMetrics {
+        self.history
+            .last()
+            .expect("a report has at least one epoch")
+    }
+}
+
+/// Splits `data` into `(train, holdout)` with `holdout_fraction` of the rows, chosen by `seed`.
+pub fn split(data: &Matrix, holdout_fraction: f64, seed: u64) -> Result<(Matrix, Matrix)> {
+    if !(0.0..1.0).contains(&holdout_fraction) {
+        return Err(Error::Config(format!(
+            "a held-out fraction must be in [0, 1), got {holdout_fraction}"
+        )));
+    }
+    let order = Rng::new(seed).permutation(data.rows);
+    let holdout = (data.rows as f64 * holdout_fraction).round() as usize;
+    let (held, kept) = order.split_at(holdout);
+    Ok((data.select_rows(kept), data.select_rows(held)))
+}
+
+/// Batch buffers for one batch size.
+struct BatchBuffers<B: Backend> {
+    x: B::Tensor,
+    ws: Workspace<B>,
+}
+
+fn batch_buffers<B: Backend>(
+    backend: &B,
+    model: &Autoencoder<B>,
+    rows: usize,
+) -> Result<BatchBuffers<B>> {
+    Ok(BatchBuffers {
+        x: backend.zeros(rows, model.config().input_dim)?,
+        ws: model.workspace(backend, rows)?,
+    })
+}
+
+fn read_scalar<B: Backend>(backend: &B, t: &mut B::Tensor) -> Result<f64> {
+    let v = backend.download_f64(t)?[0];
+    backend.fill(t, 0.0);
+    Ok(v)
+}
+
+fn snapshot<B: Backend>(backend: &B, model: &Autoencoder<B>, into: &mut [B::Tensor]) {
+    for (p, s) in model.params().iter().zip(into) {
+        backend.copy(p, s);
+    }
+}
+
+fn restore<B: Backend>(backend: &B, model: &mut Autoencoder<B>, from: &[B::Tensor]) {
+    for (s, p) in from.iter().zip(model.params_mut()) {
+        backend.copy(s, p);
+    }
+}
+
+/// Mean reconstruction loss of `model` over `data` (already on the device), in batches.
+pub fn evaluate<B: Backend>(
+    backend: &B,
+    model: &Autoencoder<B>,
+    loss: Loss,
+    data: &B::Tensor,
+    batch_size: usize,
+) -> Result<f64> {
+    let (n, _) = backend.shape(data);
+    let mut buffers: Option<BatchBuffers<B>> = None;
+    let mut total = 0.0;
+    for start in (0..n).step_by(batch_size) {
+        let rows = batch_size.min(n - start);
+        if buffers.as_ref().map(|b| b.ws.rows()) != Some(rows) {
+            if let Some(b) = buffers.as_mut() {
+                total += read_scalar(backend, &mut b.ws.loss_acc)?;
+            }
+            buffers = Some(batch_buffers(backend, model, rows)?);
+        }
+        let b = buffers.as_mut().expect("just made");
+        let idx: Vec<u32> = (start as u32..(start + rows) as u32).collect();
+        backend.gather_rows(data, &idx, &mut b.x);
+        model.evaluate(backend, loss, &b.x, &b.x, rows as f32 / n as f32, &mut b.ws);
+    }
+    if let Some(b) = buffers.as_mut() {
+        total += read_scalar(backend, &mut b.ws.loss_acc)?;
+    }
+    Ok(total)
+}
+
+/// Trains `model` on `train` (`[n, input_dim]`, already normalised), validating on `val` after
+/// each epoch. `on_event` sees every step and epoch; an error from it stops training.
+///
+/// When a loss turns non-finite, the model is put back to the last finite epoch's weights and
+/// [`Error::Diverged`] is returned. With validation data the model ends holding the weights of
+/// the epoch with the best validation loss.
+pub fn train<B: Backend>(
+    backend: &B,
+    model: &mut Autoencoder<B>,
+    train: &Matrix,
+    val: Option<&Matrix>,
+    config: &TrainConfig,
+    regularizers: &[Box<dyn Regularizer<B>>],
+    on_event: &mut dyn FnMut(TrainEvent<'_, B>) -> Result<()>,
+) -> Result<TrainReport> {
+    config.validate()?;
+    model.check_loss(config.loss)?;
+    let input_dim = model.config().input_dim;
+    for (what, m) in std::iter::once(("training", train)).chain(val.map(|v| ("validation", v))) {
+        if m.cols != input_dim {
+            return Err(Error::Shape(format!(
+                "the {what} data has {} columns but the model's input width is {input_dim}",
+                m.cols
+            )));
+        }
+    }
+    if train.rows == 0 {
+        return Err(Error::Config("no training rows".into()));
+    }
+    if config.early_stopping_patience.is_some() && val.map_or(true, |v| v.rows == 0) {
+        return Err(Error::Config(
+            "early stopping needs validation data (a validation split above 0)".into(),
+        ));
+    }
+
+    let n = train.rows;
+    let batch = config.batch_size.min(n);
+    let steps_per_epoch = n.div_ceil(batch);
+    let total_steps = steps_per_epoch * config.epochs;
+    let data = backend.upload(train)?;
+    let val_data = match val {
+        Some(v) if v.rows > 0 => Some(backend.upload(v)?),
+        _ => None,
+    };
+    let mut full = batch_buffers(backend, model, batch)?;
+    let mut tail = match n % batch {
+        0 => None,
+        r => Some(batch_buffers(backend, model, r)?),
+    };
+    let mut grads: Gradients<B> = model.gradients(backend)?;
+    let mut optimizer = Optimizer::new(backend, config.optimizer, model)?;
+    let zeros_like = |model: &Autoencoder<B>| -> Result<Vec<B::Tensor>> {
+        model
+            .param_specs()
+            .iter()
+            .map(|s| backend.zeros(s.rows, s.cols))
+            .collect()
+    };
+    let mut last_good = zeros_like(model)?;
+    let mut best = zeros_like(model)?;
+    snapshot(backend, model, &mut last_good);
+    snapshot(backend, model, &mut best);
+
+    let mut rng = Rng::new(config.seed);
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    let mut history = Vec::with_capacity(config.epochs);
+    let mut best_loss = f64::INFINITY;
+    let mut best_epoch = 0;
+    let mut stopped_early = false;
+    let mut global_step = 0;
+    let mut lr = config.optimizer.lr;
+
+    for epoch in 1..=config.epochs {
+        let started = Instant::now();
+        rng.shuffle(&mut order);
+        for (s, rows) in order.chunks(batch).enumerate() {
+            let buf = if rows.len() == batch {
+                &mut full
+            } else {
+                tail.as_mut()
+                    .expect("tail buffers exist when n % batch != 0")
+            };
+            backend.gather_rows(&data, rows, &mut buf.x);
+            model.forward_backward(
+                backend,
+                config.loss,
+                &buf.x,
+                &buf.x,
+                rows.len() as f32 / n as f32,
+                &mut buf.ws,
+                &mut grads,
+                regularizers,
+            );
+            lr = config.optimizer.lr * config.schedule.factor(global_step, total_steps);
+            optimizer.step(backend, model, &grads, lr);
+            global_step += 1;
+            on_event(TrainEvent::Step {
+                epoch,
+                step: s + 1,
+                steps_per_epoch,
+            })?;
+        }
+        let mut train_loss = read_scalar(backend, &mut full.ws.loss_acc)?;
+        if let Some(t) = tail.as_mut() {
+            train_loss += read_scalar(backend, &mut t.ws.loss_acc)?;
+        }
+        let train_seconds = started.elapsed().as_secs_f64();
+        let val_loss = match &val_data {
+            Some(v) => Some(evaluate(backend, model, config.loss, v, batch)?),
+            None => None,
+        };
+        if !train_loss.is_finite() || val_loss.is_some_and(|v| !v.is_finite()) {
+            restore(backend, model, &last_good);
+            return Err(Error::Diverged(format!(
+                "epoch {epoch}: the training loss is {train_loss}{}; the model was put back to \
+                 the weights after epoch {} (try a lower --lr)",
+                val_loss.map_or(String::new(), |v| format!(", validation loss {v}")),
+                epoch - 1
+            )));
+        }
+        snapshot(backend, model, &mut last_good);
+        let metrics = EpochMetrics {
+            epoch,
+            train_loss,
+            val_loss,
+            lr,
+            seconds: started.elapsed().as_secs_f64(),
+            samples_per_sec: n as f64 / train_seconds,
+        };
+        let monitored = val_loss.unwrap_or(train_loss);
+        let improved = monitored < best_loss;
+        if improved {
+            best_loss = monitored;
+            best_epoch = epoch;
+            snapshot(backend, model, &mut best);
+        }
+        on_event(TrainEvent::Epoch {
+            metrics: &metrics,
+            model,
+            improved,
+        })?;
+        history.push(metrics);
+        if let Some(patience) = config.early_stopping_patience {
+            if epoch - best_epoch >= patience && epoch < config.epochs {
+                stopped_early = true;
+                break;
+            }
+        }
+    }
+    if val_data.is_some() {
+        restore(backend, model, &best);
+    } else {
+        best_epoch = history.len();
+    }
+    backend.sync()?;
+    Ok(TrainReport {
+        history,
+        best_epoch,
+        stopped_early,
+    })
+}

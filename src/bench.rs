@@ -1,0 +1,93 @@
+//! `ae bench`: training throughput of the reference model on the bundled MNIST, the same work as
+//! the PyTorch reference (`scripts/pytorch_bench.py`).
+
+use crate::Job;
+use ae_core::trainer::{self, TrainEvent};
+use ae_core::{
+    Activation, Autoencoder, Backend, Loss, LrSchedule, Matrix, ModelConfig, OptimizerConfig,
+    Result, TrainConfig,
+};
+
+/// The reference model: 784-512-128-32-128-512-784, ReLU everywhere but a sigmoid output.
+pub fn reference_model(input_dim: usize) -> Result<ModelConfig> {
+    ModelConfig::mirrored(&[input_dim, 512, 128, 32])?.with_activations(
+        Activation::Relu,
+        Activation::Relu,
+        Activation::Sigmoid,
+    )
+}
+
+/// One backend's result.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BenchResult {
+    /// Backend name and device.
+    pub backend: String,
+    /// Training samples per second: rows / wall time of one epoch, median over epochs 2..
+    pub samples_per_sec: f64,
+    /// Every epoch's samples per second, first included.
+    pub epochs_samples_per_sec: Vec<f64>,
+    /// Matrix-multiply rate implied by `samples_per_sec` (forward, input- and weight-gradient
+    /// products, 2 flops per multiply-add).
+    pub gflops: f64,
+    /// Training rows.
+    pub rows: usize,
+    /// Batch size.
+    pub batch_size: usize,
+}
+
+/// Trains the reference model for `epochs` epochs on `data` and times each epoch.
+pub struct ThroughputBench {
+    /// Training rows `[n, 784]`.
+    pub data: Matrix,
+    /// Epochs to time (the first is warm-up).
+    pub epochs: usize,
+    /// Batch size.
+    pub batch_size: usize,
+}
+
+impl Job for ThroughputBench {
+    type Output = BenchResult;
+
+    fn run<B: Backend>(self, backend: &B) -> Result<BenchResult> {
+        let cfg = reference_model(self.data.cols)?;
+        let mut model = Autoencoder::new(backend, cfg, 0)?;
+        let train_cfg = TrainConfig {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            seed: 0,
+            loss: Loss::Mse,
+            optimizer: OptimizerConfig::default(),
+            schedule: LrSchedule::Constant,
+            early_stopping_patience: None,
+        };
+        let report = trainer::train(
+            backend,
+            &mut model,
+            &self.data,
+            None,
+            &train_cfg,
+            &[],
+            &mut |_: TrainEvent<'_, B>| Ok(()),
+        )?;
+        let per_epoch: Vec<f64> = report.history.iter().map(|m| m.samples_per_sec).collect();
+        let mut steady: Vec<f64> = per_epoch.iter().skip(1).copied().collect();
+        if steady.is_empty() {
+            steady = per_epoch.clone();
+        }
+        steady.sort_by(f64::total_cmp);
+        let median = steady[steady.len() / 2];
+        // Multiply-adds per sample: forward for every layer, weight gradient for every layer,
+        // input gradient for every layer but the first.
+        let layers = model.config().layers();
+        let macs: usize = layers.iter().map(|l| l.inputs * l.outputs).sum::<usize>() * 3
+            - layers[0].inputs * layers[0].outputs;
+        Ok(BenchResult {
+            backend: backend.name(),
+            samples_per_sec: median,
+            epochs_samples_per_sec: per_epoch,
+            gflops: median * macs as f64 * 2.0 / 1e9,
+            rows: self.data.rows,
+            batch_size: self.batch_size,
+        })
+    }
+}

@@ -1,0 +1,79 @@
+//! `ae bench`: training throughput of the reference model on each backend.
+
+use super::{print_json, BackendArg, GlobalArgs};
+use ae::bench::ThroughputBench;
+use ae::{workflow, BackendChoice, Device, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Epochs to time (the first is warm-up and not counted in the median).
+    #[arg(long, default_value_t = 5)]
+    pub epochs: usize,
+    /// Training rows taken from the start of the data.
+    #[arg(long, default_value_t = 8000)]
+    pub rows: usize,
+    /// Samples per step.
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    /// MNIST images (default: the bundled data/mnist-10k).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+pub fn run(g: &GlobalArgs, args: BenchArgs) -> Result<()> {
+    let path = args
+        .data
+        .clone()
+        .unwrap_or_else(|| workflow::bundled_mnist("images-idx3-ubyte.gz"));
+    let images = ae_core::data::load_matrix(&path)?;
+    let rows = args.rows.min(images.rows);
+    let data = images.select_rows(&(0..rows).collect::<Vec<_>>());
+    let all = g.backend == BackendArg::All;
+    let choices = if all {
+        vec![BackendChoice::Cpu, BackendChoice::Wgpu]
+    } else {
+        vec![g.backend_choice()?]
+    };
+    let mut results = Vec::new();
+    for choice in choices {
+        let device = match Device::open(choice) {
+            Ok((d, _)) => d,
+            Err(e) if all => {
+                results.push(
+                    serde_json::json!({ "backend": choice.to_string(), "skipped": e.to_string() }),
+                );
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let r = device.run(ThroughputBench {
+            data: data.clone(),
+            epochs: args.epochs,
+            batch_size: args.batch_size,
+        })?;
+        if !g.json {
+            println!(
+                "{:<28} {:>9.0} samples/s {:>7.1} GFLOP/s  (batch {}, {} rows, epochs: {})",
+                r.backend,
+                r.samples_per_sec,
+                r.gflops,
+                r.batch_size,
+                r.rows,
+                r.epochs_samples_per_sec
+                    .iter()
+                    .map(|s| format!("{s:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+        results.push(serde_json::to_value(&r).expect("serialisable"));
+    }
+    if g.json {
+        print_json(&serde_json::json!({ "results": results }));
+    } else if let Some(skipped) = results.iter().find_map(|r| r["skipped"].as_str()) {
+        println!("skipped: {skipped}");
+    }
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! `ae compare`: PCA against the autoencoder at several code sizes on a held-out split.
+
+use super::progress::TrainProgress;
+use super::train::{FitArgs, ModelArgs};
+use super::{open_device, print_json, GlobalArgs};
+use ae::workflow::{self, TrainSettings};
+use ae::{Job, Matrix, Result};
+use ae_core::data::normalize::Normalization;
+use ae_core::{trainer, Backend, Output, Pca};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// Data: IDX, CSV or NPY.
+    pub data: PathBuf,
+    /// Code sizes to compare, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "2,8,32")]
+    pub codes: Vec<usize>,
+    /// Widths before the code, input first, comma-separated (default: D,512,128).
+    #[arg(long, value_delimiter = ',')]
+    pub layers: Option<Vec<usize>>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub fit: FitArgs,
+    /// Fraction of rows held out to measure test MSE.
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// Input normalisation: none, minmax or standard (fitted on the training rows).
+    #[arg(long, default_value = "none")]
+    pub normalize: Normalization,
+}
+
+struct CompareJob<'a> {
+    args: &'a CompareArgs,
+    train: Matrix,
+    test: Matrix,
+    prefix: Vec<usize>,
+    json: bool,
+}
+
+impl Job for CompareJob<'_> {
+    type Output = Vec<serde_json::Value>;
+
+    fn run<B: Backend>(self, backend: &B) -> Result<Vec<serde_json::Value>> {
+        let a = self.args;
+        let mut results = Vec::new();
+        for &code in &a.codes {
+            let mut layers = self.prefix.clone();
+            layers.push(code);
+            let settings = TrainSettings {
+                model: a.model.model_config(&layers)?,
+                train: a.fit.train_config(None),
+                normalization: a.normalize,
+                val_split: 0.0,
+            };
+            let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);
+            let trained = workflow::train_model(backend, &self.train, &settings, None, &mut |e| {
+                progress.update(e)
+            });
+            progress.finish();
+            let trained = trained?;
+            let stats = trained
+                .saved
+                .normalization
+                .clone()
+                .expect("train_model sets it");
+            let (mut train, mut test) = (self.train.clone(), self.test.clone());
+            stats.apply(&mut train)?;
+            stats.apply(&mut test)?;
+            let ae_mse = test.mse(&trained.model.map_rows(
+                backend,
+                &test,
+                Output::Reconstruction,
+            )?)?;
+            let pca = Pca::fit(&train, code.min(train.cols))?;
+            let pca_mse = test.mse(&pca.reconstruct(&test)?)?;
+            if !self.json {
+                eprintln!("code {code:>4}: autoencoder test mse {ae_mse:.6}, pca {pca_mse:.6}");
+            }
+            results.push(serde_json::json!({
+                "code": code,
+                "ae_test_mse": ae_mse,
+                "pca_test_mse": pca_mse,
+                "ae_final_train_loss": trained.report.last().train_loss,
+            }));
+        }
+        Ok(results)
+    }
+}
+
+pub fn run(g: &GlobalArgs, args: CompareArgs) -> Result<()> {
+    let data = ae_core::data::load_matrix(&args.data)?;
+    let prefix = args
+        .layers
+        .clone()
+        .unwrap_or_else(|| vec![data.cols, 512, 128]);
+    if prefix.first() != Some(&data.cols) {
+        return Err(ae::Error::Shape(format!(
+            "{} has {} columns but --layers starts with {}",
+            args.data.display(),
+            data.cols,
+            prefix.first().copied().unwrap_or(0)
+        )));
+    }
+    if args.codes.is_empty() || args.codes.contains(&0) {
+        return Err(ae::Error::Config(
+            "--codes needs positive code sizes".into(),
+        ));
+    }
+    let (train, test) = trainer::split(&data, args.test_fraction, args.fit.seed)?;
+    if test.rows == 0 {
+        return Err(ae::Error::Config(
+            "--test-fraction leaves no test rows".into(),
+        ));
+    }
+    let device = open_device(g)?;
+    let results = device.run(CompareJob {
+        args: &args,
+        train,
+        test,
+        prefix,
+        json: g.json,
+    })?;
+    if g.json {
+        print_json(&serde_json::json!({ "results": results, "backend": device.name() }));
+    } else {
+        println!(
+            "{:>6} {:>14} {:>14} {:>8}",
+            "code", "ae test mse", "pca test mse", "ae/pca"
+        );
+        for r in &results {
+            let (ae_mse, pca_mse) = (
+                r["ae_test_mse"].as_f64().unwrap_or(f64::NAN),
+                r["pca_test_mse"].as_f64().unwrap_or(f64::NAN),
+            );
+            println!(
+                "{:>6} {ae_mse:>14.6} {pca_mse:>14.6} {:>8.3}",
+                r["code"],
+                ae_mse / pca_mse
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! Command-line parsing and dispatch. Each subcommand lives in its own module; all of them print
+//! one JSON object on stdout with `--json`, and human-readable lines otherwise.
+
+mod bench;
+mod compare;
+mod demo;
+mod infer;
+mod progress;
+mod train;
+
+use ae::{BackendChoice, Device, Result};
+use clap::{Args, Parser, Subcommand};
+
+/// Autoencoders in Rust: train, encode, reconstruct, score and compare against PCA.
+#[derive(Parser, Debug)]
+#[command(name = "ae", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Print one JSON object on stdout instead of human-readable text (no progress bar).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Compute backend: auto (a real GPU if there is one, else the CPU), cpu, or wgpu; `ae bench`
+    /// also takes all.
+    #[arg(long, global = true, default_value = "auto")]
+    pub backend: BackendArg,
+    /// CPU threads for the cpu backend (default: all cores).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// The main job: train a 784-512-128-32 autoencoder and PCA-32 on the bundled MNIST-10k,
+    /// print both test MSEs, write a PNG of reconstructions and the model.
+    Demo(demo::DemoArgs),
+    /// Train an autoencoder on a data file (IDX, CSV or NPY) and save it to a directory.
+    Train(train::TrainArgs),
+    /// Encode data with a trained model: writes the codes as NPY [n, code].
+    Encode(infer::InferArgs),
+    /// Reconstruct data with a trained model: writes NPY [n, d] (in the data's original units).
+    Reconstruct(infer::InferArgs),
+    /// Per-sample anomaly scores (mean squared reconstruction error per row): writes NPY [n].
+    Score(infer::InferArgs),
+    /// PCA against the autoencoder at several code sizes, on a held-out test split.
+    Compare(compare::CompareArgs),
+    /// Training throughput of the reference model on the bundled MNIST (samples/s, GFLOP/s).
+    Bench(bench::BenchArgs),
+}
+
+/// `--backend`: one backend, or (for `ae bench`) all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    Auto,
+    Cpu,
+    Wgpu,
+    All,
+}
+
+impl GlobalArgs {
+    /// The one backend `--backend` names; `all` is an error outside `ae bench`.
+    pub fn backend_choice(&self) -> Result<BackendChoice> {
+        match self.backend {
+            BackendArg::Auto => Ok(BackendChoice::Auto),
+            BackendArg::Cpu => Ok(BackendChoice::Cpu),
+            BackendArg::Wgpu => Ok(BackendChoice::Wgpu),
+            BackendArg::All => Err(ae::Error::Config(
+                "--backend all is only for ae bench; pick auto, cpu or wgpu".into(),
+            )),
+        }
+    }
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<()> {
+    if let Some(threads) = cli.global.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .build_global()
+            .map_err(|e| ae::Error::Config(format!("--threads {threads}: {e}")))?;
+    }
+    let g = &cli.global;
+    match cli.command {
+        Command::Demo(a) => demo::run(g, a),
+        Command::Train(a) => train::run(g, a),
+        Command::Encode(a) => infer::run(g, a, infer::Mode::Encode),
+        Command::Reconstruct(a) => infer::run(g, a, infer::Mode::Reconstruct),
+        Command::Score(a) => infer::run(g, a, infer::Mode::Score),
+        Command::Compare(a) => compare::run(g, a),
+        Command::Bench(a) => bench::run(g, a),
+    }
+}
+
+/// Opens the chosen backend and says which one was taken (on stderr, unless `--json`).
+pub fn open_device(g: &GlobalArgs) -> Result<Device> {
+    let (device, why) = Device::open(g.backend_choice()?)?;
+    if !g.json {
+        eprintln!("backend: {} ({why})", device.name());
+    }
+    Ok(device)
+}
+
+/// Prints a JSON value as one line on stdout.
+pub fn print_json(value: &serde_json::Value) {
+    println!("{value}");
+}

@@ -1,0 +1,50 @@
+//! The progress bar of training commands (hidden with `--json` or when stderr is not a terminal).
+
+use ae_core::trainer::TrainEvent;
+use ae_core::{Backend, TrainConfig};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A bar over all training steps, whose message shows the last epoch's losses.
+pub struct TrainProgress {
+    bar: ProgressBar,
+}
+
+impl TrainProgress {
+    /// A bar for `config` on `rows` rows, `val_split` of them held out.
+    pub fn new(config: &TrainConfig, rows: usize, val_split: f64, hidden: bool) -> Self {
+        let train_rows = rows - (rows as f64 * val_split).round() as usize;
+        let steps =
+            train_rows.div_ceil(config.batch_size.clamp(1, train_rows.max(1))) * config.epochs;
+        let bar = if hidden {
+            ProgressBar::with_draw_target(Some(steps as u64), ProgressDrawTarget::hidden())
+        } else {
+            ProgressBar::new(steps as u64)
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        TrainProgress { bar }
+    }
+
+    /// Advances the bar for one event.
+    pub fn update<B: Backend>(&mut self, event: &TrainEvent<'_, B>) {
+        match event {
+            TrainEvent::Step { .. } => self.bar.inc(1),
+            TrainEvent::Epoch { metrics, .. } => self.bar.set_message(format!(
+                "epoch {} train {:.5}{}",
+                metrics.epoch,
+                metrics.train_loss,
+                metrics
+                    .val_loss
+                    .map_or(String::new(), |v| format!(" val {v:.5}"))
+            )),
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

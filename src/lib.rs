@@ -1,0 +1,17 @@
+//! # ae
+//!
+//! Autoencoders in Rust, trained on the CPU or (soon) any GPU through wgpu, from one binary or as
+//! a library. This facade crate re-exports [`ae_core`] (model, trainer, data, PCA) and
+//! [`ae_cpu`] (the CPU backend), chooses a backend at run time ([`Device`]), and holds the
+//! workflows the `ae` command runs ([`workflow`]), the pictures it draws ([`picture`]) and its
+//! benchmark ([`bench`]).
+
+pub mod bench;
+pub mod device;
+pub mod picture;
+pub mod workflow;
+
+pub use ae_core;
+pub use ae_core::{Error, Matrix, Result};
+pub use ae_cpu;
+pub use device::{BackendChoice, Device, Job};

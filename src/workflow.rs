@@ -1,0 +1,170 @@
+//! The workflows behind the `ae` commands, usable from code: train a model from raw data
+//! (normalise, split, train, checkpoint), and load one to encode, reconstruct or score.
+
+use ae_core::checkpoint::{self, SavedConfig};
+use ae_core::data::normalize::{NormStats, Normalization};
+use ae_core::trainer::{self, TrainEvent};
+use ae_core::{
+    Autoencoder, Backend, Error, Matrix, ModelConfig, OptimizerKind, Regularizer, Result,
+    TrainConfig, TrainReport, WeightDecay,
+};
+use std::path::Path;
+
+/// Everything `ae train` decides before training starts.
+#[derive(Clone, Debug)]
+pub struct TrainSettings {
+    /// The architecture (its `input_dim` must match the data).
+    pub model: ModelConfig,
+    /// Trainer settings.
+    pub train: TrainConfig,
+    /// How inputs are normalised (statistics fitted on the training rows).
+    pub normalization: Normalization,
+    /// Fraction of rows held out for validation (0 for none).
+    pub val_split: f64,
+}
+
+/// A trained model with everything saved beside it.
+pub struct Trained<B: Backend> {
+    /// The model, on the backend.
+    pub model: Autoencoder<B>,
+    /// What `config.json` holds.
+    pub saved: SavedConfig,
+    /// Per-epoch history.
+    pub report: TrainReport,
+}
+
+/// The regularisers a trainer config implies: coupled weight decay for SGD and Adam (AdamW's is
+/// decoupled, inside the optimiser).
+pub fn regularizers<B: Backend>(config: &TrainConfig) -> Vec<Box<dyn Regularizer<B>>> {
+    let wd = config.optimizer.weight_decay;
+    let mut out: Vec<Box<dyn Regularizer<B>>> = Vec::new();
+    if wd > 0.0 && config.optimizer.kind != OptimizerKind::AdamW {
+        out.push(Box::new(WeightDecay { lambda: wd }));
+    }
+    out
+}
+
+/// Trains a model on raw `data` `[n, d]`: fits the normalisation on the training rows, holds out
+/// `val_split` of the rows, trains, and (with `out`) saves a checkpoint into `out` after every
+/// epoch that improves, then the final model with its history. A run that diverges keeps the
+/// last good checkpoint on disk and returns the error.
+pub fn train_model<B: Backend>(
+    backend: &B,
+    data: &Matrix,
+    settings: &TrainSettings,
+    out: Option<&Path>,
+    on_event: &mut dyn FnMut(&TrainEvent<'_, B>),
+) -> Result<Trained<B>> {
+    if data.cols != settings.model.input_dim {
+        return Err(Error::Shape(format!(
+            "the data has {} columns but the model's input width is {} (the first --layers value)",
+            data.cols, settings.model.input_dim
+        )));
+    }
+    let (mut train, mut val) = trainer::split(data, settings.val_split, settings.train.seed)?;
+    let stats = NormStats::fit(settings.normalization, &train);
+    stats.apply(&mut train)?;
+    stats.apply(&mut val)?;
+    let mut model = Autoencoder::new(backend, settings.model.clone(), settings.train.seed)?;
+    let mut saved = SavedConfig::new(settings.model.clone());
+    saved.normalization = Some(stats);
+    let regs = regularizers::<B>(&settings.train);
+    let val = (val.rows > 0).then_some(&val);
+    let report = trainer::train(
+        backend,
+        &mut model,
+        &train,
+        val,
+        &settings.train,
+        &regs,
+        &mut |event| {
+            if let (
+                TrainEvent::Epoch {
+                    model,
+                    improved: true,
+                    ..
+                },
+                Some(dir),
+            ) = (&event, out)
+            {
+                checkpoint::save(dir, backend, model, &saved)?;
+            }
+            on_event(&event);
+            Ok(())
+        },
+    )
+    .map_err(|e| match (e, out) {
+        (Error::Diverged(msg), Some(dir)) => Error::Diverged(format!(
+            "{msg}; the last good checkpoint stays in {}",
+            dir.display()
+        )),
+        (e, _) => e,
+    })?;
+    saved.training = Some(serde_json::json!({
+        "settings": settings.train,
+        "val_split": settings.val_split,
+        "train_rows": train.rows,
+        "val_rows": val.map_or(0, |v| v.rows),
+        "best_epoch": report.best_epoch,
+        "stopped_early": report.stopped_early,
+        "history": report.history,
+    }));
+    if let Some(dir) = out {
+        checkpoint::save(dir, backend, &model, &saved)?;
+    }
+    Ok(Trained {
+        model,
+        saved,
+        report,
+    })
+}
+
+/// Loads a model directory onto `backend`.
+pub fn load_model<B: Backend>(backend: &B, dir: &Path) -> Result<(Autoencoder<B>, SavedConfig)> {
+    checkpoint::load(dir, backend)
+}
+
+/// Checks that `data` (read from `data_path`) fits the model saved in `model_dir`, and applies
+/// the model's normalisation to it.
+pub fn prepare_input(
+    saved: &SavedConfig,
+    data: &mut Matrix,
+    data_path: &Path,
+    model_dir: &Path,
+) -> Result<()> {
+    if data.cols != saved.model.input_dim {
+        return Err(Error::Shape(format!(
+            "{} has {} columns but the model in {} takes {} inputs",
+            data_path.display(),
+            data.cols,
+            model_dir.display(),
+            saved.model.input_dim
+        )));
+    }
+    if let Some(stats) = &saved.normalization {
+        stats.apply(data)?;
+    }
+    Ok(())
+}
+
+/// Per-sample anomaly score: the mean squared reconstruction error of each row, `[n]`.
+pub fn reconstruction_scores(x: &Matrix, reconstruction: &Matrix) -> Result<Vec<f32>> {
+    let d = x.cols.max(1) as f64;
+    Ok(x.row_squared_errors(reconstruction)?
+        .into_iter()
+        .map(|e| (e / d) as f32)
+        .collect())
+}
+
+/// Path of a file of the bundled MNIST-10k subset (`images-idx3-ubyte.gz` or
+/// `labels-idx1-ubyte.gz`): `data/mnist-10k/` under the current directory if it is there,
+/// otherwise in the source tree this binary was built from.
+pub fn bundled_mnist(file: &str) -> std::path::PathBuf {
+    let local = Path::new("data/mnist-10k").join(file);
+    if local.exists() {
+        return local;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/mnist-10k")
+        .join(file)
+}

@@ -15,3 +15,8 @@ pub use ae_core;
 pub use ae_core::{Error, Matrix, Result};
 pub use ae_cpu;
 pub use device::{BackendChoice, Device, Job};
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

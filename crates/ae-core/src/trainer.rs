@@ -234,7 +234,7 @@ pub fn train<B: Backend>(
     if train.rows == 0 {
         return Err(Error::Config("no training rows".into()));
     }
-    if config.early_stopping_patience.is_some() && val.map_or(true, |v| v.rows == 0) {
+    if config.early_stopping_patience.is_some() && val.is_none_or(|v| v.rows == 0) {
         return Err(Error::Config(
             "early stopping needs validation data (a validation split above 0)".into(),
         ));

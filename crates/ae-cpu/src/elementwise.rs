@@ -79,7 +79,8 @@ pub(crate) fn update_triple<T: Copy + Send + Sync>(
     g: &[T],
     f: impl Fn(&mut T, &mut T, &mut T, T) + Sync,
 ) {
-    let body = |(((p, s1), s2), g): (((&mut [T], &mut [T]), &mut [T]), &[T])| {
+    type Chunks<'a, T> = (((&'a mut [T], &'a mut [T]), &'a mut [T]), &'a [T]);
+    let body = |(((p, s1), s2), g): Chunks<'_, T>| {
         p.iter_mut()
             .zip(s1.iter_mut())
             .zip(s2.iter_mut())

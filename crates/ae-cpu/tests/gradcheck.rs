@@ -252,4 +252,3 @@ fn whole_model_gradient_bce_tied_weight_decay_identity_output() {
         .unwrap();
     check_model(linear, Loss::Mse, 0.05, 23);
 }
-

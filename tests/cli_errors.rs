@@ -1,0 +1,181 @@
+//! Bad input gets one clear error line naming the file and the place, a non-zero exit, and no
+//! panic.
+
+mod common;
+use common::{ae, stderr, write_csv};
+
+fn assert_clean_error(out: &std::process::Output, needles: &[&str]) {
+    let err = stderr(out);
+    assert!(
+        !out.status.success(),
+        "expected failure, got success; stderr: {err}"
+    );
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    let error_lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(error_lines.len(), 1, "one error line expected: {err}");
+    for n in needles {
+        assert!(error_lines[0].contains(n), "error line lacks {n:?}: {err}");
+    }
+}
+
+#[test]
+fn csv_with_non_numeric_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.csv");
+    std::fs::write(&p, "a,b\n1,2\n3,x\n").unwrap();
+    let out = ae(&[
+        "train",
+        p.to_str().unwrap(),
+        "--out",
+        dir.path().join("m").to_str().unwrap(),
+        "--layers",
+        "2,1",
+    ]);
+    assert_clean_error(&out, &["bad.csv", "line 3, column 2", "\"x\""]);
+}
+
+#[test]
+fn truncated_idx() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cut-ubyte");
+    // IDX3 header for [10, 2, 2] u8, then only 7 of the 40 data bytes.
+    let mut bytes = vec![0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 2, 0, 0, 0, 2];
+    bytes.extend_from_slice(&[1; 7]);
+    std::fs::write(&p, bytes).unwrap();
+    let out = ae(&[
+        "train",
+        p.to_str().unwrap(),
+        "--out",
+        dir.path().join("m").to_str().unwrap(),
+    ]);
+    assert_clean_error(&out, &["cut-ubyte", "40", "7"]);
+}
+
+#[test]
+fn npy_of_unsupported_dtype() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("complex.npy");
+    let header = "{'descr': '<c8', 'fortran_order': False, 'shape': (2, 2), }";
+    let mut h = header.to_string();
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(h.as_bytes());
+    bytes.extend_from_slice(&[0u8; 32]);
+    std::fs::write(&p, bytes).unwrap();
+    let out = ae(&[
+        "train",
+        p.to_str().unwrap(),
+        "--out",
+        dir.path().join("m").to_str().unwrap(),
+    ]);
+    assert_clean_error(&out, &["complex.npy", "<c8"]);
+}
+
+#[test]
+fn nan_and_infinity_in_data() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, cell) in [("nan.csv", "nan"), ("inf.csv", "inf")] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, format!("1,2\n3,4\n5,{cell}\n")).unwrap();
+        let out = ae(&[
+            "train",
+            p.to_str().unwrap(),
+            "--out",
+            dir.path().join("m").to_str().unwrap(),
+            "--layers",
+            "2,1",
+        ]);
+        assert_clean_error(&out, &[name, "line 3, column 2", "finite"]);
+    }
+}
+
+/// Trains a tiny model on a 4-column CSV and returns (tempdir, data path, model dir).
+fn tiny_model() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.csv");
+    write_csv(&data, 64, 4);
+    let model = dir.path().join("model");
+    let out = ae(&[
+        "train",
+        data.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--layers",
+        "4,3,2",
+        "--epochs",
+        "2",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    (dir, data, model)
+}
+
+#[test]
+fn model_whose_weights_do_not_match_its_config() {
+    let (_dir, data, model) = tiny_model();
+    let cfg_path = model.join("config.json");
+    let text = std::fs::read_to_string(&cfg_path).unwrap();
+    let mut cfg: serde_json::Value = serde_json::from_str(&text).unwrap();
+    cfg["model"]["encoder"] = serde_json::json!([5, 2]);
+    cfg["model"]["decoder"] = serde_json::json!([5]);
+    std::fs::write(&cfg_path, serde_json::to_string(&cfg).unwrap()).unwrap();
+    let out = ae(&[
+        "encode",
+        model.to_str().unwrap(),
+        data.to_str().unwrap(),
+        "--out",
+        "/dev/null",
+    ]);
+    assert_clean_error(
+        &out,
+        &["model.safetensors", "encoder.0.weight", "[3, 4]", "[5, 4]"],
+    );
+}
+
+#[test]
+fn data_wider_than_the_model_input() {
+    let (dir, _data, model) = tiny_model();
+    let wide = dir.path().join("wide.csv");
+    write_csv(&wide, 8, 6);
+    let out = ae(&[
+        "score",
+        model.to_str().unwrap(),
+        wide.to_str().unwrap(),
+        "--out",
+        dir.path().join("s.npy").to_str().unwrap(),
+    ]);
+    assert_clean_error(&out, &["wide.csv", "6 columns", "4 inputs"]);
+}
+
+#[test]
+fn unknown_layers_and_activation_values() {
+    let data = common::mnist("images-idx3-ubyte.gz");
+    let d = data.to_str().unwrap();
+    let out = ae(&["train", d, "--out", "/tmp/never", "--layers", "784,abc,32"]);
+    assert_clean_error(&out, &["--layers", "abc"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = ae(&["train", d, "--out", "/tmp/never", "--activation", "swish"]);
+    assert_clean_error(&out, &["--activation", "swish"]);
+    let out = ae(&["train", d, "--out", "/tmp/never", "--layers", "100,32"]);
+    assert_clean_error(&out, &["784 columns", "--layers starts with 100"]);
+}
+
+#[test]
+fn missing_file_and_wgpu_not_built() {
+    let out = ae(&["train", "/no/such/file.csv", "--out", "/tmp/never"]);
+    assert_clean_error(&out, &["/no/such/file.csv"]);
+    let data = common::mnist("images-idx3-ubyte.gz");
+    let out = ae(&[
+        "train",
+        data.to_str().unwrap(),
+        "--out",
+        "/tmp/never",
+        "--backend",
+        "wgpu",
+    ]);
+    assert_clean_error(&out, &["wgpu"]);
+}

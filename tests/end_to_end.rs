@@ -1,0 +1,176 @@
+//! The `ae` command end to end: train, encode, reconstruct, score, compare, demo, bench.
+
+mod common;
+use common::{ae, json, mnist, stderr, write_csv};
+
+#[test]
+fn train_encode_reconstruct_score_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.csv");
+    write_csv(&data, 200, 5);
+    let model = dir.path().join("m");
+    let (d, m) = (data.to_str().unwrap(), model.to_str().unwrap());
+    let out = ae(&[
+        "train",
+        d,
+        "--out",
+        m,
+        "--layers",
+        "5,16,2",
+        "--activation",
+        "tanh",
+        "--output",
+        "identity",
+        "--normalize",
+        "standard",
+        "--epochs",
+        "40",
+        "--batch-size",
+        "32",
+        "--lr",
+        "0.01",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    let history = v["history"].as_array().unwrap();
+    assert_eq!(history.len(), 40);
+    let first = history[0]["train_loss"].as_f64().unwrap();
+    let last = v["final_train_loss"].as_f64().unwrap();
+    assert!(
+        last < 0.2 * first,
+        "training did not learn: {first} -> {last}"
+    );
+    assert!(v["final_val_loss"].as_f64().unwrap().is_finite());
+    assert!(model.join("model.safetensors").exists() && model.join("config.json").exists());
+
+    let codes = dir.path().join("codes.npy");
+    let out = ae(&["encode", m, d, "--out", codes.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let c = ae_core::data::load_matrix(&codes).unwrap();
+    assert_eq!((c.rows, c.cols), (200, 2));
+
+    let recon = dir.path().join("recon.npy");
+    let out = ae(&[
+        "reconstruct",
+        m,
+        d,
+        "--out",
+        recon.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = ae_core::data::load_matrix(&recon).unwrap();
+    let x = ae_core::data::load_matrix(&data).unwrap();
+    // In the data's own units (the standardisation is undone): close to the input.
+    let mse = x.mse(&r).unwrap();
+    assert!(mse < 0.01, "reconstruction mse {mse}");
+    assert!((json(&out)["mse"].as_f64().unwrap() - mse).abs() < 1e-6);
+
+    let scores = dir.path().join("scores.npy");
+    let out = ae(&["score", m, d, "--out", scores.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = ae_core::data::load_matrix(&scores).unwrap();
+    assert_eq!((s.rows, s.cols), (200, 1));
+    assert!(s.data.iter().all(|v| v.is_finite() && *v >= 0.0));
+}
+
+#[test]
+fn compare_reports_pca_and_autoencoder_per_code_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.csv");
+    write_csv(&data, 300, 6);
+    let out = ae(&[
+        "compare",
+        data.to_str().unwrap(),
+        "--codes",
+        "1,3",
+        "--layers",
+        "6,16",
+        "--activation",
+        "tanh",
+        "--output",
+        "identity",
+        "--epochs",
+        "30",
+        "--batch-size",
+        "32",
+        "--lr",
+        "0.01",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    for (r, code) in results.iter().zip([1, 3]) {
+        assert_eq!(r["code"], code);
+        assert!(r["ae_test_mse"].as_f64().unwrap() >= 0.0);
+        assert!(r["pca_test_mse"].as_f64().unwrap() >= 0.0);
+    }
+    // The data is a 1-D curve: a nonlinear 1-unit code beats a 1-component PCA.
+    assert!(
+        results[0]["ae_test_mse"].as_f64() < results[0]["pca_test_mse"].as_f64(),
+        "{v}"
+    );
+}
+
+#[test]
+fn demo_json_and_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("demo");
+    let out = ae(&[
+        "demo",
+        "--epochs",
+        "2",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    let (ae_mse, pca_mse) = (
+        v["ae_test_mse"].as_f64().unwrap(),
+        v["pca_test_mse"].as_f64().unwrap(),
+    );
+    // PCA-32 on these digits: about 0.017; two epochs of the autoencoder are far from converged
+    // but well below the variance of the data (about 0.095).
+    assert!((0.015..0.02).contains(&pca_mse), "{pca_mse}");
+    assert!(ae_mse > 0.0 && ae_mse < 0.06, "{ae_mse}");
+    let png = image::open(out_dir.join("reconstructions.png")).unwrap();
+    assert_eq!(png.height(), 3 * (56 + 2) + 2);
+    assert!(out_dir.join("model/model.safetensors").exists());
+}
+
+#[test]
+fn bench_reports_throughput() {
+    let out = ae(&[
+        "bench",
+        "--backend",
+        "cpu",
+        "--epochs",
+        "2",
+        "--rows",
+        "512",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    let r = &v["results"][0];
+    assert!(r["backend"].as_str().unwrap().starts_with("cpu"));
+    assert!(r["samples_per_sec"].as_f64().unwrap() > 0.0);
+    assert_eq!(r["epochs_samples_per_sec"].as_array().unwrap().len(), 2);
+    let all = ae(&[
+        "bench",
+        "--backend",
+        "all",
+        "--epochs",
+        "1",
+        "--rows",
+        "256",
+        "--json",
+    ]);
+    assert!(all.status.success(), "{}", stderr(&all));
+    assert!(json(&all)["results"].as_array().unwrap().len() == 2);
+    let _ = mnist("images-idx3-ubyte.gz");
+}

@@ -1,0 +1,73 @@
+// loss: reconstruction losses, the same maths as crates/ae-core/src/loss.rs.
+// kind 0 = MSE on outputs, 1 = BCE on logits. Each workgroup writes the sum of its 256 elements'
+// losses to partial[workgroup]; reduce.wgsl's `finish_sum` adds them up. With `write_grad`,
+// grad = d mean(loss) / d input.
+
+struct Params {
+    len: u32,
+    kind: u32,
+    write_grad: u32,
+    row_stride: u32, // threads per row of the 2-D dispatch
+    inv_len: f32,
+    _pad0: f32,
+    _pad1: f32,
+    _pad2: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> input: array<f32>;
+@group(0) @binding(2) var<storage, read> target: array<f32>;
+@group(0) @binding(3) var<storage, read_write> grad: array<f32>;
+@group(0) @binding(4) var<storage, read_write> partial: array<f32>;
+
+var<workgroup> sums: array<f32, 256>;
+
+fn sigmoid(x: f32) -> f32 {
+    if (x >= 0.0) {
+        return 1.0 / (1.0 + exp(-x));
+    }
+    let e = exp(x);
+    return e / (1.0 + e);
+}
+
+fn softplus(x: f32) -> f32 {
+    return max(x, 0.0) + log(1.0 + exp(-abs(x)));
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn loss(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = gid.y * p.row_stride + gid.x;
+    var value = 0.0;
+    if (i < p.len) {
+        let x = input[i];
+        let t = target[i];
+        var g: f32;
+        if (p.kind == 1u) {
+            value = softplus(x) - t * x;
+            g = sigmoid(x) - t;
+        } else {
+            let d = x - t;
+            value = d * d;
+            g = 2.0 * d;
+        }
+        if (p.write_grad != 0u) {
+            grad[i] = g * p.inv_len;
+        }
+    }
+    sums[lid] = value;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            sums[lid] += sums[lid + s];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        partial[wg.y * nwg.x + wg.x] = sums[0];
+    }
+}

@@ -1,0 +1,125 @@
+// matmul: c = alpha * op(a) op(b) + beta * c, row-major f32.
+// op(a): [m, k], op(b): [k, n], c: [m, n]; op(x) is x or its transpose as the flags say.
+// A 16x16 workgroup computes a 64x64 tile of c, each thread 4x4 outputs spaced 16 apart, with
+// 16-deep slices of op(a) and op(b) staged in workgroup memory. Edges are guarded, so any shape
+// works; beta == 0 never reads c.
+
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    trans_a: u32,
+    trans_b: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+    alpha: f32,
+    beta: f32,
+    _pad3: f32,
+    _pad4: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+
+const TILE: u32 = 64u;
+const DEPTH: u32 = 16u;
+var<workgroup> tile_a: array<f32, 1024>; // [DEPTH][TILE]: tile_a[kk * TILE + i] = op(a)[row0 + i, k0 + kk]
+var<workgroup> tile_b: array<f32, 1024>; // [DEPTH][TILE]: tile_b[kk * TILE + j] = op(b)[k0 + kk, col0 + j]
+
+// op(a)[i, kk], zero outside the matrix.
+fn load_a(i: u32, kk: u32) -> f32 {
+    if (i >= p.m || kk >= p.k) {
+        return 0.0;
+    }
+    if (p.trans_a != 0u) {
+        return a[kk * p.m + i]; // stored [k, m]
+    }
+    return a[i * p.k + kk]; // stored [m, k]
+}
+
+// op(b)[kk, j], zero outside the matrix.
+fn load_b(kk: u32, j: u32) -> f32 {
+    if (kk >= p.k || j >= p.n) {
+        return 0.0;
+    }
+    if (p.trans_b != 0u) {
+        return b[j * p.k + kk]; // stored [n, k]
+    }
+    return b[kk * p.n + j]; // stored [k, n]
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let row0 = wg.y * TILE;
+    let col0 = wg.x * TILE;
+    let t = lid.y * 16u + lid.x;
+    var acc: array<array<f32, 4>, 4>;
+    for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) {
+            acc[i][j] = 0.0;
+        }
+    }
+    for (var k0 = 0u; k0 < p.k; k0 += DEPTH) {
+        // Each of the 256 threads stages 4 elements of each tile; the index order follows the
+        // stored layout so neighbouring threads read neighbouring addresses.
+        for (var e = 0u; e < 4u; e++) {
+            let idx = t + e * 256u;
+            var i: u32;
+            var kk: u32;
+            if (p.trans_a != 0u) {
+                kk = idx / TILE;
+                i = idx % TILE;
+            } else {
+                i = idx / DEPTH;
+                kk = idx % DEPTH;
+            }
+            tile_a[kk * TILE + i] = load_a(row0 + i, k0 + kk);
+            var j: u32;
+            var kb: u32;
+            if (p.trans_b != 0u) {
+                j = idx / DEPTH;
+                kb = idx % DEPTH;
+            } else {
+                kb = idx / TILE;
+                j = idx % TILE;
+            }
+            tile_b[kb * TILE + j] = load_b(k0 + kb, col0 + j);
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < DEPTH; kk++) {
+            var av: array<f32, 4>;
+            var bv: array<f32, 4>;
+            for (var i = 0u; i < 4u; i++) {
+                av[i] = tile_a[kk * TILE + lid.y + 16u * i];
+                bv[i] = tile_b[kk * TILE + lid.x + 16u * i];
+            }
+            for (var i = 0u; i < 4u; i++) {
+                for (var j = 0u; j < 4u; j++) {
+                    acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < 4u; i++) {
+        let r = row0 + lid.y + 16u * i;
+        if (r >= p.m) {
+            continue;
+        }
+        for (var j = 0u; j < 4u; j++) {
+            let col = col0 + lid.x + 16u * j;
+            if (col >= p.n) {
+                continue;
+            }
+            let at = r * p.n + col;
+            var v = p.alpha * acc[i][j];
+            if (p.beta != 0.0) {
+                v += p.beta * c[at];
+            }
+            c[at] = v;
+        }
+    }
+}

@@ -14,7 +14,12 @@ use std::hint::black_box;
 
 fn random(rows: usize, cols: usize, seed: u64) -> Matrix {
     let mut rng = Rng::new(seed);
-    Matrix::new(rows, cols, (0..rows * cols).map(|_| rng.uniform() as f32).collect()).unwrap()
+    Matrix::new(
+        rows,
+        cols,
+        (0..rows * cols).map(|_| rng.uniform() as f32).collect(),
+    )
+    .unwrap()
 }
 
 fn bench_backend<B: Backend>(c: &mut Criterion, backend: &B) {
@@ -94,7 +99,10 @@ fn bench_backend<B: Backend>(c: &mut Criterion, backend: &B) {
     g.throughput(Throughput::Elements((pr * pc) as u64));
     let mut p = up(pr, pc, 8);
     let gp = up(pr, pc, 9);
-    let (mut m1, mut m2) = (backend.zeros(pr, pc).unwrap(), backend.zeros(pr, pc).unwrap());
+    let (mut m1, mut m2) = (
+        backend.zeros(pr, pc).unwrap(),
+        backend.zeros(pr, pc).unwrap(),
+    );
     let step = AdamStep {
         lr: 1e-3,
         beta1: 0.9,
@@ -112,7 +120,10 @@ fn bench_backend<B: Backend>(c: &mut Criterion, backend: &B) {
     });
     let data = up(8000, 784, 10);
     let mut batch = backend.zeros(256, 784).unwrap();
-    let rows: Vec<u32> = Rng::new(1).permutation(8000)[..256].iter().map(|&i| i as u32).collect();
+    let rows: Vec<u32> = Rng::new(1).permutation(8000)[..256]
+        .iter()
+        .map(|&i| i as u32)
+        .collect();
     g.throughput(Throughput::Elements((256 * 784) as u64));
     g.bench_function("gather_rows 256 of 8000x784", |bench| {
         bench.iter(|| {

@@ -16,7 +16,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> input: array<f32>;
-@group(0) @binding(2) var<storage, read> target: array<f32>;
+@group(0) @binding(2) var<storage, read> expected: array<f32>;
 @group(0) @binding(3) var<storage, read_write> grad: array<f32>;
 @group(0) @binding(4) var<storage, read_write> partial: array<f32>;
 
@@ -45,7 +45,7 @@ fn loss(
     var value = 0.0;
     if (i < p.len) {
         let x = input[i];
-        let t = target[i];
+        let t = expected[i];
         var g: f32;
         if (p.kind == 1u) {
             value = softplus(x) - t * x;

@@ -3,17 +3,19 @@
 
 use ae_core::{Backend, Error, Result};
 use ae_cpu::CpuBackend;
+use ae_wgpu::{AdapterChoice, WgpuBackend};
 use std::fmt;
 use std::str::FromStr;
 
 /// What the user asked for (`--backend`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendChoice {
-    /// A real GPU when there is one, otherwise the CPU.
+    /// A hardware GPU through wgpu when there is one, otherwise the CPU (a software adapter such
+    /// as lavapipe is far slower than the CPU backend, so `auto` never takes one).
     Auto,
     /// The CPU backend.
     Cpu,
-    /// The wgpu backend.
+    /// The wgpu backend, on the best adapter (a software one if that is all there is).
     Wgpu,
 }
 
@@ -53,21 +55,39 @@ pub trait Job {
 pub enum Device {
     /// The CPU backend in f32.
     Cpu(CpuBackend<f32>),
+    /// The wgpu backend.
+    Wgpu(Box<WgpuBackend>),
 }
 
 impl Device {
-    /// Opens the backend `choice` names. Returns the device and one line saying which backend
-    /// was taken and why.
-    pub fn open(choice: BackendChoice) -> Result<(Device, String)> {
+    /// Opens the backend `choice` names (with `adapter` picking a wgpu adapter by name). Returns
+    /// the device and one line saying which backend was taken and why.
+    pub fn open(choice: BackendChoice, adapter: Option<&str>) -> Result<(Device, String)> {
+        let mut wanted = AdapterChoice {
+            name: adapter.map(str::to_string),
+            ..AdapterChoice::default()
+        };
         match choice {
-            BackendChoice::Cpu => Ok((Device::Cpu(CpuBackend::new()), "cpu: asked for".into())),
-            BackendChoice::Auto => Ok((
-                Device::Cpu(CpuBackend::new()),
-                "cpu: auto picks the CPU (this build has no GPU backend yet)".into(),
-            )),
-            BackendChoice::Wgpu => Err(Error::Backend(
-                "the wgpu backend is not implemented in this build yet; use --backend cpu".into(),
-            )),
+            BackendChoice::Cpu => Ok((Device::Cpu(CpuBackend::new()), "asked for".into())),
+            BackendChoice::Auto => {
+                wanted.hardware_only = true;
+                match WgpuBackend::new(&wanted) {
+                    Ok(gpu) => Ok((Device::Wgpu(Box::new(gpu)), "auto: a hardware GPU".into())),
+                    Err(e) => Ok((
+                        Device::Cpu(CpuBackend::new()),
+                        format!("auto: no hardware GPU, so the CPU ({e})"),
+                    )),
+                }
+            }
+            BackendChoice::Wgpu => {
+                let gpu = WgpuBackend::new(&wanted)?;
+                let why = if gpu.is_software() {
+                    "asked for; only a software adapter is available: correct but slower than --backend cpu"
+                } else {
+                    "asked for"
+                };
+                Ok((Device::Wgpu(Box::new(gpu)), why.into()))
+            }
         }
     }
 
@@ -75,6 +95,7 @@ impl Device {
     pub fn name(&self) -> String {
         match self {
             Device::Cpu(b) => b.name(),
+            Device::Wgpu(b) => b.name(),
         }
     }
 
@@ -82,6 +103,7 @@ impl Device {
     pub fn run<J: Job>(&self, job: J) -> Result<J::Output> {
         match self {
             Device::Cpu(b) => job.run(b),
+            Device::Wgpu(b) => job.run(b.as_ref()),
         }
     }
 }

@@ -38,7 +38,7 @@ pub fn run(g: &GlobalArgs, args: BenchArgs) -> Result<()> {
     };
     let mut results = Vec::new();
     for choice in choices {
-        let device = match Device::open(choice) {
+        let device = match Device::open(choice, g.adapter.as_deref()) {
             Ok((d, _)) => d,
             Err(e) if all => {
                 results.push(

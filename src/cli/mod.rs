@@ -4,6 +4,7 @@
 mod bench;
 mod compare;
 mod demo;
+mod devices;
 mod infer;
 mod progress;
 mod train;
@@ -31,6 +32,9 @@ pub struct GlobalArgs {
     /// also takes all.
     #[arg(long, global = true, default_value = "auto")]
     pub backend: BackendArg,
+    /// Pick the wgpu adapter whose name contains this (see `ae devices`).
+    #[arg(long, global = true)]
+    pub adapter: Option<String>,
     /// CPU threads for the cpu backend (default: all cores).
     #[arg(long, global = true)]
     pub threads: Option<usize>,
@@ -53,6 +57,8 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Training throughput of the reference model on the bundled MNIST (samples/s, GFLOP/s).
     Bench(bench::BenchArgs),
+    /// List the compute devices: every wgpu adapter with its limits and features, and the CPU.
+    Devices,
 }
 
 /// `--backend`: one backend, or (for `ae bench`) all of them.
@@ -95,12 +101,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Score(a) => infer::run(g, a, infer::Mode::Score),
         Command::Compare(a) => compare::run(g, a),
         Command::Bench(a) => bench::run(g, a),
+        Command::Devices => devices::run(g),
     }
 }
 
 /// Opens the chosen backend and says which one was taken (on stderr, unless `--json`).
 pub fn open_device(g: &GlobalArgs) -> Result<Device> {
-    let (device, why) = Device::open(g.backend_choice()?)?;
+    let (device, why) = Device::open(g.backend_choice()?, g.adapter.as_deref())?;
     if !g.json {
         eprintln!("backend: {} ({why})", device.name());
     }

@@ -46,6 +46,9 @@ pub struct AdapterChoice {
     pub name: Option<String>,
     /// Refuse software adapters (lavapipe, llvmpipe, WARP).
     pub hardware_only: bool,
+    /// Cap every tensor at this many bytes, below the device's own limits (to leave room for
+    /// other work on a shared GPU; a dataset over the cap is streamed in batches).
+    pub max_tensor_bytes: Option<u64>,
 }
 
 pub(crate) fn instance() -> wgpu::Instance {
@@ -92,7 +95,9 @@ pub(crate) fn report(adapter: &wgpu::Adapter) -> AdapterReport {
         name: info.name.clone(),
         backend: format!("{:?}", info.backend),
         device_type: device_type_name(info.device_type).into(),
-        driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+        driver: format!("{} {}", info.driver, info.driver_info)
+            .trim()
+            .to_string(),
         is_software: info.device_type == wgpu::DeviceType::Cpu,
         limits: ComputeLimits {
             max_storage_buffer_binding_size: l.max_storage_buffer_binding_size as u64,
@@ -135,9 +140,10 @@ pub(crate) fn choose(instance: &wgpu::Instance, choice: &AdapterChoice) -> Resul
     };
     let found = all.iter().find(|a| {
         let info = a.get_info();
-        let name_ok = choice.name.as_ref().is_none_or(|n| {
-            info.name.to_lowercase().contains(&n.to_lowercase())
-        });
+        let name_ok = choice
+            .name
+            .as_ref()
+            .is_none_or(|n| info.name.to_lowercase().contains(&n.to_lowercase()));
         name_ok && !(choice.hardware_only && info.device_type == wgpu::DeviceType::Cpu)
     });
     match found {

@@ -93,6 +93,8 @@ pub struct WgpuBackend {
     report: AdapterReport,
     pipelines: Pipelines,
     limits: wgpu::Limits,
+    /// `AdapterChoice::max_tensor_bytes`.
+    max_tensor_bytes: Option<u64>,
     pool: Arc<Mutex<BufferPool>>,
     pending: Mutex<Pending>,
     uniform_arena: wgpu::Buffer,
@@ -157,6 +159,7 @@ impl WgpuBackend {
             report,
             pipelines,
             limits,
+            max_tensor_bytes: choice.max_tensor_bytes,
             pool: Arc::default(),
             pending: Mutex::default(),
             uniform_arena,
@@ -179,7 +182,12 @@ impl WgpuBackend {
     }
 
     fn check_failure(&self) -> Result<()> {
-        match self.failure.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        match self
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             Some(msg) => Err(Error::Backend(format!("{}: {msg}", self.report.name))),
             None => Ok(()),
         }
@@ -193,8 +201,15 @@ impl WgpuBackend {
             .ok_or_else(|| Error::Backend(format!("a [{rows}, {cols}] tensor is too large")))?;
         let size = bytes.max(4).next_multiple_of(4);
         for (limit, name) in [
-            (self.limits.max_storage_buffer_binding_size as u64, "max_storage_buffer_binding_size"),
+            (
+                self.limits.max_storage_buffer_binding_size as u64,
+                "max_storage_buffer_binding_size",
+            ),
             (self.limits.max_buffer_size, "max_buffer_size"),
+            (
+                self.max_tensor_bytes.unwrap_or(u64::MAX),
+                "max_tensor_bytes setting",
+            ),
         ] {
             if size > limit {
                 return Err(Error::Backend(format!(
@@ -228,7 +243,9 @@ impl WgpuBackend {
     fn encoder<'a>(&self, pending: &'a mut Pending) -> &'a mut wgpu::CommandEncoder {
         pending.encoder.get_or_insert_with(|| {
             self.device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ae step") })
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("ae step"),
+                })
         })
     }
 
@@ -238,11 +255,13 @@ impl WgpuBackend {
             return;
         };
         if !pending.uniforms.is_empty() {
-            self.queue.write_buffer(&self.uniform_arena, 0, &pending.uniforms);
+            self.queue
+                .write_buffer(&self.uniform_arena, 0, &pending.uniforms);
         }
         if !pending.indices.is_empty() {
             let arena = self.index_arena.lock().expect("arena lock");
-            self.queue.write_buffer(&arena, 0, bytemuck::cast_slice(&pending.indices));
+            self.queue
+                .write_buffer(&arena, 0, bytemuck::cast_slice(&pending.indices));
         }
         self.queue.submit([encoder.finish()]);
         pending.uniforms.clear();
@@ -292,7 +311,12 @@ impl WgpuBackend {
             let start = pending.indices.len().next_multiple_of(align);
             pending.indices.resize(start, 0);
             pending.indices.extend_from_slice(rows);
-            (b, start as u64 * 4, (rows.len().max(1) * 4) as u64, arena.clone())
+            (
+                b,
+                start as u64 * 4,
+                (rows.len().max(1) * 4) as u64,
+                arena.clone(),
+            )
         });
         let offset = pending.uniforms.len() as u64;
         let mut slot = [0u8; SLOT as usize];
@@ -353,7 +377,13 @@ impl WgpuBackend {
             return;
         }
         let (x, y, stride) = self.grid(len);
-        self.dispatch(kernel, params.u(stride_word, stride), buffers, None, (x, y, 1));
+        self.dispatch(
+            kernel,
+            params.u(stride_word, stride),
+            buffers,
+            None,
+            (x, y, 1),
+        );
     }
 
     fn read_bytes(&self, t: &WgpuTensor) -> Result<Vec<u8>> {
@@ -376,11 +406,15 @@ impl WgpuBackend {
         });
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Backend(format!("{}: waiting for the device: {e}", self.report.name)))?;
+            .map_err(|e| {
+                Error::Backend(format!("{}: waiting for the device: {e}", self.report.name))
+            })?;
         self.check_failure()?;
         rx.recv()
             .map_err(|_| Error::Backend("readback was never answered".into()))?
-            .map_err(|e| Error::Backend(format!("{}: reading a result back: {e}", self.report.name)))?;
+            .map_err(|e| {
+                Error::Backend(format!("{}: reading a result back: {e}", self.report.name))
+            })?;
         let bytes = staging
             .get_mapped_range(..)
             .map_err(|e| Error::Backend(format!("reading a result back: {e}")))?
@@ -429,7 +463,8 @@ impl Backend for WgpuBackend {
         // Work recorded before this upload must run before the write lands.
         self.flush(&mut self.pending.lock().expect("pending lock"));
         if !m.data.is_empty() {
-            self.queue.write_buffer(&buffer, 0, bytemuck::cast_slice(&m.data));
+            self.queue
+                .write_buffer(&buffer, 0, bytemuck::cast_slice(&m.data));
         }
         Ok(self.tensor(buffer, m.rows, m.cols))
     }
@@ -456,13 +491,21 @@ impl Backend for WgpuBackend {
         self.flush(&mut self.pending.lock().expect("pending lock"));
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Backend(format!("{}: waiting for the device: {e}", self.report.name)))?;
+            .map_err(|e| {
+                Error::Backend(format!("{}: waiting for the device: {e}", self.report.name))
+            })?;
         self.check_failure()
     }
 
     fn copy(&self, src: &WgpuTensor, dst: &mut WgpuTensor) {
         let p = Params::default().u(0, dst.len() as u32);
-        self.dispatch_1d(Kernel::Copy, dst.len(), p, 2, &[(1, src.buffer()), (2, dst.buffer())]);
+        self.dispatch_1d(
+            Kernel::Copy,
+            dst.len(),
+            p,
+            2,
+            &[(1, src.buffer()), (2, dst.buffer())],
+        );
     }
 
     fn fill(&self, t: &mut WgpuTensor, value: f32) {
@@ -472,7 +515,13 @@ impl Backend for WgpuBackend {
 
     fn scale_add(&self, alpha: f32, x: &WgpuTensor, y: &mut WgpuTensor) {
         let p = Params::default().u(0, y.len() as u32).f(4, alpha);
-        self.dispatch_1d(Kernel::ScaleAdd, y.len(), p, 2, &[(1, x.buffer()), (2, y.buffer())]);
+        self.dispatch_1d(
+            Kernel::ScaleAdd,
+            y.len(),
+            p,
+            2,
+            &[(1, x.buffer()), (2, y.buffer())],
+        );
     }
 
     fn matmul(
@@ -485,8 +534,16 @@ impl Backend for WgpuBackend {
         beta: f32,
         c: &mut WgpuTensor,
     ) {
-        let (m, k) = if trans_a { (a.cols, a.rows) } else { (a.rows, a.cols) };
-        let (kb, n) = if trans_b { (b.cols, b.rows) } else { (b.rows, b.cols) };
+        let (m, k) = if trans_a {
+            (a.cols, a.rows)
+        } else {
+            (a.rows, a.cols)
+        };
+        let (kb, n) = if trans_b {
+            (b.cols, b.rows)
+        } else {
+            (b.rows, b.cols)
+        };
         assert!(
             k == kb && c.rows == m && c.cols == n,
             "matmul: op(a) [{m}, {k}] x op(b) [{kb}, {n}] into c [{}, {}]",
@@ -516,7 +573,13 @@ impl Backend for WgpuBackend {
 
     fn add_bias(&self, x: &mut WgpuTensor, bias: &WgpuTensor) {
         let p = Params::default().u(0, x.len() as u32).u(1, x.cols as u32);
-        self.dispatch_1d(Kernel::AddBias, x.len(), p, 2, &[(1, bias.buffer()), (2, x.buffer())]);
+        self.dispatch_1d(
+            Kernel::AddBias,
+            x.len(),
+            p,
+            2,
+            &[(1, bias.buffer()), (2, x.buffer())],
+        );
     }
 
     fn bias_grad(&self, dy: &WgpuTensor, db: &mut WgpuTensor) {
@@ -532,7 +595,9 @@ impl Backend for WgpuBackend {
     }
 
     fn activation(&self, act: Activation, z: &WgpuTensor, a: &mut WgpuTensor) {
-        let p = Params::default().u(0, a.len() as u32).u(1, activation_id(act));
+        let p = Params::default()
+            .u(0, a.len() as u32)
+            .u(1, activation_id(act));
         self.dispatch_1d(
             Kernel::ActivationForward,
             a.len(),
@@ -549,7 +614,9 @@ impl Backend for WgpuBackend {
         a: &WgpuTensor,
         grad: &mut WgpuTensor,
     ) {
-        let p = Params::default().u(0, grad.len() as u32).u(1, activation_id(act));
+        let p = Params::default()
+            .u(0, grad.len() as u32)
+            .u(1, activation_id(act));
         // Identity and ReLU-like derivatives read only z; bind a only where the shader reads it.
         self.dispatch_1d(
             Kernel::ActivationBackward,
@@ -617,7 +684,13 @@ impl Backend for WgpuBackend {
         );
     }
 
-    fn sgd_step(&self, step: &SgdStep, param: &mut WgpuTensor, grad: &WgpuTensor, velocity: &mut WgpuTensor) {
+    fn sgd_step(
+        &self,
+        step: &SgdStep,
+        param: &mut WgpuTensor,
+        grad: &WgpuTensor,
+        velocity: &mut WgpuTensor,
+    ) {
         let p = Params::default()
             .u(0, param.len() as u32)
             .f(4, step.lr)
@@ -627,7 +700,11 @@ impl Backend for WgpuBackend {
             param.len(),
             p,
             1,
-            &[(1, grad.buffer()), (2, param.buffer()), (3, velocity.buffer())],
+            &[
+                (1, grad.buffer()),
+                (2, param.buffer()),
+                (3, velocity.buffer()),
+            ],
         );
     }
 
@@ -653,7 +730,12 @@ impl Backend for WgpuBackend {
             param.len(),
             p,
             1,
-            &[(1, grad.buffer()), (2, param.buffer()), (3, m.buffer()), (4, v.buffer())],
+            &[
+                (1, grad.buffer()),
+                (2, param.buffer()),
+                (3, m.buffer()),
+                (4, v.buffer()),
+            ],
         );
     }
 

@@ -4,12 +4,21 @@
 /// Every WGSL source file, by name, as compiled into the crate.
 pub const SHADERS: [(&str, &str); 7] = [
     ("matmul.wgsl", include_str!("../../../shaders/matmul.wgsl")),
-    ("activation.wgsl", include_str!("../../../shaders/activation.wgsl")),
-    ("elementwise.wgsl", include_str!("../../../shaders/elementwise.wgsl")),
+    (
+        "activation.wgsl",
+        include_str!("../../../shaders/activation.wgsl"),
+    ),
+    (
+        "elementwise.wgsl",
+        include_str!("../../../shaders/elementwise.wgsl"),
+    ),
     ("gather.wgsl", include_str!("../../../shaders/gather.wgsl")),
     ("loss.wgsl", include_str!("../../../shaders/loss.wgsl")),
     ("reduce.wgsl", include_str!("../../../shaders/reduce.wgsl")),
-    ("optimizer.wgsl", include_str!("../../../shaders/optimizer.wgsl")),
+    (
+        "optimizer.wgsl",
+        include_str!("../../../shaders/optimizer.wgsl"),
+    ),
 ];
 
 /// One compute entry point.

@@ -1,0 +1,237 @@
+//! Property tests: every op of the wgpu backend against the CPU backend, forward and backward,
+//! on shapes that are not multiples of any tile size, with every output poisoned (NaN) first so
+//! an element the GPU never wrote fails. Tolerances (relative Frobenius error) from DESIGN.md:
+//! 1e-5 for elementwise ops, 1e-4 for matmul and reductions.
+
+mod gpu;
+use ae_core::backend::{AdamStep, SgdStep};
+use ae_core::{Activation, Backend, Loss, Matrix, Rng};
+use ae_cpu::CpuBackend;
+use ae_wgpu::WgpuBackend;
+use proptest::prelude::*;
+use std::sync::OnceLock;
+
+const ELEMENTWISE: f64 = 1e-5;
+const REDUCTION: f64 = 1e-4;
+
+/// One device for every case of every property (opening one takes 10-300 ms).
+fn device() -> Option<&'static WgpuBackend> {
+    static GPU: OnceLock<Option<WgpuBackend>> = OnceLock::new();
+    GPU.get_or_init(gpu::gpu).as_ref()
+}
+
+fn random(rows: usize, cols: usize, seed: u64, scale: f64) -> Matrix {
+    let mut rng = Rng::new(seed);
+    let data = (0..rows * cols)
+        .map(|_| rng.uniform_in(-scale, scale) as f32)
+        .collect();
+    Matrix::new(rows, cols, data).unwrap()
+}
+
+fn poison(rows: usize, cols: usize) -> Matrix {
+    Matrix::new(rows, cols, vec![f32::NAN; rows * cols]).unwrap()
+}
+
+/// Relative Frobenius error of `got` against `want`; a non-finite element of `got` (an element
+/// left poisoned) fails the test.
+fn rel_err(got: &Matrix, want: &Matrix) -> f64 {
+    assert_eq!((got.rows, got.cols), (want.rows, want.cols));
+    if let Some((r, c, v)) = got.first_non_finite() {
+        panic!("element [{r}, {c}] is {v}: never written, or not finite");
+    }
+    let sq = |v: f64| v * v;
+    let diff: f64 = got
+        .data
+        .iter()
+        .zip(&want.data)
+        .map(|(a, b)| sq(*a as f64 - *b as f64))
+        .sum();
+    let norm: f64 = want.data.iter().map(|v| sq(*v as f64)).sum();
+    diff.sqrt() / norm.sqrt().max(1e-30)
+}
+
+/// Runs `body` (which returns the matrices to compare) with `be` bound to the GPU and then to
+/// the CPU backend; returns `(gpu results, cpu results)`.
+macro_rules! both {
+    ($gpu:expr, |$be:ident| $body:expr) => {{
+        let gpu_out: Vec<Matrix> = {
+            let $be: &WgpuBackend = $gpu;
+            $body
+        };
+        let cpu_out: Vec<Matrix> = {
+            let $be = &CpuBackend::<f32>::new();
+            $body
+        };
+        (gpu_out, cpu_out)
+    }};
+}
+
+fn assert_close(
+    got: &[Matrix],
+    want: &[Matrix],
+    tol: f64,
+    what: &str,
+) -> Result<(), TestCaseError> {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let e = rel_err(g, w);
+        prop_assert!(e <= tol, "{what} output {i}: relative error {e} > {tol}");
+    }
+    Ok(())
+}
+
+fn dim() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        Just(1usize),
+        Just(3),
+        Just(17),
+        Just(64),
+        Just(65),
+        Just(257),
+        1..300usize
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn matmul_matches_cpu(m in dim(), k in dim(), n in 1..130usize, ta: bool, tb: bool,
+                          alpha in -2.0f32..2.0, use_beta: bool, seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let a = if ta { random(k, m, seed, 1.0) } else { random(m, k, seed, 1.0) };
+        let b = if tb { random(n, k, seed + 1, 1.0) } else { random(k, n, seed + 1, 1.0) };
+        let (beta, c0) = if use_beta { (0.5, random(m, n, seed + 2, 1.0)) } else { (0.0, poison(m, n)) };
+        let (g, c) = both!(gpu, |be| {
+            let mut out = be.upload(&c0).unwrap();
+            be.matmul(&be.upload(&a).unwrap(), ta, &be.upload(&b).unwrap(), tb, alpha, beta, &mut out);
+            vec![be.download(&out).unwrap()]
+        });
+        assert_close(&g, &c, REDUCTION, "matmul")?;
+    }
+
+    #[test]
+    fn activations_forward_and_backward_match_cpu(rows in dim(), cols in 1..300usize, seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let z0 = random(rows, cols, seed, 6.0);
+        let up = random(rows, cols, seed + 1, 1.0);
+        for act in Activation::ALL {
+            let (g, c) = both!(gpu, |be| {
+                let z = be.upload(&z0).unwrap();
+                let mut a = be.upload(&poison(rows, cols)).unwrap();
+                be.activation(act, &z, &mut a);
+                let mut grad = be.upload(&up).unwrap();
+                be.activation_backward(act, &z, &a, &mut grad);
+                vec![be.download(&a).unwrap(), be.download(&grad).unwrap()]
+            });
+            assert_close(&g, &c, ELEMENTWISE, act.name())?;
+        }
+    }
+
+    #[test]
+    fn bias_ops_match_cpu(rows in dim(), cols in dim(), seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let x0 = random(rows, cols, seed, 1.0);
+        let bias0 = random(1, cols, seed + 1, 1.0);
+        let (g, c) = both!(gpu, |be| {
+            let mut x = be.upload(&x0).unwrap();
+            be.add_bias(&mut x, &be.upload(&bias0).unwrap());
+            vec![be.download(&x).unwrap()]
+        });
+        assert_close(&g, &c, ELEMENTWISE, "add_bias")?;
+        let (g, c) = both!(gpu, |be| {
+            let mut db = be.upload(&poison(1, cols)).unwrap();
+            be.bias_grad(&be.upload(&x0).unwrap(), &mut db);
+            vec![be.download(&db).unwrap()]
+        });
+        assert_close(&g, &c, REDUCTION, "bias_grad")?;
+    }
+
+    #[test]
+    fn losses_match_cpu(rows in dim(), cols in 1..300usize, scale in 0.1f32..2.0, seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let input = random(rows, cols, seed, 3.0);
+        let mut target = random(rows, cols, seed + 1, 0.5);
+        target.data.iter_mut().for_each(|v| *v += 0.5);
+        for loss in [Loss::Mse, Loss::Bce] {
+            let (g, c) = both!(gpu, |be| {
+                let (x, t) = (be.upload(&input).unwrap(), be.upload(&target).unwrap());
+                let mut acc = be.upload(&Matrix::new(1, 1, vec![0.25]).unwrap()).unwrap();
+                let mut grad = be.upload(&poison(rows, cols)).unwrap();
+                be.loss(loss, &x, &t, scale, &mut acc, Some(&mut grad));
+                // Without a gradient: adds the same value again.
+                be.loss(loss, &x, &t, scale, &mut acc, None);
+                vec![be.download(&grad).unwrap(), be.download(&acc).unwrap()]
+            });
+            assert_close(&g[..1], &c[..1], ELEMENTWISE, loss.name())?;
+            assert_close(&g[1..], &c[1..], REDUCTION, loss.name())?;
+        }
+    }
+
+    #[test]
+    fn optimizer_steps_match_cpu(rows in dim(), cols in dim(), t in 1i32..50, wd in 0.0f32..0.1, seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let p0 = random(rows, cols, seed, 1.0);
+        let g0 = random(rows, cols, seed + 1, 1.0);
+        let m0 = random(rows, cols, seed + 2, 0.1);
+        let mut v0 = random(rows, cols, seed + 3, 0.1);
+        v0.data.iter_mut().for_each(|v| *v = v.abs());
+        let adam = AdamStep { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, decoupled_weight_decay: wd,
+            bias_correction1: 1.0 - 0.9f32.powi(t), bias_correction2: 1.0 - 0.999f32.powi(t) };
+        let sgd = SgdStep { lr: 0.05, momentum: 0.9 };
+        let (g, c) = both!(gpu, |be| {
+            let grad = be.upload(&g0).unwrap();
+            let (mut p, mut m, mut v) = (be.upload(&p0).unwrap(), be.upload(&m0).unwrap(), be.upload(&v0).unwrap());
+            be.adam_step(&adam, &mut p, &grad, &mut m, &mut v);
+            let (mut q, mut vel) = (be.upload(&p0).unwrap(), be.upload(&m0).unwrap());
+            be.sgd_step(&sgd, &mut q, &grad, &mut vel);
+            [&p, &m, &v, &q, &vel].iter().map(|t| be.download(t).unwrap()).collect()
+        });
+        assert_close(&g, &c, ELEMENTWISE, "optimizer")?;
+    }
+
+    #[test]
+    fn data_movement_matches_cpu(n in dim(), cols in dim(), count in 1..300usize, alpha in -2.0f32..2.0, seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let src0 = random(n, cols, seed, 1.0);
+        let y0 = random(n, cols, seed + 1, 1.0);
+        let mut rng = Rng::new(seed);
+        let rows: Vec<u32> = (0..count).map(|_| rng.below(n) as u32).collect();
+        let (g, c) = both!(gpu, |be| {
+            let src = be.upload(&src0).unwrap();
+            let mut gathered = be.upload(&poison(count, cols)).unwrap();
+            be.gather_rows(&src, &rows, &mut gathered);
+            let mut copied = be.upload(&poison(n, cols)).unwrap();
+            be.copy(&src, &mut copied);
+            let mut y = be.upload(&y0).unwrap();
+            be.scale_add(alpha, &src, &mut y);
+            let mut filled = be.upload(&poison(n, cols)).unwrap();
+            be.fill(&mut filled, alpha);
+            [&gathered, &copied, &y, &filled].iter().map(|t| be.download(t).unwrap()).collect()
+        });
+        prop_assert_eq!(&g[0], &c[0]);
+        prop_assert_eq!(&g[1], &src0);
+        assert_close(&g[2..], &c[2..], ELEMENTWISE, "scale_add, fill")?;
+    }
+}
+
+/// The shape that once broke a tiled matmul elsewhere (burn's M = 535 regression), with the
+/// transposed right operand a forward pass uses.
+#[test]
+fn matmul_regression_m535() {
+    let Some(gpu) = device() else { return };
+    let (a0, b0) = (random(535, 37, 1, 1.0), random(129, 37, 2, 1.0));
+    let (g, c) = both!(gpu, |be| {
+        let mut out = be.upload(&poison(535, 129)).unwrap();
+        be.matmul(
+            &be.upload(&a0).unwrap(),
+            false,
+            &be.upload(&b0).unwrap(),
+            true,
+            1.0,
+            0.0,
+            &mut out,
+        );
+        vec![be.download(&out).unwrap()]
+    });
+    assert!(rel_err(&g[0], &c[0]) <= REDUCTION);
+}

@@ -98,6 +98,11 @@ pub fn train_model<B: Backend>(
             "{msg}; the last good checkpoint stays in {}",
             dir.display()
         )),
+        (Error::Backend(msg), Some(dir)) => Error::Backend(format!(
+            "{msg}; training stopped, and the last good checkpoint (if an epoch finished) stays \
+             in {}",
+            dir.display()
+        )),
         (e, _) => e,
     })?;
     saved.training = Some(serde_json::json!({
@@ -107,6 +112,7 @@ pub fn train_model<B: Backend>(
         "val_rows": val.map_or(0, |v| v.rows),
         "best_epoch": report.best_epoch,
         "stopped_early": report.stopped_early,
+        "streamed": report.streamed,
         "history": report.history,
     }));
     if let Some(dir) = out {

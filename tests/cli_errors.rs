@@ -57,7 +57,7 @@ fn npy_of_unsupported_dtype() {
     let p = dir.path().join("complex.npy");
     let header = "{'descr': '<c8', 'fortran_order': False, 'shape': (2, 2), }";
     let mut h = header.to_string();
-    while (10 + h.len() + 1) % 64 != 0 {
+    while !(10 + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
     h.push('\n');
@@ -165,7 +165,7 @@ fn unknown_layers_and_activation_values() {
 }
 
 #[test]
-fn missing_file_and_wgpu_not_built() {
+fn missing_file_and_unknown_adapter() {
     let out = ae(&["train", "/no/such/file.csv", "--out", "/tmp/never"]);
     assert_clean_error(&out, &["/no/such/file.csv"]);
     let data = common::mnist("images-idx3-ubyte.gz");
@@ -176,6 +176,19 @@ fn missing_file_and_wgpu_not_built() {
         "/tmp/never",
         "--backend",
         "wgpu",
+        "--adapter",
+        "no-such-gpu",
     ]);
-    assert_clean_error(&out, &["wgpu"]);
+    // With no adapter at all the error says so; with adapters, it names the one asked for.
+    assert_clean_error(&out, &["adapter"]);
+    let out = ae(&[
+        "encode",
+        "/tmp/never",
+        "x.csv",
+        "--out",
+        "y.npy",
+        "--backend",
+        "all",
+    ]);
+    assert_clean_error(&out, &["--backend all"]);
 }

@@ -170,6 +170,17 @@ fn init_bound(spec: &LayerSpec) -> f64 {
     }
 }
 
+/// Uploads one parameter; a backend error (such as a device limit) names the parameter.
+fn upload_param<B: Backend>(backend: &B, m: &Matrix, spec: &ParamSpec) -> Result<B::Tensor> {
+    backend.upload(m).map_err(|e| match e {
+        Error::Backend(msg) => Error::Backend(format!(
+            "parameter {} [{}, {}]: {msg}",
+            spec.name, spec.rows, spec.cols
+        )),
+        e => e,
+    })
+}
+
 impl<B: Backend> Autoencoder<B> {
     /// A freshly initialised model: weights uniform in `[-bound, bound]` (Kaiming for ReLU-like
     /// layers, Xavier otherwise) from `seed`, biases zero.
@@ -194,7 +205,8 @@ impl<B: Backend> Autoencoder<B> {
         }
         let params = host
             .iter()
-            .map(|m| backend.upload(m))
+            .zip(&specs)
+            .map(|(m, spec)| upload_param(backend, m, spec))
             .collect::<Result<_>>()?;
         Ok(Autoencoder {
             config,
@@ -238,7 +250,7 @@ impl<B: Backend> Autoencoder<B> {
                 )));
             }
             let m = Matrix::new(spec.rows, spec.cols, m.data)?;
-            params.push(backend.upload(&m)?);
+            params.push(upload_param(backend, &m, spec)?);
         }
         if let Some(extra) = named.keys().next() {
             return Err(Error::Shape(format!(

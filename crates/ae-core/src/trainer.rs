@@ -116,6 +116,8 @@ pub struct TrainReport {
     pub best_epoch: usize,
     /// Early stopping ended the run before `epochs`.
     pub stopped_early: bool,
+    /// The training data did not fit on the device and was uploaded batch by batch.
+    pub streamed: bool,
 }
 
 impl TrainReport {
@@ -175,18 +177,58 @@ fn restore<B: Backend>(backend: &B, model: &mut Autoencoder<B>, from: &[B::Tenso
     }
 }
 
-/// Mean reconstruction loss of `model` over `data` (already on the device), in batches.
+/// A dataset as the trainer reads it: resident on the device when it fits (batches are gathered
+/// there), otherwise kept on the host and uploaded one batch at a time.
+pub enum DeviceData<'a, B: Backend> {
+    /// The whole `[n, d]` matrix on the device.
+    Resident(B::Tensor),
+    /// Too large for the device: batches are cut on the host and uploaded.
+    Streamed(&'a Matrix),
+}
+
+impl<'a, B: Backend> DeviceData<'a, B> {
+    /// Uploads `m`, or keeps it on the host when the backend cannot hold it.
+    pub fn new(backend: &B, m: &'a Matrix) -> Result<Self> {
+        match backend.upload(m) {
+            Ok(t) => Ok(DeviceData::Resident(t)),
+            Err(Error::Backend(_)) => Ok(DeviceData::Streamed(m)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self, backend: &B) -> usize {
+        match self {
+            DeviceData::Resident(t) => backend.shape(t).0,
+            DeviceData::Streamed(m) => m.rows,
+        }
+    }
+
+    /// `dst = data[rows, :]`: `dst` `[rows.len(), d]`.
+    pub fn batch(&self, backend: &B, rows: &[u32], dst: &mut B::Tensor) -> Result<()> {
+        match self {
+            DeviceData::Resident(t) => backend.gather_rows(t, rows, dst),
+            DeviceData::Streamed(m) => {
+                let idx: Vec<usize> = rows.iter().map(|&r| r as usize).collect();
+                backend.copy(&backend.upload(&m.select_rows(&idx))?, dst);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Mean reconstruction loss of `model` over `data`, in batches of `batch_size`.
 pub fn evaluate<B: Backend>(
     backend: &B,
     model: &Autoencoder<B>,
     loss: Loss,
-    data: &B::Tensor,
+    data: &DeviceData<'_, B>,
     batch_size: usize,
 ) -> Result<f64> {
-    let (n, _) = backend.shape(data);
+    let n = data.rows(backend);
     let mut buffers: Option<BatchBuffers<B>> = None;
     let mut total = 0.0;
-    for start in (0..n).step_by(batch_size) {
+    for start in (0..n).step_by(batch_size.max(1)) {
         let rows = batch_size.min(n - start);
         if buffers.as_ref().map(|b| b.ws.rows()) != Some(rows) {
             if let Some(b) = buffers.as_mut() {
@@ -196,7 +238,7 @@ pub fn evaluate<B: Backend>(
         }
         let b = buffers.as_mut().expect("just made");
         let idx: Vec<u32> = (start as u32..(start + rows) as u32).collect();
-        backend.gather_rows(data, &idx, &mut b.x);
+        data.batch(backend, &idx, &mut b.x)?;
         model.evaluate(backend, loss, &b.x, &b.x, rows as f32 / n as f32, &mut b.ws);
     }
     if let Some(b) = buffers.as_mut() {
@@ -244,11 +286,12 @@ pub fn train<B: Backend>(
     let batch = config.batch_size.min(n);
     let steps_per_epoch = n.div_ceil(batch);
     let total_steps = steps_per_epoch * config.epochs;
-    let data = backend.upload(train)?;
+    let data = DeviceData::new(backend, train)?;
     let val_data = match val {
-        Some(v) if v.rows > 0 => Some(backend.upload(v)?),
+        Some(v) if v.rows > 0 => Some(DeviceData::new(backend, v)?),
         _ => None,
     };
+    let streamed = matches!(data, DeviceData::Streamed(_));
     let mut full = batch_buffers(backend, model, batch)?;
     let mut tail = match n % batch {
         0 => None,
@@ -287,7 +330,7 @@ pub fn train<B: Backend>(
                 tail.as_mut()
                     .expect("tail buffers exist when n % batch != 0")
             };
-            backend.gather_rows(&data, rows, &mut buf.x);
+            data.batch(backend, rows, &mut buf.x)?;
             model.forward_backward(
                 backend,
                 config.loss,
@@ -364,5 +407,6 @@ pub fn train<B: Backend>(
         history,
         best_epoch,
         stopped_early,
+        streamed,
     })
 }

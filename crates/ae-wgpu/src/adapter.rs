@@ -100,7 +100,7 @@ pub(crate) fn report(adapter: &wgpu::Adapter) -> AdapterReport {
             .to_string(),
         is_software: info.device_type == wgpu::DeviceType::Cpu,
         limits: ComputeLimits {
-            max_storage_buffer_binding_size: l.max_storage_buffer_binding_size as u64,
+            max_storage_buffer_binding_size: l.max_storage_buffer_binding_size,
             max_buffer_size: l.max_buffer_size,
             max_compute_workgroup_storage_size: l.max_compute_workgroup_storage_size,
             max_compute_invocations_per_workgroup: l.max_compute_invocations_per_workgroup,

@@ -202,7 +202,7 @@ impl WgpuBackend {
         let size = bytes.max(4).next_multiple_of(4);
         for (limit, name) in [
             (
-                self.limits.max_storage_buffer_binding_size as u64,
+                self.limits.max_storage_buffer_binding_size,
                 "max_storage_buffer_binding_size",
             ),
             (self.limits.max_buffer_size, "max_buffer_size"),

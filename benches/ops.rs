@@ -2,13 +2,14 @@
 //! whole training step. Generic over `Backend`, so every backend runs the same cases; GPU
 //! backends are synchronised inside the timed closure.
 //!
-//!     cargo bench --bench ops            # all
+//!     cargo bench --bench ops            # all (CPU, and wgpu on a hardware adapter)
 //!     cargo bench --bench ops -- matmul  # a filter
 
 use ae::bench::reference_model;
 use ae_core::backend::AdamStep;
 use ae_core::{Activation, Autoencoder, Backend, Loss, Matrix, Optimizer, OptimizerConfig, Rng};
 use ae_cpu::CpuBackend;
+use ae_wgpu::{AdapterChoice, WgpuBackend};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 
@@ -22,20 +23,23 @@ fn random(rows: usize, cols: usize, seed: u64) -> Matrix {
     .unwrap()
 }
 
-fn bench_backend<B: Backend>(c: &mut Criterion, backend: &B) {
+fn bench_backend<B: Backend>(c: &mut Criterion, backend: &B, large: bool) {
     let name = backend.name();
     let up = |rows, cols, seed| backend.upload(&random(rows, cols, seed)).unwrap();
 
     let mut g = c.benchmark_group(format!("matmul/{name}"));
     // [m, k] x [k, n] with the transposes a training step uses.
-    let cases: [(&str, usize, usize, usize, bool, bool); 6] = [
+    let mut cases: Vec<(&str, usize, usize, usize, bool, bool)> = vec![
         ("fwd 256x784 . (512x784)T", 256, 784, 512, false, true),
         ("fwd 256x512 . (128x512)T", 256, 512, 128, false, true),
         ("fwd 256x128 . (32x128)T", 256, 128, 32, false, true),
         ("dW (256x512)T . 256x784", 512, 256, 784, true, false),
         ("dX 256x512 . 512x784", 256, 512, 784, false, false),
-        ("square 1024", 1024, 1024, 1024, false, false),
     ];
+    if large {
+        cases.push(("square 1024", 1024, 1024, 1024, false, false));
+        cases.push(("square 4096", 4096, 4096, 4096, false, false));
+    }
     for (label, m, k, n, ta, tb) in cases {
         let a = if ta { up(k, m, 1) } else { up(m, k, 1) };
         let b = if tb { up(n, k, 2) } else { up(k, n, 2) };
@@ -152,7 +156,20 @@ fn bench_backend<B: Backend>(c: &mut Criterion, backend: &B) {
 }
 
 fn benches(c: &mut Criterion) {
-    bench_backend(c, &CpuBackend::<f32>::new());
+    bench_backend(c, &CpuBackend::<f32>::new(), true);
+    // The wgpu backend on a hardware adapter; a software one (lavapipe) only with
+    // AE_BENCH_SOFTWARE_GPU=1, and without the large squares (it runs at about 1 GFLOP/s).
+    match WgpuBackend::new(&AdapterChoice::default()) {
+        Ok(gpu) if !gpu.is_software() => bench_backend(c, &gpu, true),
+        Ok(gpu) if std::env::var("AE_BENCH_SOFTWARE_GPU").as_deref() == Ok("1") => {
+            bench_backend(c, &gpu, false)
+        }
+        Ok(gpu) => eprintln!(
+            "wgpu: skipping the software adapter {} (AE_BENCH_SOFTWARE_GPU=1 includes it)",
+            gpu.adapter().name
+        ),
+        Err(e) => eprintln!("wgpu: no adapter, skipped ({e})"),
+    }
 }
 
 criterion_group! {

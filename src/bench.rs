@@ -91,3 +91,83 @@ impl Job for ThroughputBench {
         })
     }
 }
+
+/// One matrix-multiply timing.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct KernelTiming {
+    /// Backend name and device.
+    pub backend: String,
+    /// What was multiplied, e.g. `256x784 . (512x784)T`.
+    pub case: String,
+    /// Median seconds per call (synchronised).
+    pub seconds: f64,
+    /// `2 m n k / seconds / 1e9`.
+    pub gflops: f64,
+}
+
+/// Times `matmul` at the reference model's layer shapes and at `square_sizes` cubed.
+pub struct MatmulBench {
+    /// Sizes `s` of `s x s x s` products to time besides the layer shapes.
+    pub square_sizes: Vec<usize>,
+    /// Timed repetitions per case (after one warm-up call).
+    pub reps: usize,
+}
+
+impl Job for MatmulBench {
+    type Output = Vec<KernelTiming>;
+
+    fn run<B: Backend>(self, backend: &B) -> Result<Vec<KernelTiming>> {
+        // (label, m, k, n, trans_a, trans_b): the products of one training step at batch 256.
+        let mut cases: Vec<(String, usize, usize, usize, bool, bool)> = vec![
+            (
+                "fwd 256x784 . (512x784)T".into(),
+                256,
+                784,
+                512,
+                false,
+                true,
+            ),
+            (
+                "fwd 256x512 . (128x512)T".into(),
+                256,
+                512,
+                128,
+                false,
+                true,
+            ),
+            ("dW (256x512)T . 256x784".into(), 512, 256, 784, true, false),
+            ("dX 256x512 . 512x784".into(), 256, 512, 784, false, false),
+        ];
+        for &s in &self.square_sizes {
+            cases.push((format!("square {s}"), s, s, s, false, false));
+        }
+        let mut rng = ae_core::Rng::new(0);
+        let mut random = |r: usize, c: usize| {
+            Matrix::new(r, c, (0..r * c).map(|_| rng.uniform() as f32).collect())
+        };
+        let mut out = Vec::new();
+        for (label, m, k, n, ta, tb) in cases {
+            let a = backend.upload(&if ta { random(k, m)? } else { random(m, k)? })?;
+            let b = backend.upload(&if tb { random(n, k)? } else { random(k, n)? })?;
+            let mut c = backend.zeros(m, n)?;
+            backend.matmul(&a, ta, &b, tb, 1.0, 0.0, &mut c);
+            backend.sync()?;
+            let mut times = Vec::with_capacity(self.reps);
+            for _ in 0..self.reps.max(1) {
+                let t = std::time::Instant::now();
+                backend.matmul(&a, ta, &b, tb, 1.0, 0.0, &mut c);
+                backend.sync()?;
+                times.push(t.elapsed().as_secs_f64());
+            }
+            times.sort_by(f64::total_cmp);
+            let seconds = times[times.len() / 2];
+            out.push(KernelTiming {
+                backend: backend.name(),
+                case: label,
+                seconds,
+                gflops: 2.0 * (m * n * k) as f64 / seconds / 1e9,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,7 +1,7 @@
 //! `ae bench`: training throughput of the reference model on each backend.
 
 use super::{print_json, BackendArg, GlobalArgs};
-use ae::bench::ThroughputBench;
+use ae::bench::{MatmulBench, ThroughputBench};
 use ae::{workflow, BackendChoice, Device, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -20,6 +20,10 @@ pub struct BenchArgs {
     /// MNIST images (default: the bundled data/mnist-10k).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Also time matmul at the layer shapes and at these square sizes (comma-separated, e.g.
+    /// 1024,4096); software adapters skip squares above 512.
+    #[arg(long, value_delimiter = ',')]
+    pub matmul: Option<Vec<usize>>,
 }
 
 pub fn run(g: &GlobalArgs, args: BenchArgs) -> Result<()> {
@@ -68,7 +72,31 @@ pub fn run(g: &GlobalArgs, args: BenchArgs) -> Result<()> {
                     .join(" ")
             );
         }
-        results.push(serde_json::to_value(&r).expect("serialisable"));
+        let mut entry = serde_json::to_value(&r).expect("serialisable");
+        if let Some(squares) = &args.matmul {
+            let software = matches!(&device, Device::Wgpu(g) if g.is_software());
+            let squares = squares
+                .iter()
+                .copied()
+                .filter(|&s| !software || s <= 512)
+                .collect();
+            let timings = device.run(MatmulBench {
+                square_sizes: squares,
+                reps: 5,
+            })?;
+            if !g.json {
+                for t in &timings {
+                    println!(
+                        "    matmul {:<28} {:>10.3} ms {:>9.1} GFLOP/s",
+                        t.case,
+                        t.seconds * 1e3,
+                        t.gflops
+                    );
+                }
+            }
+            entry["matmul"] = serde_json::to_value(&timings).expect("serialisable");
+        }
+        results.push(entry);
     }
     if g.json {
         print_json(&serde_json::json!({ "results": results }));

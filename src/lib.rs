@@ -6,9 +6,12 @@
 //! workflows the `ae` command runs ([`workflow`]), the pictures it draws ([`picture`]) and its
 //! benchmark ([`bench`]).
 
+pub mod anomaly;
 pub mod bench;
 pub mod device;
 pub mod picture;
+pub mod plot;
+pub mod report;
 pub mod workflow;
 
 pub use ae_core;

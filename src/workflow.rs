@@ -21,6 +21,8 @@ pub struct TrainSettings {
     pub normalization: Normalization,
     /// Fraction of rows held out for validation (0 for none).
     pub val_split: f64,
+    /// Save an anomaly threshold flagging this fraction of the training rows (in (0, 0.5]).
+    pub contamination: Option<f64>,
 }
 
 /// A trained model with everything saved beside it.
@@ -55,6 +57,13 @@ pub fn train_model<B: Backend>(
     out: Option<&Path>,
     on_event: &mut dyn FnMut(&TrainEvent<'_, B>),
 ) -> Result<Trained<B>> {
+    if let Some(c) = settings.contamination {
+        if !(c > 0.0 && c <= 0.5) {
+            return Err(Error::Config(format!(
+                "contamination must be in (0, 0.5], got {c}"
+            )));
+        }
+    }
     if data.cols != settings.model.input_dim {
         return Err(Error::Shape(format!(
             "the data has {} columns but the model's input width is {} (the first --layers value)",
@@ -105,7 +114,12 @@ pub fn train_model<B: Backend>(
         )),
         (e, _) => e,
     })?;
+    if let Some(c) = settings.contamination {
+        let scores = crate::anomaly::scores(backend, &model, &train)?;
+        saved.anomaly_threshold = Some(crate::anomaly::threshold(&scores, c)?);
+    }
     saved.training = Some(serde_json::json!({
+        "contamination": settings.contamination,
         "settings": settings.train,
         "val_split": settings.val_split,
         "train_rows": train.rows,
@@ -151,15 +165,6 @@ pub fn prepare_input(
         stats.apply(data)?;
     }
     Ok(())
-}
-
-/// Per-sample anomaly score: the mean squared reconstruction error of each row, `[n]`.
-pub fn reconstruction_scores(x: &Matrix, reconstruction: &Matrix) -> Result<Vec<f32>> {
-    let d = x.cols.max(1) as f64;
-    Ok(x.row_squared_errors(reconstruction)?
-        .into_iter()
-        .map(|e| (e / d) as f32)
-        .collect())
 }
 
 /// Path of a file of the bundled MNIST-10k subset (`images-idx3-ubyte.gz` or

@@ -51,9 +51,10 @@ impl Job for CompareJob<'_> {
             layers.push(code);
             let settings = TrainSettings {
                 model: a.model.model_config(&layers)?,
-                train: a.fit.train_config(None),
+                train: a.fit.train_config(None, super::train::FIT_DEFAULTS),
                 normalization: a.normalize,
                 val_split: 0.0,
+                contamination: None,
             };
             let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);
             let trained = workflow::train_model(backend, &self.train, &settings, None, &mut |e| {

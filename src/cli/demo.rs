@@ -72,6 +72,7 @@ impl Job for DemoJob<'_> {
             train: train_cfg,
             normalization: Normalization::None,
             val_split: 0.0,
+            contamination: None,
         };
         let model_dir = self.args.out.join("model");
         let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);

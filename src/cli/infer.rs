@@ -1,4 +1,4 @@
-//! `ae encode`, `ae reconstruct`, `ae score`: run a saved model over a data file.
+//! `ae encode`, `ae reconstruct`: run a saved model over a data file.
 
 use super::{open_device, print_json, GlobalArgs};
 use ae::workflow;
@@ -24,7 +24,6 @@ pub struct InferArgs {
 pub enum Mode {
     Encode,
     Reconstruct,
-    Score,
 }
 
 struct InferJob<'a> {
@@ -56,14 +55,6 @@ impl Job for InferJob<'_> {
                 let mse = recon_mse(&x, &recon, saved.normalization.as_ref())?;
                 serde_json::json!({ "rows": n, "mse": mse })
             }
-            Mode::Score => {
-                let recon = model.map_rows(backend, &x, Output::Reconstruction)?;
-                let scores = workflow::reconstruction_scores(&x, &recon)?;
-                data::save_npy_vec(&a.out, &scores)?;
-                let mean = scores.iter().map(|&s| s as f64).sum::<f64>() / n.max(1) as f64;
-                let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                serde_json::json!({ "rows": n, "mean_score": mean, "max_score": max })
-            }
         };
         let mut out = summary;
         out["out"] = serde_json::json!(a.out);
@@ -92,10 +83,6 @@ pub fn run(g: &GlobalArgs, args: InferArgs, mode: Mode) -> Result<()> {
             Mode::Reconstruct => format!(
                 "reconstructions of {} rows (mse {})",
                 out["rows"], out["mse"]
-            ),
-            Mode::Score => format!(
-                "scores of {} rows (mean {}, max {})",
-                out["rows"], out["mean_score"], out["max_score"]
             ),
         };
         println!("wrote {what} to {}", args.out.display());

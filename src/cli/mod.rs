@@ -6,7 +6,10 @@ mod compare;
 mod demo;
 mod devices;
 mod infer;
+mod oneclass;
 mod progress;
+mod score;
+mod synth;
 mod train;
 
 use ae::{BackendChoice, Device, Result};
@@ -51,14 +54,20 @@ pub enum Command {
     Encode(infer::InferArgs),
     /// Reconstruct data with a trained model: writes NPY [n, d] (in the data's original units).
     Reconstruct(infer::InferArgs),
-    /// Per-sample anomaly scores (mean squared reconstruction error per row): writes NPY [n].
-    Score(infer::InferArgs),
+    /// Anomaly scores (mean squared reconstruction error per row), a threshold, predictions,
+    /// and with labels ROC AUC, average precision, precision, recall and F1.
+    Score(score::ScoreArgs),
     /// PCA against the autoencoder at several code sizes, on a held-out test split.
     Compare(compare::CompareArgs),
     /// Training throughput of the reference model on the bundled MNIST (samples/s, GFLOP/s).
     Bench(bench::BenchArgs),
     /// List the compute devices: every wgpu adapter with its limits and features, and the CPU.
     Devices,
+    /// The one-class protocol: per class, train on that class, score held-out rows, ROC AUC
+    /// beside PCA's.
+    Oneclass(oneclass::OneClassArgs),
+    /// Write a synthetic dataset (swiss-roll, s-curve, blobs) as NPY.
+    Synth(synth::SynthArgs),
 }
 
 /// `--backend`: one backend, or (for `ae bench`) all of them.
@@ -98,10 +107,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(a) => train::run(g, a),
         Command::Encode(a) => infer::run(g, a, infer::Mode::Encode),
         Command::Reconstruct(a) => infer::run(g, a, infer::Mode::Reconstruct),
-        Command::Score(a) => infer::run(g, a, infer::Mode::Score),
+        Command::Score(a) => score::run(g, a),
         Command::Compare(a) => compare::run(g, a),
         Command::Bench(a) => bench::run(g, a),
         Command::Devices => devices::run(g),
+        Command::Oneclass(a) => oneclass::run(g, a),
+        Command::Synth(a) => synth::run(g, a),
     }
 }
 

@@ -2,14 +2,20 @@
 
 use super::progress::TrainProgress;
 use super::{open_device, print_json, GlobalArgs};
-use ae::workflow::{self, TrainSettings};
-use ae::{Job, Result};
+use ae::report::Report;
+use ae::workflow::{self, TrainSettings, Trained};
+use ae::{plot, Job, Matrix, Result};
+use ae_core::data;
 use ae_core::data::normalize::Normalization;
 use ae_core::{
-    Activation, Backend, Loss, LrSchedule, ModelConfig, OptimizerConfig, OptimizerKind, TrainConfig,
+    Activation, Backend, Loss, LrSchedule, ModelConfig, OptimizerConfig, OptimizerKind, Output,
+    Pca, TrainConfig,
 };
 use clap::Args;
 use std::path::PathBuf;
+
+/// Epochs and batch size when not given, for `train` and `compare`.
+pub const FIT_DEFAULTS: (usize, usize) = (20, 256);
 
 /// Architecture flags, shared by `train` and `compare`.
 #[derive(Args, Debug, Clone)]
@@ -55,23 +61,24 @@ pub struct FitArgs {
     /// Warmup steps for --schedule cosine.
     #[arg(long, default_value_t = 100)]
     pub warmup: usize,
-    /// Passes over the training data.
-    #[arg(long, default_value_t = 20)]
-    pub epochs: usize,
-    /// Samples per step.
-    #[arg(long, default_value_t = 256)]
-    pub batch_size: usize,
+    /// Passes over the training data [default: 20; oneclass: 100].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Samples per step [default: 256; oneclass: 64].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
     /// Seed for initialisation, shuffling and splits.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 
 impl FitArgs {
-    /// The trainer settings these flags describe.
-    pub fn train_config(&self, patience: Option<usize>) -> TrainConfig {
+    /// The trainer settings these flags describe, with `defaults` = (epochs, batch size) for
+    /// the flags not given.
+    pub fn train_config(&self, patience: Option<usize>, defaults: (usize, usize)) -> TrainConfig {
         TrainConfig {
-            epochs: self.epochs,
-            batch_size: self.batch_size,
+            epochs: self.epochs.unwrap_or(defaults.0),
+            batch_size: self.batch_size.unwrap_or(defaults.1),
             seed: self.seed,
             loss: self.loss,
             optimizer: OptimizerConfig {
@@ -132,6 +139,17 @@ pub struct TrainArgs {
     /// Input normalisation: none, minmax or standard (statistics saved with the model).
     #[arg(long, default_value = "none")]
     pub normalize: Normalization,
+    /// Save an anomaly threshold with the model: the (1 - C) quantile of the training rows'
+    /// scores, so that `ae score` flags about this fraction. C in (0, 0.5].
+    #[arg(long)]
+    pub contamination: Option<f64>,
+    /// Write a report (loss curves, reconstructions, the 2-D code, scores, index.html) here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Values to colour the code picture by, one per row (class labels, or any number such as
+    /// the position along a manifold): IDX, NPY or CSV.
+    #[arg(long)]
+    pub colour_by: Option<PathBuf>,
 }
 
 struct TrainJob<'a> {
@@ -161,17 +179,173 @@ impl Job for TrainJob<'_> {
         progress.finish();
         let trained = trained?;
         let last = trained.report.last();
+        let report = match &self.args.report {
+            Some(dir) => Some(write_report(backend, dir, self.args, &self.data, &trained)?),
+            None => None,
+        };
         Ok(serde_json::json!({
+            "report": report,
+            "anomaly_threshold": trained.saved.anomaly_threshold,
             "final_train_loss": last.train_loss,
             "final_val_loss": last.val_loss,
             "best_epoch": trained.report.best_epoch,
             "stopped_early": trained.report.stopped_early,
             "history": trained.report.history,
             "model_dir": self.args.out,
+            "streamed": trained.report.streamed,
             "backend": backend.name(),
             "parameters": trained.model.num_parameters(),
         }))
     }
+}
+
+/// Loss curves, reconstructions (square inputs), the code in 2-D and the training scores.
+fn write_report<B: Backend>(
+    backend: &B,
+    dir: &std::path::Path,
+    args: &TrainArgs,
+    raw: &ae::Matrix,
+    trained: &Trained<B>,
+) -> Result<std::path::PathBuf> {
+    let mut r = Report::new(dir, "ae train")?;
+    r.setting("data", args.data.display());
+    r.setting("backend", backend.name());
+    r.setting(
+        "layers",
+        format!(
+            "{:?} -> {:?}",
+            trained.model.config().encoder,
+            trained.model.config().decoder
+        ),
+    );
+    r.setting(
+        "activations",
+        trained
+            .model
+            .config()
+            .activations
+            .iter()
+            .map(|a| a.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    r.setting(
+        "training",
+        serde_json::to_string(&args.fit.train_config(args.patience, FIT_DEFAULTS))
+            .unwrap_or_default(),
+    );
+    let last = trained.report.last();
+    r.metric("final train loss", format!("{:.6}", last.train_loss));
+    if let Some(v) = last.val_loss {
+        r.metric("final validation loss", format!("{v:.6}"));
+    }
+    r.metric("best epoch", trained.report.best_epoch);
+    if let Some(t) = trained.saved.anomaly_threshold {
+        r.metric("anomaly threshold", format!("{t:.6}"));
+    }
+    let series = |name: &str, f: &dyn Fn(&ae_core::EpochMetrics) -> Option<f64>| plot::Series {
+        name: name.into(),
+        points: trained
+            .report
+            .history
+            .iter()
+            .filter_map(|m| f(m).map(|v| (m.epoch as f64, v)))
+            .collect(),
+    };
+    let curves = vec![
+        series("train", &|m| Some(m.train_loss)),
+        series("validation", &|m| m.val_loss),
+    ];
+    let curves: Vec<plot::Series> = curves
+        .into_iter()
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    r.rgb(
+        "loss.png",
+        "Loss per epoch",
+        &plot::line_chart("Loss", "epoch", "loss", &curves, true)?,
+    )?;
+
+    // Up to 2,000 rows, normalised as the model sees them.
+    let shown: Vec<usize> = (0..raw.rows.min(2000)).collect();
+    let mut x = raw.select_rows(&shown);
+    if let Some(stats) = &trained.saved.normalization {
+        stats.apply(&mut x)?;
+    }
+    let recon = trained
+        .model
+        .map_rows(backend, &x, Output::Reconstruction)?;
+    if ae::picture::square_side(x.cols).is_some() {
+        let grid = ae::picture::image_grid(&[&x, &recon], 16, 2)?;
+        r.gray(
+            "reconstructions.png",
+            "Originals over reconstructions",
+            &grid,
+        )?;
+    }
+    let codes = trained.model.map_rows(backend, &x, Output::Code)?;
+    let (points, axes) = if codes.cols == 2 {
+        (codes, ("code 1", "code 2"))
+    } else if codes.cols > 2 {
+        let pca = Pca::fit(&codes, 2)?;
+        (pca.encode(&codes)?, ("code PC 1", "code PC 2"))
+    } else {
+        (
+            Matrix::new(
+                codes.rows,
+                2,
+                codes.data.iter().flat_map(|&v| [v, 0.0]).collect(),
+            )?,
+            ("code", "-"),
+        )
+    };
+    let xy: Vec<(f64, f64)> = (0..points.rows)
+        .map(|i| (points.row(i)[0] as f64, points.row(i)[1] as f64))
+        .collect();
+    let scores = ae::anomaly::row_errors(&x, &recon)?;
+    let (colour, categorical, what) = match &args.colour_by {
+        Some(path) => {
+            let v = data::load_matrix(path)?;
+            if v.rows != raw.rows {
+                return Err(ae::Error::Shape(format!(
+                    "{} has {} rows but {} has {}",
+                    path.display(),
+                    v.rows,
+                    args.data.display(),
+                    raw.rows
+                )));
+            }
+            let values: Vec<f64> = shown.iter().map(|&i| v.row(i)[0] as f64).collect();
+            let mut distinct: Vec<i64> = values.iter().map(|&v| v as i64).collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            let categorical = values.iter().all(|v| v.fract() == 0.0) && distinct.len() <= 10;
+            (values, categorical, path.display().to_string())
+        }
+        None => (scores.clone(), false, "anomaly score".to_string()),
+    };
+    let scatter = plot::scatter(
+        &format!("Code, coloured by {what}"),
+        axes.0,
+        axes.1,
+        &xy,
+        &colour,
+        categorical,
+    )?;
+    r.rgb("code.png", "The code in 2-D", &scatter)?;
+    let hist = plot::histogram(
+        "Training scores",
+        "score (mean squared error)",
+        &[("rows", &scores)],
+        40,
+        trained.saved.anomaly_threshold.map(|t| ("threshold", t)),
+    )?;
+    r.rgb(
+        "scores.png",
+        "Reconstruction error of the rows shown",
+        &hist,
+    )?;
+    r.write()
 }
 
 pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
@@ -190,9 +364,10 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
     }
     let settings = TrainSettings {
         model: args.model.model_config(&layers)?,
-        train: args.fit.train_config(args.patience),
+        train: args.fit.train_config(args.patience, FIT_DEFAULTS),
         normalization: args.normalize,
         val_split: args.val_split,
+        contamination: args.contamination,
     };
     let device = open_device(g)?;
     let out = device.run(TrainJob {
@@ -213,6 +388,12 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
             out["best_epoch"],
             args.out.display()
         );
+        if let Some(t) = out["anomaly_threshold"].as_f64() {
+            println!("anomaly threshold {t:.6} saved with the model");
+        }
+        if let Some(p) = out["report"].as_str() {
+            println!("report: {p}");
+        }
     }
     Ok(())
 }

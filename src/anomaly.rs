@@ -1,0 +1,158 @@
+//! Anomaly detection by reconstruction error: score rows, choose a threshold from a
+//! contamination rate, predict, and measure against labels (ROC AUC, average precision,
+//! precision/recall/F1 at the threshold). Also the one-class protocol (train on one class, score
+//! everything) with PCA's reconstruction error beside the autoencoder's.
+//!
+//! ```
+//! use ae::anomaly;
+//! let scores = [0.1, 0.2, 0.15, 0.9];
+//! let threshold = anomaly::threshold(&scores, 0.25).unwrap();
+//! assert_eq!(anomaly::predict(&scores, threshold), vec![false, false, false, true]);
+//! let labels = [false, false, false, true];
+//! let eval = anomaly::evaluate(&scores, &labels, threshold).unwrap();
+//! assert_eq!(eval.roc_auc, 1.0);
+//! ```
+
+use crate::workflow::{self, TrainSettings};
+use ae_core::metrics::{self, Confusion};
+use ae_core::{Autoencoder, Backend, Error, Matrix, Output, Pca, Result};
+
+/// Per-row anomaly score: the mean squared reconstruction error of each row of `x` (already
+/// normalised as the model expects), `[n, d] -> [n]`.
+pub fn scores<B: Backend>(backend: &B, model: &Autoencoder<B>, x: &Matrix) -> Result<Vec<f64>> {
+    let recon = model.map_rows(backend, x, Output::Reconstruction)?;
+    row_errors(x, &recon)
+}
+
+/// Mean squared error of each row of `reconstruction` against `x`: `[n, d] -> [n]`.
+pub fn row_errors(x: &Matrix, reconstruction: &Matrix) -> Result<Vec<f64>> {
+    let d = x.cols.max(1) as f64;
+    Ok(x.row_squared_errors(reconstruction)?
+        .into_iter()
+        .map(|e| e / d)
+        .collect())
+}
+
+/// Squared error of every feature: `[n, d]`, each row summing to `d` times the row's score.
+pub fn feature_errors(x: &Matrix, reconstruction: &Matrix) -> Result<Matrix> {
+    if (x.rows, x.cols) != (reconstruction.rows, reconstruction.cols) {
+        return Err(Error::Shape(
+            "reconstruction and data differ in shape".into(),
+        ));
+    }
+    let data = x
+        .data
+        .iter()
+        .zip(&reconstruction.data)
+        .map(|(a, b)| (a - b) * (a - b))
+        .collect();
+    Matrix::new(x.rows, x.cols, data)
+}
+
+/// The threshold that flags a `contamination` fraction of `scores`: their
+/// `(1 - contamination)` quantile. `contamination` must be in (0, 0.5].
+pub fn threshold(scores: &[f64], contamination: f64) -> Result<f64> {
+    metrics::threshold_for_contamination(scores, contamination)
+}
+
+/// `score > threshold` for each score.
+pub fn predict(scores: &[f64], threshold: f64) -> Vec<bool> {
+    scores.iter().map(|&s| s > threshold).collect()
+}
+
+/// Which labels mark an anomaly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabelRule {
+    /// Rows labelled with this value are anomalies (default: 1).
+    AnomalyIs(i64),
+    /// Rows labelled with this value are normal; every other label is an anomaly.
+    NormalIs(i64),
+}
+
+impl LabelRule {
+    /// `true` for each anomalous label.
+    pub fn apply(self, labels: &[i64]) -> Vec<bool> {
+        labels
+            .iter()
+            .map(|&l| match self {
+                LabelRule::AnomalyIs(v) => l == v,
+                LabelRule::NormalIs(v) => l != v,
+            })
+            .collect()
+    }
+}
+
+/// How well scores separate labelled anomalies.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Evaluation {
+    /// Area under the ROC curve.
+    pub roc_auc: f64,
+    /// Average precision (area under the precision-recall curve).
+    pub average_precision: f64,
+    /// Counts, precision, recall and F1 at the threshold.
+    pub at_threshold: Confusion,
+}
+
+/// ROC AUC, average precision and the confusion at `threshold` of `scores` against `labels`.
+pub fn evaluate(scores: &[f64], labels: &[bool], threshold: f64) -> Result<Evaluation> {
+    Ok(Evaluation {
+        roc_auc: metrics::roc_auc(scores, labels)?,
+        average_precision: metrics::average_precision(scores, labels)?,
+        at_threshold: metrics::confusion_at(scores, labels, threshold)?,
+    })
+}
+
+/// One class of the one-class protocol.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct OneClass {
+    /// The class used as normal.
+    pub class: i64,
+    /// Training rows of that class.
+    pub train_rows: usize,
+    /// The autoencoder's ROC AUC on the test rows (that class normal, the rest anomalies).
+    pub roc_auc_ae: f64,
+    /// PCA reconstruction error's ROC AUC, same code size, same rows.
+    pub roc_auc_pca: f64,
+}
+
+/// Trains an autoencoder (`settings`) and a PCA of the same code size on the rows of `train`
+/// labelled `class`, scores every row of `test`, and measures how well each ranks the other
+/// classes as anomalies. Inputs are raw; `settings.normalization` is fitted on the class's rows.
+pub fn one_class<B: Backend>(
+    backend: &B,
+    train: (&Matrix, &[i64]),
+    test: (&Matrix, &[i64]),
+    class: i64,
+    settings: &TrainSettings,
+) -> Result<OneClass> {
+    let rows: Vec<usize> = (0..train.0.rows).filter(|&i| train.1[i] == class).collect();
+    if rows.len() < 2 {
+        return Err(Error::Config(format!(
+            "class {class} has {} training rows; at least 2 are needed",
+            rows.len()
+        )));
+    }
+    let normal = train.0.select_rows(&rows);
+    let trained = workflow::train_model(backend, &normal, settings, None, &mut |_| {})?;
+    let stats = trained
+        .saved
+        .normalization
+        .clone()
+        .expect("train_model sets it");
+    let (mut normal_n, mut test_n) = (normal, test.0.clone());
+    stats.apply(&mut normal_n)?;
+    stats.apply(&mut test_n)?;
+    let labels = LabelRule::NormalIs(class).apply(test.1);
+    let ae_scores = scores(backend, &trained.model, &test_n)?;
+    let pca = Pca::fit(
+        &normal_n,
+        settings.model.code_dim().min(normal_n.rows - 1).max(1),
+    )?;
+    let pca_scores = row_errors(&test_n, &pca.reconstruct(&test_n)?)?;
+    Ok(OneClass {
+        class,
+        train_rows: rows.len(),
+        roc_auc_ae: metrics::roc_auc(&ae_scores, &labels)?,
+        roc_auc_pca: metrics::roc_auc(&pca_scores, &labels)?,
+    })
+}

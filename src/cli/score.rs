@@ -1,0 +1,241 @@
+//! `ae score`: per-sample anomaly scores of a saved model, a threshold, predictions, and (with
+//! labels) ROC AUC, average precision, precision/recall/F1; optionally an HTML report.
+
+use super::{open_device, print_json, GlobalArgs};
+use ae::anomaly::{self, LabelRule};
+use ae::report::Report;
+use ae::{plot, workflow, Job, Result};
+use ae_core::{data, metrics, Backend, Error, Output};
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+/// Which labels are anomalies, shared by the commands that read labels.
+#[derive(Args, Debug, Clone)]
+pub struct LabelArgs {
+    /// Labels for the data (IDX, NPY or CSV; one per row), to measure the scores against.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// The label value that marks an anomaly.
+    #[arg(long, default_value_t = 1, conflicts_with = "normal_label")]
+    pub anomaly_label: i64,
+    /// Instead: the label value of normal rows; every other value is an anomaly.
+    #[arg(long)]
+    pub normal_label: Option<i64>,
+}
+
+impl LabelArgs {
+    /// The labels, checked against the data's row count, as anomaly flags.
+    pub fn load(&self, rows: usize, data_path: &Path) -> Result<Option<(Vec<i64>, Vec<bool>)>> {
+        let Some(path) = &self.labels else {
+            return Ok(None);
+        };
+        let labels = data::load_labels(path)?;
+        if labels.len() != rows {
+            return Err(Error::Shape(format!(
+                "{} has {} labels but {} has {rows} rows",
+                path.display(),
+                labels.len(),
+                data_path.display()
+            )));
+        }
+        let rule = match self.normal_label {
+            Some(v) => LabelRule::NormalIs(v),
+            None => LabelRule::AnomalyIs(self.anomaly_label),
+        };
+        let flags = rule.apply(&labels);
+        Ok(Some((labels, flags)))
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// A model directory written by `ae train`.
+    pub model: PathBuf,
+    /// Data to score: IDX, CSV or NPY, with the model's input width.
+    pub data: PathBuf,
+    /// Write the scores (mean squared reconstruction error per row) as NPY [n].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write the predictions (1 = anomaly) as NPY [n].
+    #[arg(long)]
+    pub predictions: Option<PathBuf>,
+    /// Write each feature's squared error as NPY [n, d] (which features made a row anomalous).
+    #[arg(long)]
+    pub per_feature: Option<PathBuf>,
+    #[command(flatten)]
+    pub labels: LabelArgs,
+    /// Flag this fraction of the scored rows: the threshold is their (1 - C) quantile.
+    #[arg(long, conflicts_with = "threshold")]
+    pub contamination: Option<f64>,
+    /// Flag rows whose score is above this (default: the threshold saved with the model).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// Write a report (score histogram, ROC curve, index.html) into this directory.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+struct ScoreJob<'a> {
+    args: &'a ScoreArgs,
+}
+
+impl Job for ScoreJob<'_> {
+    type Output = serde_json::Value;
+
+    fn run<B: Backend>(self, backend: &B) -> Result<serde_json::Value> {
+        let a = self.args;
+        if let Some(c) = a.contamination {
+            if !(c > 0.0 && c <= 0.5) {
+                return Err(Error::Config(format!(
+                    "--contamination must be in (0, 0.5], got {c}"
+                )));
+            }
+        }
+        let (model, saved) = workflow::load_model(backend, &a.model)?;
+        let mut x = data::load_matrix(&a.data)?;
+        let labels = a.labels.load(x.rows, &a.data)?;
+        workflow::prepare_input(&saved, &mut x, &a.data, &a.model)?;
+        let (threshold, source) = match (a.threshold, a.contamination, saved.anomaly_threshold) {
+            (Some(t), _, _) => (t, "--threshold".to_string()),
+            (None, Some(c), _) => (0.0, format!("--contamination {c}")),
+            (None, None, Some(t)) => (t, "saved with the model".to_string()),
+            (None, None, None) => {
+                return Err(Error::Model {
+                    path: a.model.join(ae_core::checkpoint::CONFIG_FILE),
+                    message: "no anomaly threshold is saved with this model: train it with \
+                              --contamination, or pass --contamination or --threshold"
+                        .into(),
+                })
+            }
+        };
+        let recon = model.map_rows(backend, &x, Output::Reconstruction)?;
+        let scores = anomaly::row_errors(&x, &recon)?;
+        let threshold = match a.contamination {
+            Some(c) => anomaly::threshold(&scores, c)?,
+            None => threshold,
+        };
+        let predicted = anomaly::predict(&scores, threshold);
+        if let Some(path) = &a.out {
+            data::save_npy_vec(path, &scores.iter().map(|&s| s as f32).collect::<Vec<_>>())?;
+        }
+        if let Some(path) = &a.predictions {
+            let p: Vec<f32> = predicted.iter().map(|&p| p as u8 as f32).collect();
+            data::save_npy_vec(path, &p)?;
+        }
+        if let Some(path) = &a.per_feature {
+            data::save_npy(path, &anomaly::feature_errors(&x, &recon)?)?;
+        }
+        let n = scores.len();
+        let mut out = serde_json::json!({
+            "rows": n,
+            "threshold": threshold,
+            "threshold_source": source,
+            "predicted_anomalies": predicted.iter().filter(|&&p| p).count(),
+            "mean_score": scores.iter().sum::<f64>() / n.max(1) as f64,
+            "max_score": scores.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            "backend": backend.name(),
+        });
+        let evaluation = match &labels {
+            Some((_, flags)) => Some(anomaly::evaluate(&scores, flags, threshold)?),
+            None => None,
+        };
+        if let Some(e) = &evaluation {
+            let c = &e.at_threshold;
+            out["roc_auc"] = e.roc_auc.into();
+            out["average_precision"] = e.average_precision.into();
+            out["precision"] = c.precision.into();
+            out["recall"] = c.recall.into();
+            out["f1"] = c.f1.into();
+            out["confusion"] = serde_json::to_value(c).expect("serialisable");
+        }
+        if let Some(dir) = &a.report {
+            let mut r = Report::new(dir, "ae score")?;
+            r.setting("model", a.model.display());
+            r.setting("data", a.data.display());
+            r.setting("threshold", format!("{threshold:.6} ({source})"));
+            for key in [
+                "rows",
+                "predicted_anomalies",
+                "roc_auc",
+                "average_precision",
+                "precision",
+                "recall",
+                "f1",
+            ] {
+                if let Some(v) = out.get(key) {
+                    r.metric(key, v);
+                }
+            }
+            let groups: Vec<(&str, Vec<f64>)> = match &labels {
+                Some((_, flags)) => vec![
+                    (
+                        "normal",
+                        scores
+                            .iter()
+                            .zip(flags)
+                            .filter(|(_, &f)| !f)
+                            .map(|(s, _)| *s)
+                            .collect(),
+                    ),
+                    (
+                        "anomaly",
+                        scores
+                            .iter()
+                            .zip(flags)
+                            .filter(|(_, &f)| f)
+                            .map(|(s, _)| *s)
+                            .collect(),
+                    ),
+                ],
+                None => vec![("all rows", scores.clone())],
+            };
+            let groups: Vec<(&str, &[f64])> =
+                groups.iter().map(|(n, v)| (*n, v.as_slice())).collect();
+            let hist = plot::histogram(
+                "Anomaly scores",
+                "score (mean squared error)",
+                &groups,
+                40,
+                Some(("threshold", threshold)),
+            )?;
+            r.rgb("scores.png", "Score histogram with the threshold", &hist)?;
+            if let (Some((_, flags)), Some(e)) = (&labels, &evaluation) {
+                let curve = metrics::roc_curve(&scores, flags)?;
+                let roc =
+                    plot::roc_chart("ROC curve", &[("autoencoder".into(), curve, e.roc_auc)])?;
+                r.rgb("roc.png", "ROC curve", &roc)?;
+            }
+            out["report"] = serde_json::json!(r.write()?);
+        }
+        Ok(out)
+    }
+}
+
+pub fn run(g: &GlobalArgs, args: ScoreArgs) -> Result<()> {
+    let device = open_device(g)?;
+    let out = device.run(ScoreJob { args: &args })?;
+    if g.json {
+        print_json(&out);
+        return Ok(());
+    }
+    println!(
+        "{} rows scored; threshold {:.6} ({}); {} flagged as anomalies",
+        out["rows"],
+        out["threshold"].as_f64().unwrap_or(f64::NAN),
+        out["threshold_source"].as_str().unwrap_or(""),
+        out["predicted_anomalies"]
+    );
+    if let Some(auc) = out["roc_auc"].as_f64() {
+        println!(
+            "ROC AUC {auc:.4}, average precision {:.4}; at the threshold: precision {:.4}, recall {:.4}, F1 {:.4}",
+            out["average_precision"].as_f64().unwrap_or(f64::NAN),
+            out["precision"].as_f64().unwrap_or(f64::NAN),
+            out["recall"].as_f64().unwrap_or(f64::NAN),
+            out["f1"].as_f64().unwrap_or(f64::NAN),
+        );
+    }
+    if let Some(p) = out["report"].as_str() {
+        println!("report: {p}");
+    }
+    Ok(())
+}

@@ -68,11 +68,21 @@ fn train_encode_reconstruct_score_round_trip() {
     assert!((json(&out)["mse"].as_f64().unwrap() - mse).abs() < 1e-6);
 
     let scores = dir.path().join("scores.npy");
-    let out = ae(&["score", m, d, "--out", scores.to_str().unwrap(), "--json"]);
+    let out = ae(&[
+        "score",
+        m,
+        d,
+        "--out",
+        scores.to_str().unwrap(),
+        "--contamination",
+        "0.1",
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let s = ae_core::data::load_matrix(&scores).unwrap();
     assert_eq!((s.rows, s.cols), (200, 1));
     assert!(s.data.iter().all(|v| v.is_finite() && *v >= 0.0));
+    assert_eq!(json(&out)["predicted_anomalies"], 20);
 }
 
 #[test]

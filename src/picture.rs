@@ -40,8 +40,12 @@ pub fn image_grid(bands: &[&Matrix], count: usize, scale: u32) -> Result<image::
     Ok(img)
 }
 
-/// Saves a picture as PNG, atomically.
-pub fn save_png(img: &image::GrayImage, path: &Path) -> Result<()> {
+/// Saves a picture (grey or colour) as PNG, atomically.
+pub fn save_png<P>(img: &image::ImageBuffer<P, Vec<P::Subpixel>>, path: &Path) -> Result<()>
+where
+    P: image::PixelWithColorType,
+    [P::Subpixel]: image::EncodableLayout,
+{
     let mut bytes = Vec::new();
     img.write_to(
         &mut std::io::Cursor::new(&mut bytes),

@@ -72,17 +72,6 @@ pub fn roc_chart(title: &str, curves: &[RocCurve]) -> Result<RgbImage> {
     Ok(roc_canvas(title, curves)?.finish())
 }
 
-/// Saves a chart as PNG, atomically (see [`ae_core::atomic::write_atomic`]).
-pub fn save_rgb_png(img: &RgbImage, path: &Path) -> Result<()> {
-    let mut bytes = Vec::new();
-    img.write_to(
-        &mut std::io::Cursor::new(&mut bytes),
-        image::ImageFormat::Png,
-    )
-    .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
-    ae_core::atomic::write_atomic(path, &bytes)
-}
-
 // ---------------------------------------------------------------------------------------------
 // The four charts, each built on a `Canvas` (returned unfinished so tests can use its mapping).
 
@@ -1399,7 +1388,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("loss.png");
         let img = line_chart("loss", "epoch", "loss", &[falling("train", 1.0)], true).unwrap();
-        save_rgb_png(&img, &path).unwrap();
+        crate::picture::save_png(&img, &path).unwrap();
         let back = image::open(&path).unwrap();
         assert_eq!((back.width(), back.height()), (WIDTH, HEIGHT));
         assert_eq!(back.to_rgb8(), img);

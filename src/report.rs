@@ -45,15 +45,17 @@ impl Report {
         self.metrics.push((key.into(), value.to_string()));
     }
 
-    /// Saves a colour chart as `file` and shows it with `caption`.
-    pub fn rgb(&mut self, file: &str, caption: &str, img: &image::RgbImage) -> Result<()> {
-        crate::plot::save_rgb_png(img, &self.dir.join(file))?;
-        self.images.push((file.into(), caption.into()));
-        Ok(())
-    }
-
-    /// Saves a grey picture as `file` and shows it with `caption`.
-    pub fn gray(&mut self, file: &str, caption: &str, img: &image::GrayImage) -> Result<()> {
+    /// Saves a picture (a chart, or a grey image grid) as `file` and shows it with `caption`.
+    pub fn image<P>(
+        &mut self,
+        file: &str,
+        caption: &str,
+        img: &image::ImageBuffer<P, Vec<P::Subpixel>>,
+    ) -> Result<()>
+    where
+        P: image::PixelWithColorType,
+        [P::Subpixel]: image::EncodableLayout,
+    {
         crate::picture::save_png(img, &self.dir.join(file))?;
         self.images.push((file.into(), caption.into()));
         Ok(())
@@ -132,7 +134,7 @@ mod tests {
         let mut r = Report::new(dir.path(), "a <b> run").unwrap();
         r.setting("lr", 0.001);
         r.metric("roc_auc", "0.93");
-        r.gray("grid.png", "grid", &image::GrayImage::new(4, 4))
+        r.image("grid.png", "grid", &image::GrayImage::new(4, 4))
             .unwrap();
         let html = std::fs::read_to_string(r.write().unwrap()).unwrap();
         assert!(html.contains("a &lt;b&gt; run"));

@@ -198,12 +198,12 @@ impl Job for ScoreJob<'_> {
                 40,
                 Some(("threshold", threshold)),
             )?;
-            r.rgb("scores.png", "Score histogram with the threshold", &hist)?;
+            r.image("scores.png", "Score histogram with the threshold", &hist)?;
             if let (Some((_, flags)), Some(e)) = (&labels, &evaluation) {
                 let curve = metrics::roc_curve(&scores, flags)?;
                 let roc =
                     plot::roc_chart("ROC curve", &[("autoencoder".into(), curve, e.roc_auc)])?;
-                r.rgb("roc.png", "ROC curve", &roc)?;
+                r.image("roc.png", "ROC curve", &roc)?;
             }
             out["report"] = serde_json::json!(r.write()?);
         }

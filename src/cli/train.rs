@@ -260,7 +260,7 @@ fn write_report<B: Backend>(
         .into_iter()
         .filter(|s| !s.points.is_empty())
         .collect();
-    r.rgb(
+    r.image(
         "loss.png",
         "Loss per epoch",
         &plot::line_chart("Loss", "epoch", "loss", &curves, true)?,
@@ -277,7 +277,7 @@ fn write_report<B: Backend>(
         .map_rows(backend, &x, Output::Reconstruction)?;
     if ae::picture::square_side(x.cols).is_some() {
         let grid = ae::picture::image_grid(&[&x, &recon], 16, 2)?;
-        r.gray(
+        r.image(
             "reconstructions.png",
             "Originals over reconstructions",
             &grid,
@@ -332,7 +332,7 @@ fn write_report<B: Backend>(
         &colour,
         categorical,
     )?;
-    r.rgb("code.png", "The code in 2-D", &scatter)?;
+    r.image("code.png", "The code in 2-D", &scatter)?;
     let hist = plot::histogram(
         "Training scores",
         "score (mean squared error)",
@@ -340,7 +340,7 @@ fn write_report<B: Backend>(
         40,
         trained.saved.anomaly_threshold.map(|t| ("threshold", t)),
     )?;
-    r.rgb(
+    r.image(
         "scores.png",
         "Reconstruction error of the rows shown",
         &hist,

@@ -45,6 +45,28 @@ pub struct AdamStep {
     pub bias_correction2: f32,
 }
 
+/// `(m, k, n)` of `c [m, n] = op(a) [m, k] op(b) [k, n]` from the stored shapes `[rows, cols]`.
+///
+/// # Panics
+/// When the shapes do not chain: a bug in the caller, which `ae-core`'s model never makes.
+pub fn matmul_dims(
+    a: (usize, usize),
+    trans_a: bool,
+    b: (usize, usize),
+    trans_b: bool,
+    c: (usize, usize),
+) -> (usize, usize, usize) {
+    let (m, k) = if trans_a { (a.1, a.0) } else { a };
+    let (kb, n) = if trans_b { (b.1, b.0) } else { b };
+    assert!(
+        k == kb && c == (m, n),
+        "matmul: op(a) [{m}, {k}] x op(b) [{kb}, {n}] into c [{}, {}]",
+        c.0,
+        c.1
+    );
+    (m, k, n)
+}
+
 /// A compute backend: owns device memory and runs the ops of a training step.
 pub trait Backend: Send + Sync {
     /// The scalar type the backend computes in.

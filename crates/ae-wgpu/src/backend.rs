@@ -534,21 +534,12 @@ impl Backend for WgpuBackend {
         beta: f32,
         c: &mut WgpuTensor,
     ) {
-        let (m, k) = if trans_a {
-            (a.cols, a.rows)
-        } else {
-            (a.rows, a.cols)
-        };
-        let (kb, n) = if trans_b {
-            (b.cols, b.rows)
-        } else {
-            (b.rows, b.cols)
-        };
-        assert!(
-            k == kb && c.rows == m && c.cols == n,
-            "matmul: op(a) [{m}, {k}] x op(b) [{kb}, {n}] into c [{}, {}]",
-            c.rows,
-            c.cols
+        let (m, k, n) = ae_core::backend::matmul_dims(
+            (a.rows, a.cols),
+            trans_a,
+            (b.rows, b.cols),
+            trans_b,
+            (c.rows, c.cols),
         );
         if m == 0 || n == 0 {
             return;

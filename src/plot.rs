@@ -6,7 +6,6 @@
 
 use ae_core::{Error, Result};
 use image::{Rgb, RgbImage};
-use std::path::Path;
 
 /// One named line of a [`line_chart`], such as the training loss per epoch.
 #[derive(Clone, Debug, PartialEq)]

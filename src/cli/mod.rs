@@ -5,7 +5,9 @@ mod bench;
 mod compare;
 mod demo;
 mod devices;
+mod filters;
 mod infer;
+mod patches;
 mod progress;
 mod train;
 
@@ -59,6 +61,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// List the compute devices: every wgpu adapter with its limits and features, and the CPU.
     Devices,
+    /// Draw each hidden unit's encoder weights as an image tile (models of square images).
+    Filters(filters::FiltersArgs),
+    /// Cut random square patches out of image data and write them as NPY.
+    Patches(patches::PatchesArgs),
 }
 
 /// `--backend`: one backend, or (for `ae bench`) all of them.
@@ -102,6 +108,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Compare(a) => compare::run(g, a),
         Command::Bench(a) => bench::run(g, a),
         Command::Devices => devices::run(g),
+        Command::Filters(a) => filters::run(g, a),
+        Command::Patches(a) => patches::run(g, a),
     }
 }
 

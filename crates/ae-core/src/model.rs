@@ -527,7 +527,8 @@ impl<B: Backend> Autoencoder<B> {
 
     /// Runs the model over a host matrix in chunks and returns the code or the reconstruction.
     pub fn map_rows(&self, backend: &B, x: &Matrix, output: Output) -> Result<Matrix> {
-        let (code, recon) = self.run_rows(backend, x, output == Output::Code, false)?;
+        let code = output == Output::Code;
+        let (code, recon) = self.run_rows(backend, x, code, !code)?;
         Ok(code.or(recon).expect("one output was asked for"))
     }
 

@@ -55,3 +55,12 @@ fn add_bias(@builtin(global_invocation_id) gid: vec3<u32>) {
         y[i] = y[i] + x[i % p.cols];
     }
 }
+
+// y *= x (the backward of a 0/1 mask)
+@compute @workgroup_size(256, 1, 1)
+fn mul_assign(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = index(gid);
+    if (i < p.len) {
+        y[i] = y[i] * x[i];
+    }
+}

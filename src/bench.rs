@@ -59,6 +59,7 @@ impl Job for ThroughputBench {
             optimizer: OptimizerConfig::default(),
             schedule: LrSchedule::Constant,
             early_stopping_patience: None,
+            ..TrainConfig::default()
         };
         let report = trainer::train(
             backend,

@@ -40,6 +40,88 @@ pub fn image_grid(bands: &[&Matrix], count: usize, scale: u32) -> Result<image::
     Ok(img)
 }
 
+/// Draws each row of `weights` `[units, side * side]` (a hidden unit's encoder weights) as a
+/// square tile, `ceil(sqrt(units))` tiles across: each tile scaled by its largest `|w|` so that
+/// 0 is mid-grey, positive weights light and negative dark.
+pub fn filter_grid(weights: &Matrix, scale: u32) -> Result<image::GrayImage> {
+    if weights.rows == 0 {
+        return Err(Error::Shape("there are no units to draw".into()));
+    }
+    let across = (weights.rows as f64).sqrt().ceil() as usize;
+    let bands: Vec<Matrix> = (0..weights.rows.div_ceil(across))
+        .map(|b| {
+            let mut band = Matrix::new(across, weights.cols, vec![0.5; across * weights.cols])?;
+            for t in 0..across {
+                let Some(row) =
+                    (b * across + t < weights.rows).then(|| weights.row(b * across + t))
+                else {
+                    break;
+                };
+                let peak = row.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
+                for (o, v) in band.data[t * weights.cols..(t + 1) * weights.cols]
+                    .iter_mut()
+                    .zip(row)
+                {
+                    *o = 0.5 + 0.5 * v / peak;
+                }
+            }
+            Ok(band)
+        })
+        .collect::<Result<_>>()?;
+    let refs: Vec<&Matrix> = bands.iter().collect();
+    image_grid(&refs, across, scale)
+}
+
+/// `count` random `size` x `size` patches of the square images in the rows of `images`
+/// (`[n, side * side]`), chosen by `seed`: `[count, size * size]`. With `skip_blank`, patches
+/// whose pixels are all equal are drawn again.
+pub fn sample_patches(
+    images: &Matrix,
+    size: usize,
+    count: usize,
+    seed: u64,
+    skip_blank: bool,
+) -> Result<Matrix> {
+    let side = square_side(images.cols).ok_or_else(|| {
+        Error::Shape(format!(
+            "rows of {} values are not square images, so patches cannot be cut",
+            images.cols
+        ))
+    })?;
+    if size == 0 || size > side || images.rows == 0 {
+        return Err(Error::Config(format!(
+            "patch size must be between 1 and the image side {side} (and images must be given), \
+             got {size} for {} images",
+            images.rows
+        )));
+    }
+    let mut rng = ae_core::Rng::new(seed);
+    let mut out = Vec::with_capacity(count * size * size);
+    let (mut made, mut tries) = (0, 0usize);
+    while made < count {
+        tries += 1;
+        if tries > 1000 * count.max(1) {
+            return Err(Error::Config(format!(
+                "only {made} of {count} patches were not blank after {tries} draws"
+            )));
+        }
+        let img = images.row(rng.below(images.rows));
+        let (y0, x0) = (rng.below(side - size + 1), rng.below(side - size + 1));
+        let start = out.len();
+        for y in 0..size {
+            let at = (y0 + y) * side + x0;
+            out.extend_from_slice(&img[at..at + size]);
+        }
+        let patch = &out[start..];
+        if skip_blank && patch.iter().all(|v| *v == patch[0]) {
+            out.truncate(start);
+            continue;
+        }
+        made += 1;
+    }
+    Matrix::new(count, size * size, out)
+}
+
 /// Saves a picture (grey or colour) as PNG, atomically.
 pub fn save_png<P>(img: &image::ImageBuffer<P, Vec<P::Subpixel>>, path: &Path) -> Result<()>
 where
@@ -70,5 +152,34 @@ mod tests {
         assert_eq!(img.get_pixel(6, 2).0[0], 128);
         assert_eq!(img.get_pixel(2, 6).0[0], 0);
         assert!(image_grid(&[&Matrix::zeros(1, 5)], 1, 1).is_err());
+    }
+
+    #[test]
+    fn filters_are_tiled_and_scaled_per_unit() {
+        // 5 units of 2x2: 3 tiles across, 2 bands; unit 0 = [2, -2, 0, 1].
+        let mut w = Matrix::zeros(5, 4);
+        w.data[..4].copy_from_slice(&[2.0, -2.0, 0.0, 1.0]);
+        let img = filter_grid(&w, 1).unwrap();
+        assert_eq!(img.dimensions(), (3 * 4 + 2, 2 * 4 + 2));
+        assert_eq!(img.get_pixel(2, 2).0[0], 255);
+        assert_eq!(img.get_pixel(3, 2).0[0], 0);
+        assert_eq!(img.get_pixel(2, 3).0[0], 128);
+        assert_eq!(img.get_pixel(3, 3).0[0], 191);
+    }
+
+    #[test]
+    fn patches_are_cut_from_the_images() {
+        // One 4x4 image with pixel value = its index.
+        let img = Matrix::new(1, 16, (0..16).map(|v| v as f32).collect()).unwrap();
+        let p = sample_patches(&img, 2, 50, 3, true).unwrap();
+        assert_eq!((p.rows, p.cols), (50, 4));
+        for r in 0..p.rows {
+            let q = p.row(r);
+            // A 2x2 window of a row-major 4x4 grid: right neighbour +1, lower neighbour +4.
+            assert_eq!((q[1] - q[0], q[2] - q[0], q[3] - q[0]), (1.0, 4.0, 5.0));
+        }
+        assert_eq!(p, sample_patches(&img, 2, 50, 3, true).unwrap());
+        assert!(sample_patches(&img, 5, 1, 0, true).is_err());
+        assert!(sample_patches(&Matrix::zeros(1, 16), 2, 1, 0, true).is_err());
     }
 }

@@ -36,12 +36,15 @@ pub struct Trained<B: Backend> {
 }
 
 /// The regularisers a trainer config implies: coupled weight decay for SGD and Adam (AdamW's is
-/// decoupled, inside the optimiser).
+/// decoupled, inside the optimiser), and the code penalty (L1 or KL sparsity).
 pub fn regularizers<B: Backend>(config: &TrainConfig) -> Vec<Box<dyn Regularizer<B>>> {
     let wd = config.optimizer.weight_decay;
     let mut out: Vec<Box<dyn Regularizer<B>>> = Vec::new();
     if wd > 0.0 && config.optimizer.kind != OptimizerKind::AdamW {
         out.push(Box::new(WeightDecay { lambda: wd }));
+    }
+    if let Some(penalty) = config.penalty {
+        out.push(Box::new(penalty));
     }
     out
 }

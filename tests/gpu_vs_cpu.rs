@@ -5,7 +5,7 @@
 
 mod gpu;
 use ae_core::backend::{AdamStep, SgdStep};
-use ae_core::{Activation, Backend, Loss, Matrix, Rng};
+use ae_core::{Activation, Backend, Loss, Matrix, Noise, Rng};
 use ae_cpu::CpuBackend;
 use ae_wgpu::WgpuBackend;
 use proptest::prelude::*;
@@ -211,6 +211,108 @@ proptest! {
         prop_assert_eq!(&g[0], &c[0]);
         prop_assert_eq!(&g[1], &src0);
         assert_close(&g[2..], &c[2..], ELEMENTWISE, "scale_add, fill")?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sparsity_penalties_match_cpu(rows in dim(), cols in 1..300usize, lambda in 0.01f32..2.0,
+                                    rho in 0.01f32..0.5, beta in 0.1f32..3.0, seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let h0 = random(rows, cols, seed, 2.0);
+        let mut s0 = random(rows, cols, seed, 0.5);
+        s0.data.iter_mut().for_each(|v| *v += 0.5); // sigmoid-like codes in (0, 1)
+        let g0 = random(rows, cols, seed + 1, 1.0);
+        let mut w0 = random(1, cols, seed + 2, 1.0);
+        w0.data.iter_mut().for_each(|v| *v = v.abs() + 0.1);
+        let (g, c) = both!(gpu, |be| {
+            let mut out = Vec::new();
+            for weights in [None, Some(be.upload(&w0).unwrap())] {
+                let mut acc = be.upload(&Matrix::new(1, 1, vec![0.25]).unwrap()).unwrap();
+                let mut grad = be.upload(&g0).unwrap();
+                be.l1_penalty(&be.upload(&h0).unwrap(), weights.as_ref(), lambda, 0.5, &mut acc, &mut grad);
+                out.push(be.download(&grad).unwrap());
+                out.push(be.download(&acc).unwrap());
+            }
+            let mut acc = be.upload(&Matrix::new(1, 1, vec![0.25]).unwrap()).unwrap();
+            let mut grad = be.upload(&g0).unwrap();
+            let mut means = be.upload(&poison(1, cols)).unwrap();
+            be.kl_sparsity(&be.upload(&s0).unwrap(), rho, beta, 0.5, &mut acc, &mut grad, &mut means);
+            out.extend([&grad, &acc, &means].iter().map(|t| be.download(t).unwrap()));
+            out
+        });
+        assert_close(&g[0..1], &c[0..1], ELEMENTWISE, "l1 gradient")?;
+        assert_close(&g[2..3], &c[2..3], ELEMENTWISE, "weighted l1 gradient")?;
+        assert_close(&[g[1].clone(), g[3].clone()], &[c[1].clone(), c[3].clone()], REDUCTION, "l1 value")?;
+        assert_close(&g[4..], &c[4..], REDUCTION, "kl")?;
+    }
+
+    #[test]
+    fn topk_matches_cpu(rows in dim(), cols in 1..300usize, k_frac in 0.0f64..1.0, ties: bool,
+                        seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let mut z0 = random(rows, cols, seed, 2.0);
+        if ties {
+            // Few distinct values, zeros and negative zeros: ties at the k-th place are common.
+            z0.data.iter_mut().for_each(|v| *v = (*v * 2.0).round() / 2.0);
+        }
+        let k = 1 + ((cols - 1) as f64 * k_frac) as usize;
+        let (g, c) = both!(gpu, |be| {
+            let (mut out, mut mask) = (be.upload(&poison(rows, cols)).unwrap(), be.upload(&poison(rows, cols)).unwrap());
+            be.topk(&be.upload(&z0).unwrap(), k, &mut out, &mut mask);
+            vec![be.download(&out).unwrap(), be.download(&mask).unwrap()]
+        });
+        // Selection is exact: the same elements, bit for bit.
+        prop_assert_eq!(&g[0], &c[0]);
+        prop_assert_eq!(&g[1], &c[1]);
+        for r in 0..rows {
+            prop_assert!(c[1].row(r).iter().sum::<f32>() <= k as f32);
+        }
+    }
+
+    #[test]
+    fn mul_assign_and_corruption_match_cpu(rows in dim(), cols in dim(), p in 0.0f32..0.9,
+                                           sigma in 0.0f32..2.0, seed in 0u32..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let x0 = random(rows, cols, seed as u64, 1.0);
+        let y0 = random(rows, cols, seed as u64 + 1, 1.0);
+        let (g, c) = both!(gpu, |be| {
+            let x = be.upload(&x0).unwrap();
+            let mut y = be.upload(&y0).unwrap();
+            be.mul_assign(&mut y, &x);
+            let mut masked = be.upload(&poison(rows, cols)).unwrap();
+            be.corrupt(Noise::Mask { p }, seed, &x, &mut masked);
+            let mut noisy = be.upload(&poison(rows, cols)).unwrap();
+            be.corrupt(Noise::Gauss { sigma }, seed, &x, &mut noisy);
+            [&y, &masked, &noisy].iter().map(|t| be.download(t).unwrap()).collect()
+        });
+        assert_close(&g[..1], &c[..1], ELEMENTWISE, "mul_assign")?;
+        // Masking is exact (the same hash on both backends).
+        prop_assert_eq!(&g[1], &c[1]);
+        assert_close(&g[2..], &c[2..], ELEMENTWISE, "gaussian noise")?;
+    }
+}
+
+/// TopK on a wide code (the overcomplete 1024-unit case): exactly k non-zeros per row of
+/// positive pre-activations, the same as the CPU.
+#[test]
+fn topk_wide_rows_keep_exactly_k() {
+    let Some(gpu) = device() else { return };
+    let mut z0 = random(7, 1024, 9, 1.0);
+    z0.data.iter_mut().for_each(|v| *v = v.abs() + 1e-3);
+    let (g, c) = both!(gpu, |be| {
+        let (mut out, mut mask) = (
+            be.upload(&poison(7, 1024)).unwrap(),
+            be.upload(&poison(7, 1024)).unwrap(),
+        );
+        be.topk(&be.upload(&z0).unwrap(), 32, &mut out, &mut mask);
+        vec![be.download(&out).unwrap()]
+    });
+    assert_eq!(g[0], c[0]);
+    for r in 0..7 {
+        assert_eq!(g[0].row(r).iter().filter(|v| **v != 0.0).count(), 32);
     }
 }
 

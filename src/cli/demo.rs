@@ -73,6 +73,7 @@ impl Job for DemoJob<'_> {
                 final_fraction: 0.01,
             },
             early_stopping_patience: None,
+            ..TrainConfig::default()
         };
         let settings = TrainSettings {
             model,

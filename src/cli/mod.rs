@@ -5,8 +5,10 @@ mod bench;
 mod compare;
 mod demo;
 mod devices;
+mod filters;
 mod infer;
 mod oneclass;
+mod patches;
 mod progress;
 mod score;
 mod synth;
@@ -68,6 +70,10 @@ pub enum Command {
     Oneclass(oneclass::OneClassArgs),
     /// Write a synthetic dataset (swiss-roll, s-curve, blobs) as NPY.
     Synth(synth::SynthArgs),
+    /// Draw each hidden unit's encoder weights as an image tile (models of square images).
+    Filters(filters::FiltersArgs),
+    /// Cut random square patches out of image data and write them as NPY.
+    Patches(patches::PatchesArgs),
 }
 
 /// `--backend`: one backend, or (for `ae bench`) all of them.
@@ -113,6 +119,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Devices => devices::run(g),
         Command::Oneclass(a) => oneclass::run(g, a),
         Command::Synth(a) => synth::run(g, a),
+        Command::Filters(a) => filters::run(g, a),
+        Command::Patches(a) => patches::run(g, a),
     }
 }
 

@@ -7,6 +7,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// A bar over all training steps, whose message shows the last epoch's losses.
 pub struct TrainProgress {
     bar: ProgressBar,
+    /// `--json`: nothing but the final object is printed.
+    quiet: bool,
 }
 
 impl TrainProgress {
@@ -25,21 +27,46 @@ impl TrainProgress {
                 .expect("valid template")
                 .progress_chars("=> "),
         );
-        TrainProgress { bar }
+        TrainProgress { bar, quiet: hidden }
     }
 
     /// Advances the bar for one event.
     pub fn update<B: Backend>(&mut self, event: &TrainEvent<'_, B>) {
         match event {
             TrainEvent::Step { .. } => self.bar.inc(1),
-            TrainEvent::Epoch { metrics, .. } => self.bar.set_message(format!(
-                "epoch {} train {:.5}{}",
-                metrics.epoch,
-                metrics.train_loss,
-                metrics
-                    .val_loss
-                    .map_or(String::new(), |v| format!(" val {v:.5}"))
-            )),
+            TrainEvent::Epoch { metrics, .. } => {
+                self.bar.set_message(format!(
+                    "epoch {} train {:.5}{}",
+                    metrics.epoch,
+                    metrics.train_loss,
+                    metrics
+                        .val_loss
+                        .map_or(String::new(), |v| format!(" val {v:.5}"))
+                ));
+                if let (Some(l0), false) = (metrics.l0, self.quiet) {
+                    let line = format!(
+                        "epoch {}: loss {:.5}{} MSE {:.5} FVU {:.4} L0 {l0:.2} dead latents {} \
+                         mean activation {:.4}{}",
+                        metrics.epoch,
+                        metrics.train_loss,
+                        metrics
+                            .penalty
+                            .map_or(String::new(), |p| format!(" penalty {p:.5}")),
+                        metrics.mse.unwrap_or(f64::NAN),
+                        metrics.fvu.unwrap_or(f64::NAN),
+                        metrics.dead_latents.unwrap_or(0),
+                        metrics.mean_activation.unwrap_or(f64::NAN),
+                        metrics
+                            .max_abs_rho_error
+                            .map_or(String::new(), |e| format!(" max |mean - rho| {e:.4}")),
+                    );
+                    if self.bar.is_hidden() {
+                        eprintln!("{line}");
+                    } else {
+                        self.bar.println(line);
+                    }
+                }
+            }
         }
     }
 

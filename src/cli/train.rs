@@ -8,8 +8,8 @@ use ae::{plot, Job, Matrix, Result};
 use ae_core::data;
 use ae_core::data::normalize::Normalization;
 use ae_core::{
-    Activation, Backend, Loss, LrSchedule, ModelConfig, OptimizerConfig, OptimizerKind, Output,
-    Pca, TrainConfig,
+    Activation, Backend, Loss, LrSchedule, ModelConfig, Noise, OptimizerConfig, OptimizerKind,
+    Output, Pca, SparsitySpec, TrainConfig,
 };
 use clap::Args;
 use std::path::PathBuf;
@@ -23,9 +23,9 @@ pub struct ModelArgs {
     /// Activation of the hidden layers: identity, relu, leaky_relu, sigmoid, tanh, gelu, softplus.
     #[arg(long, default_value = "relu")]
     pub activation: Activation,
-    /// Activation of the code (bottleneck) layer.
-    #[arg(long, default_value = "identity")]
-    pub code_activation: Activation,
+    /// Activation of the code (bottleneck) layer [default: identity; relu with --sparsity topk].
+    #[arg(long)]
+    pub code_activation: Option<Activation>,
     /// Output activation: identity, or sigmoid for data in [0, 1].
     #[arg(long = "output", default_value = "sigmoid")]
     pub output_activation: Activation,
@@ -96,6 +96,7 @@ impl FitArgs {
                 _ => LrSchedule::Constant,
             },
             early_stopping_patience: patience,
+            ..TrainConfig::default()
         }
     }
 }
@@ -103,16 +104,24 @@ impl FitArgs {
 impl ModelArgs {
     /// The architecture for `layers` = `[input, hidden..., code]`.
     pub fn model_config(&self, layers: &[usize]) -> Result<ModelConfig> {
+        self.model_config_topk(layers, None)
+    }
+
+    /// The architecture, with a TopK code keeping `topk` units per sample (whose code
+    /// activation defaults to ReLU).
+    pub fn model_config_topk(&self, layers: &[usize], topk: Option<usize>) -> Result<ModelConfig> {
         let mut cfg = ModelConfig::mirrored(layers)?;
         if let Some(decoder) = &self.decoder {
             cfg = cfg.with_decoder(decoder.clone())?;
         }
-        cfg.with_activations(
-            self.activation,
-            self.code_activation,
-            self.output_activation,
-        )?
-        .with_tied(self.tied)
+        let code = self.code_activation.unwrap_or(if topk.is_some() {
+            Activation::Relu
+        } else {
+            Activation::Identity
+        });
+        cfg.with_activations(self.activation, code, self.output_activation)?
+            .with_tied(self.tied)?
+            .with_topk(topk)
     }
 }
 
@@ -150,6 +159,19 @@ pub struct TrainArgs {
     /// the position along a manifold): IDX, NPY or CSV.
     #[arg(long)]
     pub colour_by: Option<PathBuf>,
+    /// Sparse code: l1:LAMBDA (L1 penalty on the code), kl:RHO:BETA (KL sparsity, needs
+    /// --code-activation sigmoid) or topk:K (keep the K largest code units of each sample).
+    /// Turns on the code metrics (L0, FVU, dead latents, mean activation).
+    #[arg(long)]
+    pub sparsity: Option<SparsitySpec>,
+    /// Denoising: corrupt each training input with mask:P (a fraction P of inputs zeroed) or
+    /// gauss:SIGMA (Gaussian noise), seeded by --seed; the loss compares to the clean input.
+    #[arg(long)]
+    pub denoise: Option<Noise>,
+    /// Measure the code after every epoch (MSE, FVU, L0, dead latents, mean activation) even
+    /// without --sparsity.
+    #[arg(long)]
+    pub code_metrics: bool,
 }
 
 struct TrainJob<'a> {
@@ -183,7 +205,7 @@ impl Job for TrainJob<'_> {
             Some(dir) => Some(write_report(backend, dir, self.args, &self.data, &trained)?),
             None => None,
         };
-        Ok(serde_json::json!({
+        let mut out = serde_json::json!({
             "report": report,
             "anomaly_threshold": trained.saved.anomaly_threshold,
             "final_train_loss": last.train_loss,
@@ -195,7 +217,22 @@ impl Job for TrainJob<'_> {
             "streamed": trained.report.streamed,
             "backend": backend.name(),
             "parameters": trained.model.num_parameters(),
-        }))
+        });
+        let last_json = serde_json::to_value(last).unwrap_or_default();
+        for key in [
+            "penalty",
+            "mse",
+            "fvu",
+            "l0",
+            "dead_latents",
+            "mean_activation",
+            "max_abs_rho_error",
+        ] {
+            if let Some(v) = last_json.get(key) {
+                out[key] = v.clone();
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -362,9 +399,27 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
             layers.first().copied().unwrap_or(0)
         )));
     }
+    let (topk, penalty) = match args.sparsity {
+        Some(SparsitySpec::TopK { aux_k: Some(_), .. }) => {
+            return Err(ae::Error::Config(
+                "topk:K:AUXK (the AuxK loss) is not implemented yet; use topk:K".into(),
+            ))
+        }
+        Some(SparsitySpec::TopK { k, aux_k: None }) => (Some(k), None),
+        Some(SparsitySpec::Penalty(p)) => (None, Some(p)),
+        None => (None, None),
+    };
+    let model = args.model.model_config_topk(&layers, topk)?;
+    if let Some(p) = &penalty {
+        p.validate(&model)?;
+    }
+    let mut train = args.fit.train_config(args.patience, FIT_DEFAULTS);
+    train.penalty = penalty;
+    train.noise = args.denoise;
+    train.code_metrics = args.code_metrics || args.sparsity.is_some();
     let settings = TrainSettings {
-        model: args.model.model_config(&layers)?,
-        train: args.fit.train_config(args.patience, FIT_DEFAULTS),
+        model,
+        train,
         normalization: args.normalize,
         val_split: args.val_split,
         contamination: args.contamination,
@@ -380,12 +435,20 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         print_json(&out);
     } else {
         println!(
-            "final train loss {:.6}, validation loss {}, best epoch {}; model saved in {}",
+            "final train loss {:.6}, validation loss {}, best epoch {}{}; model saved in {}",
             out["final_train_loss"].as_f64().unwrap_or(f64::NAN),
             out["final_val_loss"]
                 .as_f64()
                 .map_or("-".to_string(), |v| format!("{v:.6}")),
             out["best_epoch"],
+            match out.get("l0") {
+                Some(l0) => format!(
+                    ", L0 {l0}, FVU {:.4}, dead latents {}",
+                    out["fvu"].as_f64().unwrap_or(f64::NAN),
+                    out["dead_latents"]
+                ),
+                None => String::new(),
+            },
             args.out.display()
         );
         if let Some(t) = out["anomaly_threshold"].as_f64() {

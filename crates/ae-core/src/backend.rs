@@ -12,6 +12,7 @@
 //! Each op lists its shapes as `[rows, cols]`; the scalar maths every backend must implement
 //! lives in [`crate::activation`], [`crate::loss`] and [`crate::optim`].
 
+use crate::sparsity::Noise;
 use crate::{Activation, Element, Loss, Matrix, Result};
 
 /// One step of SGD with momentum (PyTorch's convention):
@@ -102,6 +103,8 @@ pub trait Backend: Send + Sync {
     fn fill(&self, t: &mut Self::Tensor, value: f32);
     /// `y += alpha * x`, same shapes.
     fn scale_add(&self, alpha: f32, x: &Self::Tensor, y: &mut Self::Tensor);
+    /// `y *= x` elementwise, same shapes (the backward of a 0/1 mask such as TopK's).
+    fn mul_assign(&self, y: &mut Self::Tensor, x: &Self::Tensor);
 
     // ---- linear algebra ----
 
@@ -172,6 +175,45 @@ pub trait Backend: Send + Sync {
         m: &mut Self::Tensor,
         v: &mut Self::Tensor,
     );
+
+    // ---- sparsity (scalar maths in `crate::sparsity`) ----
+
+    /// L1 penalty on codes `h` `[rows, cols]`, each unit weighted by `unit_weights[0, j]`
+    /// (`[1, cols]`; 1 when `None`): `value = lambda / rows * sum_ij w_j |h_ij|`;
+    /// `acc[0, 0] += scale * value` and `grad[i, j] += lambda / rows * w_j * sign(h_ij)`
+    /// (`sign(0) = 0`); `grad` `[rows, cols]`.
+    fn l1_penalty(
+        &self,
+        h: &Self::Tensor,
+        unit_weights: Option<&Self::Tensor>,
+        lambda: f32,
+        scale: f32,
+        acc: &mut Self::Tensor,
+        grad: &mut Self::Tensor,
+    );
+    /// KL sparsity on sigmoid codes `h` `[rows, cols]`: `mean_out[0, j] = rho_hat_j`, unit `j`'s
+    /// mean over the rows clamped by [`crate::sparsity::kl_clamp`] (`mean_out` `[1, cols]`);
+    /// `acc[0, 0] += scale * beta * sum_j KL(rho || rho_hat_j)` and
+    /// `grad[i, j] += beta / rows * (-rho / rho_hat_j + (1 - rho) / (1 - rho_hat_j))`.
+    #[allow(clippy::too_many_arguments)]
+    fn kl_sparsity(
+        &self,
+        h: &Self::Tensor,
+        rho: f32,
+        beta: f32,
+        scale: f32,
+        acc: &mut Self::Tensor,
+        grad: &mut Self::Tensor,
+        mean_out: &mut Self::Tensor,
+    );
+    /// TopK on pre-activations `z` `[rows, cols]`, `1 <= k <= cols`: in each row keep the `k`
+    /// largest values (in [`crate::sparsity::topk_key`] order; among equal values the lower
+    /// column indices); `out = max(z, 0)` on kept elements and 0 elsewhere; `mask = 1` where kept
+    /// and `z > 0`, else 0 (so the backward is `grad *= mask`). `out`, `mask` `[rows, cols]`.
+    fn topk(&self, z: &Self::Tensor, k: usize, out: &mut Self::Tensor, mask: &mut Self::Tensor);
+    /// Denoising corruption: `out[i] = noise.apply(seed, i, x[i])` with `i` the flat row-major
+    /// index ([`Noise::apply`]); `x`, `out` `[rows, cols]`.
+    fn corrupt(&self, noise: Noise, seed: u32, x: &Self::Tensor, out: &mut Self::Tensor);
 
     // ---- data movement ----
 

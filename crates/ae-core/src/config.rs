@@ -36,6 +36,10 @@ pub struct ModelConfig {
     pub activations: Vec<Activation>,
     /// Decoder weights are the encoder's, transposed (needs a mirrored decoder).
     pub tied: bool,
+    /// TopK code: keep the `k` largest code pre-activations of each sample (ReLU on them, zero
+    /// elsewhere). Needs a ReLU code activation and `1 <= k <= code_dim`.
+    #[serde(default)]
+    pub code_topk: Option<usize>,
 }
 
 impl ModelConfig {
@@ -55,6 +59,7 @@ impl ModelConfig {
             encoder,
             decoder,
             tied: false,
+            code_topk: None,
         };
         cfg.with_activations(Activation::Relu, Activation::Identity, Activation::Sigmoid)
     }
@@ -102,7 +107,14 @@ impl ModelConfig {
         Ok(self)
     }
 
-    /// Checks widths, the activation count, the output activation and tying.
+    /// Makes the code a TopK code keeping `k` units per sample (`None`: a dense code).
+    pub fn with_topk(mut self, k: Option<usize>) -> Result<Self> {
+        self.code_topk = k;
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Checks widths, the activation count, the output activation, tying and TopK.
     pub fn validate(&self) -> Result<()> {
         if self.input_dim == 0 || self.encoder.is_empty() {
             return Err(Error::Config(
@@ -124,6 +136,21 @@ impl ModelConfig {
             return Err(Error::Config(format!(
                 "output activation must be identity or sigmoid, got {output}"
             )));
+        }
+        if let Some(k) = self.code_topk {
+            let code = self.code_dim();
+            if k == 0 || k > code {
+                return Err(Error::Config(format!(
+                    "topk needs 1 <= k <= the code width {code}, got k = {k}"
+                )));
+            }
+            let act = self.activations[self.encoder.len() - 1];
+            if act != Activation::Relu {
+                return Err(Error::Config(format!(
+                    "a topk code applies ReLU to its kept units and needs --code-activation relu, \
+                     got {act}"
+                )));
+            }
         }
         if self.tied {
             let mirrored: Vec<usize> = self.encoder[..self.encoder.len() - 1]
@@ -205,6 +232,21 @@ mod tests {
             .with_tied(true)
             .is_err());
         assert!(cfg.clone().with_tied(true).is_ok());
+        let relu_code = cfg
+            .clone()
+            .with_activations(Activation::Relu, Activation::Relu, Activation::Sigmoid)
+            .unwrap();
+        assert!(relu_code.clone().with_topk(Some(3)).is_ok());
+        for k in [0, 4] {
+            let err = relu_code
+                .clone()
+                .with_topk(Some(k))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("1 <= k <= the code width 3"), "{err}");
+        }
+        let err = cfg.clone().with_topk(Some(2)).unwrap_err().to_string();
+        assert!(err.contains("--code-activation relu"), "{err}");
         let bad = cfg.with_activations(Activation::Relu, Activation::Relu, Activation::Tanh);
         assert!(bad.unwrap_err().to_string().contains("output activation"));
     }

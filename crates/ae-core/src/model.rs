@@ -73,8 +73,26 @@ impl<T> LayerBuffers<T> {
 pub struct Workspace<B: Backend> {
     rows: usize,
     layers: Vec<LayerBuffers<B::Tensor>>,
+    /// TopK's mask of kept, positive code units `[rows, code_dim]` (TopK models only).
+    topk_mask: Option<B::Tensor>,
     /// `[1, 1]`: the loss op adds into it.
     pub loss_acc: B::Tensor,
+    /// `[1, 1]`: code penalties add `scale * penalty` into it.
+    pub penalty_acc: B::Tensor,
+    /// `[1, code_dim]`: per-unit statistics a code penalty leaves behind (KL's mean
+    /// activations).
+    pub unit_scratch: B::Tensor,
+}
+
+/// What a code penalty writes besides its gradient (see
+/// [`Regularizer::code_gradient`](crate::Regularizer::code_gradient)).
+pub struct CodeTerms<'a, B: Backend> {
+    /// The weight of this batch's penalty in the accumulated value.
+    pub scale: f32,
+    /// `[1, 1]`: the penalty adds `scale * value` into it.
+    pub penalty: &'a mut B::Tensor,
+    /// `[1, code_dim]`: scratch for per-unit statistics.
+    pub unit_scratch: &'a mut B::Tensor,
 }
 
 impl<B: Backend> Workspace<B> {
@@ -317,10 +335,17 @@ impl<B: Backend> Autoencoder<B> {
                 })
             })
             .collect::<Result<_>>()?;
+        let code = self.config.code_dim();
         Ok(Workspace {
             rows,
             layers,
+            topk_mask: match self.config.code_topk {
+                Some(_) => Some(backend.zeros(rows, code)?),
+                None => None,
+            },
             loss_acc: backend.zeros(1, 1)?,
+            penalty_acc: backend.zeros(1, 1)?,
+            unit_scratch: backend.zeros(1, code)?,
         })
     }
 
@@ -338,6 +363,7 @@ impl<B: Backend> Autoencoder<B> {
 
     /// Runs layers `0..upto` on `x` `[ws.rows(), input_dim]`; results stay in `ws`.
     fn forward_layers(&self, backend: &B, x: &B::Tensor, ws: &mut Workspace<B>, upto: usize) {
+        let code_layer = self.config.encoder_depth() - 1;
         for i in 0..upto {
             let plan = &self.plans[i];
             let (before, rest) = ws.layers.split_at_mut(i);
@@ -353,8 +379,12 @@ impl<B: Backend> Autoencoder<B> {
                 &mut cur.z,
             );
             backend.add_bias(&mut cur.z, &self.params[plan.bias]);
-            if let Some(a) = cur.a.as_mut() {
-                backend.activation(plan.spec.activation, &cur.z, a);
+            match (cur.a.as_mut(), self.config.code_topk, ws.topk_mask.as_mut()) {
+                (Some(a), Some(k), Some(mask)) if i == code_layer => {
+                    backend.topk(&cur.z, k, a, mask)
+                }
+                (Some(a), _, _) => backend.activation(plan.spec.activation, &cur.z, a),
+                (None, _, _) => {}
             }
         }
     }
@@ -446,14 +476,23 @@ impl<B: Backend> Autoencoder<B> {
             let cur = &mut rest[0];
             if i == code_layer {
                 let code = cur.a.as_ref().unwrap_or(&cur.z);
+                let mut terms = CodeTerms {
+                    scale,
+                    penalty: &mut ws.penalty_acc,
+                    unit_scratch: &mut ws.unit_scratch,
+                };
                 for r in regularizers {
-                    r.code_gradient(backend, code, &mut cur.grad);
+                    r.code_gradient(backend, code, &mut cur.grad, &mut terms);
                 }
             }
             // d(output) -> d(z); BCE's gradient is already with respect to the logits.
             let folded = i == n - 1 && loss == Loss::Bce;
-            if let (Some(a), false) = (cur.a.as_ref(), folded) {
-                backend.activation_backward(plan.spec.activation, &cur.z, a, &mut cur.grad);
+            match (cur.a.as_ref(), ws.topk_mask.as_ref()) {
+                (Some(_), Some(mask)) if i == code_layer => backend.mul_assign(&mut cur.grad, mask),
+                (Some(a), _) if !folded => {
+                    backend.activation_backward(plan.spec.activation, &cur.z, a, &mut cur.grad)
+                }
+                _ => {}
             }
             let input = if i == 0 { x } else { before[i - 1].output() };
             let beta = if grads.written[plan.weight] { 1.0 } else { 0.0 };
@@ -488,17 +527,39 @@ impl<B: Backend> Autoencoder<B> {
 
     /// Runs the model over a host matrix in chunks and returns the code or the reconstruction.
     pub fn map_rows(&self, backend: &B, x: &Matrix, output: Output) -> Result<Matrix> {
+        let code = output == Output::Code;
+        let (code, recon) = self.run_rows(backend, x, code, !code)?;
+        Ok(code.or(recon).expect("one output was asked for"))
+    }
+
+    /// The codes `[n, code_dim]` and reconstructions `[n, input_dim]` of `x` `[n, input_dim]`
+    /// from one forward pass.
+    pub fn code_and_reconstruction(&self, backend: &B, x: &Matrix) -> Result<(Matrix, Matrix)> {
+        let (code, recon) = self.run_rows(backend, x, true, true)?;
+        Ok((code.expect("asked for"), recon.expect("asked for")))
+    }
+
+    fn run_rows(
+        &self,
+        backend: &B,
+        x: &Matrix,
+        want_code: bool,
+        want_recon: bool,
+    ) -> Result<(Option<Matrix>, Option<Matrix>)> {
         if x.cols != self.config.input_dim {
             return Err(Error::Shape(format!(
                 "the data has {} columns but the model's input width is {}",
                 x.cols, self.config.input_dim
             )));
         }
-        let (upto, width) = match output {
-            Output::Code => (self.config.encoder_depth(), self.config.code_dim()),
-            Output::Reconstruction => (self.plans.len(), self.config.input_dim),
-        };
-        let mut out = Vec::with_capacity(x.rows * width);
+        let depth = self.config.encoder_depth();
+        let upto = if want_recon { self.plans.len() } else { depth };
+        let mut codes = Vec::with_capacity(if want_code {
+            x.rows * self.config.code_dim()
+        } else {
+            0
+        });
+        let mut recons = Vec::with_capacity(if want_recon { x.rows * x.cols } else { 0 });
         let mut ws: Option<Workspace<B>> = None;
         for start in (0..x.rows).step_by(INFERENCE_CHUNK) {
             let end = (start + INFERENCE_CHUNK).min(x.rows);
@@ -513,9 +574,20 @@ impl<B: Backend> Autoencoder<B> {
             let ws = ws.as_mut().expect("just made");
             let xt = backend.upload(&chunk)?;
             self.forward_layers(backend, &xt, ws, upto);
-            out.extend(backend.download(ws.layers[upto - 1].output())?.data);
+            if want_code {
+                codes.extend(backend.download(ws.layers[depth - 1].output())?.data);
+            }
+            if want_recon {
+                recons.extend(backend.download(ws.layers[upto - 1].output())?.data);
+            }
         }
-        Matrix::new(x.rows, width, out)
+        let code = want_code
+            .then(|| Matrix::new(x.rows, self.config.code_dim(), codes))
+            .transpose()?;
+        let recon = want_recon
+            .then(|| Matrix::new(x.rows, x.cols, recons))
+            .transpose()?;
+        Ok((code, recon))
     }
 
     /// Codes of `x`: `[n, input_dim] -> [n, code_dim]`.

@@ -1,7 +1,7 @@
 //! The regulariser hook: a penalty added to the reconstruction loss contributes its gradient at
 //! the code layer (sparsity penalties) or directly to the parameters (weight decay).
 
-use crate::model::{Gradients, ParamKind};
+use crate::model::{CodeTerms, Gradients, ParamKind};
 use crate::{Autoencoder, Backend};
 
 /// A penalty term of the training objective `reconstruction + sum of penalties`.
@@ -9,9 +9,17 @@ pub trait Regularizer<B: Backend>: Send + Sync {
     /// A short name for logs.
     fn name(&self) -> String;
 
-    /// Adds `d penalty / d code` into `grad`; `code` and `grad` are `[batch, code_dim]`, `grad`
-    /// holding `d loss / d code` so far. Default: the penalty does not depend on the code.
-    fn code_gradient(&self, _backend: &B, _code: &B::Tensor, _grad: &mut B::Tensor) {}
+    /// Adds `d penalty / d code` into `grad` and `terms.scale * penalty` into `terms.penalty`;
+    /// `code` and `grad` are `[batch, code_dim]`, `grad` holding `d loss / d code` so far.
+    /// Default: the penalty does not depend on the code.
+    fn code_gradient(
+        &self,
+        _backend: &B,
+        _code: &B::Tensor,
+        _grad: &mut B::Tensor,
+        _terms: &mut CodeTerms<'_, B>,
+    ) {
+    }
 
     /// Adds `d penalty / d parameter` into `grads`. Default: no parameter penalty.
     fn param_gradient(&self, _backend: &B, _model: &Autoencoder<B>, _grads: &mut Gradients<B>) {}

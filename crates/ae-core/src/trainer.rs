@@ -3,6 +3,7 @@
 //! stop with the last good weights when the loss stops being finite.
 
 use crate::regularizer::Regularizer;
+use crate::sparsity::{CodeMetrics, CodePenalty, Noise};
 use crate::{
     Autoencoder, Backend, Error, Gradients, Loss, LrSchedule, Matrix, Optimizer, OptimizerConfig,
     Result, Rng, Workspace,
@@ -27,6 +28,18 @@ pub struct TrainConfig {
     /// Stop after this many epochs without a better validation loss (needs validation data);
     /// the best weights are restored at the end.
     pub early_stopping_patience: Option<usize>,
+    /// A sparsity penalty on the code. [`train`] checks it against the model and reports it;
+    /// the caller passes it among the regularisers (`ae::workflow::regularizers` does).
+    #[serde(default)]
+    pub penalty: Option<CodePenalty>,
+    /// Denoising: the input of each step is corrupted with this seeded noise, the loss compares
+    /// against the clean input.
+    #[serde(default)]
+    pub noise: Option<Noise>,
+    /// Measure the code after each epoch (MSE, FVU, L0, dead latents, mean activation) over the
+    /// training data.
+    #[serde(default)]
+    pub code_metrics: bool,
 }
 
 impl Default for TrainConfig {
@@ -39,6 +52,9 @@ impl Default for TrainConfig {
             optimizer: OptimizerConfig::default(),
             schedule: LrSchedule::Constant,
             early_stopping_patience: None,
+            penalty: None,
+            noise: None,
+            code_metrics: false,
         }
     }
 }
@@ -64,6 +80,9 @@ impl TrainConfig {
                 o.weight_decay
             )));
         }
+        if let Some(noise) = self.noise {
+            noise.validate()?;
+        }
         Ok(())
     }
 }
@@ -83,6 +102,28 @@ pub struct EpochMetrics {
     pub seconds: f64,
     /// Training samples per second.
     pub samples_per_sec: f64,
+    /// Mean code penalty over the epoch's training batches (with a penalty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub penalty: Option<f64>,
+    /// Mean squared error per element on the training data after the epoch (with
+    /// `code_metrics`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mse: Option<f64>,
+    /// Fraction of variance unexplained (with `code_metrics`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fvu: Option<f64>,
+    /// Mean active code units per sample (with `code_metrics`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l0: Option<f64>,
+    /// Code units active on no training sample (with `code_metrics`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_latents: Option<usize>,
+    /// Mean over units of each unit's mean activation (with `code_metrics`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_activation: Option<f64>,
+    /// Largest `|unit mean activation - rho|` (with `code_metrics` and a KL penalty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_abs_rho_error: Option<f64>,
 }
 
 /// Progress reported to the caller while training.
@@ -145,6 +186,8 @@ pub fn split(data: &Matrix, holdout_fraction: f64, seed: u64) -> Result<(Matrix,
 /// Batch buffers for one batch size.
 struct BatchBuffers<B: Backend> {
     x: B::Tensor,
+    /// The corrupted input (denoising only).
+    noisy: Option<B::Tensor>,
     ws: Workspace<B>,
 }
 
@@ -155,8 +198,19 @@ fn batch_buffers<B: Backend>(
 ) -> Result<BatchBuffers<B>> {
     Ok(BatchBuffers {
         x: backend.zeros(rows, model.config().input_dim)?,
+        noisy: None,
         ws: model.workspace(backend, rows)?,
     })
+}
+
+/// Code metrics of `model` over `data` (the code and reconstruction of every row).
+pub fn code_metrics<B: Backend>(
+    backend: &B,
+    model: &Autoencoder<B>,
+    data: &Matrix,
+) -> Result<CodeMetrics> {
+    let (code, recon) = model.code_and_reconstruction(backend, data)?;
+    CodeMetrics::compute(data, &code, &recon)
 }
 
 fn read_scalar<B: Backend>(backend: &B, t: &mut B::Tensor) -> Result<f64> {
@@ -276,6 +330,9 @@ pub fn train<B: Backend>(
     if train.rows == 0 {
         return Err(Error::Config("no training rows".into()));
     }
+    if let Some(penalty) = &config.penalty {
+        penalty.validate(model.config())?;
+    }
     if config.early_stopping_patience.is_some() && val.is_none_or(|v| v.rows == 0) {
         return Err(Error::Config(
             "early stopping needs validation data (a validation split above 0)".into(),
@@ -296,6 +353,15 @@ pub fn train<B: Backend>(
     let mut tail = match n % batch {
         0 => None,
         r => Some(batch_buffers(backend, model, r)?),
+    };
+    if config.noise.is_some() {
+        for b in std::iter::once(&mut full).chain(tail.as_mut()) {
+            b.noisy = Some(backend.zeros(b.ws.rows(), input_dim)?);
+        }
+    }
+    // Each step's noise seed: the run's seed mixed with the step number.
+    let noise_seed = |step: usize| {
+        crate::sparsity::hash_u32((config.seed as u32) ^ crate::sparsity::hash_u32(step as u32))
     };
     let mut grads: Gradients<B> = model.gradients(backend)?;
     let mut optimizer = Optimizer::new(backend, config.optimizer, model)?;
@@ -331,10 +397,17 @@ pub fn train<B: Backend>(
                     .expect("tail buffers exist when n % batch != 0")
             };
             data.batch(backend, rows, &mut buf.x)?;
+            let input = match (config.noise, buf.noisy.as_mut()) {
+                (Some(noise), Some(noisy)) => {
+                    backend.corrupt(noise, noise_seed(global_step), &buf.x, noisy);
+                    &*noisy
+                }
+                _ => &buf.x,
+            };
             model.forward_backward(
                 backend,
                 config.loss,
-                &buf.x,
+                input,
                 &buf.x,
                 rows.len() as f32 / n as f32,
                 &mut buf.ws,
@@ -351,10 +424,17 @@ pub fn train<B: Backend>(
             })?;
         }
         let mut train_loss = read_scalar(backend, &mut full.ws.loss_acc)?;
+        let mut penalty = read_scalar(backend, &mut full.ws.penalty_acc)?;
         if let Some(t) = tail.as_mut() {
             train_loss += read_scalar(backend, &mut t.ws.loss_acc)?;
+            penalty += read_scalar(backend, &mut t.ws.penalty_acc)?;
         }
         let train_seconds = started.elapsed().as_secs_f64();
+        let code = if config.code_metrics {
+            Some(code_metrics(backend, model, train)?)
+        } else {
+            None
+        };
         let val_loss = match &val_data {
             Some(v) => Some(evaluate(backend, model, config.loss, v, batch)?),
             None => None,
@@ -376,6 +456,16 @@ pub fn train<B: Backend>(
             lr,
             seconds: started.elapsed().as_secs_f64(),
             samples_per_sec: n as f64 / train_seconds,
+            penalty: config.penalty.map(|_| penalty),
+            mse: code.as_ref().map(|c| c.mse),
+            fvu: code.as_ref().map(|c| c.fvu),
+            l0: code.as_ref().map(|c| c.l0),
+            dead_latents: code.as_ref().map(|c| c.dead_latents),
+            mean_activation: code.as_ref().map(|c| c.mean_activation),
+            max_abs_rho_error: code.as_ref().and_then(|c| {
+                let rho = config.penalty.and_then(|p| p.rho())?;
+                Some(c.max_abs_rho_error(rho as f64))
+            }),
         };
         let monitored = val_loss.unwrap_or(train_loss);
         let improved = monitored < best_loss;

@@ -20,6 +20,7 @@ mod elementwise;
 mod matmul;
 
 use ae_core::backend::{AdamStep, SgdStep};
+use ae_core::sparsity::{self, Noise};
 use ae_core::{Activation, Backend, Element, Error, Loss, Matrix, Result};
 use std::marker::PhantomData;
 
@@ -135,6 +136,11 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
         same_shape(x, y, "scale_add");
         let alpha = T::from_f32(alpha);
         elementwise::update(&mut y.data, &x.data, |y, x| *y += alpha * x);
+    }
+
+    fn mul_assign(&self, y: &mut CpuTensor<T>, x: &CpuTensor<T>) {
+        same_shape(x, y, "mul_assign");
+        elementwise::update(&mut y.data, &x.data, |y, x| *y *= x);
     }
 
     fn matmul(
@@ -282,6 +288,113 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
                 *p = *p * decay - lr * (*m * inv_bc1) / ((*v * inv_bc2).sqrt() + eps);
             },
         );
+    }
+
+    fn l1_penalty(
+        &self,
+        h: &CpuTensor<T>,
+        unit_weights: Option<&CpuTensor<T>>,
+        lambda: f32,
+        scale: f32,
+        acc: &mut CpuTensor<T>,
+        grad: &mut CpuTensor<T>,
+    ) {
+        same_shape(h, grad, "l1_penalty");
+        let cols = h.cols;
+        let step = T::from_f64(lambda as f64 / h.rows.max(1) as f64);
+        let weight = |j: usize| unit_weights.map_or(T::ONE, |w| w.data[j]);
+        let mut sum = 0.0f64;
+        for (g_row, h_row) in grad
+            .data
+            .chunks_exact_mut(cols)
+            .zip(h.data.chunks_exact(cols))
+        {
+            for (j, (g, &v)) in g_row.iter_mut().zip(h_row).enumerate() {
+                let w = weight(j);
+                sum += (w * v.abs()).to_f64();
+                if v > T::ZERO {
+                    *g += step * w;
+                } else if v < T::ZERO {
+                    *g -= step * w;
+                }
+            }
+        }
+        acc.data[0] += T::from_f64(scale as f64 * lambda as f64 * sum / h.rows.max(1) as f64);
+    }
+
+    fn kl_sparsity(
+        &self,
+        h: &CpuTensor<T>,
+        rho: f32,
+        beta: f32,
+        scale: f32,
+        acc: &mut CpuTensor<T>,
+        grad: &mut CpuTensor<T>,
+        mean_out: &mut CpuTensor<T>,
+    ) {
+        same_shape(h, grad, "kl_sparsity");
+        debug_assert_eq!(mean_out.data.len(), h.cols, "kl_sparsity means width");
+        let cols = h.cols;
+        let inv_rows = T::ONE / T::from_f64(h.rows.max(1) as f64);
+        mean_out.data.fill(T::ZERO);
+        for row in h.data.chunks_exact(cols) {
+            for (m, &v) in mean_out.data.iter_mut().zip(row) {
+                *m += v;
+            }
+        }
+        let (rho, beta) = (T::from_f32(rho), T::from_f32(beta));
+        let mut kl = 0.0f64;
+        for m in &mut mean_out.data {
+            *m = sparsity::kl_clamp(*m * inv_rows);
+            kl += sparsity::kl_divergence(rho, *m).to_f64();
+        }
+        for row in grad.data.chunks_exact_mut(cols) {
+            for (g, &m) in row.iter_mut().zip(&mean_out.data) {
+                *g += beta * inv_rows * sparsity::kl_gradient(rho, m);
+            }
+        }
+        acc.data[0] += T::from_f64(scale as f64 * beta.to_f64() * kl);
+    }
+
+    fn topk(&self, z: &CpuTensor<T>, k: usize, out: &mut CpuTensor<T>, mask: &mut CpuTensor<T>) {
+        same_shape(z, out, "topk");
+        same_shape(z, mask, "topk");
+        let cols = z.cols;
+        debug_assert!(k >= 1 && k <= cols, "topk: k = {k} of {cols}");
+        let key = |v: T| sparsity::topk_key(v.to_f32());
+        // `out`'s row is the scratch of the selection, so nothing is allocated.
+        let body = |((o, m), zr): ((&mut [T], &mut [T]), &[T])| {
+            o.copy_from_slice(zr);
+            o.select_nth_unstable_by(k - 1, |a, b| key(*b).cmp(&key(*a)));
+            let threshold = key(o[k - 1]);
+            let mut ties = k - zr.iter().filter(|&&v| key(v) > threshold).count();
+            for ((o, m), &v) in o.iter_mut().zip(m.iter_mut()).zip(zr) {
+                let kv = key(v);
+                let kept = kv > threshold || (kv == threshold && ties > 0);
+                if kv == threshold && kept {
+                    ties -= 1;
+                }
+                let on = kept && v > T::ZERO;
+                *o = if on { v } else { T::ZERO };
+                *m = if on { T::ONE } else { T::ZERO };
+            }
+        };
+        if cols == 0 {
+            return;
+        }
+        use rayon::prelude::*;
+        out.data
+            .par_chunks_mut(cols)
+            .zip(mask.data.par_chunks_mut(cols))
+            .zip(z.data.par_chunks(cols))
+            .for_each(body);
+    }
+
+    fn corrupt(&self, noise: Noise, seed: u32, x: &CpuTensor<T>, out: &mut CpuTensor<T>) {
+        same_shape(x, out, "corrupt");
+        for (i, (o, &v)) in out.data.iter_mut().zip(&x.data).enumerate() {
+            *o = T::from_f32(noise.apply(seed, i as u32, v.to_f32()));
+        }
     }
 
     fn gather_rows(&self, src: &CpuTensor<T>, rows: &[u32], dst: &mut CpuTensor<T>) {

@@ -252,3 +252,209 @@ fn whole_model_gradient_bce_tied_weight_decay_identity_output() {
         .unwrap();
     check_model(linear, Loss::Mse, 0.05, 23);
 }
+
+#[test]
+fn l1_penalty_gradient_matches_finite_differences() {
+    let b = B::new();
+    let mut rng = Rng::new(5);
+    let (r, c) = (4, 6);
+    // Away from |h|'s kink at 0.
+    let h: Vec<f64> = random(&mut rng, r * c, 1.0)
+        .into_iter()
+        .map(|v| if v.abs() < 0.05 { v + 0.1 } else { v })
+        .collect();
+    let weights: Vec<f64> = (0..c).map(|_| rng.uniform_in(0.2, 2.0)).collect();
+    let wt = t(&b, 1, c, &weights);
+    for unit_weights in [None, Some(&wt)] {
+        let value = |h: &[f64]| {
+            let mut acc = b.zeros(1, 1).unwrap();
+            let mut g = b.zeros(r, c).unwrap();
+            b.l1_penalty(&t(&b, r, c, h), unit_weights, 0.3, 1.0, &mut acc, &mut g);
+            b.download_f64(&acc).unwrap()[0]
+        };
+        let numeric = numeric_grad(&h, &mut |h| value(h));
+        let mut acc = b.zeros(1, 1).unwrap();
+        let mut g = b.zeros(r, c).unwrap();
+        b.l1_penalty(&t(&b, r, c, &h), unit_weights, 0.3, 1.0, &mut acc, &mut g);
+        let e = rel_err(&b.download_f64(&g).unwrap(), &numeric);
+        assert!(
+            e < TOL,
+            "weighted={}: relative error {e}",
+            unit_weights.is_some()
+        );
+        // The value itself: lambda * mean over rows of sum_j w_j |h|.
+        let w = |j: usize| unit_weights.map_or(1.0, |_| weights[j]);
+        let direct: f64 = 0.3f32 as f64
+            * h.iter()
+                .enumerate()
+                .map(|(i, v)| w(i % c) * v.abs())
+                .sum::<f64>()
+            / r as f64;
+        assert!((value(&h) - direct).abs() < 1e-14);
+    }
+}
+
+#[test]
+fn kl_sparsity_gradient_matches_finite_differences() {
+    let b = B::new();
+    let mut rng = Rng::new(6);
+    let (r, c) = (5, 4);
+    let h: Vec<f64> = (0..r * c).map(|_| rng.uniform_in(0.02, 0.9)).collect();
+    let (rho, beta) = (0.05, 3.0);
+    let value = |h: &[f64]| {
+        let mut acc = b.zeros(1, 1).unwrap();
+        let mut g = b.zeros(r, c).unwrap();
+        let mut means = b.zeros(1, c).unwrap();
+        b.kl_sparsity(
+            &t(&b, r, c, h),
+            rho,
+            beta,
+            1.0,
+            &mut acc,
+            &mut g,
+            &mut means,
+        );
+        b.download_f64(&acc).unwrap()[0]
+    };
+    let numeric = numeric_grad(&h, &mut |h| value(h));
+    let mut acc = b.zeros(1, 1).unwrap();
+    // The op adds to the gradient already there.
+    let mut g = t(&b, r, c, &vec![0.5; r * c]);
+    let mut means = b.zeros(1, c).unwrap();
+    b.kl_sparsity(
+        &t(&b, r, c, &h),
+        rho,
+        beta,
+        1.0,
+        &mut acc,
+        &mut g,
+        &mut means,
+    );
+    let analytic: Vec<f64> = b
+        .download_f64(&g)
+        .unwrap()
+        .iter()
+        .map(|v| v - 0.5)
+        .collect();
+    let e = rel_err(&analytic, &numeric);
+    assert!(e < TOL, "relative error {e}");
+    let m = b.download_f64(&means).unwrap();
+    let col0 = (0..r).map(|i| h[i * c]).sum::<f64>() / r as f64;
+    assert!((m[0] - col0).abs() < 1e-15);
+}
+
+/// Whole-model gradients with a code penalty or a TopK code: the objective is what
+/// `forward_backward` itself accumulates (reconstruction loss + penalty), so the penalty's value
+/// and its gradient are checked together.
+fn check_sparse_model(cfg: ModelConfig, penalty: Option<ae_core::CodePenalty>, seed: u64) {
+    let b = B::new();
+    let mut rng = Rng::new(seed);
+    let (rows, d) = (6, cfg.input_dim);
+    let x: Vec<f64> = (0..rows * d).map(|_| rng.uniform()).collect();
+    let xt = t(&b, rows, d, &x);
+    let mut model = Autoencoder::new(&b, cfg, seed).unwrap();
+    for (i, spec) in model.param_specs().to_vec().iter().enumerate() {
+        if spec.kind == ParamKind::Bias {
+            model.params_mut()[i] = t(&b, 1, spec.cols, &random(&mut rng, spec.cols, 0.3));
+        }
+    }
+    let regs: Vec<Box<dyn Regularizer<B>>> = penalty
+        .into_iter()
+        .map(|p| Box::new(p) as Box<dyn Regularizer<B>>)
+        .collect();
+    let objective = |model: &Autoencoder<B>, grads: &mut ae_core::Gradients<B>| {
+        let mut ws = model.workspace(&b, rows).unwrap();
+        model.forward_backward(&b, Loss::Mse, &xt, &xt, 1.0, &mut ws, grads, &regs);
+        b.download_f64(&ws.loss_acc).unwrap()[0] + b.download_f64(&ws.penalty_acc).unwrap()[0]
+    };
+    let mut grads = model.gradients(&b).unwrap();
+    let total = objective(&model, &mut grads);
+    assert!(total.is_finite());
+    let specs = model.param_specs().to_vec();
+    for (i, spec) in specs.iter().enumerate() {
+        let p0 = b.download_f64(&model.params()[i]).unwrap();
+        let analytic = b.download_f64(&grads.tensors[i]).unwrap();
+        let mut scratch = model.gradients(&b).unwrap();
+        let numeric = numeric_grad(&p0, &mut |p| {
+            model.params_mut()[i] = t(&b, spec.rows, spec.cols, p);
+            objective(&model, &mut scratch)
+        });
+        model.params_mut()[i] = t(&b, spec.rows, spec.cols, &p0);
+        let e = rel_err(&analytic, &numeric);
+        assert!(e < TOL, "{} ({penalty:?}): relative error {e}", spec.name);
+    }
+}
+
+#[test]
+fn whole_model_gradient_with_l1_kl_and_topk() {
+    let sigmoid_code = ModelConfig::mirrored(&[5, 7])
+        .unwrap()
+        .with_activations(Activation::Relu, Activation::Sigmoid, Activation::Sigmoid)
+        .unwrap();
+    check_sparse_model(
+        sigmoid_code.clone(),
+        Some(ae_core::CodePenalty::Kl {
+            rho: 0.1,
+            beta: 0.7,
+        }),
+        30,
+    );
+    check_sparse_model(
+        sigmoid_code,
+        Some(ae_core::CodePenalty::L1 { lambda: 0.05 }),
+        31,
+    );
+    let topk = ModelConfig::mirrored(&[5, 8, 9])
+        .unwrap()
+        .with_activations(Activation::Tanh, Activation::Relu, Activation::Sigmoid)
+        .unwrap()
+        .with_topk(Some(3))
+        .unwrap();
+    check_sparse_model(topk.clone(), None, 32);
+    check_sparse_model(
+        topk.with_tied(true).unwrap(),
+        Some(ae_core::CodePenalty::L1 { lambda: 0.02 }),
+        33,
+    );
+}
+
+#[test]
+fn topk_keeps_exactly_k_per_row_lowest_index_on_ties() {
+    let b = CpuBackend::<f32>::new();
+    let mut rng = Rng::new(7);
+    let (r, c, k) = (9, 40, 5);
+    // Positive values: every kept unit is non-zero.
+    let z: Vec<f64> = (0..r * c).map(|_| rng.uniform_in(0.01, 3.0)).collect();
+    let zt = b.upload_f64(r, c, &z).unwrap();
+    let (mut out, mut mask) = (b.zeros(r, c).unwrap(), b.zeros(r, c).unwrap());
+    b.topk(&zt, k, &mut out, &mut mask);
+    let (o, m) = (b.download(&out).unwrap(), b.download(&mask).unwrap());
+    for i in 0..r {
+        let row = o.row(i);
+        assert_eq!(row.iter().filter(|v| **v != 0.0).count(), k, "row {i}");
+        assert_eq!(m.row(i).iter().sum::<f32>(), k as f32);
+        let smallest_kept = row
+            .iter()
+            .filter(|v| **v != 0.0)
+            .fold(f32::MAX, |a, v| a.min(*v));
+        let zr = &z[i * c..(i + 1) * c];
+        let largest_dropped = (0..c)
+            .filter(|&j| row[j] == 0.0)
+            .map(|j| zr[j] as f32)
+            .fold(f32::MIN, f32::max);
+        assert!(smallest_kept > largest_dropped, "row {i}");
+    }
+    // Ties: equal values are kept from the lowest column; kept negatives are zero.
+    let z = [1.0, 2.0, 1.0, 1.0, 1.0, -1.0, -1.0, -1.0];
+    let zt = b.upload_f64(2, 4, &z).unwrap();
+    let (mut out, mut mask) = (b.zeros(2, 4).unwrap(), b.zeros(2, 4).unwrap());
+    b.topk(&zt, 3, &mut out, &mut mask);
+    assert_eq!(
+        b.download(&out).unwrap().data,
+        vec![1.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0]
+    );
+    assert_eq!(
+        b.download(&mask).unwrap().data,
+        vec![1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0]
+    );
+}

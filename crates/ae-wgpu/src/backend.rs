@@ -9,6 +9,7 @@
 use crate::adapter::{self, AdapterChoice, AdapterReport};
 use crate::kernels::{Kernel, Pipelines};
 use ae_core::backend::{AdamStep, SgdStep};
+use ae_core::sparsity::Noise;
 use ae_core::{Activation, Backend, Error, Loss, Matrix, Result};
 use std::collections::HashMap;
 use std::num::NonZeroU64;
@@ -386,6 +387,32 @@ impl WgpuBackend {
         );
     }
 
+    /// The partial-sums buffer, grown to hold at least `count` values.
+    fn partials(&self, count: u64) -> std::sync::MutexGuard<'_, wgpu::Buffer> {
+        let mut partials = self.partials.lock().expect("partials lock");
+        if partials.size() < count * 4 {
+            *partials = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("partial sums"),
+                size: (count * 4).next_power_of_two(),
+                usage: storage_usage(),
+                mapped_at_creation: false,
+            });
+        }
+        partials
+    }
+
+    /// `acc[0, 0] += scale * sum(partials[0..count])`.
+    fn finish_sum(&self, partials: &wgpu::Buffer, count: u64, scale: f32, acc: &WgpuTensor) {
+        let p = Params::default().u(2, count as u32).f(4, scale);
+        self.dispatch(
+            Kernel::FinishSum,
+            p,
+            &[(1, partials), (2, acc.buffer())],
+            None,
+            (1, 1, 1),
+        );
+    }
+
     fn read_bytes(&self, t: &WgpuTensor) -> Result<Vec<u8>> {
         let size = (t.len() as u64 * 4).max(4);
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -524,6 +551,17 @@ impl Backend for WgpuBackend {
         );
     }
 
+    fn mul_assign(&self, y: &mut WgpuTensor, x: &WgpuTensor) {
+        let p = Params::default().u(0, y.len() as u32);
+        self.dispatch_1d(
+            Kernel::MulAssign,
+            y.len(),
+            p,
+            2,
+            &[(1, x.buffer()), (2, y.buffer())],
+        );
+    }
+
     fn matmul(
         &self,
         a: &WgpuTensor,
@@ -630,15 +668,7 @@ impl Backend for WgpuBackend {
         let len = input.len();
         let (x, y, stride) = self.grid(len);
         let count = x as u64 * y as u64;
-        let mut partials = self.partials.lock().expect("partials lock");
-        if partials.size() < count * 4 {
-            *partials = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("partial sums"),
-                size: (count * 4).next_power_of_two(),
-                usage: storage_usage(),
-                mapped_at_creation: false,
-            });
-        }
+        let partials = self.partials(count);
         let kind = match loss {
             Loss::Mse => 0,
             Loss::Bce => 1,
@@ -663,16 +693,7 @@ impl Backend for WgpuBackend {
             None,
             (x, y, 1),
         );
-        let p = Params::default()
-            .u(2, count as u32)
-            .f(4, scale / len.max(1) as f32);
-        self.dispatch(
-            Kernel::FinishSum,
-            p,
-            &[(1, &partials), (2, acc.buffer())],
-            None,
-            (1, 1, 1),
-        );
+        self.finish_sum(&partials, count, scale / len.max(1) as f32, acc);
     }
 
     fn sgd_step(
@@ -727,6 +748,128 @@ impl Backend for WgpuBackend {
                 (3, m.buffer()),
                 (4, v.buffer()),
             ],
+        );
+    }
+
+    fn l1_penalty(
+        &self,
+        h: &WgpuTensor,
+        unit_weights: Option<&WgpuTensor>,
+        lambda: f32,
+        scale: f32,
+        acc: &mut WgpuTensor,
+        grad: &mut WgpuTensor,
+    ) {
+        let len = h.len();
+        if len == 0 {
+            return;
+        }
+        let (x, y, stride) = self.grid(len);
+        let count = x as u64 * y as u64;
+        let partials = self.partials(count);
+        let step = lambda / h.rows.max(1) as f32;
+        let p = Params::default()
+            .u(0, len as u32)
+            .u(1, h.cols as u32)
+            .u(2, unit_weights.is_some() as u32)
+            .u(3, stride)
+            .f(4, step);
+        // Without weights the shader never reads binding 2; `h` stands in for it.
+        let weights = unit_weights.unwrap_or(h);
+        self.dispatch(
+            Kernel::L1Penalty,
+            p,
+            &[
+                (1, h.buffer()),
+                (2, weights.buffer()),
+                (3, grad.buffer()),
+                (4, &partials),
+            ],
+            None,
+            (x, y, 1),
+        );
+        self.finish_sum(&partials, count, scale * step, acc);
+    }
+
+    fn kl_sparsity(
+        &self,
+        h: &WgpuTensor,
+        rho: f32,
+        beta: f32,
+        scale: f32,
+        acc: &mut WgpuTensor,
+        grad: &mut WgpuTensor,
+        mean_out: &mut WgpuTensor,
+    ) {
+        let (rows, cols) = (h.rows, h.cols);
+        if rows == 0 || cols == 0 {
+            return;
+        }
+        self.bias_grad(h, mean_out); // column sums
+        let partials = self.partials(cols as u64);
+        let inv_rows = 1.0 / rows as f32;
+        let p = Params::default()
+            .u(0, cols as u32)
+            .u(1, cols as u32)
+            .f(4, rho)
+            .f(5, inv_rows);
+        self.dispatch_1d(
+            Kernel::KlDivergence,
+            cols,
+            p,
+            3,
+            &[(4, &partials), (5, mean_out.buffer())],
+        );
+        let p = Params::default()
+            .u(0, grad.len() as u32)
+            .u(1, cols as u32)
+            .f(4, rho)
+            .f(5, beta * inv_rows);
+        self.dispatch_1d(
+            Kernel::KlGradient,
+            grad.len(),
+            p,
+            3,
+            &[(3, grad.buffer()), (5, mean_out.buffer())],
+        );
+        self.finish_sum(&partials, cols as u64, scale * beta, acc);
+    }
+
+    fn topk(&self, z: &WgpuTensor, k: usize, out: &mut WgpuTensor, mask: &mut WgpuTensor) {
+        if z.rows == 0 || z.cols == 0 {
+            return;
+        }
+        let max = self.limits.max_compute_workgroups_per_dimension.min(32768) as usize;
+        let x = z.rows.min(max);
+        let p = Params::default()
+            .u(0, z.rows as u32)
+            .u(1, z.cols as u32)
+            .u(2, k as u32);
+        self.dispatch(
+            Kernel::TopK,
+            p,
+            &[(1, z.buffer()), (2, out.buffer()), (3, mask.buffer())],
+            None,
+            (x as u32, z.rows.div_ceil(x) as u32, 1),
+        );
+    }
+
+    fn corrupt(&self, noise: Noise, seed: u32, x: &WgpuTensor, out: &mut WgpuTensor) {
+        let (kind, param) = match noise {
+            Noise::Mask { p } => (0, p),
+            Noise::Gauss { sigma } => (1, sigma),
+        };
+        let p = Params::default()
+            .u(0, out.len() as u32)
+            .u(2, kind)
+            .f(4, param)
+            .u(6, seed);
+        self.dispatch_1d(
+            Kernel::Corrupt,
+            out.len(),
+            p,
+            3,
+            &[(1, x.buffer()), (3, out.buffer())],
         );
     }
 

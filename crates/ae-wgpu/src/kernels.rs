@@ -2,7 +2,7 @@
 //! once when the backend opens.
 
 /// Every WGSL source file, by name, as compiled into the crate.
-pub const SHADERS: [(&str, &str); 7] = [
+pub const SHADERS: [(&str, &str); 9] = [
     ("matmul.wgsl", include_str!("../../../shaders/matmul.wgsl")),
     (
         "activation.wgsl",
@@ -19,6 +19,11 @@ pub const SHADERS: [(&str, &str); 7] = [
         "optimizer.wgsl",
         include_str!("../../../shaders/optimizer.wgsl"),
     ),
+    (
+        "sparsity.wgsl",
+        include_str!("../../../shaders/sparsity.wgsl"),
+    ),
+    ("topk.wgsl", include_str!("../../../shaders/topk.wgsl")),
 ];
 
 /// One compute entry point.
@@ -37,10 +42,16 @@ pub(crate) enum Kernel {
     FinishSum,
     SgdStep,
     AdamStep,
+    MulAssign,
+    L1Penalty,
+    KlDivergence,
+    KlGradient,
+    Corrupt,
+    TopK,
 }
 
 impl Kernel {
-    pub(crate) const ALL: [Kernel; 13] = [
+    pub(crate) const ALL: [Kernel; 19] = [
         Kernel::Matmul,
         Kernel::ActivationForward,
         Kernel::ActivationBackward,
@@ -54,6 +65,12 @@ impl Kernel {
         Kernel::FinishSum,
         Kernel::SgdStep,
         Kernel::AdamStep,
+        Kernel::MulAssign,
+        Kernel::L1Penalty,
+        Kernel::KlDivergence,
+        Kernel::KlGradient,
+        Kernel::Corrupt,
+        Kernel::TopK,
     ];
 
     /// `(shader file, entry point)`.
@@ -72,6 +89,12 @@ impl Kernel {
             Kernel::FinishSum => ("reduce.wgsl", "finish_sum"),
             Kernel::SgdStep => ("optimizer.wgsl", "sgd_step"),
             Kernel::AdamStep => ("optimizer.wgsl", "adam_step"),
+            Kernel::MulAssign => ("elementwise.wgsl", "mul_assign"),
+            Kernel::L1Penalty => ("sparsity.wgsl", "l1_penalty"),
+            Kernel::KlDivergence => ("sparsity.wgsl", "kl_divergence"),
+            Kernel::KlGradient => ("sparsity.wgsl", "kl_gradient"),
+            Kernel::Corrupt => ("sparsity.wgsl", "corrupt"),
+            Kernel::TopK => ("topk.wgsl", "topk"),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 #[test]
 fn every_shader_validates_with_naga() {
-    assert_eq!(ae_wgpu::SHADERS.len(), 7);
+    assert_eq!(ae_wgpu::SHADERS.len(), 9);
     for (name, src) in ae_wgpu::SHADERS {
         let module = naga::front::wgsl::parse_str(src)
             .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
@@ -43,6 +43,12 @@ fn every_kernel_entry_point_exists() {
         "finish_sum",
         "sgd_step",
         "adam_step",
+        "mul_assign",
+        "l1_penalty",
+        "kl_divergence",
+        "kl_gradient",
+        "corrupt",
+        "topk",
     ] {
         assert!(
             entry_points.iter().any(|e| e == name),

@@ -1,0 +1,464 @@
+//! Sparse autoencoders: the scalar maths of the sparsity ops every backend implements (KL
+//! divergence, TopK's ordering key, the seeded corruption of denoising), the code penalties
+//! ([`CodePenalty`]: L1 and KL, as [`Regularizer`]s), the input noise ([`Noise`]) and the code
+//! metrics reported per epoch ([`CodeMetrics`]).
+
+use crate::model::CodeTerms;
+use crate::regularizer::Regularizer;
+use crate::{Activation, Backend, Element, Error, Matrix, ModelConfig, Result};
+use std::fmt;
+use std::str::FromStr;
+
+/// KL sparsity clamps each unit's mean activation into `[KL_EPS, 1 - KL_EPS]` so that the
+/// divergence and its gradient stay finite.
+pub const KL_EPS: f64 = 1e-6;
+
+/// A code unit counts as active on a sample when its activation exceeds this.
+pub const ACTIVE_THRESHOLD: f32 = 1e-6;
+
+/// `rho_hat` clamped into `[KL_EPS, 1 - KL_EPS]`.
+#[inline]
+pub fn kl_clamp<T: Element>(rho_hat: T) -> T {
+    rho_hat
+        .max(T::from_f64(KL_EPS))
+        .min(T::ONE - T::from_f64(KL_EPS))
+}
+
+/// `KL(rho || rho_hat) = rho ln(rho / rho_hat) + (1 - rho) ln((1 - rho) / (1 - rho_hat))`,
+/// with `rho_hat` already clamped.
+#[inline]
+pub fn kl_divergence<T: Element>(rho: T, rho_hat: T) -> T {
+    rho * (rho / rho_hat).ln() + (T::ONE - rho) * ((T::ONE - rho) / (T::ONE - rho_hat)).ln()
+}
+
+/// `d KL(rho || rho_hat) / d rho_hat = -rho / rho_hat + (1 - rho) / (1 - rho_hat)`.
+#[inline]
+pub fn kl_gradient<T: Element>(rho: T, rho_hat: T) -> T {
+    (T::ONE - rho) / (T::ONE - rho_hat) - rho / rho_hat
+}
+
+/// TopK's ordering key: a `u32` whose unsigned order is `f32::total_cmp`'s order of the value
+/// (so `-0.0 < +0.0`, and equal keys mean equal bits). The WGSL kernel uses the same map.
+#[inline]
+pub fn topk_key(v: f32) -> u32 {
+    let b = v.to_bits();
+    if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
+/// A 32-bit integer hash (PCG output permutation); the same in `shaders/sparsity.wgsl`.
+#[inline]
+pub fn hash_u32(x: u32) -> u32 {
+    let state = x.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+    let word = ((state >> ((state >> 28) + 4)) ^ state).wrapping_mul(277_803_737);
+    (word >> 22) ^ word
+}
+
+/// A uniform number in `(0, 1)` from `(seed, index, stream)`: 24 random bits, offset by half a
+/// step so that it is never 0 or 1.
+#[inline]
+pub fn hash_uniform(seed: u32, index: u32, stream: u32) -> f32 {
+    let h = hash_u32(hash_u32(seed ^ stream.wrapping_mul(0x9E37_79B9)) ^ index);
+    ((h >> 8) as f32 + 0.5) * (1.0 / 16_777_216.0)
+}
+
+/// Input noise for denoising autoencoders; the loss compares against the clean input.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Noise {
+    /// Masking noise: each input is zeroed with probability `p`.
+    Mask {
+        /// Fraction of inputs zeroed, in `[0, 1)`.
+        p: f32,
+    },
+    /// Additive Gaussian noise of standard deviation `sigma`.
+    Gauss {
+        /// Standard deviation, `>= 0`.
+        sigma: f32,
+    },
+}
+
+impl Noise {
+    /// Element `index` of `x` corrupted with the noise of `seed`: every backend computes exactly
+    /// this (Gaussian noise by Box-Muller from two hashed uniforms).
+    #[inline]
+    pub fn apply(self, seed: u32, index: u32, x: f32) -> f32 {
+        match self {
+            Noise::Mask { p } => {
+                if hash_uniform(seed, index, 0) < p {
+                    0.0
+                } else {
+                    x
+                }
+            }
+            Noise::Gauss { sigma } => {
+                let u1 = hash_uniform(seed, index, 0);
+                let u2 = hash_uniform(seed, index, 1);
+                let n = (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos();
+                x + sigma * n
+            }
+        }
+    }
+
+    /// Checks the range of the parameter.
+    pub fn validate(self) -> Result<()> {
+        match self {
+            Noise::Mask { p } if !(0.0..1.0).contains(&p) => Err(Error::Config(format!(
+                "masking noise needs a fraction p in [0, 1), got {p}"
+            ))),
+            Noise::Gauss { sigma } if !(sigma.is_finite() && sigma >= 0.0) => Err(Error::Config(
+                format!("Gaussian noise needs sigma >= 0, got {sigma}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Display for Noise {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Noise::Mask { p } => write!(f, "mask:{p}"),
+            Noise::Gauss { sigma } => write!(f, "gauss:{sigma}"),
+        }
+    }
+}
+
+fn parse_f32(what: &str, s: &str, spec: &str) -> Result<f32> {
+    s.trim()
+        .parse::<f32>()
+        .map_err(|_| Error::Config(format!("'{spec}': {what} must be a number, got '{s}'")))
+}
+
+impl FromStr for Noise {
+    type Err = Error;
+    /// `mask:P` or `gauss:SIGMA`.
+    fn from_str(s: &str) -> Result<Self> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let noise = match parts.as_slice() {
+            ["mask", p] => Noise::Mask {
+                p: parse_f32("P", p, s)?,
+            },
+            ["gauss", sigma] => Noise::Gauss {
+                sigma: parse_f32("SIGMA", sigma, s)?,
+            },
+            _ => {
+                return Err(Error::Config(format!(
+                    "unknown noise '{s}': expected mask:P or gauss:SIGMA"
+                )))
+            }
+        };
+        noise.validate()?;
+        Ok(noise)
+    }
+}
+
+/// A penalty on the code, added to the reconstruction loss.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodePenalty {
+    /// `lambda * mean over samples of sum over units of |h|`.
+    L1 {
+        /// The coefficient.
+        lambda: f32,
+    },
+    /// `beta * sum over units j of KL(rho || rho_hat_j)`, `rho_hat_j` unit `j`'s mean activation
+    /// over the batch (needs sigmoid code units).
+    Kl {
+        /// Target mean activation, in `(0, 1)`.
+        rho: f32,
+        /// The coefficient.
+        beta: f32,
+    },
+}
+
+impl CodePenalty {
+    /// Checks the coefficients and that the model's code layer suits the penalty.
+    pub fn validate(&self, model: &ModelConfig) -> Result<()> {
+        match *self {
+            CodePenalty::L1 { lambda } if !(lambda.is_finite() && lambda >= 0.0) => Err(
+                Error::Config(format!("l1 needs a lambda >= 0, got {lambda}")),
+            ),
+            CodePenalty::Kl { rho, beta } => {
+                if !(rho > 0.0 && rho < 1.0) {
+                    return Err(Error::Config(format!("kl needs rho in (0, 1), got {rho}")));
+                }
+                if !(beta.is_finite() && beta >= 0.0) {
+                    return Err(Error::Config(format!("kl needs a beta >= 0, got {beta}")));
+                }
+                let code = model.activations[model.encoder_depth() - 1];
+                if code != Activation::Sigmoid {
+                    return Err(Error::Config(format!(
+                        "kl sparsity needs sigmoid code units (--code-activation sigmoid), \
+                         got {code}"
+                    )));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The target mean activation of a KL penalty.
+    pub fn rho(&self) -> Option<f32> {
+        match *self {
+            CodePenalty::Kl { rho, .. } => Some(rho),
+            CodePenalty::L1 { .. } => None,
+        }
+    }
+}
+
+impl<B: Backend> Regularizer<B> for CodePenalty {
+    fn name(&self) -> String {
+        match self {
+            CodePenalty::L1 { lambda } => format!("l1({lambda})"),
+            CodePenalty::Kl { rho, beta } => format!("kl(rho {rho}, beta {beta})"),
+        }
+    }
+
+    fn code_gradient(
+        &self,
+        backend: &B,
+        code: &B::Tensor,
+        grad: &mut B::Tensor,
+        terms: &mut CodeTerms<'_, B>,
+    ) {
+        match *self {
+            CodePenalty::L1 { lambda } => {
+                backend.l1_penalty(code, None, lambda, terms.scale, terms.penalty, grad)
+            }
+            CodePenalty::Kl { rho, beta } => backend.kl_sparsity(
+                code,
+                rho,
+                beta,
+                terms.scale,
+                terms.penalty,
+                grad,
+                terms.unit_scratch,
+            ),
+        }
+    }
+}
+
+/// What `--sparsity` names: a code penalty, or TopK (an architecture option, see
+/// [`ModelConfig::code_topk`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SparsitySpec {
+    /// `l1:LAMBDA` or `kl:RHO:BETA`.
+    Penalty(CodePenalty),
+    /// `topk:K`, optionally `topk:K:AUXK`.
+    TopK {
+        /// Units kept per sample.
+        k: usize,
+        /// Dead units the auxiliary loss reconstructs the residual with.
+        aux_k: Option<usize>,
+    },
+}
+
+impl FromStr for SparsitySpec {
+    type Err = Error;
+    /// `l1:LAMBDA`, `kl:RHO:BETA` or `topk:K[:AUXK]`.
+    fn from_str(s: &str) -> Result<Self> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let count = |what: &str, v: &str| -> Result<usize> {
+            match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(Error::Config(format!(
+                    "'{s}': {what} must be a positive whole number, got '{v}'"
+                ))),
+            }
+        };
+        Ok(match parts.as_slice() {
+            ["l1", lambda] => SparsitySpec::Penalty(CodePenalty::L1 {
+                lambda: parse_f32("LAMBDA", lambda, s)?,
+            }),
+            ["kl", rho, beta] => SparsitySpec::Penalty(CodePenalty::Kl {
+                rho: parse_f32("RHO", rho, s)?,
+                beta: parse_f32("BETA", beta, s)?,
+            }),
+            ["topk", k] => SparsitySpec::TopK {
+                k: count("K", k)?,
+                aux_k: None,
+            },
+            ["topk", k, aux] => SparsitySpec::TopK {
+                k: count("K", k)?,
+                aux_k: Some(count("AUXK", aux)?),
+            },
+            _ => {
+                return Err(Error::Config(format!(
+                    "unknown sparsity '{s}': expected l1:LAMBDA, kl:RHO:BETA or topk:K[:AUXK]"
+                )))
+            }
+        })
+    }
+}
+
+/// Statistics of a model's code and reconstruction over a data set, reported per epoch.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CodeMetrics {
+    /// Mean squared reconstruction error per element.
+    pub mse: f64,
+    /// Fraction of variance unexplained: SSE over the sum of squared deviations from the
+    /// feature means.
+    pub fvu: f64,
+    /// Mean number of active units (activation above [`ACTIVE_THRESHOLD`]) per sample.
+    pub l0: f64,
+    /// Units never active over the data set.
+    pub dead_latents: usize,
+    /// Mean over units of each unit's mean activation.
+    pub mean_activation: f64,
+    /// Each unit's mean activation `[code_dim]`.
+    pub unit_means: Vec<f64>,
+}
+
+impl CodeMetrics {
+    /// The metrics of codes `[n, code_dim]` and reconstructions `[n, d]` of data `x` `[n, d]`.
+    pub fn compute(x: &Matrix, code: &Matrix, reconstruction: &Matrix) -> Result<CodeMetrics> {
+        if code.rows != x.rows || x.rows == 0 {
+            return Err(Error::Shape(format!(
+                "{} codes for {} samples",
+                code.rows, x.rows
+            )));
+        }
+        let n = x.rows as f64;
+        let sse: f64 = x.row_squared_errors(reconstruction)?.iter().sum();
+        let mut means = vec![0.0f64; x.cols];
+        for r in 0..x.rows {
+            for (m, v) in means.iter_mut().zip(x.row(r)) {
+                *m += *v as f64;
+            }
+        }
+        means.iter_mut().for_each(|m| *m /= n);
+        let mut sst = 0.0;
+        for r in 0..x.rows {
+            for (m, v) in means.iter().zip(x.row(r)) {
+                sst += (*v as f64 - m).powi(2);
+            }
+        }
+        let mut unit_means = vec![0.0f64; code.cols];
+        let mut active = vec![0usize; code.cols];
+        let mut total_active = 0usize;
+        for r in 0..code.rows {
+            for (j, &v) in code.row(r).iter().enumerate() {
+                unit_means[j] += v as f64;
+                if v > ACTIVE_THRESHOLD {
+                    active[j] += 1;
+                    total_active += 1;
+                }
+            }
+        }
+        unit_means.iter_mut().for_each(|m| *m /= n);
+        Ok(CodeMetrics {
+            mse: sse / (n * x.cols.max(1) as f64),
+            fvu: sse / sst.max(f64::MIN_POSITIVE),
+            l0: total_active as f64 / n,
+            dead_latents: active.iter().filter(|&&a| a == 0).count(),
+            mean_activation: unit_means.iter().sum::<f64>() / code.cols.max(1) as f64,
+            unit_means,
+        })
+    }
+
+    /// The largest `|mean activation - rho|` over units.
+    pub fn max_abs_rho_error(&self, rho: f64) -> f64 {
+        self.unit_means
+            .iter()
+            .map(|m| (m - rho).abs())
+            .fold(0.0, f64::max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topk_key_orders_like_total_cmp() {
+        let vals = [
+            -3.5f32,
+            -0.0,
+            0.0,
+            1e-30,
+            2.0,
+            f32::INFINITY,
+            -f32::INFINITY,
+            7.25,
+        ];
+        for a in vals {
+            for b in vals {
+                assert_eq!(topk_key(a).cmp(&topk_key(b)), a.total_cmp(&b), "{a} {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn kl_gradient_matches_central_difference() {
+        for (rho, m) in [(0.01, 0.3), (0.2, 0.05), (0.5, 0.9)] {
+            let h = 1e-7;
+            let num = (kl_divergence(rho, m + h) - kl_divergence(rho, m - h)) / (2.0 * h);
+            assert!((num - kl_gradient(rho, m)).abs() < 1e-5 * num.abs().max(1.0));
+        }
+        assert_eq!(kl_divergence(0.3f64, 0.3), 0.0);
+    }
+
+    #[test]
+    fn masking_noise_zeroes_about_p_and_is_seeded() {
+        let noise = Noise::Mask { p: 0.3 };
+        let zeroed = (0..100_000u32)
+            .filter(|&i| noise.apply(7, i, 1.0) == 0.0)
+            .count();
+        assert!((zeroed as f64 / 1e5 - 0.3).abs() < 0.01, "{zeroed}");
+        let g = Noise::Gauss { sigma: 2.0 };
+        let v: Vec<f32> = (0..100_000u32).map(|i| g.apply(3, i, 0.0)).collect();
+        let var = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / 1e5;
+        assert!((var - 4.0).abs() < 0.1, "{var}");
+        assert_ne!(g.apply(3, 5, 0.0), g.apply(4, 5, 0.0));
+    }
+
+    #[test]
+    fn parses_specs_and_rejects_bad_ones() {
+        assert_eq!(
+            "topk:32:256".parse::<SparsitySpec>().unwrap(),
+            SparsitySpec::TopK {
+                k: 32,
+                aux_k: Some(256)
+            }
+        );
+        assert!(matches!(
+            "kl:0.01:3".parse::<SparsitySpec>().unwrap(),
+            SparsitySpec::Penalty(CodePenalty::Kl { .. })
+        ));
+        for bad in ["topk:0", "topk:x", "l1", "kl:0.1", "dense:3"] {
+            assert!(bad.parse::<SparsitySpec>().is_err(), "{bad}");
+        }
+        assert!("mask:1.5".parse::<Noise>().is_err());
+        assert_eq!(
+            "gauss:0.1".parse::<Noise>().unwrap(),
+            Noise::Gauss { sigma: 0.1 }
+        );
+        let relu = ModelConfig::mirrored(&[4, 3]).unwrap();
+        let err = CodePenalty::Kl {
+            rho: 0.1,
+            beta: 1.0,
+        }
+        .validate(&relu)
+        .unwrap_err();
+        assert!(err.to_string().contains("sigmoid"), "{err}");
+    }
+
+    #[test]
+    fn metrics_of_a_known_code() {
+        let x = Matrix::new(2, 2, vec![0.0, 1.0, 2.0, 3.0]).unwrap();
+        let recon = Matrix::new(2, 2, vec![0.0, 1.0, 2.0, 2.0]).unwrap();
+        let code = Matrix::new(2, 3, vec![0.5, 0.0, 0.0, 0.5, 0.0, 1.0]).unwrap();
+        let m = CodeMetrics::compute(&x, &code, &recon).unwrap();
+        assert_eq!(m.l0, 1.5);
+        assert_eq!(m.dead_latents, 1);
+        assert!((m.mse - 0.25).abs() < 1e-12);
+        // SST = 2 * (1 + 1) = 4, SSE = 1.
+        assert!((m.fvu - 0.25).abs() < 1e-12);
+        assert_eq!(m.unit_means, vec![0.5, 0.0, 0.5]);
+        assert!((m.max_abs_rho_error(0.1) - 0.4).abs() < 1e-12);
+    }
+}

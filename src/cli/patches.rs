@@ -1,0 +1,49 @@
+//! `ae patches`: random square patches of image data, for sparse-coding experiments.
+
+use super::{print_json, GlobalArgs};
+use ae::{picture, Result};
+use ae_core::data;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct PatchesArgs {
+    /// Square images, one per row: IDX, CSV or NPY (e.g. the bundled MNIST).
+    pub data: PathBuf,
+    /// Side of a patch in pixels.
+    #[arg(long, default_value_t = 8)]
+    pub size: usize,
+    /// Number of patches.
+    #[arg(long, default_value_t = 10000)]
+    pub count: usize,
+    /// Output NPY [count, size * size].
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Seed of the choice of images and positions.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Keep blank patches (all pixels equal); by default they are drawn again.
+    #[arg(long)]
+    pub keep_blank: bool,
+}
+
+pub fn run(g: &GlobalArgs, args: PatchesArgs) -> Result<()> {
+    let images = data::load_matrix(&args.data)?;
+    let patches =
+        picture::sample_patches(&images, args.size, args.count, args.seed, !args.keep_blank)?;
+    data::save_npy(&args.out, &patches)?;
+    if g.json {
+        print_json(&serde_json::json!({
+            "rows": patches.rows, "cols": patches.cols, "out": args.out,
+        }));
+    } else {
+        println!(
+            "{} patches of {}x{} written to {}",
+            patches.rows,
+            args.size,
+            args.size,
+            args.out.display()
+        );
+    }
+    Ok(())
+}

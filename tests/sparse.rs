@@ -1,0 +1,367 @@
+//! Sparse autoencoders through the library and the command: a KL run drives every unit's mean
+//! activation to rho, TopK keeps exactly k units, denoising trains against the clean input, the
+//! GPU trains the same curves as the CPU, and bad sparsity settings are clean errors.
+
+mod common;
+mod gpu;
+use ae_core::trainer::{code_metrics, train, TrainEvent, TrainReport};
+use ae_core::{
+    Activation, Autoencoder, Backend, CodePenalty, Matrix, ModelConfig, Noise, OptimizerConfig,
+    Regularizer, Rng, TrainConfig,
+};
+use ae_cpu::CpuBackend;
+use common::{ae, json, stderr, write_csv};
+
+/// Sparse-ish data: each row a sum of two of 8 random non-negative patterns, in [0, 1].
+fn data(rows: usize, cols: usize, seed: u64) -> Matrix {
+    let mut rng = Rng::new(seed);
+    let atoms: Vec<f64> = (0..8 * cols).map(|_| rng.uniform()).collect();
+    let values = (0..rows)
+        .flat_map(|_| {
+            let (a, b) = (rng.below(8), rng.below(8));
+            let w = rng.uniform();
+            (0..cols)
+                .map(|j| (0.5 * (w * atoms[a * cols + j] + (1.0 - w) * atoms[b * cols + j])) as f32)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    Matrix::new(rows, cols, values).unwrap()
+}
+
+fn run<B: Backend>(
+    backend: &B,
+    cfg: ModelConfig,
+    x: &Matrix,
+    tc: &TrainConfig,
+) -> (Autoencoder<B>, TrainReport) {
+    let mut model = Autoencoder::new(backend, cfg, 3).unwrap();
+    let regs: Vec<Box<dyn Regularizer<B>>> = tc
+        .penalty
+        .into_iter()
+        .map(|p| Box::new(p) as Box<dyn Regularizer<B>>)
+        .collect();
+    let report = train(
+        backend,
+        &mut model,
+        x,
+        None,
+        tc,
+        &regs,
+        &mut |_: TrainEvent<'_, B>| Ok(()),
+    )
+    .unwrap();
+    (model, report)
+}
+
+fn sigmoid_code(widths: &[usize]) -> ModelConfig {
+    ModelConfig::mirrored(widths)
+        .unwrap()
+        .with_activations(Activation::Relu, Activation::Sigmoid, Activation::Sigmoid)
+        .unwrap()
+}
+
+fn kl_config(epochs: usize, beta: f32) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 100,
+        optimizer: OptimizerConfig {
+            lr: 1e-2,
+            ..OptimizerConfig::default()
+        },
+        penalty: Some(CodePenalty::Kl { rho: 0.05, beta }),
+        code_metrics: true,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn kl_run_drives_every_unit_mean_activation_near_rho() {
+    let cpu = CpuBackend::<f32>::new();
+    let x = data(400, 16, 1);
+    let (model, report) = run(&cpu, sigmoid_code(&[16, 10]), &x, &kl_config(150, 3.0));
+    let last = report.last();
+    let err = last.max_abs_rho_error.unwrap();
+    assert!(err < 0.01, "max |mean activation - rho| = {err}");
+    assert!(last.penalty.unwrap() >= 0.0);
+    let m = code_metrics(&cpu, &model, &x).unwrap();
+    assert!(
+        m.unit_means.iter().all(|u| (u - 0.05).abs() < 0.01),
+        "{:?}",
+        m.unit_means
+    );
+    assert!(
+        m.fvu < 1.0,
+        "it reconstructs better than the mean: FVU {}",
+        m.fvu
+    );
+    // Without the penalty (beta 0) the same run leaves the units far from rho.
+    let (_, free) = run(&cpu, sigmoid_code(&[16, 10]), &x, &kl_config(150, 0.0));
+    let free_err = free.last().max_abs_rho_error.unwrap();
+    assert!(free_err > 0.1, "control run: {free_err}");
+}
+
+#[test]
+fn topk_model_keeps_exactly_k_units_and_reports_metrics() {
+    let cpu = CpuBackend::<f32>::new();
+    let x = data(300, 16, 2);
+    let cfg = ModelConfig::mirrored(&[16, 40])
+        .unwrap()
+        .with_activations(Activation::Relu, Activation::Relu, Activation::Sigmoid)
+        .unwrap()
+        .with_topk(Some(4))
+        .unwrap();
+    let tc = TrainConfig {
+        epochs: 30,
+        batch_size: 50,
+        optimizer: OptimizerConfig {
+            lr: 5e-3,
+            ..OptimizerConfig::default()
+        },
+        code_metrics: true,
+        ..TrainConfig::default()
+    };
+    let (model, report) = run(&cpu, cfg, &x, &tc);
+    let codes = model.encode(&cpu, &x).unwrap();
+    let max_per_row = (0..codes.rows)
+        .map(|r| codes.row(r).iter().filter(|v| **v != 0.0).count())
+        .max()
+        .unwrap();
+    assert!(max_per_row <= 4);
+    let last = report.last();
+    assert!(
+        last.l0.unwrap() <= 4.0 && last.l0.unwrap() > 3.0,
+        "{last:?}"
+    );
+    assert!(last.dead_latents.unwrap() < 40);
+    assert!(last.fvu.unwrap() < report.history[0].fvu.unwrap());
+}
+
+#[test]
+fn denoising_trains_against_the_clean_input_and_is_seeded() {
+    let cpu = CpuBackend::<f32>::new();
+    let x = data(200, 16, 3);
+    let cfg = ModelConfig::mirrored(&[16, 8]).unwrap();
+    let tc = |noise| TrainConfig {
+        epochs: 20,
+        batch_size: 50,
+        noise,
+        ..TrainConfig::default()
+    };
+    let (_, clean) = run(&cpu, cfg.clone(), &x, &tc(None));
+    let (_, masked) = run(&cpu, cfg.clone(), &x, &tc(Some(Noise::Mask { p: 0.6 })));
+    let (_, again) = run(&cpu, cfg.clone(), &x, &tc(Some(Noise::Mask { p: 0.6 })));
+    assert_eq!(masked.history.len(), 20);
+    for (a, b) in masked.history.iter().zip(&again.history) {
+        assert_eq!(a.train_loss, b.train_loss);
+    }
+    // Reconstructing clean inputs from 60%-masked ones is harder than from clean ones.
+    assert!(
+        masked.last().train_loss > 1.2 * clean.last().train_loss,
+        "{} vs {}",
+        masked.last().train_loss,
+        clean.last().train_loss
+    );
+    let bad = TrainConfig {
+        noise: Some(Noise::Mask { p: 1.0 }),
+        ..TrainConfig::default()
+    };
+    assert!(bad.validate().is_err());
+}
+
+#[test]
+fn sparse_runs_agree_between_gpu_and_cpu() {
+    let Some(gpu) = gpu::gpu() else { return };
+    let cpu = CpuBackend::<f32>::new();
+    let x = data(64, 16, 4);
+    let topk = ModelConfig::mirrored(&[16, 24])
+        .unwrap()
+        .with_activations(Activation::Relu, Activation::Relu, Activation::Sigmoid)
+        .unwrap()
+        .with_topk(Some(5))
+        .unwrap();
+    let runs = [
+        (sigmoid_code(&[16, 12]), kl_config(30, 3.0)),
+        (
+            sigmoid_code(&[16, 12]),
+            TrainConfig {
+                penalty: Some(CodePenalty::L1 { lambda: 1e-2 }),
+                noise: Some(Noise::Gauss { sigma: 0.1 }),
+                ..kl_config(30, 0.0)
+            },
+        ),
+        (
+            topk,
+            TrainConfig {
+                penalty: None,
+                noise: Some(Noise::Mask { p: 0.2 }),
+                ..kl_config(30, 0.0)
+            },
+        ),
+    ];
+    for (cfg, tc) in runs {
+        let (_, rc) = run(&cpu, cfg.clone(), &x, &tc);
+        let (_, rg) = run(&gpu, cfg, &x, &tc);
+        for (a, b) in rg.history.iter().zip(&rc.history) {
+            let d = (a.train_loss - b.train_loss).abs() / b.train_loss;
+            assert!(
+                d < 1e-3,
+                "epoch {}: {} vs {}",
+                a.epoch,
+                a.train_loss,
+                b.train_loss
+            );
+            if let (Some(pa), Some(pb)) = (a.penalty, b.penalty) {
+                assert!((pa - pb).abs() <= 1e-3 * pb.abs().max(1e-3), "{pa} vs {pb}");
+            }
+            assert_eq!(a.l0.is_some(), b.l0.is_some());
+        }
+    }
+}
+
+#[test]
+fn cli_topk_json_carries_exact_l0_and_the_sparsity_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d.csv");
+    write_csv(&d, 200, 16);
+    let m = dir.path().join("m");
+    let out = ae(&[
+        "train",
+        d.to_str().unwrap(),
+        "--out",
+        m.to_str().unwrap(),
+        "--layers",
+        "16,32",
+        "--sparsity",
+        "topk:8",
+        "--epochs",
+        "5",
+        "--batch-size",
+        "50",
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["l0"].as_f64(), Some(8.0), "{v}");
+    for key in ["fvu", "dead_latents", "mean_activation", "mse"] {
+        assert!(v[key].is_number(), "{key} missing: {v}");
+    }
+    assert!(v.get("max_abs_rho_error").is_none());
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(m.join("config.json")).unwrap()).unwrap();
+    assert_eq!(saved["model"]["code_topk"], 8, "{saved}");
+    assert!(saved["training"]["history"][4]["l0"].is_number());
+
+    let png = dir.path().join("filters.png");
+    let out = ae(&[
+        "filters",
+        m.to_str().unwrap(),
+        "--out",
+        png.to_str().unwrap(),
+        "--scale",
+        "1",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // 32 tiles of 4x4, 6 across and 6 bands, 2-pixel gaps.
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (6 * 6 + 2, 6 * 6 + 2));
+}
+
+#[test]
+fn cli_kl_json_carries_rho_error_and_patches_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let patches = dir.path().join("p.npy");
+    let mnist = common::mnist("images-idx3-ubyte.gz");
+    let out = ae(&[
+        "patches",
+        mnist.to_str().unwrap(),
+        "--size",
+        "8",
+        "--count",
+        "500",
+        "--out",
+        patches.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let p = ae_core::data::load_matrix(&patches).unwrap();
+    assert_eq!((p.rows, p.cols), (500, 64));
+    assert!(p.data.iter().all(|v| (0.0..=1.0).contains(v)));
+    let out = ae(&[
+        "train",
+        patches.to_str().unwrap(),
+        "--out",
+        dir.path().join("m").to_str().unwrap(),
+        "--layers",
+        "64,25",
+        "--code-activation",
+        "sigmoid",
+        "--sparsity",
+        "kl:0.01:3",
+        "--epochs",
+        "2",
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    for key in [
+        "l0",
+        "fvu",
+        "dead_latents",
+        "mean_activation",
+        "max_abs_rho_error",
+        "penalty",
+    ] {
+        assert!(v[key].is_number(), "{key} missing: {v}");
+    }
+}
+
+#[test]
+fn bad_sparsity_settings_are_clean_config_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d.csv");
+    write_csv(&d, 50, 16);
+    let m = dir.path().join("m");
+    let base = [
+        "train",
+        d.to_str().unwrap(),
+        "--out",
+        m.to_str().unwrap(),
+        "--layers",
+        "16,32",
+        "--epochs",
+        "1",
+    ];
+    for (extra, needle) in [
+        (
+            &["--sparsity", "topk:0"][..],
+            "K must be a positive whole number",
+        ),
+        (
+            &["--sparsity", "topk:33"][..],
+            "1 <= k <= the code width 32",
+        ),
+        (&["--sparsity", "kl:0.05:3"][..], "needs sigmoid code units"),
+        (
+            &["--sparsity", "kl:1.5:3", "--code-activation", "sigmoid"][..],
+            "rho in (0, 1)",
+        ),
+        (
+            &["--sparsity", "topk:4", "--code-activation", "sigmoid"][..],
+            "--code-activation relu",
+        ),
+        (&["--denoise", "mask:1"][..], "[0, 1)"),
+        (&["--sparsity", "sparse"][..], "unknown sparsity"),
+    ] {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let out = ae(&args);
+        let err = stderr(&out);
+        assert!(
+            !out.status.success() && !err.contains("panicked"),
+            "{extra:?}: {err}"
+        );
+        assert!(err.contains(needle), "{extra:?}: {err}");
+    }
+}

@@ -18,24 +18,6 @@ const LEAKY_SLOPE: f32 = 0.01;
 const GELU_C: f32 = 0.7978845608028654; // sqrt(2 / pi)
 const GELU_A: f32 = 0.044715;
 
-fn sigmoid(x: f32) -> f32 {
-    if (x >= 0.0) {
-        return 1.0 / (1.0 + exp(-x));
-    }
-    let e = exp(x);
-    return e / (1.0 + e);
-}
-
-// tanh without overflow for large |x|.
-fn stable_tanh(x: f32) -> f32 {
-    let t = exp(-2.0 * abs(x));
-    return sign(x) * (1.0 - t) / (1.0 + t);
-}
-
-fn softplus(x: f32) -> f32 {
-    return max(x, 0.0) + log(1.0 + exp(-abs(x)));
-}
-
 fn forward(act: u32, x: f32) -> f32 {
     switch act {
         case 1u: { return max(x, 0.0); }
@@ -53,8 +35,15 @@ fn derivative(act: u32, x: f32, y: f32) -> f32 {
     switch act {
         case 1u: { return select(0.0, 1.0, x > 0.0); }
         case 2u: { return select(LEAKY_SLOPE, 1.0, x > 0.0); }
-        case 3u: { return y * (1.0 - y); }
-        case 4u: { return 1.0 - y * y; }
+        // From x, not y: y (1 - y) and 1 - y^2 cancel where y is near 1.
+        case 3u: {
+            let t = exp(-abs(x));
+            return t / ((1.0 + t) * (1.0 + t));
+        }
+        case 4u: {
+            let t = exp(-2.0 * abs(x));
+            return 4.0 * t / ((1.0 + t) * (1.0 + t));
+        }
         case 5u: {
             let t = stable_tanh(GELU_C * (x + GELU_A * x * x * x));
             let dinner = GELU_C * (1.0 + 3.0 * GELU_A * x * x);

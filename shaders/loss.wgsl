@@ -20,20 +20,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> grad: array<f32>;
 @group(0) @binding(4) var<storage, read_write> partial: array<f32>;
 
-var<workgroup> sums: array<f32, 256>;
-
-fn sigmoid(x: f32) -> f32 {
-    if (x >= 0.0) {
-        return 1.0 / (1.0 + exp(-x));
-    }
-    let e = exp(x);
-    return e / (1.0 + e);
-}
-
-fn softplus(x: f32) -> f32 {
-    return max(x, 0.0) + log(1.0 + exp(-abs(x)));
-}
-
 @compute @workgroup_size(256, 1, 1)
 fn loss(
     @builtin(global_invocation_id) gid: vec3<u32>,
@@ -59,15 +45,8 @@ fn loss(
             grad[i] = g * p.inv_len;
         }
     }
-    sums[lid] = value;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            sums[lid] += sums[lid + s];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(lid, value);
     if (lid == 0u) {
-        partial[wg.y * nwg.x + wg.x] = sums[0];
+        partial[wg.y * nwg.x + wg.x] = total;
     }
 }

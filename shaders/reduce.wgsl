@@ -36,23 +36,14 @@ fn column_sum(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
 }
 
 // out[0] += scale * sum(x[0..count]); one workgroup.
-var<workgroup> sums: array<f32, 256>;
-
 @compute @workgroup_size(256, 1, 1)
 fn finish_sum(@builtin(local_invocation_index) lid: u32) {
     var s = 0.0;
     for (var i = lid; i < p.count; i += 256u) {
         s += x[i];
     }
-    sums[lid] = s;
-    workgroupBarrier();
-    for (var h = 128u; h > 0u; h >>= 1u) {
-        if (lid < h) {
-            sums[lid] += sums[lid + h];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(lid, s);
     if (lid == 0u) {
-        out[0] = out[0] + p.scale * sums[0];
+        out[0] = out[0] + p.scale * total;
     }
 }

@@ -24,8 +24,6 @@ struct Params {
 const KL_EPS: f32 = 1e-6;
 const TAU: f32 = 6.283185307179586;
 
-var<workgroup> sums: array<f32, 256>;
-
 fn index(gid: vec3<u32>) -> u32 {
     return gid.y * p.row_stride + gid.x;
 }
@@ -50,16 +48,9 @@ fn l1_penalty(
         value = w * abs(v);
         grad[i] = grad[i] + p.a * w * sign(v);
     }
-    sums[lid] = value;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            sums[lid] += sums[lid + s];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(lid, value);
     if (lid == 0u) {
-        partial[wg.y * nwg.x + wg.x] = sums[0];
+        partial[wg.y * nwg.x + wg.x] = total;
     }
 }
 

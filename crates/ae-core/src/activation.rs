@@ -91,7 +91,8 @@ impl Activation {
         }
     }
 
-    /// `f'(z)`, given the pre-activation `z` and the output `a = f(z)` (whichever is cheaper).
+    /// `f'(z)`, given the pre-activation `z` and the output `a = f(z)` (whichever is cheaper or
+    /// more accurate).
     #[inline]
     pub fn derivative<T: Element>(self, z: T, a: T) -> T {
         match self {
@@ -110,8 +111,16 @@ impl Activation {
                     T::from_f64(LEAKY_RELU_SLOPE)
                 }
             }
-            Activation::Sigmoid => a * (T::ONE - a),
-            Activation::Tanh => T::ONE - a * a,
+            // From z, not from a: a (1 - a) and 1 - a^2 cancel catastrophically where a is
+            // near 1, so large |z| would lose all precision.
+            Activation::Sigmoid => {
+                let t = (-z.abs()).exp();
+                t / ((T::ONE + t) * (T::ONE + t))
+            }
+            Activation::Tanh => {
+                let t = (T::from_f64(-2.0) * z.abs()).exp();
+                T::from_f64(4.0) * t / ((T::ONE + t) * (T::ONE + t))
+            }
             Activation::Gelu => {
                 let half = T::from_f64(0.5);
                 let c = T::from_f64(GELU_C);

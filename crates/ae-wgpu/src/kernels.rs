@@ -1,29 +1,30 @@
 //! The WGSL kernels (from the workspace's `shaders/` folder) and their compute pipelines, built
 //! once when the backend opens.
 
-/// Every WGSL source file, by name, as compiled into the crate.
+/// A shader file of the workspace's `shaders/` folder with `common.wgsl` (shared helpers) in front.
+macro_rules! shader {
+    ($name:literal) => {
+        (
+            $name,
+            concat!(
+                include_str!("../../../shaders/common.wgsl"),
+                include_str!(concat!("../../../shaders/", $name)),
+            ),
+        )
+    };
+}
+
+/// Every WGSL shader, by file name, as compiled into the crate (each with `common.wgsl` first).
 pub const SHADERS: [(&str, &str); 9] = [
-    ("matmul.wgsl", include_str!("../../../shaders/matmul.wgsl")),
-    (
-        "activation.wgsl",
-        include_str!("../../../shaders/activation.wgsl"),
-    ),
-    (
-        "elementwise.wgsl",
-        include_str!("../../../shaders/elementwise.wgsl"),
-    ),
-    ("gather.wgsl", include_str!("../../../shaders/gather.wgsl")),
-    ("loss.wgsl", include_str!("../../../shaders/loss.wgsl")),
-    ("reduce.wgsl", include_str!("../../../shaders/reduce.wgsl")),
-    (
-        "optimizer.wgsl",
-        include_str!("../../../shaders/optimizer.wgsl"),
-    ),
-    (
-        "sparsity.wgsl",
-        include_str!("../../../shaders/sparsity.wgsl"),
-    ),
-    ("topk.wgsl", include_str!("../../../shaders/topk.wgsl")),
+    shader!("matmul.wgsl"),
+    shader!("activation.wgsl"),
+    shader!("elementwise.wgsl"),
+    shader!("gather.wgsl"),
+    shader!("loss.wgsl"),
+    shader!("reduce.wgsl"),
+    shader!("optimizer.wgsl"),
+    shader!("sparsity.wgsl"),
+    shader!("topk.wgsl"),
 ];
 
 /// One compute entry point.

@@ -91,10 +91,12 @@ impl Activation {
         }
     }
 
-    /// `f'(z)`, given the pre-activation `z` and the output `a = f(z)` (whichever is cheaper or
-    /// more accurate).
+    /// `f'(z)`, given the pre-activation `z` and the output `a = f(z)`. Every current activation
+    /// computes it from `z` (from `a`, sigmoid's `a (1 - a)` and tanh's `1 - a^2` lose all
+    /// precision where `a` nears 1); `a` stays in the signature, as in the backend op, for
+    /// activations whose derivative is cheaper from the output.
     #[inline]
-    pub fn derivative<T: Element>(self, z: T, a: T) -> T {
+    pub fn derivative<T: Element>(self, z: T, _a: T) -> T {
         match self {
             Activation::Identity => T::ONE,
             Activation::Relu => {

@@ -293,6 +293,43 @@ proptest! {
         prop_assert_eq!(&g[1], &c[1]);
         assert_close(&g[2..], &c[2..], ELEMENTWISE, "gaussian noise")?;
     }
+
+    #[test]
+    fn dead_unit_ops_match_cpu(rows in dim(), cols in 1..300usize, seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        // A 0/1 mask with every third column silent, and integer "samples since" counters.
+        let mut mask0 = random(rows, cols, seed, 1.0);
+        for (i, v) in mask0.data.iter_mut().enumerate() {
+            *v = if i % cols % 3 != 0 && *v > 0.5 { 1.0 } else { 0.0 };
+        }
+        let since0 = Matrix::new(
+            1,
+            cols,
+            random(1, cols, seed + 1, 1.0).data.iter().map(|v| ((v + 1.0) * 20.0).floor()).collect(),
+        ).unwrap();
+        let z0 = random(rows, cols, seed + 2, 2.0);
+        let window = 20.0 + rows as f32;
+        let (g, c) = both!(gpu, |be| {
+            let mut since = be.upload(&since0).unwrap();
+            be.track_dead(&be.upload(&mask0).unwrap(), &mut since);
+            let mut out = be.upload(&poison(rows, cols)).unwrap();
+            be.mask_dead(&be.upload(&z0).unwrap(), &since, window, &mut out);
+            vec![be.download(&since).unwrap(), be.download(&out).unwrap()]
+        });
+        // Counting and masking are exact.
+        prop_assert_eq!(&g[0], &c[0]);
+        prop_assert_eq!(&g[1], &c[1]);
+        for j in 0..cols {
+            let fired = (0..rows).any(|i| mask0.row(i)[j] != 0.0);
+            let want = if fired { 0.0 } else { since0.data[j] + rows as f32 };
+            prop_assert_eq!(c[0].data[j], want);
+            let dead = want >= window;
+            for i in 0..rows {
+                let v = c[1].row(i)[j];
+                prop_assert_eq!(v, if dead { z0.row(i)[j] } else { f32::MIN });
+            }
+        }
+    }
 }
 
 /// TopK on a wide code (the overcomplete 1024-unit case): exactly k non-zeros per row of

@@ -3,7 +3,7 @@
 //! stop with the last good weights when the loss stops being finite.
 
 use crate::regularizer::Regularizer;
-use crate::sparsity::{CodeMetrics, CodePenalty, Noise};
+use crate::sparsity::{AuxK, CodeMetrics, CodePenalty, Noise};
 use crate::{
     Autoencoder, Backend, Error, Gradients, Loss, LrSchedule, Matrix, Optimizer, OptimizerConfig,
     Result, Rng, Workspace,
@@ -40,6 +40,10 @@ pub struct TrainConfig {
     /// training data.
     #[serde(default)]
     pub code_metrics: bool,
+    /// The AuxK loss against dead latents (one-hidden-layer TopK models); its value is reported
+    /// as the epoch's penalty.
+    #[serde(default)]
+    pub auxk: Option<AuxK>,
 }
 
 impl Default for TrainConfig {
@@ -55,6 +59,7 @@ impl Default for TrainConfig {
             penalty: None,
             noise: None,
             code_metrics: false,
+            auxk: None,
         }
     }
 }
@@ -102,7 +107,8 @@ pub struct EpochMetrics {
     pub seconds: f64,
     /// Training samples per second.
     pub samples_per_sec: f64,
-    /// Mean code penalty over the epoch's training batches (with a penalty).
+    /// Mean code penalty over the epoch's training batches (with a penalty), plus the AuxK
+    /// loss (with AuxK).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub penalty: Option<f64>,
     /// Mean squared error per element on the training data after the epoch (with
@@ -189,6 +195,8 @@ struct BatchBuffers<B: Backend> {
     /// The corrupted input (denoising only).
     noisy: Option<B::Tensor>,
     ws: Workspace<B>,
+    /// AuxK's buffers (with AuxK only).
+    aux: Option<crate::AuxWorkspace<B>>,
 }
 
 fn batch_buffers<B: Backend>(
@@ -200,6 +208,7 @@ fn batch_buffers<B: Backend>(
         x: backend.zeros(rows, model.config().input_dim)?,
         noisy: None,
         ws: model.workspace(backend, rows)?,
+        aux: None,
     })
 }
 
@@ -333,6 +342,9 @@ pub fn train<B: Backend>(
     if let Some(penalty) = &config.penalty {
         penalty.validate(model.config())?;
     }
+    if let Some(aux) = &config.auxk {
+        aux.validate(model.config())?;
+    }
     if config.early_stopping_patience.is_some() && val.is_none_or(|v| v.rows == 0) {
         return Err(Error::Config(
             "early stopping needs validation data (a validation split above 0)".into(),
@@ -359,6 +371,13 @@ pub fn train<B: Backend>(
             b.noisy = Some(backend.zeros(b.ws.rows(), input_dim)?);
         }
     }
+    if config.auxk.is_some() {
+        for b in std::iter::once(&mut full).chain(tail.as_mut()) {
+            b.aux = Some(model.auxk_workspace(backend, b.ws.rows())?);
+        }
+    }
+    // AuxK: training samples since each code unit was last active.
+    let mut since = backend.zeros(1, model.config().code_dim())?;
     // Each step's noise seed: the run's seed mixed with the step number.
     let noise_seed = |step: usize| {
         crate::sparsity::hash_u32((config.seed as u32) ^ crate::sparsity::hash_u32(step as u32))
@@ -414,6 +433,19 @@ pub fn train<B: Backend>(
                 &mut grads,
                 regularizers,
             );
+            if let (Some(aux), Some(aw)) = (&config.auxk, buf.aux.as_mut()) {
+                model.auxk_backward(
+                    backend,
+                    aux,
+                    input,
+                    &buf.x,
+                    rows.len() as f32 / n as f32,
+                    &mut since,
+                    &mut buf.ws,
+                    aw,
+                    &mut grads,
+                );
+            }
             lr = config.optimizer.lr * config.schedule.factor(global_step, total_steps);
             optimizer.step(backend, model, &grads, lr);
             global_step += 1;
@@ -456,7 +488,7 @@ pub fn train<B: Backend>(
             lr,
             seconds: started.elapsed().as_secs_f64(),
             samples_per_sec: n as f64 / train_seconds,
-            penalty: config.penalty.map(|_| penalty),
+            penalty: (config.penalty.is_some() || config.auxk.is_some()).then_some(penalty),
             mse: code.as_ref().map(|c| c.mse),
             fvu: code.as_ref().map(|c| c.fvu),
             l0: code.as_ref().map(|c| c.l0),

@@ -2,7 +2,7 @@
 //! once when the backend opens.
 
 /// Every WGSL source file, by name, as compiled into the crate.
-pub const SHADERS: [(&str, &str); 9] = [
+pub const SHADERS: [(&str, &str); 10] = [
     ("matmul.wgsl", include_str!("../../../shaders/matmul.wgsl")),
     (
         "activation.wgsl",
@@ -24,6 +24,7 @@ pub const SHADERS: [(&str, &str); 9] = [
         include_str!("../../../shaders/sparsity.wgsl"),
     ),
     ("topk.wgsl", include_str!("../../../shaders/topk.wgsl")),
+    ("dead.wgsl", include_str!("../../../shaders/dead.wgsl")),
 ];
 
 /// One compute entry point.
@@ -48,10 +49,12 @@ pub(crate) enum Kernel {
     KlGradient,
     Corrupt,
     TopK,
+    TrackDead,
+    MaskDead,
 }
 
 impl Kernel {
-    pub(crate) const ALL: [Kernel; 19] = [
+    pub(crate) const ALL: [Kernel; 21] = [
         Kernel::Matmul,
         Kernel::ActivationForward,
         Kernel::ActivationBackward,
@@ -71,6 +74,8 @@ impl Kernel {
         Kernel::KlGradient,
         Kernel::Corrupt,
         Kernel::TopK,
+        Kernel::TrackDead,
+        Kernel::MaskDead,
     ];
 
     /// `(shader file, entry point)`.
@@ -95,6 +100,8 @@ impl Kernel {
             Kernel::KlGradient => ("sparsity.wgsl", "kl_gradient"),
             Kernel::Corrupt => ("sparsity.wgsl", "corrupt"),
             Kernel::TopK => ("topk.wgsl", "topk"),
+            Kernel::TrackDead => ("dead.wgsl", "track_dead"),
+            Kernel::MaskDead => ("dead.wgsl", "mask_dead"),
         }
     }
 }

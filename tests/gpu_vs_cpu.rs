@@ -330,6 +330,38 @@ proptest! {
             }
         }
     }
+
+    #[test]
+    fn column_ops_match_cpu(rows in dim(), cols in 1..300usize, seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let mut w0 = random(rows, cols, seed, 1.0);
+        // One zero column, which both ops leave alone.
+        (0..rows).for_each(|i| w0.data[i * cols] = 0.0);
+        let g0 = random(rows, cols, seed + 1, 1.0);
+        let (g, c) = both!(gpu, |be| {
+            let w = be.upload(&w0).unwrap();
+            let mut grad = be.upload(&g0).unwrap();
+            be.remove_parallel_component(&w, &mut grad);
+            let mut wn = be.upload(&w0).unwrap();
+            be.normalize_columns(&mut wn);
+            vec![be.download(&grad).unwrap(), be.download(&wn).unwrap()]
+        });
+        assert_close(&g, &c, REDUCTION, "column ops")?;
+        for j in 0..cols {
+            let col = |m: &Matrix| (0..rows).map(|i| m.row(i)[j] as f64).collect::<Vec<_>>();
+            let (gr, wn, w) = (col(&c[0]), col(&c[1]), col(&w0));
+            let norm = wn.iter().map(|v| v * v).sum::<f64>().sqrt();
+            let dot: f64 = gr.iter().zip(&w).map(|(a, b)| a * b).sum();
+            let wnorm = w.iter().map(|v| v * v).sum::<f64>().sqrt();
+            if j == 0 {
+                prop_assert_eq!(norm, 0.0);
+                prop_assert_eq!(gr, col(&g0));
+            } else {
+                prop_assert!((norm - 1.0).abs() < 1e-5, "column {} norm {}", j, norm);
+                prop_assert!(dot.abs() < 1e-4 * wnorm.max(1.0), "column {} dot {}", j, dot);
+            }
+        }
+    }
 }
 
 /// TopK on a wide code (the overcomplete 1024-unit case): exactly k non-zeros per row of

@@ -354,6 +354,19 @@ fn bad_sparsity_settings_are_clean_config_errors() {
         ),
         (&["--denoise", "mask:1"][..], "[0, 1)"),
         (&["--sparsity", "sparse"][..], "unknown sparsity"),
+        (
+            &["--sparsity", "topk:4:64"][..],
+            "1 <= AUXK <= the code width 32",
+        ),
+        (
+            &["--sparsity", "topk:2:4", "--layers", "16,8,4"][..],
+            "one-hidden-layer, untied",
+        ),
+        (
+            &["--sparsity", "topk:4:8", "--dead-window", "0"][..],
+            "dead window must be positive",
+        ),
+        (&["--unit-norm-decoder", "--tied"][..], "untied model"),
     ] {
         let args: Vec<&str> = base.iter().chain(extra).copied().collect();
         let out = ae(&args);
@@ -364,4 +377,55 @@ fn bad_sparsity_settings_are_clean_config_errors() {
         );
         assert!(err.contains(needle), "{extra:?}: {err}");
     }
+}
+
+fn topk_config(widths: &[usize], k: usize) -> ModelConfig {
+    ModelConfig::mirrored(widths)
+        .unwrap()
+        .with_activations(Activation::Relu, Activation::Relu, Activation::Sigmoid)
+        .unwrap()
+        .with_topk(Some(k))
+        .unwrap()
+}
+
+/// Every column of the decoder weight (one code unit's direction) has unit norm after a
+/// unit-norm-decoder run, and not after the same run without it.
+#[test]
+fn unit_norm_decoder_keeps_every_decoder_column_at_norm_one() {
+    let cpu = CpuBackend::<f32>::new();
+    let x = data(200, 16, 4);
+    let column_norms = |model: &Autoencoder<CpuBackend>| -> Vec<f64> {
+        let w = cpu
+            .download(&model.params()[model.code_decoder_weight().unwrap()])
+            .unwrap();
+        (0..w.cols)
+            .map(|j| {
+                (0..w.rows)
+                    .map(|i| (w.row(i)[j] as f64).powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+            })
+            .collect()
+    };
+    let mut tc = TrainConfig {
+        epochs: 5,
+        batch_size: 32,
+        optimizer: OptimizerConfig {
+            lr: 1e-2,
+            ..OptimizerConfig::default()
+        },
+        unit_norm_decoder: true,
+        ..TrainConfig::default()
+    };
+    let (model, report) = run(&cpu, topk_config(&[16, 24], 4), &x, &tc);
+    let norms = column_norms(&model);
+    assert_eq!(norms.len(), 24);
+    assert!(
+        norms.iter().all(|n| (n - 1.0).abs() < 1e-5),
+        "column norms {norms:?}"
+    );
+    assert!(report.last().train_loss < report.history[0].train_loss);
+    tc.unit_norm_decoder = false;
+    let (free, _) = run(&cpu, topk_config(&[16, 24], 4), &x, &tc);
+    assert!(column_norms(&free).iter().any(|n| (n - 1.0).abs() > 1e-2));
 }

@@ -174,6 +174,11 @@ pub struct TrainArgs {
     /// AuxK: a code unit is dead when it was active on none of the last N training samples.
     #[arg(long, value_name = "N", default_value_t = ae_core::AuxK::DEFAULT_DEAD_WINDOW)]
     pub dead_window: usize,
+    /// Keep each code unit's decoder direction (each column of the decoder weight reading the
+    /// code) at unit L2 norm: renormalised after every step, the gradient's component along it
+    /// removed before the step. Needs an untied model.
+    #[arg(long)]
+    pub unit_norm_decoder: bool,
     /// Denoising: corrupt each training input with mask:P (a fraction P of inputs zeroed) or
     /// gauss:SIGMA (Gaussian noise), seeded by --seed; the loss compares to the clean input.
     #[arg(long)]
@@ -433,6 +438,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
     train.penalty = penalty;
     train.noise = args.denoise;
     train.auxk = auxk;
+    train.unit_norm_decoder = args.unit_norm_decoder;
     train.code_metrics = args.code_metrics || args.sparsity.is_some();
     let settings = TrainSettings {
         model,

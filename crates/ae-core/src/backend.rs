@@ -225,6 +225,13 @@ pub trait Backend: Send + Sync {
         window: f32,
         out: &mut Self::Tensor,
     );
+    /// Unit-norm decoder columns: `w[:, j] /= ||w[:, j]||` for every column `j` of `w`
+    /// `[rows, cols]` (a column of norm 0 is left as it is).
+    fn normalize_columns(&self, w: &mut Self::Tensor);
+    /// Removes from each column of `grad` its component along the same column of `w`:
+    /// `grad[:, j] -= (grad[:, j] · w[:, j]) / ||w[:, j]||^2 * w[:, j]` (nothing where
+    /// `w[:, j] = 0`). `w`, `grad` `[rows, cols]`.
+    fn remove_parallel_component(&self, w: &Self::Tensor, grad: &mut Self::Tensor);
     /// Denoising corruption: `out[i] = noise.apply(seed, i, x[i])` with `i` the flat row-major
     /// index ([`Noise::apply`]); `x`, `out` `[rows, cols]`.
     fn corrupt(&self, noise: Noise, seed: u32, x: &Self::Tensor, out: &mut Self::Tensor);

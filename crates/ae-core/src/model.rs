@@ -334,6 +334,14 @@ impl<B: Backend> Autoencoder<B> {
         &mut self.params
     }
 
+    /// The index (in [`Autoencoder::params`]) of the weight of the first decoder layer, the one
+    /// that reads the code: `[out, code_dim]`, column `j` being code unit `j`'s direction. `None`
+    /// for a tied model (whose decoder has no weight of its own).
+    pub fn code_decoder_weight(&self) -> Option<usize> {
+        let plan = self.plans[self.config.encoder_depth()];
+        (!plan.transposed).then_some(plan.weight)
+    }
+
     /// Number of scalar parameters.
     pub fn num_parameters(&self) -> usize {
         self.specs.iter().map(|s| s.rows * s.cols).sum()

@@ -44,6 +44,11 @@ pub struct TrainConfig {
     /// as the epoch's penalty.
     #[serde(default)]
     pub auxk: Option<AuxK>,
+    /// Keep every column of the decoder weight that reads the code at unit L2 norm: normalised
+    /// before training and after every step, and each step's gradient loses its component along
+    /// the column first (Gao et al. 2024). Needs an untied model.
+    #[serde(default)]
+    pub unit_norm_decoder: bool,
 }
 
 impl Default for TrainConfig {
@@ -60,6 +65,7 @@ impl Default for TrainConfig {
             noise: None,
             code_metrics: false,
             auxk: None,
+            unit_norm_decoder: false,
         }
     }
 }
@@ -345,6 +351,17 @@ pub fn train<B: Backend>(
     if let Some(aux) = &config.auxk {
         aux.validate(model.config())?;
     }
+    let unit_norm = match (config.unit_norm_decoder, model.code_decoder_weight()) {
+        (false, _) => None,
+        (true, Some(w)) => Some(w),
+        (true, None) => {
+            return Err(Error::Config(
+                "a unit-norm decoder needs an untied model (the tied decoder is the encoder's \
+                 weight)"
+                    .into(),
+            ))
+        }
+    };
     if config.early_stopping_patience.is_some() && val.is_none_or(|v| v.rows == 0) {
         return Err(Error::Config(
             "early stopping needs validation data (a validation split above 0)".into(),
@@ -391,6 +408,9 @@ pub fn train<B: Backend>(
             .map(|s| backend.zeros(s.rows, s.cols))
             .collect()
     };
+    if let Some(w) = unit_norm {
+        backend.normalize_columns(&mut model.params_mut()[w]);
+    }
     let mut last_good = zeros_like(model)?;
     let mut best = zeros_like(model)?;
     snapshot(backend, model, &mut last_good);
@@ -447,7 +467,13 @@ pub fn train<B: Backend>(
                 );
             }
             lr = config.optimizer.lr * config.schedule.factor(global_step, total_steps);
+            if let Some(w) = unit_norm {
+                backend.remove_parallel_component(&model.params()[w], &mut grads.tensors[w]);
+            }
             optimizer.step(backend, model, &grads, lr);
+            if let Some(w) = unit_norm {
+                backend.normalize_columns(&mut model.params_mut()[w]);
+            }
             global_step += 1;
             on_event(TrainEvent::Step {
                 epoch,

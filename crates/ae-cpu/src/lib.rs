@@ -424,6 +424,37 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
         }
     }
 
+    fn normalize_columns(&self, w: &mut CpuTensor<T>) {
+        let (rows, cols) = (w.rows, w.cols);
+        for j in 0..cols {
+            let sq = (0..rows).fold(T::ZERO, |a, i| {
+                let v = w.data[i * cols + j];
+                a + v * v
+            });
+            if sq > T::ZERO {
+                let inv = T::ONE / sq.sqrt();
+                (0..rows).for_each(|i| w.data[i * cols + j] *= inv);
+            }
+        }
+    }
+
+    fn remove_parallel_component(&self, w: &CpuTensor<T>, grad: &mut CpuTensor<T>) {
+        same_shape(w, grad, "remove_parallel_component");
+        let (rows, cols) = (w.rows, w.cols);
+        for j in 0..cols {
+            let (mut dot, mut sq) = (T::ZERO, T::ZERO);
+            for i in 0..rows {
+                let v = w.data[i * cols + j];
+                dot += grad.data[i * cols + j] * v;
+                sq += v * v;
+            }
+            if sq > T::ZERO {
+                let c = dot / sq;
+                (0..rows).for_each(|i| grad.data[i * cols + j] -= c * w.data[i * cols + j]);
+            }
+        }
+    }
+
     fn corrupt(&self, noise: Noise, seed: u32, x: &CpuTensor<T>, out: &mut CpuTensor<T>) {
         same_shape(x, out, "corrupt");
         for (i, (o, &v)) in out.data.iter_mut().zip(&x.data).enumerate() {

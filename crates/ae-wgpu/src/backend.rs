@@ -882,6 +882,28 @@ impl Backend for WgpuBackend {
         );
     }
 
+    fn normalize_columns(&self, w: &mut WgpuTensor) {
+        let p = Params::default()
+            .u(0, w.cols as u32)
+            .u(1, w.cols as u32)
+            .u(3, w.rows as u32);
+        self.dispatch_1d(Kernel::NormalizeColumns, w.cols, p, 2, &[(2, w.buffer())]);
+    }
+
+    fn remove_parallel_component(&self, w: &WgpuTensor, grad: &mut WgpuTensor) {
+        let p = Params::default()
+            .u(0, w.cols as u32)
+            .u(1, w.cols as u32)
+            .u(3, w.rows as u32);
+        self.dispatch_1d(
+            Kernel::RemoveParallel,
+            w.cols,
+            p,
+            2,
+            &[(1, w.buffer()), (3, grad.buffer())],
+        );
+    }
+
     fn corrupt(&self, noise: Noise, seed: u32, x: &WgpuTensor, out: &mut WgpuTensor) {
         let (kind, param) = match noise {
             Noise::Mask { p } => (0, p),

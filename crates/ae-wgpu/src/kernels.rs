@@ -2,7 +2,7 @@
 //! once when the backend opens.
 
 /// Every WGSL source file, by name, as compiled into the crate.
-pub const SHADERS: [(&str, &str); 10] = [
+pub const SHADERS: [(&str, &str); 11] = [
     ("matmul.wgsl", include_str!("../../../shaders/matmul.wgsl")),
     (
         "activation.wgsl",
@@ -25,6 +25,10 @@ pub const SHADERS: [(&str, &str); 10] = [
     ),
     ("topk.wgsl", include_str!("../../../shaders/topk.wgsl")),
     ("dead.wgsl", include_str!("../../../shaders/dead.wgsl")),
+    (
+        "columns.wgsl",
+        include_str!("../../../shaders/columns.wgsl"),
+    ),
 ];
 
 /// One compute entry point.
@@ -51,10 +55,12 @@ pub(crate) enum Kernel {
     TopK,
     TrackDead,
     MaskDead,
+    NormalizeColumns,
+    RemoveParallel,
 }
 
 impl Kernel {
-    pub(crate) const ALL: [Kernel; 21] = [
+    pub(crate) const ALL: [Kernel; 23] = [
         Kernel::Matmul,
         Kernel::ActivationForward,
         Kernel::ActivationBackward,
@@ -76,6 +82,8 @@ impl Kernel {
         Kernel::TopK,
         Kernel::TrackDead,
         Kernel::MaskDead,
+        Kernel::NormalizeColumns,
+        Kernel::RemoveParallel,
     ];
 
     /// `(shader file, entry point)`.
@@ -102,6 +110,8 @@ impl Kernel {
             Kernel::TopK => ("topk.wgsl", "topk"),
             Kernel::TrackDead => ("dead.wgsl", "track_dead"),
             Kernel::MaskDead => ("dead.wgsl", "mask_dead"),
+            Kernel::NormalizeColumns => ("columns.wgsl", "normalize_columns"),
+            Kernel::RemoveParallel => ("columns.wgsl", "remove_parallel_component"),
         }
     }
 }

@@ -367,6 +367,10 @@ fn bad_sparsity_settings_are_clean_config_errors() {
             "dead window must be positive",
         ),
         (&["--unit-norm-decoder", "--tied"][..], "untied model"),
+        (
+            &["--resample-dead", "--layers", "16,8,4"][..],
+            "resampling dead units needs a one-hidden-layer",
+        ),
     ] {
         let args: Vec<&str> = base.iter().chain(extra).copied().collect();
         let out = ae(&args);
@@ -538,4 +542,68 @@ fn auxk_sends_gradient_to_the_dead_units_only() {
     };
     let (_, report) = run(&cpu, cfg, &x, &tc);
     assert!(report.history.iter().all(|h| h.penalty.unwrap() > 0.0));
+}
+
+/// Resampling revives dead units: a ReLU code with a third of its units silenced (encoder rows
+/// negative on the non-negative data) keeps them dead without resampling and has fewer dead
+/// units after an epoch with it; every resampled unit's decoder column has unit norm.
+#[test]
+fn resampling_lowers_the_dead_count() {
+    let cpu = CpuBackend::<f32>::new();
+    let (d, code) = (16, 30);
+    let x = data(300, d, 6);
+    let cfg = ModelConfig::mirrored(&[d, code])
+        .unwrap()
+        .with_activations(Activation::Relu, Activation::Relu, Activation::Sigmoid)
+        .unwrap();
+    let fit = |resample: bool| {
+        let mut model = Autoencoder::new(&cpu, cfg.clone(), 3).unwrap();
+        let mut w = cpu.download(&model.params()[0]).unwrap();
+        for j in 0..10 {
+            w.data[j * d..(j + 1) * d]
+                .iter_mut()
+                .for_each(|v| *v = -v.abs() - 0.1);
+        }
+        model.params_mut()[0] = cpu.upload(&w).unwrap();
+        let tc = TrainConfig {
+            epochs: 2,
+            batch_size: 50,
+            code_metrics: true,
+            resample_dead: resample,
+            ..TrainConfig::default()
+        };
+        let report = train(
+            &cpu,
+            &mut model,
+            &x,
+            None,
+            &tc,
+            &[],
+            &mut |_: TrainEvent<'_, CpuBackend>| Ok(()),
+        )
+        .unwrap();
+        (model, report)
+    };
+    let (_, plain) = fit(false);
+    let (model, resampled) = fit(true);
+    let plain_dead = plain.last().dead_latents.unwrap();
+    assert!(plain_dead >= 10, "{plain_dead}");
+    assert!(plain.last().resampled.is_none());
+    assert_eq!(
+        resampled.history[0].resampled,
+        Some(plain.history[0].dead_latents.unwrap())
+    );
+    let after = resampled.last().dead_latents.unwrap();
+    assert!(
+        after < plain_dead,
+        "{after} dead after resampling, {plain_dead} without"
+    );
+    let dec = cpu.download(&model.params()[2]).unwrap();
+    for j in 0..10 {
+        let n = (0..d)
+            .map(|i| (dec.row(i)[j] as f64).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!((n - 1.0).abs() < 0.2, "unit {j}: decoder column norm {n}");
+    }
 }

@@ -179,6 +179,12 @@ pub struct TrainArgs {
     /// removed before the step. Needs an untied model.
     #[arg(long)]
     pub unit_norm_decoder: bool,
+    /// At each epoch end re-initialise the dead code units (active on no training row): encoder
+    /// row toward a worst-reconstructed input (scaled to 0.2 x the live rows' mean norm), bias 0,
+    /// decoder column along that input's residual, optimiser state zeroed. Needs --layers
+    /// IN,CODE.
+    #[arg(long)]
+    pub resample_dead: bool,
     /// Denoising: corrupt each training input with mask:P (a fraction P of inputs zeroed) or
     /// gauss:SIGMA (Gaussian noise), seeded by --seed; the loss compares to the clean input.
     #[arg(long)]
@@ -242,6 +248,7 @@ impl Job for TrainJob<'_> {
             "dead_latents",
             "mean_activation",
             "max_abs_rho_error",
+            "resampled",
         ] {
             if let Some(v) = last_json.get(key) {
                 out[key] = v.clone();
@@ -439,6 +446,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
     train.noise = args.denoise;
     train.auxk = auxk;
     train.unit_norm_decoder = args.unit_norm_decoder;
+    train.resample_dead = args.resample_dead;
     train.code_metrics = args.code_metrics || args.sparsity.is_some();
     let settings = TrainSettings {
         model,

@@ -162,7 +162,7 @@ pub struct TrainArgs {
     /// Sparse code: l1:LAMBDA (L1 penalty on the code), kl:RHO:BETA (KL sparsity, needs
     /// --code-activation sigmoid), topk:K (keep the K largest code units of each sample) or
     /// topk:K:AUXK (TopK plus the AuxK loss of Gao et al. 2024: the residual x - x_hat is also
-    /// reconstructed from the AUXK largest pre-activations of the dead units, which revives
+    /// reconstructed from the AUXK largest pre-activations of the dead units, meant to revive
     /// them; needs --layers IN,CODE). Turns on the code metrics (L0, FVU, dead latents, mean
     /// activation).
     #[arg(long)]

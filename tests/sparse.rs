@@ -190,11 +190,27 @@ fn sparse_runs_agree_between_gpu_and_cpu() {
             },
         ),
         (
-            topk,
+            topk.clone(),
             TrainConfig {
                 penalty: None,
                 noise: Some(Noise::Mask { p: 0.2 }),
                 ..kl_config(30, 0.0)
+            },
+        ),
+        // AuxK, unit-norm decoder columns and resampling together.
+        (
+            topk,
+            TrainConfig {
+                penalty: None,
+                auxk: Some(AuxK {
+                    k: 6,
+                    coef: 1.0 / 32.0,
+                    dead_window: 40,
+                }),
+                unit_norm_decoder: true,
+                resample_dead: true,
+                batch_size: 16,
+                ..kl_config(10, 0.0)
             },
         ),
     ];
@@ -214,6 +230,7 @@ fn sparse_runs_agree_between_gpu_and_cpu() {
                 assert!((pa - pb).abs() <= 1e-3 * pb.abs().max(1e-3), "{pa} vs {pb}");
             }
             assert_eq!(a.l0.is_some(), b.l0.is_some());
+            assert_eq!(a.resampled, b.resampled);
         }
     }
 }

@@ -53,7 +53,8 @@ for run in "aux:--sparsity topk:32:256" \
            "aux-w1k:--sparsity topk:32:256 --dead-window 1000" \
            "unorm:--sparsity topk:32 --unit-norm-decoder" \
            "unorm-aux:--sparsity topk:32:256 --unit-norm-decoder" \
-           "resample:--sparsity topk:32 --resample-dead"; do
+           "resample:--sparsity topk:32 --resample-dead" \
+           "resample-aux:--sparsity topk:32:256 --resample-dead"; do
     name=${run%%:*}
     $ae train $mnist --out "$out/topk32-$name" --layers 784,1024 ${run#*:} $common \
         > "$out/topk32-$name.json"

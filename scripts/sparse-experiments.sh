@@ -44,3 +44,19 @@ $ae train $mnist --out "$out/topk32" --layers 784,1024 --sparsity topk:32 $commo
 summary "$out/topk32.json"
 $ae train $mnist --out "$out/ae32" --layers 784,32 --code-metrics $common > "$out/ae32.json"
 summary "$out/ae32.json"
+
+# 3. Dead latents of the 784-1024 TopK model: AuxK (Gao et al. 2024), unit-norm decoder columns,
+#    resampling; the README's table.
+keys='["final_val_loss","penalty","mse","dead_latents","resampled"]'
+for run in "aux:--sparsity topk:32:256" \
+           "aux-c1:--sparsity topk:32:256 --auxk-coef 1" \
+           "aux-w1k:--sparsity topk:32:256 --dead-window 1000" \
+           "unorm:--sparsity topk:32 --unit-norm-decoder" \
+           "unorm-aux:--sparsity topk:32:256 --unit-norm-decoder" \
+           "resample:--sparsity topk:32 --resample-dead" \
+           "resample-aux:--sparsity topk:32:256 --resample-dead"; do
+    name=${run%%:*}
+    $ae train $mnist --out "$out/topk32-$name" --layers 784,1024 ${run#*:} $common \
+        > "$out/topk32-$name.json"
+    summary "$out/topk32-$name.json"
+done

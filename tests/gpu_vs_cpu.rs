@@ -297,6 +297,75 @@ proptest! {
         prop_assert_eq!(&g[1], &c[1]);
         assert_close(&g[2..], &c[2..], ELEMENTWISE, "gaussian noise")?;
     }
+
+    #[test]
+    fn dead_unit_ops_match_cpu(rows in dim(), cols in 1..300usize, seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        // A 0/1 mask with every third column silent, and integer "samples since" counters.
+        let mut mask0 = random(rows, cols, seed, 1.0);
+        for (i, v) in mask0.data.iter_mut().enumerate() {
+            *v = if i % cols % 3 != 0 && *v > 0.5 { 1.0 } else { 0.0 };
+        }
+        let since0 = Matrix::new(
+            1,
+            cols,
+            random(1, cols, seed + 1, 1.0).data.iter().map(|v| ((v + 1.0) * 20.0).floor()).collect(),
+        ).unwrap();
+        let z0 = random(rows, cols, seed + 2, 2.0);
+        let window = 20.0 + rows as f32;
+        let (g, c) = both!(gpu, |be| {
+            let mut since = be.upload(&since0).unwrap();
+            be.track_dead(&be.upload(&mask0).unwrap(), &mut since);
+            let mut out = be.upload(&poison(rows, cols)).unwrap();
+            be.mask_dead(&be.upload(&z0).unwrap(), &since, window, &mut out);
+            vec![be.download(&since).unwrap(), be.download(&out).unwrap()]
+        });
+        // Counting and masking are exact.
+        prop_assert_eq!(&g[0], &c[0]);
+        prop_assert_eq!(&g[1], &c[1]);
+        for j in 0..cols {
+            let fired = (0..rows).any(|i| mask0.row(i)[j] != 0.0);
+            let want = if fired { 0.0 } else { since0.data[j] + rows as f32 };
+            prop_assert_eq!(c[0].data[j], want);
+            let dead = want >= window;
+            for i in 0..rows {
+                let v = c[1].row(i)[j];
+                prop_assert_eq!(v, if dead { z0.row(i)[j] } else { f32::MIN });
+            }
+        }
+    }
+
+    #[test]
+    fn column_ops_match_cpu(rows in dim(), cols in 1..300usize, seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let mut w0 = random(rows, cols, seed, 1.0);
+        // One zero column, which both ops leave alone.
+        (0..rows).for_each(|i| w0.data[i * cols] = 0.0);
+        let g0 = random(rows, cols, seed + 1, 1.0);
+        let (g, c) = both!(gpu, |be| {
+            let w = be.upload(&w0).unwrap();
+            let mut grad = be.upload(&g0).unwrap();
+            be.remove_parallel_component(&w, &mut grad);
+            let mut wn = be.upload(&w0).unwrap();
+            be.normalize_columns(&mut wn);
+            vec![be.download(&grad).unwrap(), be.download(&wn).unwrap()]
+        });
+        assert_close(&g, &c, REDUCTION, "column ops")?;
+        for j in 0..cols {
+            let col = |m: &Matrix| (0..rows).map(|i| m.row(i)[j] as f64).collect::<Vec<_>>();
+            let (gr, wn, w) = (col(&c[0]), col(&c[1]), col(&w0));
+            let norm = wn.iter().map(|v| v * v).sum::<f64>().sqrt();
+            let dot: f64 = gr.iter().zip(&w).map(|(a, b)| a * b).sum();
+            let wnorm = w.iter().map(|v| v * v).sum::<f64>().sqrt();
+            if j == 0 {
+                prop_assert_eq!(norm, 0.0);
+                prop_assert_eq!(gr, col(&g0));
+            } else {
+                prop_assert!((norm - 1.0).abs() < 1e-5, "column {} norm {}", j, norm);
+                prop_assert!(dot.abs() < 1e-4 * wnorm.max(1.0), "column {} dot {}", j, dot);
+            }
+        }
+    }
 }
 
 /// TopK on a wide code (the overcomplete 1024-unit case): exactly k non-zeros per row of

@@ -160,10 +160,31 @@ pub struct TrainArgs {
     #[arg(long)]
     pub colour_by: Option<PathBuf>,
     /// Sparse code: l1:LAMBDA (L1 penalty on the code), kl:RHO:BETA (KL sparsity, needs
-    /// --code-activation sigmoid) or topk:K (keep the K largest code units of each sample).
-    /// Turns on the code metrics (L0, FVU, dead latents, mean activation).
+    /// --code-activation sigmoid), topk:K (keep the K largest code units of each sample) or
+    /// topk:K:AUXK (TopK plus the AuxK loss of Gao et al. 2024: the residual x - x_hat is also
+    /// reconstructed from the AUXK largest pre-activations of the dead units, meant to revive
+    /// them; needs --layers IN,CODE). Turns on the code metrics (L0, FVU, dead latents, mean
+    /// activation).
     #[arg(long)]
     pub sparsity: Option<SparsitySpec>,
+    /// Coefficient of the AuxK loss (topk:K:AUXK): coef * MSE(residual, its reconstruction
+    /// from the dead units).
+    #[arg(long, default_value_t = ae_core::AuxK::DEFAULT_COEF)]
+    pub auxk_coef: f32,
+    /// AuxK: a code unit is dead when it was active on none of the last N training samples.
+    #[arg(long, value_name = "N", default_value_t = ae_core::AuxK::DEFAULT_DEAD_WINDOW)]
+    pub dead_window: usize,
+    /// Keep each code unit's decoder direction (each column of the decoder weight reading the
+    /// code) at unit L2 norm: renormalised after every step, the gradient's component along it
+    /// removed before the step. Needs an untied model.
+    #[arg(long)]
+    pub unit_norm_decoder: bool,
+    /// At each epoch end re-initialise the dead code units (active on no training row): encoder
+    /// row toward a worst-reconstructed input (scaled to 0.2 x the live rows' mean norm), bias 0,
+    /// decoder column along that input's residual, optimiser state zeroed. Needs --layers
+    /// IN,CODE.
+    #[arg(long)]
+    pub resample_dead: bool,
     /// Denoising: corrupt each training input with mask:P (a fraction P of inputs zeroed) or
     /// gauss:SIGMA (Gaussian noise), seeded by --seed; the loss compares to the clean input.
     #[arg(long)]
@@ -227,6 +248,7 @@ impl Job for TrainJob<'_> {
             "dead_latents",
             "mean_activation",
             "max_abs_rho_error",
+            "resampled",
         ] {
             if let Some(v) = last_json.get(key) {
                 out[key] = v.clone();
@@ -399,23 +421,32 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
             layers.first().copied().unwrap_or(0)
         )));
     }
-    let (topk, penalty) = match args.sparsity {
-        Some(SparsitySpec::TopK { aux_k: Some(_), .. }) => {
-            return Err(ae::Error::Config(
-                "topk:K:AUXK (the AuxK loss) is not implemented yet; use topk:K".into(),
-            ))
-        }
-        Some(SparsitySpec::TopK { k, aux_k: None }) => (Some(k), None),
-        Some(SparsitySpec::Penalty(p)) => (None, Some(p)),
-        None => (None, None),
+    let (topk, penalty, auxk) = match args.sparsity {
+        Some(SparsitySpec::TopK { k, aux_k }) => (
+            Some(k),
+            None,
+            aux_k.map(|k| ae_core::AuxK {
+                k,
+                coef: args.auxk_coef,
+                dead_window: args.dead_window,
+            }),
+        ),
+        Some(SparsitySpec::Penalty(p)) => (None, Some(p), None),
+        None => (None, None, None),
     };
     let model = args.model.model_config_topk(&layers, topk)?;
     if let Some(p) = &penalty {
         p.validate(&model)?;
     }
+    if let Some(a) = &auxk {
+        a.validate(&model)?;
+    }
     let mut train = args.fit.train_config(args.patience, FIT_DEFAULTS);
     train.penalty = penalty;
     train.noise = args.denoise;
+    train.auxk = auxk;
+    train.unit_norm_decoder = args.unit_norm_decoder;
+    train.resample_dead = args.resample_dead;
     train.code_metrics = args.code_metrics || args.sparsity.is_some();
     let settings = TrainSettings {
         model,

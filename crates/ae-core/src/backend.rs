@@ -211,6 +211,27 @@ pub trait Backend: Send + Sync {
     /// column indices); `out = max(z, 0)` on kept elements and 0 elsewhere; `mask = 1` where kept
     /// and `z > 0`, else 0 (so the backward is `grad *= mask`). `out`, `mask` `[rows, cols]`.
     fn topk(&self, z: &Self::Tensor, k: usize, out: &mut Self::Tensor, mask: &mut Self::Tensor);
+    /// AuxK's dead-unit tracking: `since[0, j] = 0` where unit `j` is active on some row
+    /// (`active[i, j] != 0`), else `since[0, j] += rows`. `active` `[rows, cols]` (TopK's mask),
+    /// `since` `[1, cols]`: the training samples since each unit last fired.
+    fn track_dead(&self, active: &Self::Tensor, since: &mut Self::Tensor);
+    /// AuxK's masked pre-activations: `out[i, j] = z[i, j]` where unit `j` is dead
+    /// (`since[0, j] >= window`), else [`crate::sparsity::MASKED`] (the lowest finite f32, which
+    /// [`Backend::topk`] never turns on). `z`, `out` `[rows, cols]`; `since` `[1, cols]`.
+    fn mask_dead(
+        &self,
+        z: &Self::Tensor,
+        since: &Self::Tensor,
+        window: f32,
+        out: &mut Self::Tensor,
+    );
+    /// Unit-norm decoder columns: `w[:, j] /= ||w[:, j]||` for every column `j` of `w`
+    /// `[rows, cols]` (a column of norm 0 is left as it is).
+    fn normalize_columns(&self, w: &mut Self::Tensor);
+    /// Removes from each column of `grad` its component along the same column of `w`:
+    /// `grad[:, j] -= (grad[:, j] · w[:, j]) / ||w[:, j]||^2 * w[:, j]` (nothing where
+    /// `w[:, j] = 0`). `w`, `grad` `[rows, cols]`.
+    fn remove_parallel_component(&self, w: &Self::Tensor, grad: &mut Self::Tensor);
     /// Denoising corruption: `out[i] = noise.apply(seed, i, x[i])` with `i` the flat row-major
     /// index ([`Noise::apply`]); `x`, `out` `[rows, cols]`.
     fn corrupt(&self, noise: Noise, seed: u32, x: &Self::Tensor, out: &mut Self::Tensor);

@@ -32,11 +32,13 @@ pub use element::Element;
 pub use error::{Error, Result};
 pub use loss::Loss;
 pub use matrix::Matrix;
-pub use model::{Autoencoder, CodeTerms, Gradients, Output, ParamKind, ParamSpec, Workspace};
+pub use model::{
+    Autoencoder, AuxWorkspace, CodeTerms, Gradients, Output, ParamKind, ParamSpec, Workspace,
+};
 pub use optim::{LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
 pub use pca::Pca;
 pub use regularizer::{Regularizer, WeightDecay};
 pub use rng::Rng;
-pub use sparsity::{CodeMetrics, CodePenalty, Noise, SparsitySpec};
+pub use sparsity::{AuxK, CodeMetrics, CodePenalty, Noise, SparsitySpec};
 pub use synth::{SynthKind, Synthetic};
 pub use trainer::{train, EpochMetrics, TrainConfig, TrainEvent, TrainReport};

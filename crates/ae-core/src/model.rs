@@ -102,6 +102,28 @@ impl<B: Backend> Workspace<B> {
     }
 }
 
+/// Buffers of the AuxK loss ([`crate::AuxK`]) for one batch size; made once by
+/// [`Autoencoder::auxk_workspace`].
+pub struct AuxWorkspace<B: Backend> {
+    rows: usize,
+    /// Pre-activations with every live unit masked out `[rows, code]`.
+    z_dead: B::Tensor,
+    /// The dead units' TopK code `[rows, code]`.
+    code: B::Tensor,
+    /// Its mask (kept and positive) `[rows, code]`.
+    mask: B::Tensor,
+    /// The residual `x - x_hat` `[rows, d]`.
+    residual: B::Tensor,
+    /// The residual's reconstruction from the dead units `[rows, d]`.
+    recon: B::Tensor,
+    /// `d aux / d recon` `[rows, d]`.
+    grad_recon: B::Tensor,
+    /// `d aux / d z` of the dead units `[rows, code]`.
+    grad_code: B::Tensor,
+    /// `[1, code]`: the encoder bias part before it is added to the gradient.
+    grad_bias: B::Tensor,
+}
+
 /// One gradient tensor per parameter, same shapes.
 pub struct Gradients<B: Backend> {
     /// In parameter order.
@@ -312,6 +334,14 @@ impl<B: Backend> Autoencoder<B> {
         &mut self.params
     }
 
+    /// The index (in [`Autoencoder::params`]) of the weight of the first decoder layer, the one
+    /// that reads the code: `[out, code_dim]`, column `j` being code unit `j`'s direction. `None`
+    /// for a tied model (whose decoder has no weight of its own).
+    pub fn code_decoder_weight(&self) -> Option<usize> {
+        let plan = self.plans[self.config.encoder_depth()];
+        (!plan.transposed).then_some(plan.weight)
+    }
+
     /// Number of scalar parameters.
     pub fn num_parameters(&self) -> usize {
         self.specs.iter().map(|s| s.rows * s.cols).sum()
@@ -347,6 +377,99 @@ impl<B: Backend> Autoencoder<B> {
             penalty_acc: backend.zeros(1, 1)?,
             unit_scratch: backend.zeros(1, code)?,
         })
+    }
+
+    /// Buffers of the AuxK loss for batches of `rows` samples.
+    pub fn auxk_workspace(&self, backend: &B, rows: usize) -> Result<AuxWorkspace<B>> {
+        let (d, c) = (self.config.input_dim, self.config.code_dim());
+        Ok(AuxWorkspace {
+            rows,
+            z_dead: backend.zeros(rows, c)?,
+            code: backend.zeros(rows, c)?,
+            mask: backend.zeros(rows, c)?,
+            residual: backend.zeros(rows, d)?,
+            recon: backend.zeros(rows, d)?,
+            grad_recon: backend.zeros(rows, d)?,
+            grad_code: backend.zeros(rows, c)?,
+            grad_bias: backend.zeros(1, c)?,
+        })
+    }
+
+    /// The AuxK loss ([`crate::AuxK`]) after [`Autoencoder::forward_backward`] on the same
+    /// batch: updates `since` `[1, code]` (samples since each unit last fired) with the batch's
+    /// active units, adds `scale * aux.coef * mean((e_hat - e)^2)` to `ws.penalty_acc` and its
+    /// gradient to `grads` (decoder weight, encoder weight and bias). `x` is the model's input
+    /// and `target` the clean one, `[rows, input_dim]`; `aux` must have passed
+    /// [`crate::AuxK::validate`] for this model.
+    #[allow(clippy::too_many_arguments)]
+    pub fn auxk_backward(
+        &self,
+        backend: &B,
+        aux: &crate::AuxK,
+        x: &B::Tensor,
+        target: &B::Tensor,
+        scale: f32,
+        since: &mut B::Tensor,
+        ws: &mut Workspace<B>,
+        aw: &mut AuxWorkspace<B>,
+        grads: &mut Gradients<B>,
+    ) {
+        debug_assert!(self.plans.len() == 2 && !self.plans[1].transposed);
+        debug_assert_eq!(aw.rows, ws.rows);
+        let (enc, dec) = (self.plans[0], self.plans[1]);
+        let mask = ws.topk_mask.as_ref().expect("AuxK needs a TopK model");
+        backend.track_dead(mask, since);
+        backend.mask_dead(
+            &ws.layers[0].z,
+            since,
+            aux.dead_window as f32,
+            &mut aw.z_dead,
+        );
+        backend.topk(&aw.z_dead, aux.k, &mut aw.code, &mut aw.mask);
+        backend.copy(target, &mut aw.residual);
+        backend.scale_add(-1.0, ws.layers[1].output(), &mut aw.residual);
+        let w_dec = &self.params[dec.weight];
+        backend.matmul(&aw.code, false, w_dec, true, 1.0, 0.0, &mut aw.recon);
+        backend.loss(
+            Loss::Mse,
+            &aw.recon,
+            &aw.residual,
+            scale * aux.coef,
+            &mut ws.penalty_acc,
+            Some(&mut aw.grad_recon),
+        );
+        // dW_dec [d, code] += coef * grad_reconᵀ h_aux.
+        backend.matmul(
+            &aw.grad_recon,
+            true,
+            &aw.code,
+            false,
+            aux.coef,
+            1.0,
+            &mut grads.tensors[dec.weight],
+        );
+        // d z_dead = coef * grad_recon W_dec, through TopK's mask.
+        backend.matmul(
+            &aw.grad_recon,
+            false,
+            w_dec,
+            false,
+            aux.coef,
+            0.0,
+            &mut aw.grad_code,
+        );
+        backend.mul_assign(&mut aw.grad_code, &aw.mask);
+        backend.matmul(
+            &aw.grad_code,
+            true,
+            x,
+            false,
+            1.0,
+            1.0,
+            &mut grads.tensors[enc.weight],
+        );
+        backend.bias_grad(&aw.grad_code, &mut aw.grad_bias);
+        backend.scale_add(1.0, &aw.grad_bias, &mut grads.tensors[enc.bias]);
     }
 
     /// Zeroed gradients, one per parameter.

@@ -154,6 +154,15 @@ impl<B: Backend> Optimizer<B> {
         self.steps
     }
 
+    /// The state tensors of parameter `i` (momentum, or Adam's two moments), same shape as it.
+    pub fn state_of(&mut self, i: usize) -> Vec<&mut B::Tensor> {
+        let mut out = vec![&mut self.first[i]];
+        if let Some(v) = self.second.get_mut(i) {
+            out.push(v);
+        }
+        out
+    }
+
     /// Applies one update with learning rate `lr` to every parameter of `model`.
     pub fn step(&mut self, backend: &B, model: &mut Autoencoder<B>, grads: &Gradients<B>, lr: f32) {
         self.steps += 1;

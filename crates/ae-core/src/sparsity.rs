@@ -16,6 +16,10 @@ pub const KL_EPS: f64 = 1e-6;
 /// A code unit counts as active on a sample when its activation exceeds this.
 pub const ACTIVE_THRESHOLD: f32 = 1e-6;
 
+/// What [`Backend::mask_dead`] writes for units that are not dead: the lowest finite f32, so
+/// that TopK over the masked pre-activations prefers every dead unit and never turns it on.
+pub const MASKED: f32 = f32::MIN;
+
 /// `rho_hat` clamped into `[KL_EPS, 1 - KL_EPS]`.
 #[inline]
 pub fn kl_clamp<T: Element>(rho_hat: T) -> T {
@@ -292,6 +296,71 @@ impl FromStr for SparsitySpec {
                 )))
             }
         })
+    }
+}
+
+/// The AuxK auxiliary loss of TopK sparse autoencoders (Gao et al. 2024, "Scaling and
+/// evaluating sparse autoencoders"), against dead latents.
+///
+/// A code unit is dead when it has not been active on any of the last `dead_window` training
+/// samples. After the main forward pass of a one-hidden-layer TopK model, the residual
+/// `e = x - x_hat` `[rows, d]` is reconstructed from the `k` largest pre-activations among the
+/// dead units only (ReLU on them, others zero: `h_aux` `[rows, code]`), decoded by the decoder
+/// weight without bias, `e_hat = h_aux W_decᵀ`, and `coef * mean((e_hat - e)^2)` (plain MSE over
+/// `rows * d` elements, not Gao et al.'s normalisation by the residual's variance) is added to
+/// the objective. Its gradient reaches the decoder weight and, through the dead units'
+/// pre-activations, their encoder rows and biases; `e` is a constant. With no dead unit the term
+/// equals the residual's MSE times `coef` and has no gradient.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AuxK {
+    /// Dead units used per sample.
+    pub k: usize,
+    /// The coefficient of the auxiliary loss (Gao et al.: 1/32).
+    pub coef: f32,
+    /// Training samples without activation after which a unit counts as dead.
+    pub dead_window: usize,
+}
+
+impl AuxK {
+    /// The default coefficient, 1/32.
+    pub const DEFAULT_COEF: f32 = 1.0 / 32.0;
+    /// The default dead window, 10,000 samples.
+    pub const DEFAULT_DEAD_WINDOW: usize = 10_000;
+
+    /// Checks the settings and that the model is a one-hidden-layer, untied TopK autoencoder
+    /// (one encoder layer, one decoder layer) whose code has at least `k` units.
+    pub fn validate(&self, model: &ModelConfig) -> Result<()> {
+        if model.code_topk.is_none() {
+            return Err(Error::Config(
+                "the AuxK loss needs a topk code (--sparsity topk:K:AUXK)".into(),
+            ));
+        }
+        if model.encoder.len() != 1 || !model.decoder.is_empty() || model.tied {
+            return Err(Error::Config(format!(
+                "the AuxK loss needs a one-hidden-layer, untied autoencoder (--layers IN,CODE), \
+                 got encoder {:?}, decoder {:?}{}",
+                model.encoder,
+                model.decoder,
+                if model.tied { ", tied" } else { "" }
+            )));
+        }
+        let code = model.code_dim();
+        if self.k == 0 || self.k > code {
+            return Err(Error::Config(format!(
+                "AuxK needs 1 <= AUXK <= the code width {code}, got {}",
+                self.k
+            )));
+        }
+        if !(self.coef.is_finite() && self.coef >= 0.0) {
+            return Err(Error::Config(format!(
+                "the AuxK coefficient must be >= 0, got {}",
+                self.coef
+            )));
+        }
+        if self.dead_window == 0 {
+            return Err(Error::Config("the dead window must be positive".into()));
+        }
+        Ok(())
     }
 }
 

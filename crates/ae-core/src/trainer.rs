@@ -3,7 +3,7 @@
 //! stop with the last good weights when the loss stops being finite.
 
 use crate::regularizer::Regularizer;
-use crate::sparsity::{CodeMetrics, CodePenalty, Noise};
+use crate::sparsity::{AuxK, CodeMetrics, CodePenalty, Noise};
 use crate::{
     Autoencoder, Backend, Error, Gradients, Loss, LrSchedule, Matrix, Optimizer, OptimizerConfig,
     Result, Rng, Workspace,
@@ -40,6 +40,19 @@ pub struct TrainConfig {
     /// training data.
     #[serde(default)]
     pub code_metrics: bool,
+    /// The AuxK loss against dead latents (one-hidden-layer TopK models); its value is reported
+    /// as the epoch's penalty.
+    #[serde(default)]
+    pub auxk: Option<AuxK>,
+    /// Keep every column of the decoder weight that reads the code at unit L2 norm: normalised
+    /// before training and after every step, and each step's gradient loses its component along
+    /// the column first (Gao et al. 2024). Needs an untied model.
+    #[serde(default)]
+    pub unit_norm_decoder: bool,
+    /// At each epoch end, re-initialise the code units active on no training sample (see
+    /// [`resample_dead`]). Needs a one-hidden-layer, untied model.
+    #[serde(default)]
+    pub resample_dead: bool,
 }
 
 impl Default for TrainConfig {
@@ -55,6 +68,9 @@ impl Default for TrainConfig {
             penalty: None,
             noise: None,
             code_metrics: false,
+            auxk: None,
+            unit_norm_decoder: false,
+            resample_dead: false,
         }
     }
 }
@@ -102,7 +118,8 @@ pub struct EpochMetrics {
     pub seconds: f64,
     /// Training samples per second.
     pub samples_per_sec: f64,
-    /// Mean code penalty over the epoch's training batches (with a penalty).
+    /// Mean code penalty over the epoch's training batches (with a penalty), plus the AuxK
+    /// loss (with AuxK).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub penalty: Option<f64>,
     /// Mean squared error per element on the training data after the epoch (with
@@ -121,6 +138,10 @@ pub struct EpochMetrics {
     /// Mean over units of each unit's mean activation (with `code_metrics`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_activation: Option<f64>,
+    /// Code units re-initialised at the end of the epoch (with `resample_dead`); the other
+    /// metrics are measured after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resampled: Option<usize>,
     /// Largest `|unit mean activation - rho|` (with `code_metrics` and a KL penalty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_abs_rho_error: Option<f64>,
@@ -189,6 +210,8 @@ struct BatchBuffers<B: Backend> {
     /// The corrupted input (denoising only).
     noisy: Option<B::Tensor>,
     ws: Workspace<B>,
+    /// AuxK's buffers (with AuxK only).
+    aux: Option<crate::AuxWorkspace<B>>,
 }
 
 fn batch_buffers<B: Backend>(
@@ -200,6 +223,7 @@ fn batch_buffers<B: Backend>(
         x: backend.zeros(rows, model.config().input_dim)?,
         noisy: None,
         ws: model.workspace(backend, rows)?,
+        aux: None,
     })
 }
 
@@ -301,6 +325,83 @@ pub fn evaluate<B: Backend>(
     Ok(total)
 }
 
+/// Re-initialises the dead code units of a one-hidden-layer, untied model: the units active
+/// (above [`crate::sparsity::ACTIVE_THRESHOLD`]) on no row of `train` `[n, d]`. The rows with the
+/// highest reconstruction error are taken in turn (highest first); for dead unit `j` and row `s`:
+/// encoder row `j` = `x_s / ||x_s||` times 0.2 times the mean L2 norm of the live units' encoder
+/// rows (1 when none is live), encoder bias `j` = 0, decoder column `j` = the residual
+/// `(x_s - x_hat_s) / ||x_s - x_hat_s||`, and the optimiser's state of all three set to zero.
+/// Returns how many units were re-initialised. Runs on the host, once per epoch.
+pub fn resample_dead<B: Backend>(
+    backend: &B,
+    model: &mut Autoencoder<B>,
+    optimizer: &mut Optimizer<B>,
+    train: &Matrix,
+) -> Result<usize> {
+    let (code, recon) = model.code_and_reconstruction(backend, train)?;
+    let units = code.cols;
+    let dead: Vec<usize> = (0..units)
+        .filter(|&j| (0..code.rows).all(|i| code.row(i)[j] <= crate::sparsity::ACTIVE_THRESHOLD))
+        .collect();
+    if dead.is_empty() || train.rows == 0 {
+        return Ok(0);
+    }
+    let errors = train.row_squared_errors(&recon)?;
+    let mut worst: Vec<usize> = (0..train.rows).collect();
+    worst.sort_by(|&a, &b| errors[b].total_cmp(&errors[a]).then(a.cmp(&b)));
+    let (we, be, wd) = (0, 1, 2);
+    let d = train.cols;
+    let mut enc = backend.download(&model.params()[we])?; // [code, d]
+    let mut enc_bias = backend.download(&model.params()[be])?; // [1, code]
+    let mut dec = backend.download(&model.params()[wd])?; // [d, code]
+    let norm = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let live: Vec<f64> = (0..units)
+        .filter(|j| !dead.contains(j))
+        .map(|j| norm(enc.row(j)))
+        .collect();
+    let scale = 0.2
+        * if live.is_empty() {
+            1.0
+        } else {
+            live.iter().sum::<f64>() / live.len() as f64
+        };
+    for (t, &j) in dead.iter().enumerate() {
+        let s = worst[t % worst.len()];
+        let x = train.row(s);
+        let xn = norm(x).max(f64::MIN_POSITIVE);
+        for (w, &v) in enc.data[j * d..(j + 1) * d].iter_mut().zip(x) {
+            *w = (v as f64 / xn * scale) as f32;
+        }
+        enc_bias.data[j] = 0.0;
+        let r: Vec<f64> = x
+            .iter()
+            .zip(recon.row(s))
+            .map(|(a, b)| (*a - *b) as f64)
+            .collect();
+        let rn = r.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if rn > 0.0 {
+            for (i, v) in r.iter().enumerate() {
+                dec.data[i * units + j] = (v / rn) as f32;
+            }
+        }
+    }
+    for (i, m) in [(we, &enc), (be, &enc_bias), (wd, &dec)] {
+        backend.copy(&backend.upload(m)?, &mut model.params_mut()[i]);
+        for state in optimizer.state_of(i) {
+            let mut host = backend.download(state)?;
+            for &j in &dead {
+                match i {
+                    0 => host.data[j * d..(j + 1) * d].fill(0.0),
+                    1 => host.data[j] = 0.0,
+                    _ => (0..d).for_each(|r| host.data[r * units + j] = 0.0),
+                }
+            }
+            backend.copy(&backend.upload(&host)?, state);
+        }
+    }
+    Ok(dead.len())
+}
+
 /// Trains `model` on `train` (`[n, input_dim]`, already normalised), validating on `val` after
 /// each epoch. `on_event` sees every step and epoch; an error from it stops training.
 ///
@@ -333,6 +434,32 @@ pub fn train<B: Backend>(
     if let Some(penalty) = &config.penalty {
         penalty.validate(model.config())?;
     }
+    if let Some(aux) = &config.auxk {
+        aux.validate(model.config())?;
+    }
+    if config.resample_dead {
+        let m = model.config();
+        if m.encoder.len() != 1 || !m.decoder.is_empty() || m.tied {
+            return Err(Error::Config(format!(
+                "resampling dead units needs a one-hidden-layer, untied autoencoder \
+                 (--layers IN,CODE), got encoder {:?}, decoder {:?}{}",
+                m.encoder,
+                m.decoder,
+                if m.tied { ", tied" } else { "" }
+            )));
+        }
+    }
+    let unit_norm = match (config.unit_norm_decoder, model.code_decoder_weight()) {
+        (false, _) => None,
+        (true, Some(w)) => Some(w),
+        (true, None) => {
+            return Err(Error::Config(
+                "a unit-norm decoder needs an untied model (the tied decoder is the encoder's \
+                 weight)"
+                    .into(),
+            ))
+        }
+    };
     if config.early_stopping_patience.is_some() && val.is_none_or(|v| v.rows == 0) {
         return Err(Error::Config(
             "early stopping needs validation data (a validation split above 0)".into(),
@@ -359,6 +486,13 @@ pub fn train<B: Backend>(
             b.noisy = Some(backend.zeros(b.ws.rows(), input_dim)?);
         }
     }
+    if config.auxk.is_some() {
+        for b in std::iter::once(&mut full).chain(tail.as_mut()) {
+            b.aux = Some(model.auxk_workspace(backend, b.ws.rows())?);
+        }
+    }
+    // AuxK: training samples since each code unit was last active.
+    let mut since = backend.zeros(1, model.config().code_dim())?;
     // Each step's noise seed: the run's seed mixed with the step number.
     let noise_seed = |step: usize| {
         crate::sparsity::hash_u32((config.seed as u32) ^ crate::sparsity::hash_u32(step as u32))
@@ -372,6 +506,9 @@ pub fn train<B: Backend>(
             .map(|s| backend.zeros(s.rows, s.cols))
             .collect()
     };
+    if let Some(w) = unit_norm {
+        backend.normalize_columns(&mut model.params_mut()[w]);
+    }
     let mut last_good = zeros_like(model)?;
     let mut best = zeros_like(model)?;
     snapshot(backend, model, &mut last_good);
@@ -414,8 +551,27 @@ pub fn train<B: Backend>(
                 &mut grads,
                 regularizers,
             );
+            if let (Some(aux), Some(aw)) = (&config.auxk, buf.aux.as_mut()) {
+                model.auxk_backward(
+                    backend,
+                    aux,
+                    input,
+                    &buf.x,
+                    rows.len() as f32 / n as f32,
+                    &mut since,
+                    &mut buf.ws,
+                    aw,
+                    &mut grads,
+                );
+            }
             lr = config.optimizer.lr * config.schedule.factor(global_step, total_steps);
+            if let Some(w) = unit_norm {
+                backend.remove_parallel_component(&model.params()[w], &mut grads.tensors[w]);
+            }
             optimizer.step(backend, model, &grads, lr);
+            if let Some(w) = unit_norm {
+                backend.normalize_columns(&mut model.params_mut()[w]);
+            }
             global_step += 1;
             on_event(TrainEvent::Step {
                 epoch,
@@ -430,6 +586,11 @@ pub fn train<B: Backend>(
             penalty += read_scalar(backend, &mut t.ws.penalty_acc)?;
         }
         let train_seconds = started.elapsed().as_secs_f64();
+        let resampled = if config.resample_dead && train_loss.is_finite() {
+            Some(resample_dead(backend, model, &mut optimizer, train)?)
+        } else {
+            None
+        };
         let code = if config.code_metrics {
             Some(code_metrics(backend, model, train)?)
         } else {
@@ -456,12 +617,13 @@ pub fn train<B: Backend>(
             lr,
             seconds: started.elapsed().as_secs_f64(),
             samples_per_sec: n as f64 / train_seconds,
-            penalty: config.penalty.map(|_| penalty),
+            penalty: (config.penalty.is_some() || config.auxk.is_some()).then_some(penalty),
             mse: code.as_ref().map(|c| c.mse),
             fvu: code.as_ref().map(|c| c.fvu),
             l0: code.as_ref().map(|c| c.l0),
             dead_latents: code.as_ref().map(|c| c.dead_latents),
             mean_activation: code.as_ref().map(|c| c.mean_activation),
+            resampled,
             max_abs_rho_error: code.as_ref().and_then(|c| {
                 let rho = config.penalty.and_then(|p| p.rho())?;
                 Some(c.max_abs_rho_error(rho as f64))

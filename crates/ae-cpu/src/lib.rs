@@ -390,6 +390,71 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
             .for_each(body);
     }
 
+    fn track_dead(&self, active: &CpuTensor<T>, since: &mut CpuTensor<T>) {
+        debug_assert_eq!((since.rows, since.cols), (1, active.cols), "track_dead");
+        let rows = T::from_f64(active.rows as f64);
+        for (j, s) in since.data.iter_mut().enumerate() {
+            let fired = (0..active.rows).any(|i| active.data[i * active.cols + j] != T::ZERO);
+            *s = if fired { T::ZERO } else { *s + rows };
+        }
+    }
+
+    fn mask_dead(
+        &self,
+        z: &CpuTensor<T>,
+        since: &CpuTensor<T>,
+        window: f32,
+        out: &mut CpuTensor<T>,
+    ) {
+        same_shape(z, out, "mask_dead");
+        debug_assert_eq!((since.rows, since.cols), (1, z.cols), "mask_dead");
+        if z.cols == 0 {
+            return;
+        }
+        let window = T::from_f32(window);
+        let masked = T::from_f32(sparsity::MASKED);
+        for (o, zr) in out
+            .data
+            .chunks_exact_mut(z.cols)
+            .zip(z.data.chunks_exact(z.cols))
+        {
+            for ((o, &v), &s) in o.iter_mut().zip(zr).zip(&since.data) {
+                *o = if s >= window { v } else { masked };
+            }
+        }
+    }
+
+    fn normalize_columns(&self, w: &mut CpuTensor<T>) {
+        let (rows, cols) = (w.rows, w.cols);
+        for j in 0..cols {
+            let sq = (0..rows).fold(T::ZERO, |a, i| {
+                let v = w.data[i * cols + j];
+                a + v * v
+            });
+            if sq > T::ZERO {
+                let inv = T::ONE / sq.sqrt();
+                (0..rows).for_each(|i| w.data[i * cols + j] *= inv);
+            }
+        }
+    }
+
+    fn remove_parallel_component(&self, w: &CpuTensor<T>, grad: &mut CpuTensor<T>) {
+        same_shape(w, grad, "remove_parallel_component");
+        let (rows, cols) = (w.rows, w.cols);
+        for j in 0..cols {
+            let (mut dot, mut sq) = (T::ZERO, T::ZERO);
+            for i in 0..rows {
+                let v = w.data[i * cols + j];
+                dot += grad.data[i * cols + j] * v;
+                sq += v * v;
+            }
+            if sq > T::ZERO {
+                let c = dot / sq;
+                (0..rows).for_each(|i| grad.data[i * cols + j] -= c * w.data[i * cols + j]);
+            }
+        }
+    }
+
     fn corrupt(&self, noise: Noise, seed: u32, x: &CpuTensor<T>, out: &mut CpuTensor<T>) {
         same_shape(x, out, "corrupt");
         for (i, (o, &v)) in out.data.iter_mut().zip(&x.data).enumerate() {

@@ -458,3 +458,122 @@ fn topk_keeps_exactly_k_per_row_lowest_index_on_ties() {
         vec![1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0]
     );
 }
+
+/// The AuxK term: the objective is the reconstruction loss plus `coef * MSE(e_hat, e)`, with the
+/// residual `e = x - x_hat` held fixed at the unperturbed model's (the aux gradient does not flow
+/// into `e`) and the dead set fixed by the unperturbed batch; its value must equal what
+/// `auxk_backward` accumulates, and its finite differences the gradients it adds.
+#[test]
+fn auxk_gradient_matches_finite_differences() {
+    let b = B::new();
+    let mut rng = Rng::new(40);
+    let (rows, d, code) = (4, 5, 16);
+    let cfg = ModelConfig::mirrored(&[d, code])
+        .unwrap()
+        .with_activations(Activation::Relu, Activation::Relu, Activation::Identity)
+        .unwrap()
+        .with_topk(Some(2))
+        .unwrap();
+    let aux = ae_core::AuxK {
+        k: 3,
+        coef: 0.7,
+        dead_window: 100,
+    };
+    aux.validate(&cfg).unwrap();
+    let x: Vec<f64> = (0..rows * d).map(|_| rng.uniform()).collect();
+    let xt = t(&b, rows, d, &x);
+    let mut model = Autoencoder::new(&b, cfg, 40).unwrap();
+    // Positive encoder biases, so that dead units have positive pre-activations to use; at
+    // most rows * k = 8 of the 16 units fire.
+    let enc_bias: Vec<f64> = (0..code).map(|_| rng.uniform_in(0.5, 1.0)).collect();
+    model.params_mut()[1] = t(&b, 1, code, &enc_bias);
+    model.params_mut()[3] = t(&b, 1, d, &random(&mut rng, d, 0.3));
+    // Every unit starts one window old: those the batch does not fire are dead.
+    let since0 = vec![aux.dead_window as f64; code];
+    // `e = x - x_hat` is a constant of the aux term: the numeric objective takes it from the
+    // unperturbed model, as the analytic gradient does.
+    let base_recon = {
+        let mut ws = model.workspace(&b, rows).unwrap();
+        model.forward(&b, &xt, &mut ws);
+        b.download_f64(model.reconstruction(&ws)).unwrap()
+    };
+    let regs: Vec<Box<dyn Regularizer<B>>> = Vec::new();
+    // Analytic: main loss + aux, e from the model itself.
+    let mut ws = model.workspace(&b, rows).unwrap();
+    let mut aw = model.auxk_workspace(&b, rows).unwrap();
+    let mut grads = model.gradients(&b).unwrap();
+    let mut since = t(&b, 1, code, &since0);
+    model.forward_backward(&b, Loss::Mse, &xt, &xt, 1.0, &mut ws, &mut grads, &regs);
+    let mut main_only = model.gradients(&b).unwrap();
+    let mut ws2 = model.workspace(&b, rows).unwrap();
+    model.forward_backward(
+        &b,
+        Loss::Mse,
+        &xt,
+        &xt,
+        1.0,
+        &mut ws2,
+        &mut main_only,
+        &regs,
+    );
+    model.auxk_backward(
+        &b, &aux, &xt, &xt, 1.0, &mut since, &mut ws, &mut aw, &mut grads,
+    );
+    let aux_value = b.download_f64(&ws.penalty_acc).unwrap()[0];
+    assert!(aux_value > 0.0);
+    let since_after = b.download_f64(&since).unwrap();
+    let dead = since_after.iter().filter(|&&s| s >= 100.0).count();
+    assert!(dead >= aux.k, "only {dead} dead units: {since_after:?}");
+    assert!(since_after.contains(&0.0));
+    // Numeric: main loss of the perturbed model + coef * MSE(h_aux W_decᵀ, x - base_recon),
+    // with h_aux the dead units' TopK (dead set fixed by the unperturbed batch).
+    let specs = model.param_specs().to_vec();
+    let dead_units: Vec<bool> = since_after.iter().map(|&s| s >= 100.0).collect();
+    let objective = |model: &Autoencoder<B>| {
+        let mut ws = model.workspace(&b, rows).unwrap();
+        model.evaluate(&b, Loss::Mse, &xt, &xt, 1.0, &mut ws);
+        let main = b.download_f64(&ws.loss_acc).unwrap()[0];
+        let z = {
+            let mut z = b.zeros(rows, code).unwrap();
+            b.matmul(&xt, false, &model.params()[0], true, 1.0, 0.0, &mut z);
+            b.add_bias(&mut z, &model.params()[1]);
+            b.download_f64(&z).unwrap()
+        };
+        let wd = b.download_f64(&model.params()[2]).unwrap(); // [d, code]
+        let mut aux_sum = 0.0;
+        for i in 0..rows {
+            let mut cand: Vec<(f64, usize)> = (0..code)
+                .filter(|&j| dead_units[j])
+                .map(|j| (z[i * code + j], j))
+                .collect();
+            cand.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let mut h = vec![0.0; code];
+            for &(v, j) in cand.iter().take(aux.k) {
+                h[j] = v.max(0.0);
+            }
+            for r in 0..d {
+                let e = x[i * d + r] - base_recon[i * d + r];
+                let ehat: f64 = (0..code).map(|j| h[j] * wd[r * code + j]).sum();
+                aux_sum += (ehat - e).powi(2);
+            }
+        }
+        main + aux.coef as f64 * aux_sum / (rows * d) as f64
+    };
+    assert!(
+        (objective(&model) - b.download_f64(&ws.loss_acc).unwrap()[0] - aux_value).abs() < 1e-12
+    );
+    let mut changed = false;
+    for (i, spec) in specs.iter().enumerate() {
+        let p0 = b.download_f64(&model.params()[i]).unwrap();
+        let analytic = b.download_f64(&grads.tensors[i]).unwrap();
+        changed |= analytic != b.download_f64(&main_only.tensors[i]).unwrap();
+        let numeric = numeric_grad(&p0, &mut |p| {
+            model.params_mut()[i] = t(&b, spec.rows, spec.cols, p);
+            objective(&model)
+        });
+        model.params_mut()[i] = t(&b, spec.rows, spec.cols, &p0);
+        let e = rel_err(&analytic, &numeric);
+        assert!(e < TOL, "{} (auxk): relative error {e}", spec.name);
+    }
+    assert!(changed, "the aux term changed no gradient");
+}

@@ -854,6 +854,56 @@ impl Backend for WgpuBackend {
         );
     }
 
+    fn track_dead(&self, active: &WgpuTensor, since: &mut WgpuTensor) {
+        let p = Params::default()
+            .u(0, active.cols as u32)
+            .u(1, active.cols as u32)
+            .u(3, active.rows as u32);
+        self.dispatch_1d(
+            Kernel::TrackDead,
+            active.cols,
+            p,
+            2,
+            &[(1, active.buffer()), (2, since.buffer())],
+        );
+    }
+
+    fn mask_dead(&self, z: &WgpuTensor, since: &WgpuTensor, window: f32, out: &mut WgpuTensor) {
+        let p = Params::default()
+            .u(0, out.len() as u32)
+            .u(1, z.cols as u32)
+            .f(4, window);
+        self.dispatch_1d(
+            Kernel::MaskDead,
+            out.len(),
+            p,
+            2,
+            &[(1, z.buffer()), (2, since.buffer()), (3, out.buffer())],
+        );
+    }
+
+    fn normalize_columns(&self, w: &mut WgpuTensor) {
+        let p = Params::default()
+            .u(0, w.cols as u32)
+            .u(1, w.cols as u32)
+            .u(3, w.rows as u32);
+        self.dispatch_1d(Kernel::NormalizeColumns, w.cols, p, 2, &[(2, w.buffer())]);
+    }
+
+    fn remove_parallel_component(&self, w: &WgpuTensor, grad: &mut WgpuTensor) {
+        let p = Params::default()
+            .u(0, w.cols as u32)
+            .u(1, w.cols as u32)
+            .u(3, w.rows as u32);
+        self.dispatch_1d(
+            Kernel::RemoveParallel,
+            w.cols,
+            p,
+            2,
+            &[(1, w.buffer()), (3, grad.buffer())],
+        );
+    }
+
     fn corrupt(&self, noise: Noise, seed: u32, x: &WgpuTensor, out: &mut WgpuTensor) {
         let (kind, param) = match noise {
             Noise::Mask { p } => (0, p),

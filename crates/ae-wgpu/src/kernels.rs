@@ -15,7 +15,7 @@ macro_rules! shader {
 }
 
 /// Every WGSL shader, by file name, as compiled into the crate (each with `common.wgsl` first).
-pub const SHADERS: [(&str, &str); 9] = [
+pub const SHADERS: [(&str, &str); 11] = [
     shader!("matmul.wgsl"),
     shader!("activation.wgsl"),
     shader!("elementwise.wgsl"),
@@ -25,6 +25,8 @@ pub const SHADERS: [(&str, &str); 9] = [
     shader!("optimizer.wgsl"),
     shader!("sparsity.wgsl"),
     shader!("topk.wgsl"),
+    shader!("dead.wgsl"),
+    shader!("columns.wgsl"),
 ];
 
 /// One compute entry point.
@@ -49,10 +51,14 @@ pub(crate) enum Kernel {
     KlGradient,
     Corrupt,
     TopK,
+    TrackDead,
+    MaskDead,
+    NormalizeColumns,
+    RemoveParallel,
 }
 
 impl Kernel {
-    pub(crate) const ALL: [Kernel; 19] = [
+    pub(crate) const ALL: [Kernel; 23] = [
         Kernel::Matmul,
         Kernel::ActivationForward,
         Kernel::ActivationBackward,
@@ -72,6 +78,10 @@ impl Kernel {
         Kernel::KlGradient,
         Kernel::Corrupt,
         Kernel::TopK,
+        Kernel::TrackDead,
+        Kernel::MaskDead,
+        Kernel::NormalizeColumns,
+        Kernel::RemoveParallel,
     ];
 
     /// `(shader file, entry point)`.
@@ -96,6 +106,10 @@ impl Kernel {
             Kernel::KlGradient => ("sparsity.wgsl", "kl_gradient"),
             Kernel::Corrupt => ("sparsity.wgsl", "corrupt"),
             Kernel::TopK => ("topk.wgsl", "topk"),
+            Kernel::TrackDead => ("dead.wgsl", "track_dead"),
+            Kernel::MaskDead => ("dead.wgsl", "mask_dead"),
+            Kernel::NormalizeColumns => ("columns.wgsl", "normalize_columns"),
+            Kernel::RemoveParallel => ("columns.wgsl", "remove_parallel_component"),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 #[test]
 fn every_shader_validates_with_naga() {
-    assert_eq!(ae_wgpu::SHADERS.len(), 9);
+    assert_eq!(ae_wgpu::SHADERS.len(), 11);
     for (name, src) in ae_wgpu::SHADERS {
         let module = naga::front::wgsl::parse_str(src)
             .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
@@ -49,6 +49,10 @@ fn every_kernel_entry_point_exists() {
         "kl_gradient",
         "corrupt",
         "topk",
+        "track_dead",
+        "mask_dead",
+        "normalize_columns",
+        "remove_parallel_component",
     ] {
         assert!(
             entry_points.iter().any(|e| e == name),

@@ -1,0 +1,66 @@
+// columns: per-column ops on a row-major f32 matrix [rows, cols], one thread per column (the
+// unit-norm decoder of sparse autoencoders: a decoder weight's column j holds code unit j's
+// direction); the same maths as the CPU backend (`Backend::normalize_columns` and
+// `Backend::remove_parallel_component`). 2-D grids of 256-wide workgroups (j = y * row_stride + x).
+
+struct Params {
+    len: u32,        // columns
+    cols: u32,       // width of a row
+    row_stride: u32, // threads per row of the 2-D dispatch
+    rows: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+    _pad3: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> w_in: array<f32>;
+@group(0) @binding(2) var<storage, read_write> w: array<f32>;
+@group(0) @binding(3) var<storage, read_write> grad: array<f32>;
+
+fn column(gid: vec3<u32>) -> u32 {
+    return gid.y * p.row_stride + gid.x;
+}
+
+// w[:, j] /= ||w[:, j]|| (a zero column stays zero).
+@compute @workgroup_size(256, 1, 1)
+fn normalize_columns(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = column(gid);
+    if (j >= p.len) {
+        return;
+    }
+    var sq = 0.0;
+    for (var i = 0u; i < p.rows; i++) {
+        let v = w[i * p.cols + j];
+        sq += v * v;
+    }
+    if (sq > 0.0) {
+        let inv = 1.0 / sqrt(sq);
+        for (var i = 0u; i < p.rows; i++) {
+            w[i * p.cols + j] = w[i * p.cols + j] * inv;
+        }
+    }
+}
+
+// grad[:, j] -= (grad[:, j] . w[:, j]) / ||w[:, j]||^2 * w[:, j] (nothing for a zero column).
+@compute @workgroup_size(256, 1, 1)
+fn remove_parallel_component(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = column(gid);
+    if (j >= p.len) {
+        return;
+    }
+    var dot = 0.0;
+    var sq = 0.0;
+    for (var i = 0u; i < p.rows; i++) {
+        let v = w_in[i * p.cols + j];
+        dot += grad[i * p.cols + j] * v;
+        sq += v * v;
+    }
+    if (sq > 0.0) {
+        let c = dot / sq;
+        for (var i = 0u; i < p.rows; i++) {
+            grad[i * p.cols + j] = grad[i * p.cols + j] - c * w_in[i * p.cols + j];
+        }
+    }
+}

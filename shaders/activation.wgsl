@@ -18,13 +18,18 @@ const LEAKY_SLOPE: f32 = 0.01;
 const GELU_C: f32 = 0.7978845608028654; // sqrt(2 / pi)
 const GELU_A: f32 = 0.044715;
 
+fn gelu_inner(x: f32) -> f32 {
+    return GELU_C * (x + GELU_A * x * x * x);
+}
+
 fn forward(act: u32, x: f32) -> f32 {
     switch act {
         case 1u: { return max(x, 0.0); }
         case 2u: { return select(LEAKY_SLOPE * x, x, x > 0.0); }
         case 3u: { return sigmoid(x); }
         case 4u: { return stable_tanh(x); }
-        case 5u: { return 0.5 * x * (1.0 + stable_tanh(GELU_C * (x + GELU_A * x * x * x))); }
+        // 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation where tanh u nears -1.
+        case 5u: { return x * sigmoid(2.0 * gelu_inner(x)); }
         case 6u: { return softplus(x); }
         default: { return x; }
     }
@@ -45,9 +50,10 @@ fn derivative(act: u32, x: f32, y: f32) -> f32 {
             return 4.0 * t / ((1.0 + t) * (1.0 + t));
         }
         case 5u: {
-            let t = stable_tanh(GELU_C * (x + GELU_A * x * x * x));
-            let dinner = GELU_C * (1.0 + 3.0 * GELU_A * x * x);
-            return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner;
+            let two_u = 2.0 * gelu_inner(x);
+            let t = exp(-abs(two_u));
+            let ds = t / ((1.0 + t) * (1.0 + t));
+            return sigmoid(two_u) + 2.0 * x * ds * GELU_C * (1.0 + 3.0 * GELU_A * x * x);
         }
         case 6u: { return sigmoid(x); }
         default: { return 1.0; }

@@ -15,10 +15,19 @@ fn softplus(x: f32) -> f32 {
     return max(x, 0.0) + log(1.0 + exp(-abs(x)));
 }
 
-// tanh without overflow for large |x|.
+// e^y - 1, accurate near 0 (a degree-7 Taylor polynomial for |y| < 0.5).
+fn expm1(y: f32) -> f32 {
+    if (abs(y) < 0.5) {
+        return y * (1.0 + y * (0.5 + y * (1.0 / 6.0 + y * (1.0 / 24.0 + y * (1.0 / 120.0
+            + y * (1.0 / 720.0 + y * (1.0 / 5040.0)))))));
+    }
+    return exp(y) - 1.0;
+}
+
+// tanh without overflow for large |x| and without cancellation for small |x|.
 fn stable_tanh(x: f32) -> f32 {
-    let t = exp(-2.0 * abs(x));
-    return sign(x) * (1.0 - t) / (1.0 + t);
+    let e = expm1(-2.0 * abs(x));
+    return sign(x) * (-e) / (2.0 + e);
 }
 
 var<workgroup> sums: array<f32, 256>;

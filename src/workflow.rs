@@ -52,7 +52,7 @@ pub fn regularizers<B: Backend>(config: &TrainConfig) -> Vec<Box<dyn Regularizer
 /// Trains a model on raw `data` `[n, d]`: fits the normalisation on the training rows, holds out
 /// `val_split` of the rows, trains, and (with `out`) saves a checkpoint into `out` after every
 /// epoch that improves, then the final model with its history. A run that diverges keeps the
-/// last good checkpoint on disk and returns the error.
+/// checkpoint of its best epoch on disk and returns the error.
 pub fn train_model<B: Backend>(
     backend: &B,
     data: &Matrix,
@@ -107,12 +107,12 @@ pub fn train_model<B: Backend>(
     )
     .map_err(|e| match (e, out) {
         (Error::Diverged(msg), Some(dir)) => Error::Diverged(format!(
-            "{msg}; the last good checkpoint stays in {}",
+            "{msg}; the checkpoint of the best epoch so far stays in {}",
             dir.display()
         )),
         (Error::Backend(msg), Some(dir)) => Error::Backend(format!(
-            "{msg}; training stopped, and the last good checkpoint (if an epoch finished) stays \
-             in {}",
+            "{msg}; training stopped, and the checkpoint of the best epoch so far (if an epoch \
+             finished) stays in {}",
             dir.display()
         )),
         (e, _) => e,

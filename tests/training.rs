@@ -130,7 +130,14 @@ fn checkpoint_round_trip_is_exact() {
     let saved = SavedConfig::new(m.config().clone());
     checkpoint::save(dir.path(), &cpu, &m, &saved).unwrap();
     let (loaded, cfg) = checkpoint::load(dir.path(), &cpu).unwrap();
-    assert_eq!(cfg, saved);
+    assert_eq!(cfg.weights_checksum.as_ref().map(String::len), Some(16));
+    assert_eq!(
+        SavedConfig {
+            weights_checksum: None,
+            ..cfg
+        },
+        saved
+    );
     assert_eq!(loaded.to_named(&cpu).unwrap(), m.to_named(&cpu).unwrap());
     // A tied model stores no decoder weights.
     let names: Vec<String> = m.param_specs().iter().map(|s| s.name.clone()).collect();
@@ -195,4 +202,35 @@ fn linear_autoencoder_matches_pca_on_mnist() {
         ae_mse >= 0.97 * pca_mse,
         "linear AE {ae_mse} vs PCA {pca_mse}"
     );
+}
+
+#[test]
+fn a_torn_checkpoint_pair_is_detected() {
+    let cpu = B::new();
+    let cfg = ModelConfig::mirrored(&[6, 4, 2]).unwrap();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for (dir, seed) in [(&a, 1), (&b, 2)] {
+        let m = Autoencoder::new(&cpu, cfg.clone(), seed).unwrap();
+        checkpoint::save(dir.path(), &cpu, &m, &SavedConfig::new(cfg.clone())).unwrap();
+    }
+    // The same architecture, other weights: as if a save died between its two renames.
+    std::fs::copy(
+        b.path().join(checkpoint::WEIGHTS_FILE),
+        a.path().join(checkpoint::WEIGHTS_FILE),
+    )
+    .unwrap();
+    let err = checkpoint::load(a.path(), &cpu)
+        .err()
+        .expect("a torn pair must not load");
+    assert!(err.to_string().contains("interrupted"), "{err}");
+    assert!(checkpoint::load(b.path(), &cpu).is_ok());
+}
+
+#[test]
+fn zero_patience_is_a_config_error() {
+    let tc = TrainConfig {
+        early_stopping_patience: Some(0),
+        ..TrainConfig::default()
+    };
+    assert!(tc.validate().unwrap_err().to_string().contains("patience"));
 }

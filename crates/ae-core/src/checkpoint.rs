@@ -33,6 +33,17 @@ pub struct SavedConfig {
     /// Anomaly-score threshold chosen at training time, if any.
     #[serde(default)]
     pub anomaly_threshold: Option<f64>,
+    /// FNV-1a hash (hex) of the `model.safetensors` written with this config.
+    #[serde(default)]
+    pub weights_checksum: Option<String>,
+}
+
+/// 64-bit FNV-1a of `bytes`, as 16 hex digits.
+fn checksum(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }
 
 impl SavedConfig {
@@ -45,6 +56,7 @@ impl SavedConfig {
             normalization: None,
             training: None,
             anomaly_threshold: None,
+            weights_checksum: None,
         }
     }
 }
@@ -80,10 +92,13 @@ pub fn save<B: Backend>(
         .collect::<Result<Vec<_>>>()?;
     let blob = safetensors::serialize(views, None)
         .map_err(|e| Error::Backend(format!("safetensors: {e}")))?;
-    write_atomic(&dir.join(WEIGHTS_FILE), &blob)?;
     let mut config = config.clone();
     config.model = model.config().clone();
+    config.weights_checksum = Some(checksum(&blob));
     let json = serde_json::to_vec_pretty(&config).expect("config serialises");
+    // Each file is replaced atomically; the checksum in config.json lets a load tell a torn pair
+    // (a crash between the two renames) from a matching one.
+    write_atomic(&dir.join(WEIGHTS_FILE), &blob)?;
     write_atomic(&dir.join(CONFIG_FILE), &json)
 }
 
@@ -167,6 +182,19 @@ pub fn read_safetensors(path: &Path) -> Result<Vec<(String, Matrix)>> {
 pub fn load<B: Backend>(dir: &Path, backend: &B) -> Result<(Autoencoder<B>, SavedConfig)> {
     let config = load_config(dir)?;
     let weights: PathBuf = dir.join(WEIGHTS_FILE);
+    if let Some(want) = &config.weights_checksum {
+        let bytes = std::fs::read(&weights).map_err(|e| Error::io(&weights, e))?;
+        if &checksum(&bytes) != want {
+            return Err(Error::Model {
+                path: weights,
+                message: format!(
+                    "is not the file {CONFIG_FILE} was saved with (checksum {} vs {want}): \
+                     a save was interrupted, or one of the two files was replaced",
+                    checksum(&bytes)
+                ),
+            });
+        }
+    }
     let named = read_safetensors(&weights)?;
     let model = Autoencoder::from_named(backend, config.model.clone(), named).map_err(|e| {
         Error::Model {

@@ -78,6 +78,11 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Checks the ranges of the settings.
     pub fn validate(&self) -> Result<()> {
+        if self.early_stopping_patience == Some(0) {
+            return Err(Error::Config(
+                "early-stopping patience must be at least 1 epoch".into(),
+            ));
+        }
         if self.epochs == 0 || self.batch_size == 0 {
             return Err(Error::Config(
                 "epochs and batch size must be positive".into(),

@@ -924,6 +924,8 @@ impl Backend for WgpuBackend {
     }
 
     fn gather_rows(&self, src: &WgpuTensor, rows: &[u32], dst: &mut WgpuTensor) {
+        debug_assert_eq!(dst.rows, rows.len(), "gather_rows count");
+        debug_assert_eq!(dst.cols, src.cols, "gather_rows width");
         let len = dst.len();
         if len == 0 {
             return;

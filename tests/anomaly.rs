@@ -8,7 +8,7 @@ use ae_core::{
     synth, Activation, Autoencoder, LrSchedule, ModelConfig, OptimizerConfig, Pca, TrainConfig,
 };
 use ae_cpu::CpuBackend;
-use common::{ae, json, mnist, stderr};
+use common::{ae, assert_clean_error, json, mnist, stderr};
 use std::path::Path;
 
 /// Writes blobs with planted outliers and trains a model with a saved threshold; returns
@@ -100,14 +100,7 @@ fn bad_anomaly_inputs_are_clear_errors() {
     let (dir, data, _labels, model) = blobs_model();
     let short = dir.path().join("short.csv");
     std::fs::write(&short, "0\n1\n0\n").unwrap();
-    let check = |args: &[&str], needles: &[&str]| {
-        let out = ae(args);
-        let err = stderr(&out);
-        assert!(!out.status.success() && !err.contains("panicked"), "{err}");
-        for n in needles {
-            assert!(err.contains(n), "{n:?} not in: {err}");
-        }
-    };
+    let check = |args: &[&str], needles: &[&str]| assert_clean_error(&ae(args), needles);
     check(
         &["score", &model, &data, "--labels", short.to_str().unwrap()],
         &["short.csv", "3 labels", "600 rows"],

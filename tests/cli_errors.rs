@@ -2,21 +2,7 @@
 //! panic.
 
 mod common;
-use common::{ae, stderr, write_csv};
-
-fn assert_clean_error(out: &std::process::Output, needles: &[&str]) {
-    let err = stderr(out);
-    assert!(
-        !out.status.success(),
-        "expected failure, got success; stderr: {err}"
-    );
-    assert!(!err.contains("panicked"), "panicked: {err}");
-    let error_lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
-    assert_eq!(error_lines.len(), 1, "one error line expected: {err}");
-    for n in needles {
-        assert!(error_lines[0].contains(n), "error line lacks {n:?}: {err}");
-    }
-}
+use common::{ae, assert_clean_error, stderr, write_csv};
 
 #[test]
 fn csv_with_non_numeric_cell() {

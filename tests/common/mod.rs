@@ -45,3 +45,19 @@ pub fn write_csv(path: &Path, rows: usize, cols: usize) {
     }
     std::fs::write(path, s).unwrap();
 }
+
+/// Asserts a clean failure: non-zero exit, no panic, exactly one `error` line on stderr, and
+/// that line contains every needle.
+pub fn assert_clean_error(out: &std::process::Output, needles: &[&str]) {
+    let err = stderr(out);
+    assert!(
+        !out.status.success(),
+        "expected failure, got success; stderr: {err}"
+    );
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    let error_lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(error_lines.len(), 1, "one error line expected: {err}");
+    for n in needles {
+        assert!(error_lines[0].contains(n), "error line lacks {n:?}: {err}");
+    }
+}

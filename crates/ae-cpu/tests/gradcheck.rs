@@ -13,6 +13,15 @@ fn random(rng: &mut Rng, n: usize, scale: f64) -> Vec<f64> {
     (0..n).map(|_| rng.uniform_in(-scale, scale)).collect()
 }
 
+/// Like [`random`], but no value within 0.05 of 0, so a central difference never straddles a
+/// kink there (ReLU, |x|).
+fn away_from_zero(rng: &mut Rng, n: usize, scale: f64) -> Vec<f64> {
+    random(rng, n, scale)
+        .into_iter()
+        .map(|v| if v.abs() < 0.05 { v + 0.1 } else { v })
+        .collect()
+}
+
 fn t(b: &B, rows: usize, cols: usize, v: &[f64]) -> CpuTensor<f64> {
     b.upload_f64(rows, cols, v).unwrap()
 }
@@ -58,11 +67,8 @@ fn activation_backward_matches_finite_differences() {
     let b = B::new();
     let mut rng = Rng::new(1);
     let (r, c) = (4, 5);
-    // Keep away from ReLU's kink at 0 so the central difference is smooth.
-    let z: Vec<f64> = random(&mut rng, r * c, 2.0)
-        .into_iter()
-        .map(|v| if v.abs() < 0.05 { v + 0.1 } else { v })
-        .collect();
+    // ReLU's kink is at 0.
+    let z = away_from_zero(&mut rng, r * c, 2.0);
     let w = random(&mut rng, r * c, 1.0);
     for act in Activation::ALL {
         let mut loss = |z: &[f64]| {
@@ -258,11 +264,8 @@ fn l1_penalty_gradient_matches_finite_differences() {
     let b = B::new();
     let mut rng = Rng::new(5);
     let (r, c) = (4, 6);
-    // Away from |h|'s kink at 0.
-    let h: Vec<f64> = random(&mut rng, r * c, 1.0)
-        .into_iter()
-        .map(|v| if v.abs() < 0.05 { v + 0.1 } else { v })
-        .collect();
+    // |h|'s kink is at 0.
+    let h = away_from_zero(&mut rng, r * c, 1.0);
     let weights: Vec<f64> = (0..c).map(|_| rng.uniform_in(0.2, 2.0)).collect();
     let wt = t(&b, 1, c, &weights);
     for unit_weights in [None, Some(&wt)] {

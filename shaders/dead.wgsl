@@ -22,8 +22,8 @@ fn index(gid: vec3<u32>) -> u32 {
     return gid.y * p.row_stride + gid.x;
 }
 
-// One thread per column j of `src` [rows, cols] (TopK's mask): since[j] = 0 when some
-// src[i, j] != 0, else since[j] + rows.
+// One thread per column j of `src` [rows, cols] (the code): since[j] = 0 when some
+// src[i, j] > 1e-6 (ae_core::sparsity::ACTIVE_THRESHOLD), else since[j] + rows.
 @compute @workgroup_size(256, 1, 1)
 fn track_dead(@builtin(global_invocation_id) gid: vec3<u32>) {
     let j = index(gid);
@@ -32,7 +32,7 @@ fn track_dead(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     var fired = false;
     for (var i = 0u; i < p.rows; i++) {
-        if (src[i * p.cols + j] != 0.0) {
+        if (src[i * p.cols + j] > 1e-6) {
             fired = true;
             break;
         }

@@ -23,6 +23,9 @@ pub struct TrainSettings {
     pub val_split: f64,
     /// Save an anomaly threshold flagging this fraction of the training rows (in (0, 0.5]).
     pub contamination: Option<f64>,
+    /// Start each encoder weight as its mirror decoder weight's transpose
+    /// ([`Autoencoder::init_encoder_from_decoder`]).
+    pub encoder_from_decoder: bool,
 }
 
 /// A trained model with everything saved beside it.
@@ -78,6 +81,12 @@ pub fn train_model<B: Backend>(
     stats.apply(&mut train)?;
     stats.apply(&mut val)?;
     let mut model = Autoencoder::new(backend, settings.model.clone(), settings.train.seed)?;
+    if settings.encoder_from_decoder {
+        model.init_encoder_from_decoder(backend)?;
+    }
+    if settings.model.pre_bias {
+        model.init_pre_bias(backend, &train)?;
+    }
     let mut saved = SavedConfig::new(settings.model.clone());
     saved.normalization = Some(stats);
     let regs = regularizers::<B>(&settings.train);

@@ -118,6 +118,7 @@ fn topk_model_keeps_exactly_k_units_and_reports_metrics() {
             ..OptimizerConfig::default()
         },
         code_metrics: true,
+        dead_window: 300,
         ..TrainConfig::default()
     };
     let (model, report) = run(&cpu, cfg, &x, &tc);
@@ -179,8 +180,30 @@ fn sparse_runs_agree_between_gpu_and_cpu() {
         .unwrap()
         .with_topk(Some(5))
         .unwrap();
+    let pre_bias = ModelConfig::mirrored(&[16, 24])
+        .unwrap()
+        .with_activations(Activation::Relu, Activation::Relu, Activation::Identity)
+        .unwrap()
+        .with_topk(Some(5))
+        .unwrap()
+        .with_pre_bias(true)
+        .unwrap();
     let runs = [
         (sigmoid_code(&[16, 12]), kl_config(30, 3.0)),
+        // The pre-encoder bias with AuxK.
+        (
+            pre_bias,
+            TrainConfig {
+                penalty: None,
+                auxk: Some(AuxK {
+                    k: 6,
+                    coef: 0.5,
+                    dead_window: 40,
+                }),
+                batch_size: 16,
+                ..kl_config(10, 0.0)
+            },
+        ),
         (
             sigmoid_code(&[16, 12]),
             TrainConfig {
@@ -512,13 +535,14 @@ fn auxk_sends_gradient_to_the_dead_units_only() {
         &mut with_aux,
         &[],
     );
+    cpu.track_dead(model.code(&ws), &mut since);
     model.auxk_backward(
         &cpu,
         &aux,
         &xt,
         &xt,
         1.0,
-        &mut since,
+        &since,
         &mut ws,
         &mut aw,
         &mut with_aux,
@@ -587,6 +611,7 @@ fn resampling_lowers_the_dead_count() {
             batch_size: 50,
             code_metrics: true,
             resample_dead: resample,
+            dead_window: 300,
             ..TrainConfig::default()
         };
         let report = train(
@@ -623,4 +648,118 @@ fn resampling_lowers_the_dead_count() {
             .sqrt();
         assert!((n - 1.0).abs() < 0.2, "unit {j}: decoder column norm {n}");
     }
+}
+
+/// Gao et al.'s recipe against dead latents, on 4,000 bundled MNIST digits with a 784-512 TopK
+/// (k 16) code, 10 epochs, encoder started as the decoder's transpose, dead window 2,000
+/// samples: AuxK leaves far fewer dead latents than the same run without it, and the
+/// pre-encoder bias fewer still. (Measured here: 259 dead without AuxK, 104 with it, 42 with the
+/// pre-encoder bias alone.)
+#[test]
+fn auxk_and_the_pre_encoder_bias_revive_dead_latents_on_mnist() {
+    let cpu = CpuBackend::<f32>::new();
+    let all = ae_core::data::load_matrix(&common::mnist("images-idx3-ubyte.gz")).unwrap();
+    let x = all.select_rows(&(0..4000).collect::<Vec<_>>());
+    let dead = |aux_k: Option<usize>, pre_bias: bool| {
+        let cfg = ModelConfig::mirrored(&[784, 512])
+            .unwrap()
+            .with_activations(Activation::Relu, Activation::Relu, Activation::Identity)
+            .unwrap()
+            .with_topk(Some(16))
+            .unwrap()
+            .with_pre_bias(pre_bias)
+            .unwrap();
+        let mut model = Autoencoder::new(&cpu, cfg, 0).unwrap();
+        model.init_encoder_from_decoder(&cpu).unwrap();
+        if pre_bias {
+            model.init_pre_bias(&cpu, &x).unwrap();
+        }
+        let tc = TrainConfig {
+            epochs: 10,
+            batch_size: 256,
+            code_metrics: true,
+            dead_window: 2000,
+            auxk: aux_k.map(|k| AuxK {
+                k,
+                coef: AuxK::DEFAULT_COEF,
+                dead_window: 2000,
+            }),
+            ..TrainConfig::default()
+        };
+        let report = train(
+            &cpu,
+            &mut model,
+            &x,
+            None,
+            &tc,
+            &[],
+            &mut |_: TrainEvent<'_, CpuBackend>| Ok(()),
+        )
+        .unwrap();
+        assert_eq!(report.last().l0, Some(16.0));
+        report.last().dead_latents.unwrap()
+    };
+    let plain = dead(None, false);
+    let with_aux = dead(Some(128), false);
+    let pre_bias = dead(None, true);
+    eprintln!("dead latents: plain {plain}, AuxK {with_aux}, pre-encoder bias {pre_bias}");
+    assert!(plain >= 100, "{plain} dead latents without AuxK");
+    assert!(
+        (with_aux as f64) < 0.6 * plain as f64,
+        "{with_aux} dead latents with AuxK, {plain} without"
+    );
+    assert!(
+        pre_bias < with_aux,
+        "{pre_bias} dead latents with the pre-encoder bias, {with_aux} with AuxK alone"
+    );
+}
+
+/// The two initialisations: the encoder starts as the decoder's transpose, the output bias as
+/// the data's mean; a model with a pre-encoder bias saves and loads with the flag, and encodes
+/// `x` as the plain model encodes `x - b_out`.
+#[test]
+fn encoder_transpose_and_pre_bias_initialisation() {
+    let cpu = CpuBackend::<f32>::new();
+    let x = data(50, 12, 8);
+    let cfg = ModelConfig::mirrored(&[12, 20])
+        .unwrap()
+        .with_activations(Activation::Relu, Activation::Relu, Activation::Identity)
+        .unwrap();
+    let mut model = Autoencoder::new(&cpu, cfg.clone().with_pre_bias(true).unwrap(), 1).unwrap();
+    model.init_encoder_from_decoder(&cpu).unwrap();
+    model.init_pre_bias(&cpu, &x).unwrap();
+    let enc = cpu.download(&model.params()[0]).unwrap(); // [20, 12]
+    let dec = cpu.download(&model.params()[2]).unwrap(); // [12, 20]
+    for i in 0..20 {
+        for j in 0..12 {
+            assert_eq!(enc.row(i)[j], dec.row(j)[i]);
+        }
+    }
+    let b_out = cpu.download(&model.params()[3]).unwrap();
+    for j in 0..12 {
+        let mean = (0..50).map(|i| x.row(i)[j] as f64).sum::<f64>() / 50.0;
+        assert!((b_out.data[j] as f64 - mean).abs() < 1e-6);
+    }
+    // The same weights without the pre-bias, fed x - b_out, give the same code.
+    let plain = Autoencoder::from_named(&cpu, cfg, model.to_named(&cpu).unwrap()).unwrap();
+    let mut centred = x.clone();
+    for i in 0..50 {
+        for j in 0..12 {
+            centred.data[i * 12 + j] -= b_out.data[j];
+        }
+    }
+    let a = model.encode(&cpu, &x).unwrap();
+    let b = plain.encode(&cpu, &centred).unwrap();
+    assert!(a.data.iter().any(|v| *v != 0.0));
+    for (u, v) in a.data.iter().zip(&b.data) {
+        assert!((u - v).abs() < 1e-5, "{u} vs {v}");
+    }
+    let not_mirrored = ModelConfig::mirrored(&[12, 8, 4])
+        .unwrap()
+        .with_decoder(vec![6])
+        .unwrap();
+    let mut m = Autoencoder::new(&cpu, not_mirrored, 1).unwrap();
+    assert!(m.init_encoder_from_decoder(&cpu).is_err());
+    let sigmoid_out = ModelConfig::mirrored(&[12, 4]).unwrap().with_pre_bias(true);
+    assert!(sigmoid_out.unwrap_err().to_string().contains("identity"));
 }

@@ -81,6 +81,7 @@ impl Job for DemoJob<'_> {
             normalization: Normalization::None,
             val_split: 0.0,
             contamination: None,
+            encoder_from_decoder: false,
         };
         let model_dir = self.args.out.join("model");
         let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);
@@ -113,6 +114,7 @@ impl Job for DemoJob<'_> {
             normalization: Normalization::None,
             val_split: 0.0,
             contamination: None,
+            encoder_from_decoder: false,
         };
         let anomaly = ae::anomaly::one_class(
             backend,

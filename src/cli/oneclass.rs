@@ -114,6 +114,7 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
         normalization: args.normalize,
         val_split: 0.0,
         contamination: None,
+        encoder_from_decoder: false,
     };
     let device = open_device(g)?;
     let results = device.run(OneClassJob {

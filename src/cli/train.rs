@@ -35,6 +35,12 @@ pub struct ModelArgs {
     /// Tie decoder weights to the encoder's (transposed).
     #[arg(long)]
     pub tied: bool,
+    /// Pre-encoder bias (Gao et al. 2024): the encoder reads x - b, b being the output bias,
+    /// which starts at the training data's mean. Without it, data with a large common
+    /// component (MNIST in [0, 1]) turns the same TopK units on for every sample and leaves
+    /// most units dead. Needs --output identity.
+    #[arg(long)]
+    pub pre_bias: bool,
 }
 
 /// Optimisation flags, shared by `train` and `compare`.
@@ -121,7 +127,8 @@ impl ModelArgs {
         });
         cfg.with_activations(self.activation, code, self.output_activation)?
             .with_tied(self.tied)?
-            .with_topk(topk)
+            .with_topk(topk)?
+            .with_pre_bias(self.pre_bias)
     }
 }
 
@@ -171,7 +178,8 @@ pub struct TrainArgs {
     /// from the dead units).
     #[arg(long, default_value_t = ae_core::AuxK::DEFAULT_COEF)]
     pub auxk_coef: f32,
-    /// AuxK: a code unit is dead when it was active on none of the last N training samples.
+    /// A code unit is dead when it was active on none of the last N training samples: the
+    /// dead-latent count of the code metrics, and the units AuxK uses.
     #[arg(long, value_name = "N", default_value_t = ae_core::AuxK::DEFAULT_DEAD_WINDOW)]
     pub dead_window: usize,
     /// Keep each code unit's decoder direction (each column of the decoder weight reading the
@@ -179,6 +187,11 @@ pub struct TrainArgs {
     /// removed before the step. Needs an untied model.
     #[arg(long)]
     pub unit_norm_decoder: bool,
+    /// Start the encoder as the decoder's transpose (Gao et al. 2024), so that each unit first
+    /// fires on the inputs its decoder direction reconstructs. Needs an untied model with a
+    /// mirrored decoder.
+    #[arg(long)]
+    pub init_encoder_transpose: bool,
     /// At each epoch end re-initialise the dead code units (active on no training row): encoder
     /// row toward a worst-reconstructed input (scaled to 0.2 x the live rows' mean norm), bias 0,
     /// decoder column along that input's residual, optimiser state zeroed. Needs --layers
@@ -447,6 +460,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
     train.auxk = auxk;
     train.unit_norm_decoder = args.unit_norm_decoder;
     train.resample_dead = args.resample_dead;
+    train.dead_window = args.dead_window;
     train.code_metrics = args.code_metrics || args.sparsity.is_some();
     let settings = TrainSettings {
         model,
@@ -454,6 +468,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         normalization: args.normalize,
         val_split: args.val_split,
         contamination: args.contamination,
+        encoder_from_decoder: args.init_encoder_transpose,
     };
     let device = open_device(g)?;
     let out = device.run(TrainJob {

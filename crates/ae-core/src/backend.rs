@@ -211,10 +211,11 @@ pub trait Backend: Send + Sync {
     /// column indices); `out = max(z, 0)` on kept elements and 0 elsewhere; `mask = 1` where kept
     /// and `z > 0`, else 0 (so the backward is `grad *= mask`). `out`, `mask` `[rows, cols]`.
     fn topk(&self, z: &Self::Tensor, k: usize, out: &mut Self::Tensor, mask: &mut Self::Tensor);
-    /// AuxK's dead-unit tracking: `since[0, j] = 0` where unit `j` is active on some row
-    /// (`active[i, j] != 0`), else `since[0, j] += rows`. `active` `[rows, cols]` (TopK's mask),
-    /// `since` `[1, cols]`: the training samples since each unit last fired.
-    fn track_dead(&self, active: &Self::Tensor, since: &mut Self::Tensor);
+    /// Dead-unit tracking: `since[0, j] = 0` where unit `j` is active on some row
+    /// (`code[i, j] >` [`crate::sparsity::ACTIVE_THRESHOLD`]), else `since[0, j] += rows`.
+    /// `code` `[rows, cols]`, `since` `[1, cols]`: the training samples since each unit last
+    /// fired.
+    fn track_dead(&self, code: &Self::Tensor, since: &mut Self::Tensor);
     /// AuxK's masked pre-activations: `out[i, j] = z[i, j]` where unit `j` is dead
     /// (`since[0, j] >= window`), else [`crate::sparsity::MASKED`] (the lowest finite f32, which
     /// [`Backend::topk`] never turns on). `z`, `out` `[rows, cols]`; `since` `[1, cols]`.

@@ -40,6 +40,12 @@ pub struct ModelConfig {
     /// elsewhere). Needs a ReLU code activation and `1 <= k <= code_dim`.
     #[serde(default)]
     pub code_topk: Option<usize>,
+    /// Pre-encoder bias (Gao et al. 2024): the encoder reads `x - b_out`, where `b_out` is the
+    /// output layer's bias, so that the data's mean (where `b_out` starts, see
+    /// [`crate::Autoencoder::init_pre_bias`]) does not push the same code units up for every
+    /// sample. Needs an identity output.
+    #[serde(default)]
+    pub pre_bias: bool,
 }
 
 impl ModelConfig {
@@ -60,6 +66,7 @@ impl ModelConfig {
             decoder,
             tied: false,
             code_topk: None,
+            pre_bias: false,
         };
         cfg.with_activations(Activation::Relu, Activation::Identity, Activation::Sigmoid)
     }
@@ -114,7 +121,15 @@ impl ModelConfig {
         Ok(self)
     }
 
-    /// Checks widths, the activation count, the output activation, tying and TopK.
+    /// Turns the pre-encoder bias on or off.
+    pub fn with_pre_bias(mut self, pre_bias: bool) -> Result<Self> {
+        self.pre_bias = pre_bias;
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Checks widths, the activation count, the output activation, tying, TopK and the
+    /// pre-encoder bias.
     pub fn validate(&self) -> Result<()> {
         if self.input_dim == 0 || self.encoder.is_empty() {
             return Err(Error::Config(
@@ -135,6 +150,12 @@ impl ModelConfig {
         if !matches!(output, Activation::Identity | Activation::Sigmoid) {
             return Err(Error::Config(format!(
                 "output activation must be identity or sigmoid, got {output}"
+            )));
+        }
+        if self.pre_bias && output != Activation::Identity {
+            return Err(Error::Config(format!(
+                "the pre-encoder bias subtracts the output bias from the input and needs an \
+                 identity output (--output identity), got {output}"
             )));
         }
         if let Some(k) = self.code_topk {

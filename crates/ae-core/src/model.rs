@@ -82,6 +82,16 @@ pub struct Workspace<B: Backend> {
     /// `[1, code_dim]`: per-unit statistics a code penalty leaves behind (KL's mean
     /// activations).
     pub unit_scratch: B::Tensor,
+    /// The encoder's input `x - b_out` and `-b_out` (pre-encoder bias models only).
+    centered: Option<Centered<B::Tensor>>,
+}
+
+/// Buffers of the pre-encoder bias ([`ModelConfig::pre_bias`]).
+struct Centered<T> {
+    /// `x - b_out` `[rows, input_dim]`.
+    x: T,
+    /// `-b_out` `[1, input_dim]`.
+    neg_bias: T,
 }
 
 /// What a code penalty writes besides its gradient (see
@@ -376,6 +386,13 @@ impl<B: Backend> Autoencoder<B> {
             loss_acc: backend.zeros(1, 1)?,
             penalty_acc: backend.zeros(1, 1)?,
             unit_scratch: backend.zeros(1, code)?,
+            centered: match self.config.pre_bias {
+                true => Some(Centered {
+                    x: backend.zeros(rows, self.config.input_dim)?,
+                    neg_bias: backend.zeros(1, self.config.input_dim)?,
+                }),
+                false => None,
+            },
         })
     }
 
@@ -396,8 +413,8 @@ impl<B: Backend> Autoencoder<B> {
     }
 
     /// The AuxK loss ([`crate::AuxK`]) after [`Autoencoder::forward_backward`] on the same
-    /// batch: updates `since` `[1, code]` (samples since each unit last fired) with the batch's
-    /// active units, adds `scale * aux.coef * mean((e_hat - e)^2)` to `ws.penalty_acc` and its
+    /// batch, with `since` `[1, code]` the samples since each unit last fired, already updated
+    /// with this batch ([`Backend::track_dead`] on [`Autoencoder::code`]): adds `scale * aux.coef * mean((e_hat - e)^2)` to `ws.penalty_acc` and its
     /// gradient to `grads` (decoder weight, encoder weight and bias). `x` is the model's input
     /// and `target` the clean one, `[rows, input_dim]`; `aux` must have passed
     /// [`crate::AuxK::validate`] for this model.
@@ -409,7 +426,7 @@ impl<B: Backend> Autoencoder<B> {
         x: &B::Tensor,
         target: &B::Tensor,
         scale: f32,
-        since: &mut B::Tensor,
+        since: &B::Tensor,
         ws: &mut Workspace<B>,
         aw: &mut AuxWorkspace<B>,
         grads: &mut Gradients<B>,
@@ -417,8 +434,7 @@ impl<B: Backend> Autoencoder<B> {
         debug_assert!(self.plans.len() == 2 && !self.plans[1].transposed);
         debug_assert_eq!(aw.rows, ws.rows);
         let (enc, dec) = (self.plans[0], self.plans[1]);
-        let mask = ws.topk_mask.as_ref().expect("AuxK needs a TopK model");
-        backend.track_dead(mask, since);
+        debug_assert!(ws.topk_mask.is_some(), "AuxK needs a TopK model");
         backend.mask_dead(
             &ws.layers[0].z,
             since,
@@ -459,10 +475,11 @@ impl<B: Backend> Autoencoder<B> {
             &mut aw.grad_code,
         );
         backend.mul_assign(&mut aw.grad_code, &aw.mask);
+        let encoder_input = ws.centered.as_ref().map_or(x, |c| &c.x);
         backend.matmul(
             &aw.grad_code,
             true,
-            x,
+            encoder_input,
             false,
             1.0,
             1.0,
@@ -470,6 +487,10 @@ impl<B: Backend> Autoencoder<B> {
         );
         backend.bias_grad(&aw.grad_code, &mut aw.grad_bias);
         backend.scale_add(1.0, &aw.grad_bias, &mut grads.tensors[enc.bias]);
+        if self.config.pre_bias {
+            let (_, later) = grads.tensors.split_at_mut(enc.bias + 1);
+            self.add_pre_bias_gradient(backend, &aw.grad_bias, later);
+        }
     }
 
     /// Zeroed gradients, one per parameter.
@@ -487,11 +508,22 @@ impl<B: Backend> Autoencoder<B> {
     /// Runs layers `0..upto` on `x` `[ws.rows(), input_dim]`; results stay in `ws`.
     fn forward_layers(&self, backend: &B, x: &B::Tensor, ws: &mut Workspace<B>, upto: usize) {
         let code_layer = self.config.encoder_depth() - 1;
+        if let Some(c) = ws.centered.as_mut() {
+            let out_bias = &self.params[self.plans[self.plans.len() - 1].bias];
+            backend.fill(&mut c.neg_bias, 0.0);
+            backend.scale_add(-1.0, out_bias, &mut c.neg_bias);
+            backend.copy(x, &mut c.x);
+            backend.add_bias(&mut c.x, &c.neg_bias);
+        }
         for i in 0..upto {
             let plan = &self.plans[i];
             let (before, rest) = ws.layers.split_at_mut(i);
             let cur = &mut rest[0];
-            let input = if i == 0 { x } else { before[i - 1].output() };
+            let input = match (i, ws.centered.as_ref()) {
+                (0, Some(c)) => &c.x,
+                (0, None) => x,
+                _ => before[i - 1].output(),
+            };
             backend.matmul(
                 input,
                 false,
@@ -617,7 +649,11 @@ impl<B: Backend> Autoencoder<B> {
                 }
                 _ => {}
             }
-            let input = if i == 0 { x } else { before[i - 1].output() };
+            let input = match (i, ws.centered.as_ref()) {
+                (0, Some(c)) => &c.x,
+                (0, None) => x,
+                _ => before[i - 1].output(),
+            };
             let beta = if grads.written[plan.weight] { 1.0 } else { 0.0 };
             let gw = &mut grads.tensors[plan.weight];
             if plan.transposed {
@@ -643,9 +679,93 @@ impl<B: Backend> Autoencoder<B> {
                 );
             }
         }
+        // The pre-encoder bias: the encoder's input x - b_out adds -colsum(dz_0) W_0 =
+        // -(d loss / d b_0) W_0 to the output bias's gradient.
+        if self.config.pre_bias {
+            let enc_bias = self.plans[0].bias;
+            let (head, tail) = grads.tensors.split_at_mut(enc_bias + 1);
+            self.add_pre_bias_gradient(backend, &head[enc_bias], tail);
+        }
         for r in regularizers {
             r.param_gradient(backend, self, grads);
         }
+    }
+
+    /// `d b_out -= db_0 W_0`: what a gradient `db_0` `[1, enc_0]` of the first encoder layer's
+    /// pre-activation sums contributes to the output bias through the pre-encoder bias.
+    /// `later` holds the gradients after the first encoder bias (the output bias among them).
+    fn add_pre_bias_gradient(&self, backend: &B, db_0: &B::Tensor, later: &mut [B::Tensor]) {
+        let out_bias = self.plans[self.plans.len() - 1].bias;
+        let offset = self.plans[0].bias + 1;
+        let w_0 = &self.params[self.plans[0].weight];
+        backend.matmul(
+            db_0,
+            false,
+            w_0,
+            false,
+            -1.0,
+            1.0,
+            &mut later[out_bias - offset],
+        );
+    }
+
+    /// Starts the pre-encoder bias ([`ModelConfig::pre_bias`]) at the mean of `data`
+    /// `[n, input_dim]`: the output bias becomes the column means, so the encoder first sees
+    /// centred inputs. Gao et al. use the geometric median; the mean is its cheap stand-in.
+    pub fn init_pre_bias(&mut self, backend: &B, data: &Matrix) -> Result<()> {
+        let d = self.config.input_dim;
+        if data.cols != d || data.rows == 0 {
+            return Err(Error::Shape(format!(
+                "the pre-encoder bias needs data [n > 0, {d}], got [{}, {}]",
+                data.rows, data.cols
+            )));
+        }
+        let mut mean = vec![0.0f64; d];
+        for r in 0..data.rows {
+            for (m, v) in mean.iter_mut().zip(data.row(r)) {
+                *m += *v as f64;
+            }
+        }
+        let n = data.rows as f64;
+        let mean = Matrix::new(1, d, mean.iter().map(|m| (m / n) as f32).collect())?;
+        let out_bias = self.plans[self.plans.len() - 1].bias;
+        let t = upload_param(backend, &mean, &self.specs[out_bias])?;
+        self.params[out_bias] = t;
+        Ok(())
+    }
+
+    /// Initialises each encoder weight as the transpose of its mirror decoder weight (Gao et
+    /// al. 2024: the encoder starts as the decoder's transpose, so a unit fires on the inputs it
+    /// reconstructs). Needs an untied model with a mirrored decoder.
+    pub fn init_encoder_from_decoder(&mut self, backend: &B) -> Result<()> {
+        let depth = self.config.encoder_depth();
+        let n = self.plans.len();
+        if self.config.tied || n != 2 * depth {
+            return Err(Error::Config(
+                "initialising the encoder as the decoder's transpose needs an untied model with \
+                 a mirrored decoder"
+                    .into(),
+            ));
+        }
+        for i in 0..depth {
+            let (enc, dec) = (self.plans[i], self.plans[n - 1 - i]);
+            if enc.spec.inputs != dec.spec.outputs || enc.spec.outputs != dec.spec.inputs {
+                return Err(Error::Config(format!(
+                    "encoder layer {i} is [{}, {}] but its mirror decoder layer is [{}, {}]",
+                    enc.spec.inputs, enc.spec.outputs, dec.spec.inputs, dec.spec.outputs
+                )));
+            }
+            let w = backend.download(&self.params[dec.weight])?; // [in_i, out_i]
+            let mut t = Matrix::zeros(w.cols, w.rows);
+            for r in 0..w.rows {
+                for c in 0..w.cols {
+                    t.data[c * w.rows + r] = w.data[r * w.cols + c];
+                }
+            }
+            let spec = &self.specs[enc.weight];
+            self.params[enc.weight] = upload_param(backend, &t, spec)?;
+        }
+        Ok(())
     }
 
     /// Runs the model over a host matrix in chunks and returns the code or the reconstruction.

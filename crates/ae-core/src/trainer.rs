@@ -53,6 +53,15 @@ pub struct TrainConfig {
     /// [`resample_dead`]). Needs a one-hidden-layer, untied model.
     #[serde(default)]
     pub resample_dead: bool,
+    /// The dead-latent window of the code metrics: a code unit counts as dead when it was
+    /// active on none of the last `dead_window` training samples (as seen in training, noise
+    /// included). Units cannot count as dead before that many samples have been seen.
+    #[serde(default = "default_dead_window")]
+    pub dead_window: usize,
+}
+
+fn default_dead_window() -> usize {
+    AuxK::DEFAULT_DEAD_WINDOW
 }
 
 impl Default for TrainConfig {
@@ -71,6 +80,7 @@ impl Default for TrainConfig {
             auxk: None,
             unit_norm_decoder: false,
             resample_dead: false,
+            dead_window: default_dead_window(),
         }
     }
 }
@@ -103,6 +113,9 @@ impl TrainConfig {
         }
         if let Some(noise) = self.noise {
             noise.validate()?;
+        }
+        if self.dead_window == 0 {
+            return Err(Error::Config("the dead window must be positive".into()));
         }
         Ok(())
     }
@@ -137,7 +150,8 @@ pub struct EpochMetrics {
     /// Mean active code units per sample (with `code_metrics`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub l0: Option<f64>,
-    /// Code units active on no training sample (with `code_metrics`).
+    /// Code units active on none of the last [`TrainConfig::dead_window`] training samples
+    /// (with `code_metrics`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_latents: Option<usize>,
     /// Mean over units of each unit's mean activation (with `code_metrics`).
@@ -333,23 +347,23 @@ pub fn evaluate<B: Backend>(
 /// Re-initialises the dead code units of a one-hidden-layer, untied model: the units active
 /// (above [`crate::sparsity::ACTIVE_THRESHOLD`]) on no row of `train` `[n, d]`. The rows with the
 /// highest reconstruction error are taken in turn (highest first); for dead unit `j` and row `s`:
-/// encoder row `j` = `x_s / ||x_s||` times 0.2 times the mean L2 norm of the live units' encoder
-/// rows (1 when none is live), encoder bias `j` = 0, decoder column `j` = the residual
+/// encoder row `j` = `x_s / ||x_s||` (`x_s - b_out` with a pre-encoder bias) times 0.2 times
+/// the mean L2 norm of the live units' encoder rows (1 when none is live), encoder bias `j` = 0, decoder column `j` = the residual
 /// `(x_s - x_hat_s) / ||x_s - x_hat_s||`, and the optimiser's state of all three set to zero.
-/// Returns how many units were re-initialised. Runs on the host, once per epoch.
+/// Returns the units re-initialised. Runs on the host, once per epoch.
 pub fn resample_dead<B: Backend>(
     backend: &B,
     model: &mut Autoencoder<B>,
     optimizer: &mut Optimizer<B>,
     train: &Matrix,
-) -> Result<usize> {
+) -> Result<Vec<usize>> {
     let (code, recon) = model.code_and_reconstruction(backend, train)?;
     let units = code.cols;
     let dead: Vec<usize> = (0..units)
         .filter(|&j| (0..code.rows).all(|i| code.row(i)[j] <= crate::sparsity::ACTIVE_THRESHOLD))
         .collect();
     if dead.is_empty() || train.rows == 0 {
-        return Ok(0);
+        return Ok(dead);
     }
     let errors = train.row_squared_errors(&recon)?;
     let mut worst: Vec<usize> = (0..train.rows).collect();
@@ -370,15 +384,27 @@ pub fn resample_dead<B: Backend>(
         } else {
             live.iter().sum::<f64>() / live.len() as f64
         };
+    // With a pre-encoder bias the encoder reads x - b_out: point the row at that.
+    let centre = match model.config().pre_bias {
+        true => backend.download(&model.params()[3])?.data,
+        false => vec![0.0; d],
+    };
     for (t, &j) in dead.iter().enumerate() {
         let s = worst[t % worst.len()];
-        let x = train.row(s);
+        let centred: Vec<f32> = train
+            .row(s)
+            .iter()
+            .zip(&centre)
+            .map(|(v, c)| v - c)
+            .collect();
+        let x = &centred[..];
         let xn = norm(x).max(f64::MIN_POSITIVE);
         for (w, &v) in enc.data[j * d..(j + 1) * d].iter_mut().zip(x) {
             *w = (v as f64 / xn * scale) as f32;
         }
         enc_bias.data[j] = 0.0;
-        let r: Vec<f64> = x
+        let r: Vec<f64> = train
+            .row(s)
             .iter()
             .zip(recon.row(s))
             .map(|(a, b)| (*a - *b) as f64)
@@ -404,7 +430,7 @@ pub fn resample_dead<B: Backend>(
             backend.copy(&backend.upload(&host)?, state);
         }
     }
-    Ok(dead.len())
+    Ok(dead)
 }
 
 /// Trains `model` on `train` (`[n, input_dim]`, already normalised), validating on `val` after
@@ -496,8 +522,9 @@ pub fn train<B: Backend>(
             b.aux = Some(model.auxk_workspace(backend, b.ws.rows())?);
         }
     }
-    // AuxK: training samples since each code unit was last active.
+    // Training samples since each code unit was last active (code metrics and AuxK).
     let mut since = backend.zeros(1, model.config().code_dim())?;
+    let track_dead = config.code_metrics || config.auxk.is_some();
     // Each step's noise seed: the run's seed mixed with the step number.
     let noise_seed = |step: usize| {
         crate::sparsity::hash_u32((config.seed as u32) ^ crate::sparsity::hash_u32(step as u32))
@@ -556,6 +583,9 @@ pub fn train<B: Backend>(
                 &mut grads,
                 regularizers,
             );
+            if track_dead {
+                backend.track_dead(model.code(&buf.ws), &mut since);
+            }
             if let (Some(aux), Some(aw)) = (&config.auxk, buf.aux.as_mut()) {
                 model.auxk_backward(
                     backend,
@@ -563,7 +593,7 @@ pub fn train<B: Backend>(
                     input,
                     &buf.x,
                     rows.len() as f32 / n as f32,
-                    &mut since,
+                    &since,
                     &mut buf.ws,
                     aw,
                     &mut grads,
@@ -592,7 +622,14 @@ pub fn train<B: Backend>(
         }
         let train_seconds = started.elapsed().as_secs_f64();
         let resampled = if config.resample_dead && train_loss.is_finite() {
-            Some(resample_dead(backend, model, &mut optimizer, train)?)
+            let units = resample_dead(backend, model, &mut optimizer, train)?;
+            if !units.is_empty() && track_dead {
+                // A resampled unit starts afresh.
+                let mut counts = backend.download(&since)?;
+                units.iter().for_each(|&j| counts.data[j] = 0.0);
+                backend.copy(&backend.upload(&counts)?, &mut since);
+            }
+            Some(units.len())
         } else {
             None
         };
@@ -600,6 +637,16 @@ pub fn train<B: Backend>(
             Some(code_metrics(backend, model, train)?)
         } else {
             None
+        };
+        let dead_latents = match config.code_metrics {
+            true => Some(
+                backend
+                    .download_f64(&since)?
+                    .iter()
+                    .filter(|&&s| s >= config.dead_window as f64)
+                    .count(),
+            ),
+            false => None,
         };
         let val_loss = match &val_data {
             Some(v) => Some(evaluate(backend, model, config.loss, v, batch)?),
@@ -626,7 +673,7 @@ pub fn train<B: Backend>(
             mse: code.as_ref().map(|c| c.mse),
             fvu: code.as_ref().map(|c| c.fvu),
             l0: code.as_ref().map(|c| c.l0),
-            dead_latents: code.as_ref().map(|c| c.dead_latents),
+            dead_latents,
             mean_activation: code.as_ref().map(|c| c.mean_activation),
             resampled,
             max_abs_rho_error: code.as_ref().and_then(|c| {

@@ -260,6 +260,25 @@ fn whole_model_gradient_bce_tied_weight_decay_identity_output() {
 }
 
 #[test]
+fn whole_model_gradient_with_pre_encoder_bias() {
+    let base = ModelConfig::mirrored(&[6, 4, 3])
+        .unwrap()
+        .with_activations(Activation::Tanh, Activation::Relu, Activation::Identity)
+        .unwrap()
+        .with_pre_bias(true)
+        .unwrap();
+    check_model(base.clone(), Loss::Mse, 0.0, 24);
+    check_model(base.with_tied(true).unwrap(), Loss::Mse, 0.01, 25);
+    let one_layer = ModelConfig::mirrored(&[5, 7])
+        .unwrap()
+        .with_activations(Activation::Relu, Activation::Relu, Activation::Identity)
+        .unwrap()
+        .with_pre_bias(true)
+        .unwrap();
+    check_model(one_layer, Loss::Mse, 0.0, 26);
+}
+
+#[test]
 fn l1_penalty_gradient_matches_finite_differences() {
     let b = B::new();
     let mut rng = Rng::new(5);
@@ -468,6 +487,17 @@ fn topk_keeps_exactly_k_per_row_lowest_index_on_ties() {
 /// `auxk_backward` accumulates, and its finite differences the gradients it adds.
 #[test]
 fn auxk_gradient_matches_finite_differences() {
+    check_auxk(false);
+}
+
+/// The same with a pre-encoder bias: the aux term then also reaches the output bias, through
+/// the encoder's input `x - b_out`.
+#[test]
+fn auxk_gradient_with_pre_encoder_bias_matches_finite_differences() {
+    check_auxk(true);
+}
+
+fn check_auxk(pre_bias: bool) {
     let b = B::new();
     let mut rng = Rng::new(40);
     let (rows, d, code) = (4, 5, 16);
@@ -476,6 +506,8 @@ fn auxk_gradient_matches_finite_differences() {
         .with_activations(Activation::Relu, Activation::Relu, Activation::Identity)
         .unwrap()
         .with_topk(Some(2))
+        .unwrap()
+        .with_pre_bias(pre_bias)
         .unwrap();
     let aux = ae_core::AuxK {
         k: 3,
@@ -519,8 +551,9 @@ fn auxk_gradient_matches_finite_differences() {
         &mut main_only,
         &regs,
     );
+    b.track_dead(model.code(&ws), &mut since);
     model.auxk_backward(
-        &b, &aux, &xt, &xt, 1.0, &mut since, &mut ws, &mut aw, &mut grads,
+        &b, &aux, &xt, &xt, 1.0, &since, &mut ws, &mut aw, &mut grads,
     );
     let aux_value = b.download_f64(&ws.penalty_acc).unwrap()[0];
     assert!(aux_value > 0.0);
@@ -537,8 +570,13 @@ fn auxk_gradient_matches_finite_differences() {
         model.evaluate(&b, Loss::Mse, &xt, &xt, 1.0, &mut ws);
         let main = b.download_f64(&ws.loss_acc).unwrap()[0];
         let z = {
+            let b_out = b.download_f64(&model.params()[3]).unwrap();
+            let centred: Vec<f64> = (0..rows * d)
+                .map(|i| x[i] - if pre_bias { b_out[i % d] } else { 0.0 })
+                .collect();
             let mut z = b.zeros(rows, code).unwrap();
-            b.matmul(&xt, false, &model.params()[0], true, 1.0, 0.0, &mut z);
+            let ct = t(&b, rows, d, &centred);
+            b.matmul(&ct, false, &model.params()[0], true, 1.0, 0.0, &mut z);
             b.add_bias(&mut z, &model.params()[1]);
             b.download_f64(&z).unwrap()
         };
@@ -576,7 +614,11 @@ fn auxk_gradient_matches_finite_differences() {
         });
         model.params_mut()[i] = t(&b, spec.rows, spec.cols, &p0);
         let e = rel_err(&analytic, &numeric);
-        assert!(e < TOL, "{} (auxk): relative error {e}", spec.name);
+        assert!(
+            e < TOL,
+            "{} (auxk, pre_bias {pre_bias}): relative error {e}",
+            spec.name
+        );
     }
     assert!(changed, "the aux term changed no gradient");
 }

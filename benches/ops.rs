@@ -94,7 +94,7 @@ fn bench_backend<B: Backend>(c: &mut Criterion, backend: &B, large: bool) {
     for loss in [Loss::Mse, Loss::Bce] {
         g.bench_function(format!("{loss} loss+grad 256x512"), |bench| {
             bench.iter(|| {
-                backend.loss(loss, &z, &target, 1.0, &mut acc, Some(&mut grad));
+                backend.loss(loss, &z, &target, 1.0, 1.0, &mut acc, Some(&mut grad));
                 backend.sync().unwrap();
             })
         });
@@ -147,7 +147,16 @@ fn bench_backend<B: Backend>(c: &mut Criterion, backend: &B, large: bool) {
     let x = up(256, 784, 11);
     g.bench_function("784-512-128-32-128-512-784 batch 256", |bench| {
         bench.iter(|| {
-            model.forward_backward(backend, Loss::Mse, &x, &x, 1.0, &mut ws, &mut grads, &[]);
+            model.forward_backward(
+                backend,
+                Loss::Mse.into(),
+                &x,
+                &x,
+                1.0,
+                &mut ws,
+                &mut grads,
+                &[],
+            );
             opt.step(backend, &mut model, &grads, 1e-3);
             backend.sync().unwrap();
         })

@@ -1,14 +1,14 @@
 // loss: reconstruction losses, the same maths as crates/ae-core/src/loss.rs.
 // kind 0 = MSE on outputs, 1 = BCE on logits. Each workgroup writes the sum of its 256 elements'
 // losses to partial[workgroup]; reduce.wgsl's `finish_sum` adds them up. With `write_grad`,
-// grad = d mean(loss) / d input.
+// grad = weight * d mean(loss) / d input (inv_len = weight / len).
 
 struct Params {
     len: u32,
     kind: u32,
     write_grad: u32,
     row_stride: u32, // threads per row of the 2-D dispatch
-    inv_len: f32,
+    inv_len: f32,     // the reduction's weight / len
     _pad0: f32,
     _pad1: f32,
     _pad2: f32,

@@ -72,6 +72,36 @@ pub fn filter_grid(weights: &Matrix, scale: u32) -> Result<image::GrayImage> {
     image_grid(&refs, across, scale)
 }
 
+/// The classic preprocessing of patches for sparse coding (Olshausen & Field; the UFLDL sparse
+/// autoencoder exercise), in place on `patches` `[n, size * size]`: each patch loses its mean
+/// (DC), the values are clipped at 3 standard deviations of all pixels, and `[-3 sd, 3 sd]` is
+/// mapped onto `[0.1, 0.9]` (so that sigmoid outputs can reach every value). A constant patch
+/// becomes 0.5 everywhere.
+pub fn normalize_patches(patches: &mut Matrix) {
+    let cols = patches.cols.max(1);
+    for row in patches.data.chunks_mut(cols) {
+        let mean = row.iter().map(|&v| v as f64).sum::<f64>() / cols as f64;
+        row.iter_mut().for_each(|v| *v = (*v as f64 - mean) as f32);
+    }
+    let n = patches.data.len().max(1) as f64;
+    let sd = (patches
+        .data
+        .iter()
+        .map(|&v| (v as f64).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
+    let limit = 3.0 * sd;
+    for v in &mut patches.data {
+        let clipped = if limit > 0.0 {
+            (*v as f64).clamp(-limit, limit) / limit
+        } else {
+            0.0
+        };
+        *v = (0.5 + 0.4 * clipped) as f32;
+    }
+}
+
 /// `count` random `size` x `size` patches of the square images in the rows of `images`
 /// (`[n, side * side]`), chosen by `seed`: `[count, size * size]`. With `skip_blank`, patches
 /// whose pixels are all equal are drawn again.
@@ -140,6 +170,27 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalized_patches_lie_in_the_classic_range() {
+        let mut m = Matrix::new(
+            3,
+            4,
+            vec![
+                0.0, 0.0, 1.0, 1.0, // a step
+                0.3, 0.3, 0.3, 0.3, // constant
+                0.0, 0.0, 0.0, 100.0, // an outlier, clipped
+            ],
+        )
+        .unwrap();
+        normalize_patches(&mut m);
+        assert!(m.data.iter().all(|v| (0.1..=0.9).contains(v)), "{m:?}");
+        assert!(m.row(1).iter().all(|v| (v - 0.5).abs() < 1e-6));
+        // The step stays a step, symmetric about 0.5.
+        assert!((m.row(0)[0] + m.row(0)[3] - 1.0).abs() < 1e-6);
+        assert!(m.row(0)[3] > 0.5);
+        assert!((m.row(2)[3] - 0.9).abs() < 1e-6);
+    }
 
     #[test]
     fn grid_places_pixels() {

@@ -151,7 +151,7 @@ proptest! {
     }
 
     #[test]
-    fn losses_match_cpu(rows in dim(), cols in 1..300usize, scale in 0.1f32..2.0, seed in 0u64..1000) {
+    fn losses_match_cpu(rows in dim(), cols in 1..300usize, scale in 0.1f32..2.0, weight in 0.5f32..40.0, seed in 0u64..1000) {
         let Some(gpu) = device() else { return Ok(()) };
         let input = random(rows, cols, seed, 3.0);
         let mut target = random(rows, cols, seed + 1, 0.5);
@@ -161,9 +161,9 @@ proptest! {
                 let (x, t) = (be.upload(&input).unwrap(), be.upload(&target).unwrap());
                 let mut acc = be.upload(&Matrix::new(1, 1, vec![0.25]).unwrap()).unwrap();
                 let mut grad = be.upload(&poison(rows, cols)).unwrap();
-                be.loss(loss, &x, &t, scale, &mut acc, Some(&mut grad));
+                be.loss(loss, &x, &t, weight, scale, &mut acc, Some(&mut grad));
                 // Without a gradient: adds the same value again.
-                be.loss(loss, &x, &t, scale, &mut acc, None);
+                be.loss(loss, &x, &t, weight, scale, &mut acc, None);
                 vec![be.download(&grad).unwrap(), be.download(&acc).unwrap()]
             });
             assert_close(&g[..1], &c[..1], ELEMENTWISE, loss.name())?;

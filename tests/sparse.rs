@@ -506,7 +506,7 @@ fn auxk_sends_gradient_to_the_dead_units_only() {
     let mut plain = model.gradients(&cpu).unwrap();
     model.forward_backward(
         &cpu,
-        ae_core::Loss::Mse,
+        ae_core::Loss::Mse.into(),
         &xt,
         &xt,
         1.0,
@@ -527,7 +527,7 @@ fn auxk_sends_gradient_to_the_dead_units_only() {
         .unwrap();
     model.forward_backward(
         &cpu,
-        ae_core::Loss::Mse,
+        ae_core::Loss::Mse.into(),
         &xt,
         &xt,
         1.0,
@@ -541,6 +541,7 @@ fn auxk_sends_gradient_to_the_dead_units_only() {
         &aux,
         &xt,
         &xt,
+        ae_core::Reduction::Mean,
         1.0,
         &since,
         &mut ws,

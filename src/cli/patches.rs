@@ -25,12 +25,19 @@ pub struct PatchesArgs {
     /// Keep blank patches (all pixels equal); by default they are drawn again.
     #[arg(long)]
     pub keep_blank: bool,
+    /// The classic preprocessing for sparse coding: remove each patch's mean, clip at 3
+    /// standard deviations, rescale to [0.1, 0.9].
+    #[arg(long)]
+    pub normalize: bool,
 }
 
 pub fn run(g: &GlobalArgs, args: PatchesArgs) -> Result<()> {
     let images = data::load_matrix(&args.data)?;
-    let patches =
+    let mut patches =
         picture::sample_patches(&images, args.size, args.count, args.seed, !args.keep_blank)?;
+    if args.normalize {
+        picture::normalize_patches(&mut patches);
+    }
     data::save_npy(&args.out, &patches)?;
     if g.json {
         print_json(&serde_json::json!({

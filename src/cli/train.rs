@@ -9,7 +9,7 @@ use ae_core::data;
 use ae_core::data::normalize::Normalization;
 use ae_core::{
     Activation, Backend, Loss, LrSchedule, ModelConfig, Noise, OptimizerConfig, OptimizerKind,
-    Output, Pca, SparsitySpec, TrainConfig,
+    Output, Pca, Reduction, SparsitySpec, TrainConfig,
 };
 use clap::Args;
 use std::path::PathBuf;
@@ -49,6 +49,11 @@ pub struct FitArgs {
     /// Reconstruction loss: mse, or bce (needs --output sigmoid).
     #[arg(long, default_value = "mse")]
     pub loss: Loss,
+    /// How a sample's per-feature losses add up: mean, sum, or half-sum (1/2 the sum: the
+    /// classic sparse autoencoder's 1/2 ||x_hat - x||^2, under which its published KL beta and
+    /// weight decay apply as written). Reported losses use it too.
+    #[arg(long, default_value = "mean")]
+    pub reduction: Reduction,
     /// Optimiser: adam, adamw or sgd.
     #[arg(long, default_value = "adam")]
     pub optimizer: OptimizerKind,
@@ -87,6 +92,7 @@ impl FitArgs {
             batch_size: self.batch_size.unwrap_or(defaults.1),
             seed: self.seed,
             loss: self.loss,
+            reduction: self.reduction,
             optimizer: OptimizerConfig {
                 kind: self.optimizer,
                 lr: self.lr,

@@ -143,14 +143,18 @@ pub trait Backend: Send + Sync {
 
     // ---- losses ----
 
-    /// Reconstruction loss of `input` (outputs for MSE, logits for BCE) against `target`, both
-    /// `[rows, cols]`: `acc[0, 0] += scale * mean(loss)`, and when `grad` is given,
-    /// `grad = d mean(loss) / d input` (so each element is divided by `rows * cols`).
+    /// Reconstruction loss `weight * mean(loss)` of `input` (outputs for MSE, logits for BCE)
+    /// against `target`, both `[rows, cols]`: `acc[0, 0] += scale * weight * mean(loss)`, and
+    /// when `grad` is given, `grad = weight * d mean(loss) / d input` (each element divided by
+    /// `rows * cols`). `weight` is the [`crate::Reduction`]'s factor, `scale` the batch's share
+    /// of a reported mean.
+    #[allow(clippy::too_many_arguments)]
     fn loss(
         &self,
         loss: Loss,
         input: &Self::Tensor,
         target: &Self::Tensor,
+        weight: f32,
         scale: f32,
         acc: &mut Self::Tensor,
         grad: Option<&mut Self::Tensor>,

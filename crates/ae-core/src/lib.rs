@@ -30,7 +30,7 @@ pub use backend::{AdamStep, Backend, SgdStep};
 pub use config::{LayerSpec, ModelConfig};
 pub use element::Element;
 pub use error::{Error, Result};
-pub use loss::Loss;
+pub use loss::{Loss, Reconstruction, Reduction};
 pub use matrix::Matrix;
 pub use model::{
     Autoencoder, AuxWorkspace, CodeTerms, Gradients, Output, ParamKind, ParamSpec, Workspace,

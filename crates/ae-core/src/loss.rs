@@ -6,10 +6,13 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Reconstruction loss, averaged over every element of the batch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Loss {
     /// Mean squared error on the model's output: `mean((y - x)^2)`.
+    #[default]
     Mse,
     /// Binary cross-entropy on the output layer's logits `z` (the sigmoid is folded in, which is
     /// numerically stable): `mean(softplus(z) - x z)`. Targets should lie in [0, 1].
@@ -62,6 +65,83 @@ impl FromStr for Loss {
             other => Err(Error::Config(format!(
                 "unknown loss '{other}': expected mse or bce"
             ))),
+        }
+    }
+}
+
+/// How the per-element losses of a sample add up; samples are always averaged.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reduction {
+    /// The mean over a sample's features (ae's default, comparable across input widths).
+    #[default]
+    Mean,
+    /// The sum over a sample's features.
+    Sum,
+    /// Half the sum over a sample's features: the classic sparse autoencoder's
+    /// `1/2 ||x_hat - x||^2`, under which its published hyper-parameters (KL beta 3, weight
+    /// decay 1e-4) apply as written.
+    HalfSum,
+}
+
+impl Reduction {
+    /// The factor on the element mean: the loss of a batch is `weight * mean(loss)`, with
+    /// `features` the width of a sample.
+    pub fn weight(self, features: usize) -> f32 {
+        match self {
+            Reduction::Mean => 1.0,
+            Reduction::Sum => features as f32,
+            Reduction::HalfSum => 0.5 * features as f32,
+        }
+    }
+
+    /// The name used in configs and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduction::Mean => "mean",
+            Reduction::Sum => "sum",
+            Reduction::HalfSum => "half-sum",
+        }
+    }
+}
+
+impl fmt::Display for Reduction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Reduction {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "mean" => Ok(Reduction::Mean),
+            "sum" => Ok(Reduction::Sum),
+            "half-sum" => Ok(Reduction::HalfSum),
+            other => Err(Error::Config(format!(
+                "unknown reduction '{other}': expected mean, sum or half-sum"
+            ))),
+        }
+    }
+}
+
+/// A reconstruction objective: the per-element loss and how a sample's elements add up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reconstruction {
+    /// The per-element loss.
+    pub loss: Loss,
+    /// How a sample's element losses add up.
+    pub reduction: Reduction,
+}
+
+impl From<Loss> for Reconstruction {
+    /// The loss averaged over every element.
+    fn from(loss: Loss) -> Self {
+        Reconstruction {
+            loss,
+            reduction: Reduction::Mean,
         }
     }
 }

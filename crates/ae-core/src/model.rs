@@ -8,7 +8,9 @@
 //! mirrored encoder weight transposed.
 
 use crate::regularizer::Regularizer;
-use crate::{Activation, Backend, Error, LayerSpec, Loss, Matrix, ModelConfig, Result, Rng};
+use crate::{
+    Activation, Backend, Error, LayerSpec, Loss, Matrix, ModelConfig, Reconstruction, Result, Rng,
+};
 
 /// Whether a parameter is a weight matrix or a bias row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -425,6 +427,7 @@ impl<B: Backend> Autoencoder<B> {
         aux: &crate::AuxK,
         x: &B::Tensor,
         target: &B::Tensor,
+        reduction: crate::Reduction,
         scale: f32,
         since: &B::Tensor,
         ws: &mut Workspace<B>,
@@ -450,6 +453,7 @@ impl<B: Backend> Autoencoder<B> {
             Loss::Mse,
             &aw.recon,
             &aw.residual,
+            reduction.weight(self.config.input_dim),
             scale * aux.coef,
             &mut ws.penalty_acc,
             Some(&mut aw.grad_recon),
@@ -569,11 +573,12 @@ impl<B: Backend> Autoencoder<B> {
         Ok(())
     }
 
-    /// Adds `scale * loss(forward(x), target)` to `ws.loss_acc` without computing gradients.
+    /// Adds `scale * objective(forward(x), target)` to `ws.loss_acc` without computing
+    /// gradients.
     pub fn evaluate(
         &self,
         backend: &B,
-        loss: Loss,
+        objective: Reconstruction,
         x: &B::Tensor,
         target: &B::Tensor,
         scale: f32,
@@ -581,24 +586,26 @@ impl<B: Backend> Autoencoder<B> {
     ) {
         self.forward(backend, x, ws);
         let last = ws.layers.last().expect("a model has layers");
+        let loss = objective.loss;
         backend.loss(
             loss,
             last.loss_input(loss),
             target,
+            objective.reduction.weight(self.config.input_dim),
             scale,
             &mut ws.loss_acc,
             None,
         );
     }
 
-    /// Forward and backward for one batch: `ws.loss_acc += scale * loss` and `grads` set to the
-    /// gradient of the mean loss (plus each regulariser's gradient) for every parameter.
+    /// Forward and backward for one batch: `ws.loss_acc += scale * objective` and `grads` set
+    /// to the gradient of the objective (plus each regulariser's gradient) for every parameter.
     /// `x` is the (possibly corrupted) input and `target` the clean one, both `[rows, input_dim]`.
     #[allow(clippy::too_many_arguments)]
     pub fn forward_backward(
         &self,
         backend: &B,
-        loss: Loss,
+        objective: Reconstruction,
         x: &B::Tensor,
         target: &B::Tensor,
         scale: f32,
@@ -608,6 +615,7 @@ impl<B: Backend> Autoencoder<B> {
     ) {
         self.forward(backend, x, ws);
         let n = self.plans.len();
+        let loss = objective.loss;
         {
             let last = &mut ws.layers[n - 1];
             let input = match loss {
@@ -618,6 +626,7 @@ impl<B: Backend> Autoencoder<B> {
                 loss,
                 input,
                 target,
+                objective.reduction.weight(self.config.input_dim),
                 scale,
                 &mut ws.loss_acc,
                 Some(&mut last.grad),

@@ -6,7 +6,7 @@ use crate::regularizer::Regularizer;
 use crate::sparsity::{AuxK, CodeMetrics, CodePenalty, Noise};
 use crate::{
     Autoencoder, Backend, Error, Gradients, Loss, LrSchedule, Matrix, Optimizer, OptimizerConfig,
-    Result, Rng, Workspace,
+    Reconstruction, Reduction, Result, Rng, Workspace,
 };
 use std::time::Instant;
 
@@ -21,6 +21,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Reconstruction loss.
     pub loss: Loss,
+    /// How a sample's element losses add up (the reported losses use it too).
+    #[serde(default)]
+    pub reduction: Reduction,
     /// Optimiser and its hyper-parameters.
     pub optimizer: OptimizerConfig,
     /// Learning rate over the run.
@@ -71,6 +74,7 @@ impl Default for TrainConfig {
             batch_size: 256,
             seed: 0,
             loss: Loss::Mse,
+            reduction: Reduction::Mean,
             optimizer: OptimizerConfig::default(),
             schedule: LrSchedule::Constant,
             early_stopping_patience: None,
@@ -318,7 +322,7 @@ impl<'a, B: Backend> DeviceData<'a, B> {
 pub fn evaluate<B: Backend>(
     backend: &B,
     model: &Autoencoder<B>,
-    loss: Loss,
+    objective: Reconstruction,
     data: &DeviceData<'_, B>,
     batch_size: usize,
 ) -> Result<f64> {
@@ -336,7 +340,14 @@ pub fn evaluate<B: Backend>(
         let b = buffers.as_mut().expect("just made");
         let idx: Vec<u32> = (start as u32..(start + rows) as u32).collect();
         data.batch(backend, &idx, &mut b.x)?;
-        model.evaluate(backend, loss, &b.x, &b.x, rows as f32 / n as f32, &mut b.ws);
+        model.evaluate(
+            backend,
+            objective,
+            &b.x,
+            &b.x,
+            rows as f32 / n as f32,
+            &mut b.ws,
+        );
     }
     if let Some(b) = buffers.as_mut() {
         total += read_scalar(backend, &mut b.ws.loss_acc)?;
@@ -450,6 +461,10 @@ pub fn train<B: Backend>(
 ) -> Result<TrainReport> {
     config.validate()?;
     model.check_loss(config.loss)?;
+    let objective = Reconstruction {
+        loss: config.loss,
+        reduction: config.reduction,
+    };
     let input_dim = model.config().input_dim;
     for (what, m) in std::iter::once(("training", train)).chain(val.map(|v| ("validation", v))) {
         if m.cols != input_dim {
@@ -575,7 +590,7 @@ pub fn train<B: Backend>(
             };
             model.forward_backward(
                 backend,
-                config.loss,
+                objective,
                 input,
                 &buf.x,
                 rows.len() as f32 / n as f32,
@@ -592,6 +607,7 @@ pub fn train<B: Backend>(
                     aux,
                     input,
                     &buf.x,
+                    config.reduction,
                     rows.len() as f32 / n as f32,
                     &since,
                     &mut buf.ws,
@@ -649,7 +665,7 @@ pub fn train<B: Backend>(
             false => None,
         };
         let val_loss = match &val_data {
-            Some(v) => Some(evaluate(backend, model, config.loss, v, batch)?),
+            Some(v) => Some(evaluate(backend, model, objective, v, batch)?),
             None => None,
         };
         if !train_loss.is_finite() || val_loss.is_some_and(|v| !v.is_finite()) {

@@ -215,13 +215,14 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
         loss: Loss,
         input: &CpuTensor<T>,
         target: &CpuTensor<T>,
+        weight: f32,
         scale: f32,
         acc: &mut CpuTensor<T>,
         grad: Option<&mut CpuTensor<T>>,
     ) {
         same_shape(input, target, "loss");
         let n = input.data.len().max(1);
-        let inv_n = T::from_f64(1.0 / n as f64);
+        let inv_n = T::from_f64(weight as f64 / n as f64);
         let sum = match (loss, grad) {
             (Loss::Mse, Some(g)) => {
                 elementwise::sum_update2(&mut g.data, &input.data, &target.data, |g, x, t| {
@@ -239,7 +240,7 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
                 elementwise::sum_zip(&input.data, &target.data, |x, t| loss.value(x, t).to_f64())
             }
         };
-        acc.data[0] += T::from_f64(scale as f64 * sum / n as f64);
+        acc.data[0] += T::from_f64(scale as f64 * weight as f64 * sum / n as f64);
     }
 
     fn sgd_step(

@@ -2,7 +2,9 @@
 //! central finite differences, relative error at most 1e-6.
 
 use ae_core::regularizer::Regularizer;
-use ae_core::{Activation, Autoencoder, Backend, Loss, ModelConfig, ParamKind, Rng, WeightDecay};
+use ae_core::{
+    Activation, Autoencoder, Backend, Loss, ModelConfig, ParamKind, Reduction, Rng, WeightDecay,
+};
 use ae_cpu::{CpuBackend, CpuTensor};
 
 type B = CpuBackend<f64>;
@@ -96,19 +98,35 @@ fn loss_gradients_match_finite_differences() {
     let input = random(&mut rng, r * c, 2.0);
     let target: Vec<f64> = (0..r * c).map(|_| rng.uniform()).collect();
     let tt = t(&b, r, c, &target);
-    for loss in [Loss::Mse, Loss::Bce] {
+    // weight 3.5 = the half-sum reduction of 7 features: the value is 3.5 x the mean.
+    for (loss, weight) in [(Loss::Mse, 1.0), (Loss::Bce, 1.0), (Loss::Mse, 3.5)] {
         let mut value = |x: &[f64]| {
             let mut acc = b.zeros(1, 1).unwrap();
-            b.loss(loss, &t(&b, r, c, x), &tt, 1.0, &mut acc, None);
+            b.loss(loss, &t(&b, r, c, x), &tt, weight, 1.0, &mut acc, None);
             b.download_f64(&acc).unwrap()[0]
         };
         let numeric = numeric_grad(&input, &mut value);
         let mut acc = b.zeros(1, 1).unwrap();
         let mut g = b.zeros(r, c).unwrap();
-        b.loss(loss, &t(&b, r, c, &input), &tt, 1.0, &mut acc, Some(&mut g));
+        b.loss(
+            loss,
+            &t(&b, r, c, &input),
+            &tt,
+            weight,
+            1.0,
+            &mut acc,
+            Some(&mut g),
+        );
         let e = rel_err(&b.download_f64(&g).unwrap(), &numeric);
-        assert!(e < TOL, "{loss}: relative error {e}");
-        assert!((b.download_f64(&acc).unwrap()[0] - value(&input)).abs() < 1e-14);
+        assert!(e < TOL, "{loss} x {weight}: relative error {e}");
+        assert!((b.download_f64(&acc).unwrap()[0] - value(&input)).abs() < 1e-13);
+        let per_sample_half_sum: f64 = (0..r * c)
+            .map(|i| 0.5 * loss.value(input[i], target[i]))
+            .sum::<f64>()
+            / r as f64;
+        if weight == 3.5 {
+            assert!((value(&input) - per_sample_half_sum).abs() < 1e-12);
+        }
     }
 }
 
@@ -203,7 +221,7 @@ fn check_model(cfg: ModelConfig, loss: Loss, weight_decay: f64, seed: u64) {
     };
     let mut ws = model.workspace(&b, rows).unwrap();
     let mut grads = model.gradients(&b).unwrap();
-    model.forward_backward(&b, loss, &xt, &xt, 1.0, &mut ws, &mut grads, &regs);
+    model.forward_backward(&b, loss.into(), &xt, &xt, 1.0, &mut ws, &mut grads, &regs);
     let specs = model.param_specs().to_vec();
     for (i, spec) in specs.iter().enumerate() {
         let p0 = b.download_f64(&model.params()[i]).unwrap();
@@ -211,7 +229,7 @@ fn check_model(cfg: ModelConfig, loss: Loss, weight_decay: f64, seed: u64) {
         let mut objective = |p: &[f64]| {
             model.params_mut()[i] = t(&b, spec.rows, spec.cols, p);
             let mut ws = model.workspace(&b, rows).unwrap();
-            model.evaluate(&b, loss, &xt, &xt, 1.0, &mut ws);
+            model.evaluate(&b, loss.into(), &xt, &xt, 1.0, &mut ws);
             let mut total = b.download_f64(&ws.loss_acc).unwrap()[0];
             for (s, p) in model.param_specs().iter().zip(model.params()) {
                 if s.kind == ParamKind::Weight {
@@ -386,7 +404,7 @@ fn check_sparse_model(cfg: ModelConfig, penalty: Option<ae_core::CodePenalty>, s
         .collect();
     let objective = |model: &Autoencoder<B>, grads: &mut ae_core::Gradients<B>| {
         let mut ws = model.workspace(&b, rows).unwrap();
-        model.forward_backward(&b, Loss::Mse, &xt, &xt, 1.0, &mut ws, grads, &regs);
+        model.forward_backward(&b, Loss::Mse.into(), &xt, &xt, 1.0, &mut ws, grads, &regs);
         b.download_f64(&ws.loss_acc).unwrap()[0] + b.download_f64(&ws.penalty_acc).unwrap()[0]
     };
     let mut grads = model.gradients(&b).unwrap();
@@ -538,12 +556,21 @@ fn check_auxk(pre_bias: bool) {
     let mut aw = model.auxk_workspace(&b, rows).unwrap();
     let mut grads = model.gradients(&b).unwrap();
     let mut since = t(&b, 1, code, &since0);
-    model.forward_backward(&b, Loss::Mse, &xt, &xt, 1.0, &mut ws, &mut grads, &regs);
+    model.forward_backward(
+        &b,
+        Loss::Mse.into(),
+        &xt,
+        &xt,
+        1.0,
+        &mut ws,
+        &mut grads,
+        &regs,
+    );
     let mut main_only = model.gradients(&b).unwrap();
     let mut ws2 = model.workspace(&b, rows).unwrap();
     model.forward_backward(
         &b,
-        Loss::Mse,
+        Loss::Mse.into(),
         &xt,
         &xt,
         1.0,
@@ -567,7 +594,7 @@ fn check_auxk(pre_bias: bool) {
     let dead_units: Vec<bool> = since_after.iter().map(|&s| s >= 100.0).collect();
     let objective = |model: &Autoencoder<B>| {
         let mut ws = model.workspace(&b, rows).unwrap();
-        model.evaluate(&b, Loss::Mse, &xt, &xt, 1.0, &mut ws);
+        model.evaluate(&b, Loss::Mse.into(), &xt, &xt, 1.0, &mut ws);
         let main = b.download_f64(&ws.loss_acc).unwrap()[0];
         let z = {
             let b_out = b.download_f64(&model.params()[3]).unwrap();

@@ -661,6 +661,7 @@ impl Backend for WgpuBackend {
         loss: Loss,
         input: &WgpuTensor,
         target: &WgpuTensor,
+        weight: f32,
         scale: f32,
         acc: &mut WgpuTensor,
         grad: Option<&mut WgpuTensor>,
@@ -678,7 +679,7 @@ impl Backend for WgpuBackend {
             .u(1, kind)
             .u(2, grad.is_some() as u32)
             .u(3, stride)
-            .f(4, 1.0 / len.max(1) as f32);
+            .f(4, weight / len.max(1) as f32);
         // Without a gradient the shader never writes binding 3; the partials stand in for it.
         let grad_buffer = grad.map_or(&*partials, |g| g.buffer());
         self.dispatch(
@@ -693,7 +694,7 @@ impl Backend for WgpuBackend {
             None,
             (x, y, 1),
         );
-        self.finish_sum(&partials, count, scale / len.max(1) as f32, acc);
+        self.finish_sum(&partials, count, scale * weight / len.max(1) as f32, acc);
     }
 
     fn sgd_step(

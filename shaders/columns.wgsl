@@ -1,15 +1,16 @@
 // columns: per-column ops on a row-major f32 matrix [rows, cols], one thread per column (the
 // unit-norm decoder of sparse autoencoders: a decoder weight's column j holds code unit j's
-// direction); the same maths as the CPU backend (`Backend::normalize_columns` and
-// `Backend::remove_parallel_component`). 2-D grids of 256-wide workgroups (j = y * row_stride + x).
+// direction); the same maths as the CPU backend (`Backend::normalize_columns`,
+// `Backend::remove_parallel_component`, `Backend::column_norms` and
+// `Backend::l1_decoder_norm_backward`). 2-D grids of 256-wide workgroups (j = y * row_stride + x).
 
 struct Params {
     len: u32,        // columns
     cols: u32,       // width of a row
     row_stride: u32, // threads per row of the 2-D dispatch
     rows: u32,
-    _pad0: u32,
-    _pad1: u32,
+    alpha: f32,      // l1_decoder_norm_backward: the coefficient
+    h_rows: u32,     // l1_decoder_norm_backward: rows of `h`
     _pad2: u32,
     _pad3: u32,
 }
@@ -18,6 +19,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> w_in: array<f32>;
 @group(0) @binding(2) var<storage, read_write> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> grad: array<f32>;
+@group(0) @binding(4) var<storage, read> h: array<f32>;
+@group(0) @binding(5) var<storage, read_write> norms: array<f32>;
 
 fn column(gid: vec3<u32>) -> u32 {
     return gid.y * p.row_stride + gid.x;
@@ -61,6 +64,47 @@ fn remove_parallel_component(@builtin(global_invocation_id) gid: vec3<u32>) {
         let c = dot / sq;
         for (var i = 0u; i < p.rows; i++) {
             grad[i * p.cols + j] = grad[i * p.cols + j] - c * w_in[i * p.cols + j];
+        }
+    }
+}
+
+// norms[j] = ||w_in[:, j]||.
+@compute @workgroup_size(256, 1, 1)
+fn column_norms(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = column(gid);
+    if (j >= p.len) {
+        return;
+    }
+    var sq = 0.0;
+    for (var i = 0u; i < p.rows; i++) {
+        let v = w_in[i * p.cols + j];
+        sq += v * v;
+    }
+    norms[j] = sqrt(sq);
+}
+
+// The decoder-norm-weighted L1 penalty's decoder gradient:
+// grad[:, j] += alpha * (sum_i |h[i, j]|) / ||w_in[:, j]|| * w_in[:, j] (nothing for a zero
+// column); h is [h_rows, cols].
+@compute @workgroup_size(256, 1, 1)
+fn l1_decoder_norm_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = column(gid);
+    if (j >= p.len) {
+        return;
+    }
+    var sq = 0.0;
+    for (var i = 0u; i < p.rows; i++) {
+        let v = w_in[i * p.cols + j];
+        sq += v * v;
+    }
+    if (sq > 0.0) {
+        var abs_sum = 0.0;
+        for (var i = 0u; i < p.h_rows; i++) {
+            abs_sum += abs(h[i * p.cols + j]);
+        }
+        let c = p.alpha * abs_sum / sqrt(sq);
+        for (var i = 0u; i < p.rows; i++) {
+            grad[i * p.cols + j] = grad[i * p.cols + j] + c * w_in[i * p.cols + j];
         }
     }
 }

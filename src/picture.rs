@@ -173,16 +173,15 @@ mod tests {
 
     #[test]
     fn normalized_patches_lie_in_the_classic_range() {
-        let mut m = Matrix::new(
-            3,
-            4,
-            vec![
-                0.0, 0.0, 1.0, 1.0, // a step
-                0.3, 0.3, 0.3, 0.3, // constant
-                0.0, 0.0, 0.0, 100.0, // an outlier, clipped
-            ],
-        )
-        .unwrap();
+        let mut rows = vec![
+            0.0, 0.0, 1.0, 1.0, // a step
+            0.3, 0.3, 0.3, 0.3, // constant
+            0.0, 0.0, 0.0, 100.0, // an outlier, clipped at 3 sd
+        ];
+        for _ in 0..8 {
+            rows.extend([0.0, 1.0, 0.0, 1.0]);
+        }
+        let mut m = Matrix::new(11, 4, rows).unwrap();
         normalize_patches(&mut m);
         assert!(m.data.iter().all(|v| (0.1..=0.9).contains(v)), "{m:?}");
         assert!(m.row(1).iter().all(|v| (v - 0.5).abs() < 1e-6));

@@ -366,6 +366,33 @@ proptest! {
             }
         }
     }
+
+    #[test]
+    fn decoder_norm_ops_match_cpu(rows in dim(), h_rows in dim(), cols in 1..300usize, alpha in -2.0f32..2.0, seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let mut w0 = random(rows, cols, seed, 1.0);
+        // One zero column: norm 0, and no decoder gradient.
+        (0..rows).for_each(|i| w0.data[i * cols] = 0.0);
+        let g0 = random(rows, cols, seed + 1, 1.0);
+        let h0 = random(h_rows, cols, seed + 2, 1.0);
+        let (g, c) = both!(gpu, |be| {
+            let w = be.upload(&w0).unwrap();
+            let mut norms = be.upload(&poison(1, cols)).unwrap();
+            be.column_norms(&w, &mut norms);
+            let mut grad = be.upload(&g0).unwrap();
+            be.l1_decoder_norm_backward(&be.upload(&h0).unwrap(), &w, alpha, &mut grad);
+            vec![be.download(&norms).unwrap(), be.download(&grad).unwrap()]
+        });
+        assert_close(&g, &c, REDUCTION, "decoder-norm ops")?;
+        prop_assert_eq!(c[0].data[0], 0.0);
+        for i in 0..rows {
+            prop_assert_eq!(c[1].row(i)[0], g0.row(i)[0]);
+        }
+        if cols > 1 {
+            let norm1 = (0..rows).map(|i| (w0.row(i)[1] as f64).powi(2)).sum::<f64>().sqrt();
+            prop_assert!((c[0].data[1] as f64 - norm1).abs() < 1e-5 * norm1.max(1.0));
+        }
+    }
 }
 
 /// TopK on a wide code (the overcomplete 1024-unit case): exactly k non-zeros per row of

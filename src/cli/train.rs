@@ -172,7 +172,8 @@ pub struct TrainArgs {
     /// the position along a manifold): IDX, NPY or CSV.
     #[arg(long)]
     pub colour_by: Option<PathBuf>,
-    /// Sparse code: l1:LAMBDA (L1 penalty on the code), kl:RHO:BETA (KL sparsity, needs
+    /// Sparse code: l1:LAMBDA (L1 penalty on the code; l1:LAMBDA:decoder-norm weights each
+    /// unit by its decoder column's norm), kl:RHO:BETA (KL sparsity, needs
     /// --code-activation sigmoid), topk:K (keep the K largest code units of each sample) or
     /// topk:K:AUXK (TopK plus the AuxK loss of Gao et al. 2024: the residual x - x_hat is also
     /// reconstructed from the AUXK largest pre-activations of the dead units, meant to revive
@@ -180,6 +181,10 @@ pub struct TrainArgs {
     /// activation).
     #[arg(long)]
     pub sparsity: Option<SparsitySpec>,
+    /// Sparsity warmup (L1 warmup): the l1 or kl coefficient ramps linearly from 0 to its value
+    /// over the first STEPS steps.
+    #[arg(long, value_name = "STEPS", default_value_t = 0)]
+    pub sparsity_warmup: usize,
     /// Coefficient of the AuxK loss (topk:K:AUXK): coef * MSE(residual, its reconstruction
     /// from the dead units).
     #[arg(long, default_value_t = ae_core::AuxK::DEFAULT_COEF)]
@@ -462,6 +467,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
     }
     let mut train = args.fit.train_config(args.patience, FIT_DEFAULTS);
     train.penalty = penalty;
+    train.penalty_warmup = args.sparsity_warmup;
     train.noise = args.denoise;
     train.auxk = auxk;
     train.unit_norm_decoder = args.unit_norm_decoder;

@@ -237,6 +237,20 @@ pub trait Backend: Send + Sync {
     /// `grad[:, j] -= (grad[:, j] · w[:, j]) / ||w[:, j]||^2 * w[:, j]` (nothing where
     /// `w[:, j] = 0`). `w`, `grad` `[rows, cols]`.
     fn remove_parallel_component(&self, w: &Self::Tensor, grad: &mut Self::Tensor);
+    /// Column L2 norms: `out[0, j] = ||w[:, j]||`. `w` `[rows, cols]`, `out` `[1, cols]`.
+    fn column_norms(&self, w: &Self::Tensor, out: &mut Self::Tensor);
+    /// The decoder part of the gradient of the decoder-norm-weighted L1 penalty
+    /// `alpha * sum_ij ||w[:, j]|| |h[i, j]|`:
+    /// `grad[:, j] += alpha * (sum_i |h[i, j]|) / ||w[:, j]|| * w[:, j]` (nothing where
+    /// `w[:, j] = 0`). `h` `[rows, cols]` (the code), `w`, `grad` `[d, cols]` (the decoder weight
+    /// reading the code).
+    fn l1_decoder_norm_backward(
+        &self,
+        h: &Self::Tensor,
+        w: &Self::Tensor,
+        alpha: f32,
+        grad: &mut Self::Tensor,
+    );
     /// Denoising corruption: `out[i] = noise.apply(seed, i, x[i])` with `i` the flat row-major
     /// index ([`Noise::apply`]); `x`, `out` `[rows, cols]`.
     fn corrupt(&self, noise: Noise, seed: u32, x: &Self::Tensor, out: &mut Self::Tensor);

@@ -82,8 +82,11 @@ pub struct Workspace<B: Backend> {
     /// `[1, 1]`: code penalties add `scale * penalty` into it.
     pub penalty_acc: B::Tensor,
     /// `[1, code_dim]`: per-unit statistics a code penalty leaves behind (KL's mean
-    /// activations).
+    /// activations, decoder column norms).
     pub unit_scratch: B::Tensor,
+    /// The factor on code penalties' coefficients for the next step (set by the trainer's
+    /// warmup; 1 by default).
+    pub penalty_strength: f32,
     /// The encoder's input `x - b_out` and `-b_out` (pre-encoder bias models only).
     centered: Option<Centered<B::Tensor>>,
 }
@@ -96,11 +99,16 @@ struct Centered<T> {
     neg_bias: T,
 }
 
-/// What a code penalty writes besides its gradient (see
+/// What a code penalty reads and writes besides the code's gradient (see
 /// [`Regularizer::code_gradient`](crate::Regularizer::code_gradient)).
 pub struct CodeTerms<'a, B: Backend> {
     /// The weight of this batch's penalty in the accumulated value.
     pub scale: f32,
+    /// The factor on the penalty's coefficient for this step (a warmup's ramp; 1 otherwise).
+    pub strength: f32,
+    /// The decoder weight reading the code `[d, code_dim]` and its gradient, already holding
+    /// the reconstruction's part (untied models only).
+    pub decoder: Option<(&'a B::Tensor, &'a mut B::Tensor)>,
     /// `[1, 1]`: the penalty adds `scale * value` into it.
     pub penalty: &'a mut B::Tensor,
     /// `[1, code_dim]`: scratch for per-unit statistics.
@@ -388,6 +396,7 @@ impl<B: Backend> Autoencoder<B> {
             loss_acc: backend.zeros(1, 1)?,
             penalty_acc: backend.zeros(1, 1)?,
             unit_scratch: backend.zeros(1, code)?,
+            penalty_strength: 1.0,
             centered: match self.config.pre_bias {
                 true => Some(Centered {
                     x: backend.zeros(rows, self.config.input_dim)?,
@@ -640,8 +649,13 @@ impl<B: Backend> Autoencoder<B> {
             let cur = &mut rest[0];
             if i == code_layer {
                 let code = cur.a.as_ref().unwrap_or(&cur.z);
+                let decoder = self
+                    .code_decoder_weight()
+                    .map(|w| (&self.params[w], &mut grads.tensors[w]));
                 let mut terms = CodeTerms {
                     scale,
+                    strength: ws.penalty_strength,
+                    decoder,
                     penalty: &mut ws.penalty_acc,
                     unit_scratch: &mut ws.unit_scratch,
                 };

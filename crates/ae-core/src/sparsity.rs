@@ -163,10 +163,16 @@ impl FromStr for Noise {
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CodePenalty {
-    /// `lambda * mean over samples of sum over units of |h|`.
+    /// `lambda * mean over samples of sum over units j of |h_j|`, each unit weighted by its
+    /// decoder column's L2 norm `||d_j||` with `decoder_norm` (Anthropic's April 2024 SAE
+    /// update: the model cannot then dodge the penalty by shrinking codes and growing decoder
+    /// columns); the gradient then also reaches the decoder weight.
     L1 {
         /// The coefficient.
         lambda: f32,
+        /// Weight each unit by its decoder column's norm (needs an untied model).
+        #[serde(default)]
+        decoder_norm: bool,
     },
     /// `beta * sum over units j of KL(rho || rho_hat_j)`, `rho_hat_j` unit `j`'s mean activation
     /// over the batch (needs sigmoid code units).
@@ -182,9 +188,16 @@ impl CodePenalty {
     /// Checks the coefficients and that the model's code layer suits the penalty.
     pub fn validate(&self, model: &ModelConfig) -> Result<()> {
         match *self {
-            CodePenalty::L1 { lambda } if !(lambda.is_finite() && lambda >= 0.0) => Err(
+            CodePenalty::L1 { lambda, .. } if !(lambda.is_finite() && lambda >= 0.0) => Err(
                 Error::Config(format!("l1 needs a lambda >= 0, got {lambda}")),
             ),
+            CodePenalty::L1 {
+                decoder_norm: true, ..
+            } if model.tied => Err(Error::Config(
+                "l1 weighted by decoder norms needs an untied model (a tied decoder is the \
+                 encoder's weight)"
+                    .into(),
+            )),
             CodePenalty::Kl { rho, beta } => {
                 if !(rho > 0.0 && rho < 1.0) {
                     return Err(Error::Config(format!("kl needs rho in (0, 1), got {rho}")));
@@ -217,7 +230,13 @@ impl CodePenalty {
 impl<B: Backend> Regularizer<B> for CodePenalty {
     fn name(&self) -> String {
         match self {
-            CodePenalty::L1 { lambda } => format!("l1({lambda})"),
+            CodePenalty::L1 {
+                lambda,
+                decoder_norm,
+            } => format!(
+                "l1({lambda}{})",
+                if *decoder_norm { ", decoder-norm" } else { "" }
+            ),
             CodePenalty::Kl { rho, beta } => format!("kl(rho {rho}, beta {beta})"),
         }
     }
@@ -230,13 +249,42 @@ impl<B: Backend> Regularizer<B> for CodePenalty {
         terms: &mut CodeTerms<'_, B>,
     ) {
         match *self {
-            CodePenalty::L1 { lambda } => {
-                backend.l1_penalty(code, None, lambda, terms.scale, terms.penalty, grad)
+            CodePenalty::L1 {
+                lambda,
+                decoder_norm: false,
+            } => backend.l1_penalty(
+                code,
+                None,
+                lambda * terms.strength,
+                terms.scale,
+                terms.penalty,
+                grad,
+            ),
+            CodePenalty::L1 {
+                lambda,
+                decoder_norm: true,
+            } => {
+                let lambda = lambda * terms.strength;
+                let (w, grad_w) = terms
+                    .decoder
+                    .as_mut()
+                    .expect("a decoder-norm L1 is validated against a tied model");
+                backend.column_norms(w, terms.unit_scratch);
+                backend.l1_penalty(
+                    code,
+                    Some(terms.unit_scratch),
+                    lambda,
+                    terms.scale,
+                    terms.penalty,
+                    grad,
+                );
+                let rows = backend.shape(code).0.max(1);
+                backend.l1_decoder_norm_backward(code, w, lambda / rows as f32, grad_w);
             }
             CodePenalty::Kl { rho, beta } => backend.kl_sparsity(
                 code,
                 rho,
-                beta,
+                beta * terms.strength,
                 terms.scale,
                 terms.penalty,
                 grad,
@@ -250,7 +298,7 @@ impl<B: Backend> Regularizer<B> for CodePenalty {
 /// [`ModelConfig::code_topk`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum SparsitySpec {
-    /// `l1:LAMBDA` or `kl:RHO:BETA`.
+    /// `l1:LAMBDA`, `l1:LAMBDA:decoder-norm` or `kl:RHO:BETA`.
     Penalty(CodePenalty),
     /// `topk:K`, optionally `topk:K:AUXK`.
     TopK {
@@ -263,7 +311,7 @@ pub enum SparsitySpec {
 
 impl FromStr for SparsitySpec {
     type Err = Error;
-    /// `l1:LAMBDA`, `kl:RHO:BETA` or `topk:K[:AUXK]`.
+    /// `l1:LAMBDA[:decoder-norm]`, `kl:RHO:BETA` or `topk:K[:AUXK]`.
     fn from_str(s: &str) -> Result<Self> {
         let parts: Vec<&str> = s.split(':').collect();
         let count = |what: &str, v: &str| -> Result<usize> {
@@ -277,6 +325,11 @@ impl FromStr for SparsitySpec {
         Ok(match parts.as_slice() {
             ["l1", lambda] => SparsitySpec::Penalty(CodePenalty::L1 {
                 lambda: parse_f32("LAMBDA", lambda, s)?,
+                decoder_norm: false,
+            }),
+            ["l1", lambda, "decoder-norm"] => SparsitySpec::Penalty(CodePenalty::L1 {
+                lambda: parse_f32("LAMBDA", lambda, s)?,
+                decoder_norm: true,
             }),
             ["kl", rho, beta] => SparsitySpec::Penalty(CodePenalty::Kl {
                 rho: parse_f32("RHO", rho, s)?,
@@ -292,7 +345,8 @@ impl FromStr for SparsitySpec {
             },
             _ => {
                 return Err(Error::Config(format!(
-                    "unknown sparsity '{s}': expected l1:LAMBDA, kl:RHO:BETA or topk:K[:AUXK]"
+                    "unknown sparsity '{s}': expected l1:LAMBDA[:decoder-norm], kl:RHO:BETA or \
+                     topk:K[:AUXK]"
                 )))
             }
         })

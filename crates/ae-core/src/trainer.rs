@@ -35,6 +35,11 @@ pub struct TrainConfig {
     /// the caller passes it among the regularisers (`ae::workflow::regularizers` does).
     #[serde(default)]
     pub penalty: Option<CodePenalty>,
+    /// Sparsity warmup: the penalty's coefficient ramps linearly from 0 to its value over this
+    /// many steps (`(step + 1) / warmup` at step `step`), so that the code can form before it
+    /// is made sparse. 0: no warmup.
+    #[serde(default)]
+    pub penalty_warmup: usize,
     /// Denoising: the input of each step is corrupted with this seeded noise, the loss compares
     /// against the clean input.
     #[serde(default)]
@@ -79,6 +84,7 @@ impl Default for TrainConfig {
             schedule: LrSchedule::Constant,
             early_stopping_patience: None,
             penalty: None,
+            penalty_warmup: 0,
             noise: None,
             code_metrics: false,
             auxk: None,
@@ -117,6 +123,11 @@ impl TrainConfig {
         }
         if let Some(noise) = self.noise {
             noise.validate()?;
+        }
+        if self.penalty_warmup > 0 && self.penalty.is_none() {
+            return Err(Error::Config(
+                "a sparsity warmup needs an l1 or kl penalty (--sparsity l1:... or kl:...)".into(),
+            ));
         }
         if self.dead_window == 0 {
             return Err(Error::Config("the dead window must be positive".into()));
@@ -587,6 +598,10 @@ pub fn train<B: Backend>(
                     &*noisy
                 }
                 _ => &buf.x,
+            };
+            buf.ws.penalty_strength = match config.penalty_warmup {
+                0 => 1.0,
+                w => ((global_step + 1) as f32 / w as f32).min(1.0),
             };
             model.forward_backward(
                 backend,

@@ -457,6 +457,43 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
         }
     }
 
+    fn column_norms(&self, w: &CpuTensor<T>, out: &mut CpuTensor<T>) {
+        debug_assert_eq!((out.rows, out.cols), (1, w.cols), "column_norms");
+        let (rows, cols) = (w.rows, w.cols);
+        for (j, o) in out.data.iter_mut().enumerate() {
+            *o = (0..rows)
+                .fold(T::ZERO, |a, i| {
+                    let v = w.data[i * cols + j];
+                    a + v * v
+                })
+                .sqrt();
+        }
+    }
+
+    fn l1_decoder_norm_backward(
+        &self,
+        h: &CpuTensor<T>,
+        w: &CpuTensor<T>,
+        alpha: f32,
+        grad: &mut CpuTensor<T>,
+    ) {
+        same_shape(w, grad, "l1_decoder_norm_backward");
+        debug_assert_eq!(h.cols, w.cols, "l1_decoder_norm_backward");
+        let (rows, cols) = (w.rows, w.cols);
+        let alpha = T::from_f32(alpha);
+        for j in 0..cols {
+            let sq = (0..rows).fold(T::ZERO, |a, i| {
+                let v = w.data[i * cols + j];
+                a + v * v
+            });
+            if sq > T::ZERO {
+                let abs_sum = (0..h.rows).fold(T::ZERO, |a, i| a + h.data[i * cols + j].abs());
+                let c = alpha * abs_sum / sq.sqrt();
+                (0..rows).for_each(|i| grad.data[i * cols + j] += c * w.data[i * cols + j]);
+            }
+        }
+    }
+
     fn corrupt(&self, noise: Noise, seed: u32, x: &CpuTensor<T>, out: &mut CpuTensor<T>) {
         same_shape(x, out, "corrupt");
         for (i, (o, &v)) in out.data.iter_mut().zip(&x.data).enumerate() {

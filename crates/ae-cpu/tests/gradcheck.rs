@@ -3,7 +3,8 @@
 
 use ae_core::regularizer::Regularizer;
 use ae_core::{
-    Activation, Autoencoder, Backend, Loss, ModelConfig, ParamKind, Reduction, Rng, WeightDecay,
+    Activation, Autoencoder, Backend, Loss, ModelConfig, ParamKind, Reconstruction, Reduction, Rng,
+    WeightDecay,
 };
 use ae_cpu::{CpuBackend, CpuTensor};
 
@@ -199,6 +200,11 @@ fn matmul_gradients_match_finite_differences() {
 /// Checks every parameter gradient of a whole model against central differences of
 /// reconstruction loss + penalties.
 fn check_model(cfg: ModelConfig, loss: Loss, weight_decay: f64, seed: u64) {
+    check_objective(cfg, loss.into(), weight_decay, seed)
+}
+
+fn check_objective(cfg: ModelConfig, objective: Reconstruction, weight_decay: f64, seed: u64) {
+    let loss = objective.loss;
     let b = B::new();
     let mut rng = Rng::new(seed);
     let (rows, d) = (6, cfg.input_dim);
@@ -221,7 +227,7 @@ fn check_model(cfg: ModelConfig, loss: Loss, weight_decay: f64, seed: u64) {
     };
     let mut ws = model.workspace(&b, rows).unwrap();
     let mut grads = model.gradients(&b).unwrap();
-    model.forward_backward(&b, loss.into(), &xt, &xt, 1.0, &mut ws, &mut grads, &regs);
+    model.forward_backward(&b, objective, &xt, &xt, 1.0, &mut ws, &mut grads, &regs);
     let specs = model.param_specs().to_vec();
     for (i, spec) in specs.iter().enumerate() {
         let p0 = b.download_f64(&model.params()[i]).unwrap();
@@ -229,7 +235,7 @@ fn check_model(cfg: ModelConfig, loss: Loss, weight_decay: f64, seed: u64) {
         let mut objective = |p: &[f64]| {
             model.params_mut()[i] = t(&b, spec.rows, spec.cols, p);
             let mut ws = model.workspace(&b, rows).unwrap();
-            model.evaluate(&b, loss.into(), &xt, &xt, 1.0, &mut ws);
+            model.evaluate(&b, objective, &xt, &xt, 1.0, &mut ws);
             let mut total = b.download_f64(&ws.loss_acc).unwrap()[0];
             for (s, p) in model.param_specs().iter().zip(model.params()) {
                 if s.kind == ParamKind::Weight {
@@ -275,6 +281,22 @@ fn whole_model_gradient_bce_tied_weight_decay_identity_output() {
         .with_decoder(vec![5, 3])
         .unwrap();
     check_model(linear, Loss::Mse, 0.05, 23);
+}
+
+/// The sum and half-sum reductions scale the reconstruction term (and not the weight decay).
+#[test]
+fn whole_model_gradient_under_the_sum_reductions() {
+    let cfg = ModelConfig::mirrored(&[6, 4, 2]).unwrap();
+    for (i, reduction) in [Reduction::Sum, Reduction::HalfSum].into_iter().enumerate() {
+        for loss in [Loss::Mse, Loss::Bce] {
+            check_objective(
+                cfg.clone(),
+                Reconstruction { loss, reduction },
+                0.01,
+                27 + i as u64,
+            );
+        }
+    }
 }
 
 #[test]
@@ -441,7 +463,10 @@ fn whole_model_gradient_with_l1_kl_and_topk() {
     );
     check_sparse_model(
         sigmoid_code,
-        Some(ae_core::CodePenalty::L1 { lambda: 0.05 }),
+        Some(ae_core::CodePenalty::L1 {
+            lambda: 0.05,
+            decoder_norm: false,
+        }),
         31,
     );
     let topk = ModelConfig::mirrored(&[5, 8, 9])
@@ -452,9 +477,33 @@ fn whole_model_gradient_with_l1_kl_and_topk() {
         .unwrap();
     check_sparse_model(topk.clone(), None, 32);
     check_sparse_model(
-        topk.with_tied(true).unwrap(),
-        Some(ae_core::CodePenalty::L1 { lambda: 0.02 }),
+        topk.clone().with_tied(true).unwrap(),
+        Some(ae_core::CodePenalty::L1 {
+            lambda: 0.02,
+            decoder_norm: false,
+        }),
         33,
+    );
+    // Decoder-norm-weighted L1: the penalty also depends on the decoder weight.
+    check_sparse_model(
+        topk,
+        Some(ae_core::CodePenalty::L1 {
+            lambda: 0.1,
+            decoder_norm: true,
+        }),
+        34,
+    );
+    let one_layer = ModelConfig::mirrored(&[5, 7])
+        .unwrap()
+        .with_activations(Activation::Relu, Activation::Sigmoid, Activation::Identity)
+        .unwrap();
+    check_sparse_model(
+        one_layer,
+        Some(ae_core::CodePenalty::L1 {
+            lambda: 0.3,
+            decoder_norm: true,
+        }),
+        35,
     );
 }
 
@@ -580,7 +629,16 @@ fn check_auxk(pre_bias: bool) {
     );
     b.track_dead(model.code(&ws), &mut since);
     model.auxk_backward(
-        &b, &aux, &xt, &xt, 1.0, &since, &mut ws, &mut aw, &mut grads,
+        &b,
+        &aux,
+        &xt,
+        &xt,
+        Reduction::Mean,
+        1.0,
+        &since,
+        &mut ws,
+        &mut aw,
+        &mut grads,
     );
     let aux_value = b.download_f64(&ws.penalty_acc).unwrap()[0];
     assert!(aux_value > 0.0);

@@ -905,6 +905,44 @@ impl Backend for WgpuBackend {
         );
     }
 
+    fn column_norms(&self, w: &WgpuTensor, out: &mut WgpuTensor) {
+        debug_assert_eq!((out.rows, out.cols), (1, w.cols), "column_norms");
+        let p = Params::default()
+            .u(0, w.cols as u32)
+            .u(1, w.cols as u32)
+            .u(3, w.rows as u32);
+        self.dispatch_1d(
+            Kernel::ColumnNorms,
+            w.cols,
+            p,
+            2,
+            &[(1, w.buffer()), (5, out.buffer())],
+        );
+    }
+
+    fn l1_decoder_norm_backward(
+        &self,
+        h: &WgpuTensor,
+        w: &WgpuTensor,
+        alpha: f32,
+        grad: &mut WgpuTensor,
+    ) {
+        debug_assert_eq!(h.cols, w.cols, "l1_decoder_norm_backward");
+        let p = Params::default()
+            .u(0, w.cols as u32)
+            .u(1, w.cols as u32)
+            .u(3, w.rows as u32)
+            .f(4, alpha)
+            .u(5, h.rows as u32);
+        self.dispatch_1d(
+            Kernel::L1DecoderNorm,
+            w.cols,
+            p,
+            2,
+            &[(1, w.buffer()), (3, grad.buffer()), (4, h.buffer())],
+        );
+    }
+
     fn corrupt(&self, noise: Noise, seed: u32, x: &WgpuTensor, out: &mut WgpuTensor) {
         let (kind, param) = match noise {
             Noise::Mask { p } => (0, p),

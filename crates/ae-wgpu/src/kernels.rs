@@ -55,10 +55,12 @@ pub(crate) enum Kernel {
     MaskDead,
     NormalizeColumns,
     RemoveParallel,
+    ColumnNorms,
+    L1DecoderNorm,
 }
 
 impl Kernel {
-    pub(crate) const ALL: [Kernel; 23] = [
+    pub(crate) const ALL: [Kernel; 25] = [
         Kernel::Matmul,
         Kernel::ActivationForward,
         Kernel::ActivationBackward,
@@ -82,6 +84,8 @@ impl Kernel {
         Kernel::MaskDead,
         Kernel::NormalizeColumns,
         Kernel::RemoveParallel,
+        Kernel::ColumnNorms,
+        Kernel::L1DecoderNorm,
     ];
 
     /// `(shader file, entry point)`.
@@ -110,6 +114,8 @@ impl Kernel {
             Kernel::MaskDead => ("dead.wgsl", "mask_dead"),
             Kernel::NormalizeColumns => ("columns.wgsl", "normalize_columns"),
             Kernel::RemoveParallel => ("columns.wgsl", "remove_parallel_component"),
+            Kernel::ColumnNorms => ("columns.wgsl", "column_norms"),
+            Kernel::L1DecoderNorm => ("columns.wgsl", "l1_decoder_norm_backward"),
         }
     }
 }

@@ -53,6 +53,8 @@ fn every_kernel_entry_point_exists() {
         "mask_dead",
         "normalize_columns",
         "remove_parallel_component",
+        "column_norms",
+        "l1_decoder_norm_backward",
     ] {
         assert!(
             entry_points.iter().any(|e| e == name),

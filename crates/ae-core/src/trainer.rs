@@ -57,8 +57,8 @@ pub struct TrainConfig {
     /// the column first (Gao et al. 2024). Needs an untied model.
     #[serde(default)]
     pub unit_norm_decoder: bool,
-    /// At each epoch end, re-initialise the code units active on no training sample (see
-    /// [`resample_dead`]). Needs a one-hidden-layer, untied model.
+    /// After each epoch but the last, re-initialise the code units active on no training
+    /// sample (see [`resample_dead`]). Needs a one-hidden-layer, untied model.
     #[serde(default)]
     pub resample_dead: bool,
     /// The dead-latent window of the code metrics: a code unit counts as dead when it was
@@ -172,8 +172,8 @@ pub struct EpochMetrics {
     /// Mean over units of each unit's mean activation (with `code_metrics`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_activation: Option<f64>,
-    /// Code units re-initialised at the end of the epoch (with `resample_dead`); the other
-    /// metrics are measured after it.
+    /// Code units re-initialised after the epoch, for the next one (with `resample_dead`; none
+    /// after the last epoch). The other metrics are of the weights before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resampled: Option<usize>,
     /// Largest `|unit mean activation - rho|` (with `code_metrics` and a KL penalty).
@@ -652,18 +652,6 @@ pub fn train<B: Backend>(
             penalty += read_scalar(backend, &mut t.ws.penalty_acc)?;
         }
         let train_seconds = started.elapsed().as_secs_f64();
-        let resampled = if config.resample_dead && train_loss.is_finite() {
-            let units = resample_dead(backend, model, &mut optimizer, train)?;
-            if !units.is_empty() && track_dead {
-                // A resampled unit starts afresh.
-                let mut counts = backend.download(&since)?;
-                units.iter().for_each(|&j| counts.data[j] = 0.0);
-                backend.copy(&backend.upload(&counts)?, &mut since);
-            }
-            Some(units.len())
-        } else {
-            None
-        };
         let code = if config.code_metrics {
             Some(code_metrics(backend, model, train)?)
         } else {
@@ -693,7 +681,7 @@ pub fn train<B: Backend>(
             )));
         }
         snapshot(backend, model, &mut last_good);
-        let metrics = EpochMetrics {
+        let mut metrics = EpochMetrics {
             epoch,
             train_loss,
             val_loss,
@@ -706,7 +694,7 @@ pub fn train<B: Backend>(
             l0: code.as_ref().map(|c| c.l0),
             dead_latents,
             mean_activation: code.as_ref().map(|c| c.mean_activation),
-            resampled,
+            resampled: None,
             max_abs_rho_error: code.as_ref().and_then(|c| {
                 let rho = config.penalty.and_then(|p| p.rho())?;
                 Some(c.max_abs_rho_error(rho as f64))
@@ -724,12 +712,24 @@ pub fn train<B: Backend>(
             model,
             improved,
         })?;
-        history.push(metrics);
-        if let Some(patience) = config.early_stopping_patience {
-            if epoch - best_epoch >= patience && epoch < config.epochs {
-                stopped_early = true;
-                break;
+        stopped_early = config
+            .early_stopping_patience
+            .is_some_and(|patience| epoch - best_epoch >= patience && epoch < config.epochs);
+        // Resampling prepares the next epoch: the epoch's metrics, checkpoint and snapshots are
+        // of the trained weights, and nothing is resampled after the last epoch.
+        if config.resample_dead && !stopped_early && epoch < config.epochs {
+            let units = resample_dead(backend, model, &mut optimizer, train)?;
+            if !units.is_empty() && track_dead {
+                // A resampled unit starts afresh.
+                let mut counts = backend.download(&since)?;
+                units.iter().for_each(|&j| counts.data[j] = 0.0);
+                backend.copy(&backend.upload(&counts)?, &mut since);
             }
+            metrics.resampled = Some(units.len());
+        }
+        history.push(metrics);
+        if stopped_early {
+            break;
         }
     }
     if val_data.is_some() {

@@ -26,6 +26,16 @@ fn column(gid: vec3<u32>) -> u32 {
     return gid.y * p.row_stride + gid.x;
 }
 
+// ||w_in[:, j]||^2.
+fn w_in_squared_norm(j: u32) -> f32 {
+    var sq = 0.0;
+    for (var i = 0u; i < p.rows; i++) {
+        let v = w_in[i * p.cols + j];
+        sq += v * v;
+    }
+    return sq;
+}
+
 // w[:, j] /= ||w[:, j]|| (a zero column stays zero).
 @compute @workgroup_size(256, 1, 1)
 fn normalize_columns(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -75,12 +85,7 @@ fn column_norms(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (j >= p.len) {
         return;
     }
-    var sq = 0.0;
-    for (var i = 0u; i < p.rows; i++) {
-        let v = w_in[i * p.cols + j];
-        sq += v * v;
-    }
-    norms[j] = sqrt(sq);
+    norms[j] = sqrt(w_in_squared_norm(j));
 }
 
 // The decoder-norm-weighted L1 penalty's decoder gradient:
@@ -92,11 +97,7 @@ fn l1_decoder_norm_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (j >= p.len) {
         return;
     }
-    var sq = 0.0;
-    for (var i = 0u; i < p.rows; i++) {
-        let v = w_in[i * p.cols + j];
-        sq += v * v;
-    }
+    let sq = w_in_squared_norm(j);
     if (sq > 0.0) {
         var abs_sum = 0.0;
         for (var i = 0u; i < p.h_rows; i++) {

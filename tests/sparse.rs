@@ -28,6 +28,7 @@ fn data(rows: usize, cols: usize, seed: u64) -> Matrix {
     Matrix::new(rows, cols, values).unwrap()
 }
 
+/// A fresh model of `cfg` (seed 3) trained on `x` by [`fit`].
 fn run<B: Backend>(
     backend: &B,
     cfg: ModelConfig,
@@ -35,22 +36,27 @@ fn run<B: Backend>(
     tc: &TrainConfig,
 ) -> (Autoencoder<B>, TrainReport) {
     let mut model = Autoencoder::new(backend, cfg, 3).unwrap();
+    let report = fit(backend, &mut model, x, tc);
+    (model, report)
+}
+
+/// Trains `model` on `x` without validation data, with `tc`'s penalty as the one regulariser.
+fn fit<B: Backend>(
+    backend: &B,
+    model: &mut Autoencoder<B>,
+    x: &Matrix,
+    tc: &TrainConfig,
+) -> TrainReport {
     let regs: Vec<Box<dyn Regularizer<B>>> = tc
         .penalty
         .into_iter()
         .map(|p| Box::new(p) as Box<dyn Regularizer<B>>)
         .collect();
-    let report = train(
-        backend,
-        &mut model,
-        x,
-        None,
-        tc,
-        &regs,
-        &mut |_: TrainEvent<'_, B>| Ok(()),
-    )
-    .unwrap();
-    (model, report)
+    train(backend, model, x, None, tc, &regs, &mut |_: TrainEvent<
+        '_,
+        B,
+    >| Ok(()))
+    .unwrap()
 }
 
 fn sigmoid_code(widths: &[usize]) -> ModelConfig {
@@ -655,16 +661,7 @@ fn resampling_lowers_the_dead_count() {
             dead_window: 300,
             ..TrainConfig::default()
         };
-        let report = train(
-            &cpu,
-            &mut model,
-            &x,
-            None,
-            &tc,
-            &[],
-            &mut |_: TrainEvent<'_, CpuBackend>| Ok(()),
-        )
-        .unwrap();
+        let report = fit(&cpu, &mut model, &x, &tc);
         (model, report)
     };
     let (_, plain) = fit(false);
@@ -727,16 +724,7 @@ fn auxk_and_the_pre_encoder_bias_revive_dead_latents_on_mnist() {
             }),
             ..TrainConfig::default()
         };
-        let report = train(
-            &cpu,
-            &mut model,
-            &x,
-            None,
-            &tc,
-            &[],
-            &mut |_: TrainEvent<'_, CpuBackend>| Ok(()),
-        )
-        .unwrap();
+        let report = fit(&cpu, &mut model, &x, &tc);
         assert_eq!(report.last().l0, Some(16.0));
         report.last().dead_latents.unwrap()
     };

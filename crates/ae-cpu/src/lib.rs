@@ -68,6 +68,14 @@ impl<T: CpuElement> CpuBackend<T> {
     }
 }
 
+/// `||w[:, j]||^2` of a `[rows, cols]` tensor.
+fn column_squared_norm<T: Element>(w: &CpuTensor<T>, j: usize) -> T {
+    (0..w.rows).fold(T::ZERO, |a, i| {
+        let v = w.data[i * w.cols + j];
+        a + v * v
+    })
+}
+
 fn same_shape<T>(a: &CpuTensor<T>, b: &CpuTensor<T>, op: &str) {
     debug_assert!(
         a.rows == b.rows && a.cols == b.cols,
@@ -429,10 +437,7 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
     fn normalize_columns(&self, w: &mut CpuTensor<T>) {
         let (rows, cols) = (w.rows, w.cols);
         for j in 0..cols {
-            let sq = (0..rows).fold(T::ZERO, |a, i| {
-                let v = w.data[i * cols + j];
-                a + v * v
-            });
+            let sq = column_squared_norm(w, j);
             if sq > T::ZERO {
                 let inv = T::ONE / sq.sqrt();
                 (0..rows).for_each(|i| w.data[i * cols + j] *= inv);
@@ -459,14 +464,8 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
 
     fn column_norms(&self, w: &CpuTensor<T>, out: &mut CpuTensor<T>) {
         debug_assert_eq!((out.rows, out.cols), (1, w.cols), "column_norms");
-        let (rows, cols) = (w.rows, w.cols);
         for (j, o) in out.data.iter_mut().enumerate() {
-            *o = (0..rows)
-                .fold(T::ZERO, |a, i| {
-                    let v = w.data[i * cols + j];
-                    a + v * v
-                })
-                .sqrt();
+            *o = column_squared_norm(w, j).sqrt();
         }
     }
 
@@ -482,10 +481,7 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
         let (rows, cols) = (w.rows, w.cols);
         let alpha = T::from_f32(alpha);
         for j in 0..cols {
-            let sq = (0..rows).fold(T::ZERO, |a, i| {
-                let v = w.data[i * cols + j];
-                a + v * v
-            });
+            let sq = column_squared_norm(w, j);
             if sq > T::ZERO {
                 let abs_sum = (0..h.rows).fold(T::ZERO, |a, i| a + h.data[i * cols + j].abs());
                 let c = alpha * abs_sum / sq.sqrt();

@@ -95,6 +95,12 @@ fn kl_run_drives_every_unit_mean_activation_near_rho() {
         "{:?}",
         m.unit_means
     );
+    // The history keeps every unit's mean activation of every epoch.
+    assert_eq!(last.unit_mean_activation.as_ref(), Some(&m.unit_means));
+    assert!(report
+        .history
+        .iter()
+        .all(|h| h.unit_mean_activation.as_ref().map(Vec::len) == Some(10)));
     assert!(
         m.fvu < 1.0,
         "it reconstructs better than the mean: FVU {}",

@@ -179,6 +179,10 @@ pub struct EpochMetrics {
     /// Largest `|unit mean activation - rho|` (with `code_metrics` and a KL penalty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_abs_rho_error: Option<f64>,
+    /// Each code unit's mean activation over the training data, to hold against rho (with
+    /// `code_metrics` and a KL penalty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_mean_activation: Option<Vec<f64>>,
 }
 
 /// Progress reported to the caller while training.
@@ -699,6 +703,10 @@ pub fn train<B: Backend>(
                 let rho = config.penalty.and_then(|p| p.rho())?;
                 Some(c.max_abs_rho_error(rho as f64))
             }),
+            unit_mean_activation: code
+                .as_ref()
+                .filter(|_| config.penalty.and_then(|p| p.rho()).is_some())
+                .map(|c| c.unit_means.clone()),
         };
         let monitored = val_loss.unwrap_or(train_loss);
         let improved = monitored < best_loss;

@@ -304,6 +304,7 @@ fn cli_topk_json_carries_exact_l0_and_the_sparsity_keys() {
         "16,32",
         "--sparsity",
         "topk:8",
+        "--resample-dead",
         "--epochs",
         "5",
         "--batch-size",
@@ -315,6 +316,15 @@ fn cli_topk_json_carries_exact_l0_and_the_sparsity_keys() {
     assert!(out.status.success(), "{}", stderr(&out));
     let v = json(&out);
     assert_eq!(v["l0"].as_f64(), Some(8.0), "{v}");
+    // The run's total of resampled units: epochs 1 to 4 resample, the last does not.
+    let history = v["history"].as_array().unwrap();
+    let per_epoch: Vec<Option<u64>> = history.iter().map(|h| h["resampled"].as_u64()).collect();
+    assert!(per_epoch[..4].iter().all(Option::is_some), "{per_epoch:?}");
+    assert_eq!(per_epoch[4], None);
+    assert_eq!(
+        v["resampled"].as_u64(),
+        Some(per_epoch.iter().flatten().sum::<u64>())
+    );
     for key in ["fvu", "dead_latents", "mean_activation", "mse"] {
         assert!(v[key].is_number(), "{key} missing: {v}");
     }

@@ -181,8 +181,8 @@ pub struct TrainArgs {
     /// activation).
     #[arg(long)]
     pub sparsity: Option<SparsitySpec>,
-    /// Sparsity warmup (L1 warmup): the l1 or kl coefficient ramps linearly from 0 to its value
-    /// over the first STEPS steps.
+    /// Sparsity warmup (L1 warmup): the l1 or kl coefficient ramps linearly up to its value
+    /// over the first STEPS steps ((step + 1) / STEPS of it at step `step`).
     #[arg(long, value_name = "STEPS", default_value_t = 0)]
     pub sparsity_warmup: usize,
     /// Coefficient of the AuxK loss (topk:K:AUXK): coef * MSE(residual, its reconstruction
@@ -203,7 +203,8 @@ pub struct TrainArgs {
     /// mirrored decoder.
     #[arg(long)]
     pub init_encoder_transpose: bool,
-    /// At each epoch end re-initialise the dead code units (active on no training row): encoder
+    /// After each epoch but the last, re-initialise the dead code units (active on no training
+    /// row) for the next: encoder
     /// row toward a worst-reconstructed input (scaled to 0.2 x the live rows' mean norm), bias 0,
     /// decoder column along that input's residual, optimiser state zeroed. Needs --layers
     /// IN,CODE.
@@ -272,11 +273,19 @@ impl Job for TrainJob<'_> {
             "dead_latents",
             "mean_activation",
             "max_abs_rho_error",
-            "resampled",
         ] {
             if let Some(v) = last_json.get(key) {
                 out[key] = v.clone();
             }
+        }
+        // Units re-initialised over the whole run (none after the last epoch).
+        let history = &trained.report.history;
+        if history.iter().any(|m| m.resampled.is_some()) {
+            out["resampled"] = history
+                .iter()
+                .filter_map(|m| m.resampled)
+                .sum::<usize>()
+                .into();
         }
         Ok(out)
     }

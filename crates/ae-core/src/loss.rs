@@ -5,7 +5,7 @@ use crate::{Element, Error};
 use std::fmt;
 use std::str::FromStr;
 
-/// Reconstruction loss, averaged over every element of the batch.
+/// Reconstruction loss per element; a [`Reduction`] says how a sample's elements add up.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
 )]

@@ -425,8 +425,10 @@ impl<B: Backend> Autoencoder<B> {
 
     /// The AuxK loss ([`crate::AuxK`]) after [`Autoencoder::forward_backward`] on the same
     /// batch, with `since` `[1, code]` the samples since each unit last fired, already updated
-    /// with this batch ([`Backend::track_dead`] on [`Autoencoder::code`]): adds `scale * aux.coef * mean((e_hat - e)^2)` to `ws.penalty_acc` and its
-    /// gradient to `grads` (decoder weight, encoder weight and bias). `x` is the model's input
+    /// with this batch ([`Backend::track_dead`] on [`Autoencoder::code`]): adds
+    /// `scale * aux.coef * w * mean((e_hat - e)^2)` (`w` the `reduction`'s weight, 1 for the
+    /// mean) to `ws.penalty_acc` and its gradient to `grads` (decoder weight, encoder weight and
+    /// bias, and with a pre-encoder bias the output bias). `x` is the model's input
     /// and `target` the clean one, `[rows, input_dim]`; `aux` must have passed
     /// [`crate::AuxK::validate`] for this model.
     #[allow(clippy::too_many_arguments)]

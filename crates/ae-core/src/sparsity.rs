@@ -361,9 +361,10 @@ impl FromStr for SparsitySpec {
 /// `e = x - x_hat` `[rows, d]` is reconstructed from the `k` largest pre-activations among the
 /// dead units only (ReLU on them, others zero: `h_aux` `[rows, code]`), decoded by the decoder
 /// weight without bias, `e_hat = h_aux W_decᵀ`, and `coef * mean((e_hat - e)^2)` (plain MSE over
-/// `rows * d` elements, not Gao et al.'s normalisation by the residual's variance) is added to
-/// the objective. Its gradient reaches the decoder weight and, through the dead units'
-/// pre-activations, their encoder rows and biases; `e` is a constant. With no dead unit the term
+/// `rows * d` elements, times the reconstruction's [`crate::Reduction`] weight; not Gao et al.'s
+/// normalisation by the residual's variance) is added to the objective. Its gradient reaches
+/// the decoder weight and, through the dead units' pre-activations, their encoder rows and
+/// biases (and the output bias with a pre-encoder bias); `e` is a constant. With no dead unit the term
 /// equals the residual's MSE times `coef` and has no gradient.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AuxK {

@@ -35,7 +35,7 @@ pub struct TrainConfig {
     /// the caller passes it among the regularisers (`ae::workflow::regularizers` does).
     #[serde(default)]
     pub penalty: Option<CodePenalty>,
-    /// Sparsity warmup: the penalty's coefficient ramps linearly from 0 to its value over this
+    /// Sparsity warmup: the penalty's coefficient ramps linearly up to its value over this
     /// many steps (`(step + 1) / warmup` at step `step`), so that the code can form before it
     /// is made sparse. 0: no warmup.
     #[serde(default)]
@@ -173,7 +173,8 @@ pub struct EpochMetrics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_activation: Option<f64>,
     /// Code units re-initialised after the epoch, for the next one (with `resample_dead`; none
-    /// after the last epoch). The other metrics are of the weights before it.
+    /// after the last epoch). The other metrics are of the weights before it; it is set after
+    /// the epoch's [`TrainEvent::Epoch`], so only the history carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resampled: Option<usize>,
     /// Largest `|unit mean activation - rho|` (with `code_metrics` and a KL penalty).
@@ -389,7 +390,7 @@ pub fn resample_dead<B: Backend>(
         .filter(|&j| (0..code.rows).all(|i| code.row(i)[j] <= crate::sparsity::ACTIVE_THRESHOLD))
         .collect();
     if dead.is_empty() || train.rows == 0 {
-        return Ok(dead);
+        return Ok(Vec::new());
     }
     let errors = train.row_squared_errors(&recon)?;
     let mut worst: Vec<usize> = (0..train.rows).collect();

@@ -399,12 +399,12 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
             .for_each(body);
     }
 
-    fn track_dead(&self, active: &CpuTensor<T>, since: &mut CpuTensor<T>) {
-        debug_assert_eq!((since.rows, since.cols), (1, active.cols), "track_dead");
-        let rows = T::from_f64(active.rows as f64);
+    fn track_dead(&self, code: &CpuTensor<T>, since: &mut CpuTensor<T>) {
+        debug_assert_eq!((since.rows, since.cols), (1, code.cols), "track_dead");
+        let rows = T::from_f64(code.rows as f64);
         let threshold = T::from_f64(ae_core::sparsity::ACTIVE_THRESHOLD as f64);
         for (j, s) in since.data.iter_mut().enumerate() {
-            let fired = (0..active.rows).any(|i| active.data[i * active.cols + j] > threshold);
+            let fired = (0..code.rows).any(|i| code.data[i * code.cols + j] > threshold);
             *s = if fired { T::ZERO } else { *s + rows };
         }
     }

@@ -680,8 +680,12 @@ impl Backend for WgpuBackend {
             .u(2, grad.is_some() as u32)
             .u(3, stride)
             .f(4, weight / len.max(1) as f32);
-        // Without a gradient the shader never writes binding 3; the partials stand in for it.
-        let grad_buffer = grad.map_or(&*partials, |g| g.buffer());
+        // Without a gradient the shader never touches binding 3; `acc` (not bound otherwise in
+        // this dispatch, so no writable binding aliases another) stands in for it.
+        let grad_buffer = match grad {
+            Some(g) => g.buffer(),
+            None => acc.buffer(),
+        };
         self.dispatch(
             Kernel::Loss,
             p,

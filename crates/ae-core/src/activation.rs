@@ -31,19 +31,19 @@ const GELU_A: f64 = 0.044_715;
 
 /// Logistic sigmoid `1 / (1 + e^-z)`. Branch-free so it vectorises; stable at both ends (for
 /// very negative `z`, `e^-z` is huge or infinite and the quotient goes to 0, never NaN).
-#[inline]
+#[inline(always)]
 pub fn sigmoid<T: Element>(z: T) -> T {
     T::ONE / (T::ONE + (-z).exp())
 }
 
 /// GELU's `u = sqrt(2/pi) (z + 0.044715 z^3)`.
-#[inline]
+#[inline(always)]
 fn gelu_inner<T: Element>(z: T) -> T {
     T::from_f64(GELU_C) * (z + T::from_f64(GELU_A) * z * z * z)
 }
 
 /// Numerically stable `ln(1 + e^z)`.
-#[inline]
+#[inline(always)]
 pub fn softplus<T: Element>(z: T) -> T {
     z.max(T::ZERO) + (-z.abs()).exp().ln_1p()
 }
@@ -74,7 +74,7 @@ impl Activation {
     }
 
     /// `f(z)`.
-    #[inline]
+    #[inline(always)]
     pub fn forward<T: Element>(self, z: T) -> T {
         match self {
             Activation::Identity => z,
@@ -98,7 +98,7 @@ impl Activation {
     /// computes it from `z` (from `a`, sigmoid's `a (1 - a)` and tanh's `1 - a^2` lose all
     /// precision where `a` nears 1); `a` stays in the signature, as in the backend op, for
     /// activations whose derivative is cheaper from the output.
-    #[inline]
+    #[inline(always)]
     pub fn derivative<T: Element>(self, z: T, _a: T) -> T {
         match self {
             Activation::Identity => T::ONE,

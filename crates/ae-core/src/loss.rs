@@ -21,7 +21,7 @@ pub enum Loss {
 
 impl Loss {
     /// Per-element loss. `input` is the output `y` for MSE and the logit `z` for BCE.
-    #[inline]
+    #[inline(always)]
     pub fn value<T: Element>(self, input: T, target: T) -> T {
         match self {
             Loss::Mse => {
@@ -33,7 +33,7 @@ impl Loss {
     }
 
     /// Derivative of the per-element loss with respect to `input` (before the `1/N` of the mean).
-    #[inline]
+    #[inline(always)]
     pub fn gradient<T: Element>(self, input: T, target: T) -> T {
         match self {
             Loss::Mse => T::from_f64(2.0) * (input - target),

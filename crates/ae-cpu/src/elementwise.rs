@@ -1,6 +1,6 @@
 //! Elementwise loops over slices, split across rayon's threads when the slice is large enough to
-//! pay for it. Reductions sum per-chunk partials in chunk order, so results do not depend on
-//! scheduling.
+//! pay for it. Reductions sum in a fixed order (four lanes per chunk, chunk partials in chunk
+//! order), so results do not depend on scheduling.
 
 use rayon::prelude::*;
 
@@ -11,6 +11,23 @@ const CHUNK: usize = 1 << 14;
 
 fn parallel(len: usize) -> bool {
     len >= PARALLEL_MIN && rayon::current_num_threads() > 1
+}
+
+/// Values per block of the summing loops.
+const SUM_BLOCK: usize = 256;
+
+/// `lanes[i % 4] += values[i]`, in order of `i`.
+#[inline(always)]
+fn add_in_lanes(lanes: &mut [f64; 4], values: &[f64]) {
+    let mut quads = values.chunks_exact(4);
+    for q in &mut quads {
+        for (l, v) in lanes.iter_mut().zip(q) {
+            *l += v;
+        }
+    }
+    for (l, v) in lanes.iter_mut().zip(quads.remainder()) {
+        *l += v;
+    }
 }
 
 /// Runs `f`, compiled for AVX2 and FMA when the CPU has them (x86-64, detected at run time), so
@@ -125,12 +142,23 @@ pub(crate) fn sum_update2<T: Copy + Send + Sync>(
     b: &[T],
     f: impl Fn(&mut T, T, T) -> f64 + Sync,
 ) -> f64 {
+    // Blocks of values computed by a loop that vectorises, then summed in a fixed order with
+    // four f64 accumulators (a single running sum would serialise on its add latency).
     let body = |((y, a), b): ((&mut [T], &[T]), &[T])| -> f64 {
-        y.iter_mut()
-            .zip(a)
-            .zip(b)
-            .map(|((y, a), b)| f(y, *a, *b))
-            .sum()
+        let mut values = [0.0f64; SUM_BLOCK];
+        let mut lanes = [0.0f64; 4];
+        for ((y, a), b) in y
+            .chunks_mut(SUM_BLOCK)
+            .zip(a.chunks(SUM_BLOCK))
+            .zip(b.chunks(SUM_BLOCK))
+        {
+            let values = &mut values[..y.len()];
+            for (((v, y), a), b) in values.iter_mut().zip(y.iter_mut()).zip(a).zip(b) {
+                *v = f(y, *a, *b);
+            }
+            add_in_lanes(&mut lanes, values);
+        }
+        (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
     };
     if parallel(y.len()) {
         let partials: Vec<f64> = y
@@ -151,7 +179,18 @@ pub(crate) fn sum_zip<T: Copy + Send + Sync>(
     b: &[T],
     f: impl Fn(T, T) -> f64 + Sync,
 ) -> f64 {
-    let body = |(a, b): (&[T], &[T])| -> f64 { a.iter().zip(b).map(|(a, b)| f(*a, *b)).sum() };
+    let body = |(a, b): (&[T], &[T])| -> f64 {
+        let mut values = [0.0f64; SUM_BLOCK];
+        let mut lanes = [0.0f64; 4];
+        for (a, b) in a.chunks(SUM_BLOCK).zip(b.chunks(SUM_BLOCK)) {
+            let values = &mut values[..a.len()];
+            for ((v, a), b) in values.iter_mut().zip(a).zip(b) {
+                *v = f(*a, *b);
+            }
+            add_in_lanes(&mut lanes, values);
+        }
+        (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
+    };
     if parallel(a.len()) {
         let partials: Vec<f64> = a
             .par_chunks(CHUNK)

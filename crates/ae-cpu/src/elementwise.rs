@@ -33,7 +33,10 @@ fn add_in_lanes(lanes: &mut [f64; 4], values: &[f64]) {
 /// Runs `f`, compiled for AVX2 and FMA when the CPU has them (x86-64, detected at run time), so
 /// that the loops inlined into it use 256-bit vectors in a portable build. Results do not
 /// change: Rust never fuses `a * b + c` by itself, these loops never reassociate a sum, and
-/// `mul_add` is exactly rounded either way.
+/// `mul_add` is exactly rounded either way. For the loops to take the wider instructions they
+/// must be inlined into it: each helper below keeps its loop in an `#[inline(always)]` serial
+/// function, passed in an `#[inline(always)]` closure, and the callers in `lib.rs` mark their
+/// per-element closures `#[inline(always)]` too.
 #[inline(always)]
 fn vectorised<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
@@ -52,14 +55,26 @@ unsafe fn with_avx2_fma<R>(f: impl FnOnce() -> R) -> R {
 
 /// `f(&mut y[i], x[i])` for every i.
 pub(crate) fn update<T: Copy + Send + Sync>(y: &mut [T], x: &[T], f: impl Fn(&mut T, T) + Sync) {
-    let body = |(y, x): (&mut [T], &[T])| y.iter_mut().zip(x).for_each(|(y, x)| f(y, *x));
     if parallel(y.len()) {
         y.par_chunks_mut(CHUNK)
             .zip(x.par_chunks(CHUNK))
-            .for_each(|c| vectorised(|| body(c)));
+            .for_each(|(y, x)| {
+                vectorised(
+                    #[inline(always)]
+                    || update_serial(y, x, &f),
+                )
+            });
     } else {
-        vectorised(|| body((y, x)));
+        vectorised(
+            #[inline(always)]
+            || update_serial(y, x, &f),
+        );
     }
+}
+
+#[inline(always)]
+fn update_serial<T: Copy>(y: &mut [T], x: &[T], f: &impl Fn(&mut T, T)) {
+    y.iter_mut().zip(x).for_each(|(y, x)| f(y, *x));
 }
 
 /// `f(&mut y[i], a[i], b[i])` for every i.
@@ -69,20 +84,30 @@ pub(crate) fn update2<T: Copy + Send + Sync>(
     b: &[T],
     f: impl Fn(&mut T, T, T) + Sync,
 ) {
-    let body = |((y, a), b): ((&mut [T], &[T]), &[T])| {
-        y.iter_mut()
-            .zip(a)
-            .zip(b)
-            .for_each(|((y, a), b)| f(y, *a, *b))
-    };
     if parallel(y.len()) {
         y.par_chunks_mut(CHUNK)
             .zip(a.par_chunks(CHUNK))
             .zip(b.par_chunks(CHUNK))
-            .for_each(|c| vectorised(|| body(c)));
+            .for_each(|((y, a), b)| {
+                vectorised(
+                    #[inline(always)]
+                    || update2_serial(y, a, b, &f),
+                )
+            });
     } else {
-        vectorised(|| body(((y, a), b)));
+        vectorised(
+            #[inline(always)]
+            || update2_serial(y, a, b, &f),
+        );
     }
+}
+
+#[inline(always)]
+fn update2_serial<T: Copy>(y: &mut [T], a: &[T], b: &[T], f: &impl Fn(&mut T, T, T)) {
+    y.iter_mut()
+        .zip(a)
+        .zip(b)
+        .for_each(|((y, a), b)| f(y, *a, *b));
 }
 
 /// `f(&mut p[i], &mut s[i], g[i])` for every i (an optimiser with one state tensor).
@@ -92,20 +117,30 @@ pub(crate) fn update_pair<T: Copy + Send + Sync>(
     g: &[T],
     f: impl Fn(&mut T, &mut T, T) + Sync,
 ) {
-    let body = |((p, s), g): ((&mut [T], &mut [T]), &[T])| {
-        p.iter_mut()
-            .zip(s.iter_mut())
-            .zip(g)
-            .for_each(|((p, s), g)| f(p, s, *g))
-    };
     if parallel(p.len()) {
         p.par_chunks_mut(CHUNK)
             .zip(s.par_chunks_mut(CHUNK))
             .zip(g.par_chunks(CHUNK))
-            .for_each(|c| vectorised(|| body(c)));
+            .for_each(|((p, s), g)| {
+                vectorised(
+                    #[inline(always)]
+                    || update_pair_serial(p, s, g, &f),
+                )
+            });
     } else {
-        vectorised(|| body(((p, s), g)));
+        vectorised(
+            #[inline(always)]
+            || update_pair_serial(p, s, g, &f),
+        );
     }
+}
+
+#[inline(always)]
+fn update_pair_serial<T: Copy>(p: &mut [T], s: &mut [T], g: &[T], f: &impl Fn(&mut T, &mut T, T)) {
+    p.iter_mut()
+        .zip(s.iter_mut())
+        .zip(g)
+        .for_each(|((p, s), g)| f(p, s, *g));
 }
 
 /// `f(&mut p[i], &mut s1[i], &mut s2[i], g[i])` for every i (an optimiser with two states).
@@ -116,23 +151,38 @@ pub(crate) fn update_triple<T: Copy + Send + Sync>(
     g: &[T],
     f: impl Fn(&mut T, &mut T, &mut T, T) + Sync,
 ) {
-    type Chunks<'a, T> = (((&'a mut [T], &'a mut [T]), &'a mut [T]), &'a [T]);
-    let body = |(((p, s1), s2), g): Chunks<'_, T>| {
-        p.iter_mut()
-            .zip(s1.iter_mut())
-            .zip(s2.iter_mut())
-            .zip(g)
-            .for_each(|(((p, s1), s2), g)| f(p, s1, s2, *g))
-    };
     if parallel(p.len()) {
         p.par_chunks_mut(CHUNK)
             .zip(s1.par_chunks_mut(CHUNK))
             .zip(s2.par_chunks_mut(CHUNK))
             .zip(g.par_chunks(CHUNK))
-            .for_each(|c| vectorised(|| body(c)));
+            .for_each(|(((p, s1), s2), g)| {
+                vectorised(
+                    #[inline(always)]
+                    || update_triple_serial(p, s1, s2, g, &f),
+                )
+            });
     } else {
-        vectorised(|| body((((p, s1), s2), g)));
+        vectorised(
+            #[inline(always)]
+            || update_triple_serial(p, s1, s2, g, &f),
+        );
     }
+}
+
+#[inline(always)]
+fn update_triple_serial<T: Copy>(
+    p: &mut [T],
+    s1: &mut [T],
+    s2: &mut [T],
+    g: &[T],
+    f: &impl Fn(&mut T, &mut T, &mut T, T),
+) {
+    p.iter_mut()
+        .zip(s1.iter_mut())
+        .zip(s2.iter_mut())
+        .zip(g)
+        .for_each(|(((p, s1), s2), g)| f(p, s1, s2, *g));
 }
 
 /// `f(&mut y[i], a[i], b[i])` for every i, returning the sum of what `f` returns (in f64).
@@ -142,35 +192,51 @@ pub(crate) fn sum_update2<T: Copy + Send + Sync>(
     b: &[T],
     f: impl Fn(&mut T, T, T) -> f64 + Sync,
 ) -> f64 {
-    // Blocks of values computed by a loop that vectorises, then summed in a fixed order with
-    // four f64 accumulators (a single running sum would serialise on its add latency).
-    let body = |((y, a), b): ((&mut [T], &[T]), &[T])| -> f64 {
-        let mut values = [0.0f64; SUM_BLOCK];
-        let mut lanes = [0.0f64; 4];
-        for ((y, a), b) in y
-            .chunks_mut(SUM_BLOCK)
-            .zip(a.chunks(SUM_BLOCK))
-            .zip(b.chunks(SUM_BLOCK))
-        {
-            let values = &mut values[..y.len()];
-            for (((v, y), a), b) in values.iter_mut().zip(y.iter_mut()).zip(a).zip(b) {
-                *v = f(y, *a, *b);
-            }
-            add_in_lanes(&mut lanes, values);
-        }
-        (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
-    };
     if parallel(y.len()) {
         let partials: Vec<f64> = y
             .par_chunks_mut(CHUNK)
             .zip(a.par_chunks(CHUNK))
             .zip(b.par_chunks(CHUNK))
-            .map(|c| vectorised(|| body(c)))
+            .map(|((y, a), b)| {
+                vectorised(
+                    #[inline(always)]
+                    || sum_update2_serial(y, a, b, &f),
+                )
+            })
             .collect();
         partials.iter().sum()
     } else {
-        vectorised(|| body(((y, a), b)))
+        vectorised(
+            #[inline(always)]
+            || sum_update2_serial(y, a, b, &f),
+        )
     }
+}
+
+/// [`sum_update2`] on one thread: blocks of values computed by a loop that vectorises, then
+/// summed in a fixed order with four f64 accumulators (a single running sum would serialise on
+/// its add latency).
+#[inline(always)]
+fn sum_update2_serial<T: Copy>(
+    y: &mut [T],
+    a: &[T],
+    b: &[T],
+    f: &impl Fn(&mut T, T, T) -> f64,
+) -> f64 {
+    let mut values = [0.0f64; SUM_BLOCK];
+    let mut lanes = [0.0f64; 4];
+    for ((y, a), b) in y
+        .chunks_mut(SUM_BLOCK)
+        .zip(a.chunks(SUM_BLOCK))
+        .zip(b.chunks(SUM_BLOCK))
+    {
+        let values = &mut values[..y.len()];
+        for (((v, y), a), b) in values.iter_mut().zip(y.iter_mut()).zip(a).zip(b) {
+            *v = f(y, *a, *b);
+        }
+        add_in_lanes(&mut lanes, values);
+    }
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
 }
 
 /// The sum over i of `f(a[i], b[i])` (in f64).
@@ -179,28 +245,39 @@ pub(crate) fn sum_zip<T: Copy + Send + Sync>(
     b: &[T],
     f: impl Fn(T, T) -> f64 + Sync,
 ) -> f64 {
-    let body = |(a, b): (&[T], &[T])| -> f64 {
-        let mut values = [0.0f64; SUM_BLOCK];
-        let mut lanes = [0.0f64; 4];
-        for (a, b) in a.chunks(SUM_BLOCK).zip(b.chunks(SUM_BLOCK)) {
-            let values = &mut values[..a.len()];
-            for ((v, a), b) in values.iter_mut().zip(a).zip(b) {
-                *v = f(*a, *b);
-            }
-            add_in_lanes(&mut lanes, values);
-        }
-        (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
-    };
     if parallel(a.len()) {
         let partials: Vec<f64> = a
             .par_chunks(CHUNK)
             .zip(b.par_chunks(CHUNK))
-            .map(|c| vectorised(|| body(c)))
+            .map(|(a, b)| {
+                vectorised(
+                    #[inline(always)]
+                    || sum_zip_serial(a, b, &f),
+                )
+            })
             .collect();
         partials.iter().sum()
     } else {
-        vectorised(|| body((a, b)))
+        vectorised(
+            #[inline(always)]
+            || sum_zip_serial(a, b, &f),
+        )
     }
+}
+
+/// [`sum_zip`] on one thread, summed as in [`sum_update2_serial`].
+#[inline(always)]
+fn sum_zip_serial<T: Copy>(a: &[T], b: &[T], f: &impl Fn(T, T) -> f64) -> f64 {
+    let mut values = [0.0f64; SUM_BLOCK];
+    let mut lanes = [0.0f64; 4];
+    for (a, b) in a.chunks(SUM_BLOCK).zip(b.chunks(SUM_BLOCK)) {
+        let values = &mut values[..a.len()];
+        for ((v, a), b) in values.iter_mut().zip(a).zip(b) {
+            *v = f(*a, *b);
+        }
+        add_in_lanes(&mut lanes, values);
+    }
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
 }
 
 /// `f(row)` for each `cols`-wide row of `x`.
@@ -211,9 +288,16 @@ pub(crate) fn for_rows<T: Copy + Send + Sync>(
 ) {
     if parallel(x.len()) {
         let rows_per_task = (CHUNK / cols.max(1)).max(1);
-        x.par_chunks_mut(rows_per_task * cols)
-            .for_each(|block| vectorised(|| block.chunks_exact_mut(cols).for_each(&f)));
+        x.par_chunks_mut(rows_per_task * cols).for_each(|block| {
+            vectorised(
+                #[inline(always)]
+                || block.chunks_exact_mut(cols).for_each(&f),
+            )
+        });
     } else {
-        vectorised(|| x.chunks_exact_mut(cols).for_each(f));
+        vectorised(
+            #[inline(always)]
+            || x.chunks_exact_mut(cols).for_each(&f),
+        );
     }
 }

@@ -143,12 +143,22 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
     fn scale_add(&self, alpha: f32, x: &CpuTensor<T>, y: &mut CpuTensor<T>) {
         same_shape(x, y, "scale_add");
         let alpha = T::from_f32(alpha);
-        elementwise::update(&mut y.data, &x.data, |y, x| *y += alpha * x);
+        elementwise::update(
+            &mut y.data,
+            &x.data,
+            #[inline(always)]
+            |y, x| *y += alpha * x,
+        );
     }
 
     fn mul_assign(&self, y: &mut CpuTensor<T>, x: &CpuTensor<T>) {
         same_shape(x, y, "mul_assign");
-        elementwise::update(&mut y.data, &x.data, |y, x| *y *= x);
+        elementwise::update(
+            &mut y.data,
+            &x.data,
+            #[inline(always)]
+            |y, x| *y *= x,
+        );
     }
 
     fn matmul(
@@ -166,11 +176,16 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
 
     fn add_bias(&self, x: &mut CpuTensor<T>, bias: &CpuTensor<T>) {
         debug_assert_eq!(bias.data.len(), x.cols, "add_bias width");
-        elementwise::for_rows(&mut x.data, x.cols, |row| {
-            for (v, b) in row.iter_mut().zip(&bias.data) {
-                *v += *b;
-            }
-        });
+        elementwise::for_rows(
+            &mut x.data,
+            x.cols,
+            #[inline(always)]
+            |row| {
+                for (v, b) in row.iter_mut().zip(&bias.data) {
+                    *v += *b;
+                }
+            },
+        );
     }
 
     fn bias_grad(&self, dy: &CpuTensor<T>, db: &mut CpuTensor<T>) {
@@ -188,7 +203,7 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
         macro_rules! apply {
             ($($variant:ident),*) => {
                 match act {
-                    $(Activation::$variant => elementwise::update(&mut a.data, &z.data, |a, z| {
+                    $(Activation::$variant => elementwise::update(&mut a.data, &z.data, #[inline(always)] |a, z| {
                         *a = Activation::$variant.forward(z)
                     }),)*
                 }
@@ -209,7 +224,7 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
         macro_rules! apply {
             ($($variant:ident),*) => {
                 match act {
-                    $(Activation::$variant => elementwise::update2(&mut grad.data, &z.data, &a.data, |g, z, a| {
+                    $(Activation::$variant => elementwise::update2(&mut grad.data, &z.data, &a.data, #[inline(always)] |g, z, a| {
                         *g *= Activation::$variant.derivative(z, a)
                     }),)*
                 }
@@ -232,21 +247,33 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
         let n = input.data.len().max(1);
         let inv_n = T::from_f64(weight as f64 / n as f64);
         let sum = match (loss, grad) {
-            (Loss::Mse, Some(g)) => {
-                elementwise::sum_update2(&mut g.data, &input.data, &target.data, |g, x, t| {
+            // The closures are inlined into the summing loops so that these vectorise.
+            (Loss::Mse, Some(g)) => elementwise::sum_update2(
+                &mut g.data,
+                &input.data,
+                &target.data,
+                #[inline(always)]
+                |g, x, t| {
                     *g = Loss::Mse.gradient(x, t) * inv_n;
                     Loss::Mse.value(x, t).to_f64()
-                })
-            }
-            (Loss::Bce, Some(g)) => {
-                elementwise::sum_update2(&mut g.data, &input.data, &target.data, |g, x, t| {
+                },
+            ),
+            (Loss::Bce, Some(g)) => elementwise::sum_update2(
+                &mut g.data,
+                &input.data,
+                &target.data,
+                #[inline(always)]
+                |g, x, t| {
                     *g = Loss::Bce.gradient(x, t) * inv_n;
                     Loss::Bce.value(x, t).to_f64()
-                })
-            }
-            (loss, None) => {
-                elementwise::sum_zip(&input.data, &target.data, |x, t| loss.value(x, t).to_f64())
-            }
+                },
+            ),
+            (loss, None) => elementwise::sum_zip(
+                &input.data,
+                &target.data,
+                #[inline(always)]
+                |x, t| loss.value(x, t).to_f64(),
+            ),
         };
         acc.data[0] += T::from_f64(scale as f64 * weight as f64 * sum / n as f64);
     }
@@ -264,6 +291,7 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
             &mut param.data,
             &mut velocity.data,
             &grad.data,
+            #[inline(always)]
             |p, v, g| {
                 *v = mu * *v + g;
                 *p -= lr * *v;
@@ -291,6 +319,7 @@ impl<T: CpuElement> Backend for CpuBackend<T> {
             &mut m.data,
             &mut v.data,
             &grad.data,
+            #[inline(always)]
             |p, m, v, g| {
                 *m = b1 * *m + (T::ONE - b1) * g;
                 *v = b2 * *v + (T::ONE - b2) * g * g;

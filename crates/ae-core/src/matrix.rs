@@ -60,6 +60,19 @@ impl Matrix {
             .map(|i| (i / self.cols, i % self.cols, self.data[i]))
     }
 
+    /// Each column's mean, summed in f64: `[cols]` (zeros when there are no rows).
+    pub fn column_means(&self) -> Vec<f64> {
+        let mut means = vec![0.0f64; self.cols];
+        for row in self.data.chunks_exact(self.cols.max(1)) {
+            for (m, &v) in means.iter_mut().zip(row) {
+                *m += v as f64;
+            }
+        }
+        let n = self.rows.max(1) as f64;
+        means.iter_mut().for_each(|m| *m /= n);
+        means
+    }
+
     /// Mean over all elements of `(self - other)^2`.
     pub fn mse(&self, other: &Matrix) -> Result<f64> {
         if self.rows != other.rows || self.cols != other.cols {

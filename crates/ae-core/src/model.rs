@@ -99,6 +99,11 @@ struct Centered<T> {
     neg_bias: T,
 }
 
+/// What the first layer reads: `x`, or `x - b_out` with a pre-encoder bias.
+fn encoder_input<'a, T>(x: &'a T, centered: Option<&'a Centered<T>>) -> &'a T {
+    centered.map_or(x, |c| &c.x)
+}
+
 /// What a code penalty reads and writes besides the code's gradient (see
 /// [`Regularizer::code_gradient`](crate::Regularizer::code_gradient)).
 pub struct CodeTerms<'a, B: Backend> {
@@ -490,11 +495,10 @@ impl<B: Backend> Autoencoder<B> {
             &mut aw.grad_code,
         );
         backend.mul_assign(&mut aw.grad_code, &aw.mask);
-        let encoder_input = ws.centered.as_ref().map_or(x, |c| &c.x);
         backend.matmul(
             &aw.grad_code,
             true,
-            encoder_input,
+            encoder_input(x, ws.centered.as_ref()),
             false,
             1.0,
             1.0,
@@ -534,9 +538,8 @@ impl<B: Backend> Autoencoder<B> {
             let plan = &self.plans[i];
             let (before, rest) = ws.layers.split_at_mut(i);
             let cur = &mut rest[0];
-            let input = match (i, ws.centered.as_ref()) {
-                (0, Some(c)) => &c.x,
-                (0, None) => x,
+            let input = match i {
+                0 => encoder_input(x, ws.centered.as_ref()),
                 _ => before[i - 1].output(),
             };
             backend.matmul(
@@ -674,9 +677,8 @@ impl<B: Backend> Autoencoder<B> {
                 }
                 _ => {}
             }
-            let input = match (i, ws.centered.as_ref()) {
-                (0, Some(c)) => &c.x,
-                (0, None) => x,
+            let input = match i {
+                0 => encoder_input(x, ws.centered.as_ref()),
                 _ => before[i - 1].output(),
             };
             let beta = if grads.written[plan.weight] { 1.0 } else { 0.0 };
@@ -745,14 +747,8 @@ impl<B: Backend> Autoencoder<B> {
                 data.rows, data.cols
             )));
         }
-        let mut mean = vec![0.0f64; d];
-        for r in 0..data.rows {
-            for (m, v) in mean.iter_mut().zip(data.row(r)) {
-                *m += *v as f64;
-            }
-        }
-        let n = data.rows as f64;
-        let mean = Matrix::new(1, d, mean.iter().map(|m| (m / n) as f32).collect())?;
+        let means = data.column_means();
+        let mean = Matrix::new(1, d, means.iter().map(|&m| m as f32).collect())?;
         let out_bias = self.plans[self.plans.len() - 1].bias;
         let t = upload_param(backend, &mean, &self.specs[out_bias])?;
         self.params[out_bias] = t;

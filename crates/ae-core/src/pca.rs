@@ -56,15 +56,7 @@ impl Pca {
             )));
         }
 
-        let mut mean = vec![0f64; d];
-        for row in x.data.chunks_exact(d) {
-            for (m, &v) in mean.iter_mut().zip(row) {
-                *m += v as f64;
-            }
-        }
-        for m in &mut mean {
-            *m /= n as f64;
-        }
+        let mean = x.column_means();
 
         let centered: Vec<f64> = x
             .data

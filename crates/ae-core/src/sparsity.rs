@@ -251,35 +251,25 @@ impl<B: Backend> Regularizer<B> for CodePenalty {
         match *self {
             CodePenalty::L1 {
                 lambda,
-                decoder_norm: false,
-            } => backend.l1_penalty(
-                code,
-                None,
-                lambda * terms.strength,
-                terms.scale,
-                terms.penalty,
-                grad,
-            ),
-            CodePenalty::L1 {
-                lambda,
-                decoder_norm: true,
+                decoder_norm,
             } => {
                 let lambda = lambda * terms.strength;
-                let (w, grad_w) = terms
-                    .decoder
-                    .as_mut()
-                    .expect("a decoder-norm L1 is validated against a tied model");
-                backend.column_norms(w, terms.unit_scratch);
-                backend.l1_penalty(
-                    code,
-                    Some(terms.unit_scratch),
-                    lambda,
-                    terms.scale,
-                    terms.penalty,
-                    grad,
-                );
-                let rows = backend.shape(code).0.max(1);
-                backend.l1_decoder_norm_backward(code, w, lambda / rows as f32, grad_w);
+                // Decoder-norm weights: the column norms, and the decoder's gradient after.
+                let decoder = decoder_norm.then(|| {
+                    terms
+                        .decoder
+                        .as_mut()
+                        .expect("a decoder-norm L1 is validated against a tied model")
+                });
+                if let Some((w, _)) = &decoder {
+                    backend.column_norms(w, terms.unit_scratch);
+                }
+                let weights = decoder.is_some().then_some(&*terms.unit_scratch);
+                backend.l1_penalty(code, weights, lambda, terms.scale, terms.penalty, grad);
+                if let Some((w, grad_w)) = decoder {
+                    let rows = backend.shape(code).0.max(1);
+                    backend.l1_decoder_norm_backward(code, w, lambda / rows as f32, grad_w);
+                }
             }
             CodePenalty::Kl { rho, beta } => backend.kl_sparsity(
                 code,
@@ -448,13 +438,7 @@ impl CodeMetrics {
         }
         let n = x.rows as f64;
         let sse: f64 = x.row_squared_errors(reconstruction)?.iter().sum();
-        let mut means = vec![0.0f64; x.cols];
-        for r in 0..x.rows {
-            for (m, v) in means.iter_mut().zip(x.row(r)) {
-                *m += *v as f64;
-            }
-        }
-        means.iter_mut().for_each(|m| *m /= n);
+        let means = x.column_means();
         let mut sst = 0.0;
         for r in 0..x.rows {
             for (m, v) in means.iter().zip(x.row(r)) {

@@ -375,8 +375,9 @@ pub fn evaluate<B: Backend>(
 /// (above [`crate::sparsity::ACTIVE_THRESHOLD`]) on no row of `train` `[n, d]`. The rows with the
 /// highest reconstruction error are taken in turn (highest first); for dead unit `j` and row `s`:
 /// encoder row `j` = `x_s / ||x_s||` (`x_s - b_out` with a pre-encoder bias) times 0.2 times
-/// the mean L2 norm of the live units' encoder rows (1 when none is live), encoder bias `j` = 0, decoder column `j` = the residual
-/// `(x_s - x_hat_s) / ||x_s - x_hat_s||`, and the optimiser's state of all three set to zero.
+/// the mean L2 norm of the live units' encoder rows (1 when none is live), encoder bias `j` = 0,
+/// decoder column `j` = the residual `(x_s - x_hat_s) / ||x_s - x_hat_s||`, and the optimiser's
+/// state of all three set to zero.
 /// Returns the units re-initialised. Runs on the host, once per epoch.
 pub fn resample_dead<B: Backend>(
     backend: &B,
@@ -395,7 +396,8 @@ pub fn resample_dead<B: Backend>(
     let errors = train.row_squared_errors(&recon)?;
     let mut worst: Vec<usize> = (0..train.rows).collect();
     worst.sort_by(|&a, &b| errors[b].total_cmp(&errors[a]).then(a.cmp(&b)));
-    let (we, be, wd) = (0, 1, 2);
+    // Encoder weight and bias, decoder weight and bias.
+    let (we, be, wd, bd) = (0, 1, 2, 3);
     let d = train.cols;
     let mut enc = backend.download(&model.params()[we])?; // [code, d]
     let mut enc_bias = backend.download(&model.params()[be])?; // [1, code]
@@ -413,7 +415,7 @@ pub fn resample_dead<B: Backend>(
         };
     // With a pre-encoder bias the encoder reads x - b_out: point the row at that.
     let centre = match model.config().pre_bias {
-        true => backend.download(&model.params()[3])?.data,
+        true => backend.download(&model.params()[bd])?.data,
         false => vec![0.0; d],
     };
     for (t, &j) in dead.iter().enumerate() {
@@ -481,6 +483,8 @@ pub fn train<B: Backend>(
         loss: config.loss,
         reduction: config.reduction,
     };
+    // KL's target rate, which the per-unit metrics are held against.
+    let rho = config.penalty.and_then(|p| p.rho());
     let input_dim = model.config().input_dim;
     for (what, m) in std::iter::once(("training", train)).chain(val.map(|v| ("validation", v))) {
         if m.cols != input_dim {
@@ -700,13 +704,13 @@ pub fn train<B: Backend>(
             dead_latents,
             mean_activation: code.as_ref().map(|c| c.mean_activation),
             resampled: None,
-            max_abs_rho_error: code.as_ref().and_then(|c| {
-                let rho = config.penalty.and_then(|p| p.rho())?;
-                Some(c.max_abs_rho_error(rho as f64))
-            }),
+            max_abs_rho_error: code
+                .as_ref()
+                .zip(rho)
+                .map(|(c, rho)| c.max_abs_rho_error(rho as f64)),
             unit_mean_activation: code
                 .as_ref()
-                .filter(|_| config.penalty.and_then(|p| p.rho()).is_some())
+                .filter(|_| rho.is_some())
                 .map(|c| c.unit_means.clone()),
         };
         let monitored = val_loss.unwrap_or(train_loss);

@@ -87,6 +87,15 @@ impl Params {
     }
 }
 
+/// The parameters of a one-thread-per-column kernel of `columns.wgsl` over `w` `[rows, cols]`:
+/// the column count, the row width and the row count (words 0, 1 and 3).
+fn column_params(w: &WgpuTensor) -> Params {
+    Params::default()
+        .u(0, w.cols as u32)
+        .u(1, w.cols as u32)
+        .u(3, w.rows as u32)
+}
+
 /// The wgpu backend: one device and queue, its pipelines, pools and pending work.
 pub struct WgpuBackend {
     device: wgpu::Device,
@@ -888,40 +897,25 @@ impl Backend for WgpuBackend {
     }
 
     fn normalize_columns(&self, w: &mut WgpuTensor) {
-        let p = Params::default()
-            .u(0, w.cols as u32)
-            .u(1, w.cols as u32)
-            .u(3, w.rows as u32);
+        let p = column_params(w);
         self.dispatch_1d(Kernel::NormalizeColumns, w.cols, p, 2, &[(2, w.buffer())]);
     }
 
     fn remove_parallel_component(&self, w: &WgpuTensor, grad: &mut WgpuTensor) {
-        let p = Params::default()
-            .u(0, w.cols as u32)
-            .u(1, w.cols as u32)
-            .u(3, w.rows as u32);
+        let buffers = [(1, w.buffer()), (3, grad.buffer())];
         self.dispatch_1d(
             Kernel::RemoveParallel,
             w.cols,
-            p,
+            column_params(w),
             2,
-            &[(1, w.buffer()), (3, grad.buffer())],
+            &buffers,
         );
     }
 
     fn column_norms(&self, w: &WgpuTensor, out: &mut WgpuTensor) {
         debug_assert_eq!((out.rows, out.cols), (1, w.cols), "column_norms");
-        let p = Params::default()
-            .u(0, w.cols as u32)
-            .u(1, w.cols as u32)
-            .u(3, w.rows as u32);
-        self.dispatch_1d(
-            Kernel::ColumnNorms,
-            w.cols,
-            p,
-            2,
-            &[(1, w.buffer()), (5, out.buffer())],
-        );
+        let buffers = [(1, w.buffer()), (5, out.buffer())];
+        self.dispatch_1d(Kernel::ColumnNorms, w.cols, column_params(w), 2, &buffers);
     }
 
     fn l1_decoder_norm_backward(
@@ -932,12 +926,7 @@ impl Backend for WgpuBackend {
         grad: &mut WgpuTensor,
     ) {
         debug_assert_eq!(h.cols, w.cols, "l1_decoder_norm_backward");
-        let p = Params::default()
-            .u(0, w.cols as u32)
-            .u(1, w.cols as u32)
-            .u(3, w.rows as u32)
-            .f(4, alpha)
-            .u(5, h.rows as u32);
+        let p = column_params(w).f(4, alpha).u(5, h.rows as u32);
         self.dispatch_1d(
             Kernel::L1DecoderNorm,
             w.cols,

@@ -1,6 +1,7 @@
 //! Run-time backend choice: one enum of the compiled backends, matched exhaustively, so a new
 //! backend fails to compile until every `match` handles it.
 
+use ae_core::prelude::*;
 use ae_core::{Backend, Error, Result};
 use ae_cpu::CpuBackend;
 use ae_wgpu::{AdapterChoice, WgpuBackend};

@@ -4,10 +4,7 @@
 use ae_core::checkpoint::{self, SavedConfig};
 use ae_core::data::normalize::{NormStats, Normalization};
 use ae_core::trainer::{self, TrainEvent};
-use ae_core::{
-    Autoencoder, Backend, Error, Matrix, ModelConfig, OptimizerKind, Regularizer, Result,
-    TrainConfig, TrainReport, WeightDecay,
-};
+use ae_core::{Autoencoder, Backend, Error, Matrix, ModelConfig, Result, TrainConfig, TrainReport};
 use std::path::Path;
 
 /// Everything `ae train` decides before training starts.
@@ -36,20 +33,6 @@ pub struct Trained<B: Backend> {
     pub saved: SavedConfig,
     /// Per-epoch history.
     pub report: TrainReport,
-}
-
-/// The regularisers a trainer config implies: coupled weight decay for SGD and Adam (AdamW's is
-/// decoupled, inside the optimiser), and the code penalty (L1 or KL sparsity).
-pub fn regularizers<B: Backend>(config: &TrainConfig) -> Vec<Box<dyn Regularizer<B>>> {
-    let wd = config.optimizer.weight_decay;
-    let mut out: Vec<Box<dyn Regularizer<B>>> = Vec::new();
-    if wd > 0.0 && config.optimizer.kind != OptimizerKind::AdamW {
-        out.push(Box::new(WeightDecay { lambda: wd }));
-    }
-    if let Some(penalty) = config.penalty {
-        out.push(Box::new(penalty));
-    }
-    out
 }
 
 /// Trains a model on raw `data` `[n, d]`: fits the normalisation on the training rows, holds out
@@ -89,7 +72,6 @@ pub fn train_model<B: Backend>(
     }
     let mut saved = SavedConfig::new(settings.model.clone());
     saved.normalization = Some(stats);
-    let regs = regularizers::<B>(&settings.train);
     let val = (val.rows > 0).then_some(&val);
     let report = trainer::train(
         backend,
@@ -97,7 +79,7 @@ pub fn train_model<B: Backend>(
         &train,
         val,
         &settings.train,
-        &regs,
+        &[],
         &mut |event| {
             if let (
                 TrainEvent::Epoch {

@@ -5,7 +5,8 @@
 
 mod gpu;
 use ae_core::backend::{AdamStep, SgdStep};
-use ae_core::{Activation, Backend, Loss, Matrix, Noise, Rng};
+use ae_core::prelude::*;
+use ae_core::{Activation, Loss, Matrix, Noise, Rng};
 use ae_cpu::CpuBackend;
 use ae_wgpu::WgpuBackend;
 use proptest::prelude::*;

@@ -4,6 +4,7 @@
 
 mod common;
 mod gpu;
+use ae_core::prelude::*;
 use ae_core::trainer::{code_metrics, train, TrainEvent, TrainReport};
 use ae_core::{
     Activation, Autoencoder, AuxK, Backend, CodePenalty, Matrix, ModelConfig, Noise,
@@ -40,19 +41,14 @@ fn run<B: Backend>(
     (model, report)
 }
 
-/// Trains `model` on `x` without validation data, with `tc`'s penalty as the one regulariser.
+/// Trains `model` on `x` without validation data (the trainer applies `tc`'s penalty itself).
 fn fit<B: Backend>(
     backend: &B,
     model: &mut Autoencoder<B>,
     x: &Matrix,
     tc: &TrainConfig,
 ) -> TrainReport {
-    let regs: Vec<Box<dyn Regularizer<B>>> = tc
-        .penalty
-        .into_iter()
-        .map(|p| Box::new(p) as Box<dyn Regularizer<B>>)
-        .collect();
-    train(backend, model, x, None, tc, &regs, &mut |_: TrainEvent<
+    train(backend, model, x, None, tc, &[], &mut |_: TrainEvent<
         '_,
         B,
     >| Ok(()))
@@ -892,10 +888,11 @@ fn decoder_norm_weighted_l1_is_invariant_to_rescaling_a_unit() {
         .unwrap();
     let xt = cpu.upload(&x).unwrap();
     let terms = |model: &Autoencoder<CpuBackend<f64>>, decoder_norm: bool| {
-        let regs: Vec<Box<dyn Regularizer<CpuBackend<f64>>>> = vec![Box::new(CodePenalty::L1 {
+        let penalty = CodePenalty::L1 {
             lambda: 0.1,
             decoder_norm,
-        })];
+        };
+        let regs: Vec<&dyn Regularizer<CpuBackend<f64>>> = vec![&penalty];
         let mut ws = model.workspace(&cpu, 40).unwrap();
         let mut grads = model.gradients(&cpu).unwrap();
         model.forward_backward(

@@ -3,6 +3,7 @@
 
 mod common;
 use ae_core::checkpoint::{self, SavedConfig};
+use ae_core::prelude::*;
 use ae_core::trainer::{split, train, TrainEvent};
 use ae_core::{
     data, Activation, Autoencoder, Error, LrSchedule, Matrix, ModelConfig, OptimizerConfig,
@@ -233,4 +234,65 @@ fn zero_patience_is_a_config_error() {
         ..TrainConfig::default()
     };
     assert!(tc.validate().unwrap_err().to_string().contains("patience"));
+}
+
+/// The penalties a `TrainConfig` names reach the gradient through `train` alone: a library user
+/// who passes no extra regularisers gets the L1 penalty and the coupled weight decay they asked
+/// for (before, both were reported but only applied when also passed as regularisers).
+#[test]
+fn the_config_penalties_apply_without_extra_regularisers() {
+    let cpu = B::new();
+    let x = curve(200, 6);
+    let cfg = ModelConfig::mirrored(&[6, 16])
+        .unwrap()
+        .with_activations(Activation::Relu, Activation::Relu, Activation::Identity)
+        .unwrap();
+    let run = |tc: &TrainConfig| {
+        let mut m = Autoencoder::new(&cpu, cfg.clone(), 0).unwrap();
+        let report = train(&cpu, &mut m, &x, None, tc, &[], &mut no_events).unwrap();
+        let code = m.encode(&cpu, &x).unwrap();
+        let l1 = code.data.iter().map(|v| v.abs() as f64).sum::<f64>() / x.rows as f64;
+        let weights: f64 = m
+            .params()
+            .iter()
+            .map(|p| {
+                cpu.download(p)
+                    .unwrap()
+                    .data
+                    .iter()
+                    .map(|v| (*v as f64).powi(2))
+                    .sum::<f64>()
+            })
+            .sum();
+        (report, l1, weights)
+    };
+    let base = TrainConfig {
+        epochs: 30,
+        batch_size: 20,
+        ..TrainConfig::default()
+    };
+    let (_, plain_l1, plain_weights) = run(&base);
+    let (report, sparse_l1, _) = run(&TrainConfig {
+        penalty: Some(ae_core::CodePenalty::L1 {
+            lambda: 0.2,
+            decoder_norm: false,
+        }),
+        ..base.clone()
+    });
+    assert!(report.last().penalty.is_some_and(|p| p > 0.0));
+    assert!(
+        sparse_l1 < 0.5 * plain_l1,
+        "L1 in the config must shrink the code: {sparse_l1} vs {plain_l1} without it"
+    );
+    let (_, _, decayed_weights) = run(&TrainConfig {
+        optimizer: OptimizerConfig {
+            weight_decay: 0.05,
+            ..OptimizerConfig::default()
+        },
+        ..base
+    });
+    assert!(
+        decayed_weights < 0.9 * plain_weights,
+        "weight decay in the config must shrink the weights: {decayed_weights} vs {plain_weights}"
+    );
 }

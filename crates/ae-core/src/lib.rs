@@ -1,20 +1,14 @@
 //! # ae-core
 //!
-//! The backend-independent half of `ae`: the [`Backend`] trait (the seam every compute backend
-//! implements), the dense [`Autoencoder`] built from a [`ModelConfig`], losses, regularisers,
+//! The backend-independent half of `ae`, generic over the [`Backend`] seam of `ae-backend`
+//! (re-exported here with [`Element`], [`Matrix`] and [`Error`]): the dense [`Autoencoder`] built from a [`ModelConfig`], losses, regularisers,
 //! optimisers, the [`train`](trainer::train) loop, data loading ([`data`]), model checkpoints
 //! ([`checkpoint`]) and an exact [`Pca`] baseline. It contains no device code.
 
-pub mod activation;
 pub mod atomic;
-pub mod backend;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
-pub mod element;
-pub mod error;
-pub mod loss;
-pub mod matrix;
 pub mod metrics;
 pub mod model;
 pub mod optim;
@@ -25,13 +19,13 @@ pub mod sparsity;
 pub mod synth;
 pub mod trainer;
 
-pub use activation::Activation;
-pub use backend::{AdamStep, Backend, SgdStep};
+/// The seam, re-exported: `ae_core::Backend` is `ae_backend::Backend`.
+pub use ae_backend as backend;
+pub use ae_backend::{
+    activation, element, error, loss, matrix, prelude, Activation, AdamStep, Backend, Element,
+    Error, Loss, Matrix, Reconstruction, Reduction, Result, SgdStep,
+};
 pub use config::{LayerSpec, ModelConfig};
-pub use element::Element;
-pub use error::{Error, Result};
-pub use loss::{Loss, Reconstruction, Reduction};
-pub use matrix::Matrix;
 pub use model::{
     Autoencoder, AuxWorkspace, CodeTerms, Gradients, Output, ParamKind, ParamSpec, Workspace,
 };

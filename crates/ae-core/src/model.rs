@@ -625,7 +625,7 @@ impl<B: Backend> Autoencoder<B> {
         scale: f32,
         ws: &mut Workspace<B>,
         grads: &mut Gradients<B>,
-        regularizers: &[Box<dyn Regularizer<B>>],
+        regularizers: &[&dyn Regularizer<B>],
     ) {
         self.forward(backend, x, ws);
         let n = self.plans.len();

@@ -1,8 +1,8 @@
 //! Optimisers (SGD with momentum, Adam, AdamW) and learning-rate schedules. The update itself is
 //! one fused backend op per parameter tensor ([`Backend::sgd_step`], [`Backend::adam_step`]).
 
-use crate::backend::{AdamStep, SgdStep};
 use crate::{Autoencoder, Backend, Error, Gradients, Result};
+use ae_backend::{AdamStep, SgdStep};
 use std::fmt;
 use std::str::FromStr;
 

@@ -5,158 +5,17 @@
 
 use crate::model::CodeTerms;
 use crate::regularizer::Regularizer;
-use crate::{Activation, Backend, Element, Error, Matrix, ModelConfig, Result};
-use std::fmt;
+use crate::{Activation, Backend, Error, Matrix, ModelConfig, Result};
+pub use ae_backend::ops::data::{hash_u32, hash_uniform, Noise};
+pub use ae_backend::ops::sparsity::{
+    kl_clamp, kl_divergence, kl_gradient, topk_key, ACTIVE_THRESHOLD, KL_EPS, MASKED,
+};
 use std::str::FromStr;
-
-/// KL sparsity clamps each unit's mean activation into `[KL_EPS, 1 - KL_EPS]` so that the
-/// divergence and its gradient stay finite.
-pub const KL_EPS: f64 = 1e-6;
-
-/// A code unit counts as active on a sample when its activation exceeds this.
-pub const ACTIVE_THRESHOLD: f32 = 1e-6;
-
-/// What [`Backend::mask_dead`] writes for units that are not dead: the lowest finite f32, so
-/// that TopK over the masked pre-activations prefers every dead unit and never turns it on.
-pub const MASKED: f32 = f32::MIN;
-
-/// `rho_hat` clamped into `[KL_EPS, 1 - KL_EPS]`.
-#[inline]
-pub fn kl_clamp<T: Element>(rho_hat: T) -> T {
-    rho_hat
-        .max(T::from_f64(KL_EPS))
-        .min(T::ONE - T::from_f64(KL_EPS))
-}
-
-/// `KL(rho || rho_hat) = rho ln(rho / rho_hat) + (1 - rho) ln((1 - rho) / (1 - rho_hat))`,
-/// with `rho_hat` already clamped.
-#[inline]
-pub fn kl_divergence<T: Element>(rho: T, rho_hat: T) -> T {
-    rho * (rho / rho_hat).ln() + (T::ONE - rho) * ((T::ONE - rho) / (T::ONE - rho_hat)).ln()
-}
-
-/// `d KL(rho || rho_hat) / d rho_hat = -rho / rho_hat + (1 - rho) / (1 - rho_hat)`.
-#[inline]
-pub fn kl_gradient<T: Element>(rho: T, rho_hat: T) -> T {
-    (T::ONE - rho) / (T::ONE - rho_hat) - rho / rho_hat
-}
-
-/// TopK's ordering key: a `u32` whose unsigned order is `f32::total_cmp`'s order of the value
-/// (so `-0.0 < +0.0`, and equal keys mean equal bits). The WGSL kernel uses the same map.
-#[inline]
-pub fn topk_key(v: f32) -> u32 {
-    let b = v.to_bits();
-    if b & 0x8000_0000 != 0 {
-        !b
-    } else {
-        b | 0x8000_0000
-    }
-}
-
-/// A 32-bit integer hash (PCG output permutation); the same in `shaders/sparsity.wgsl`.
-#[inline]
-pub fn hash_u32(x: u32) -> u32 {
-    let state = x.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
-    let word = ((state >> ((state >> 28) + 4)) ^ state).wrapping_mul(277_803_737);
-    (word >> 22) ^ word
-}
-
-/// A uniform number in `(0, 1)` from `(seed, index, stream)`: 24 random bits, offset by half a
-/// step so that it is never 0 or 1.
-#[inline]
-pub fn hash_uniform(seed: u32, index: u32, stream: u32) -> f32 {
-    let h = hash_u32(hash_u32(seed ^ stream.wrapping_mul(0x9E37_79B9)) ^ index);
-    ((h >> 8) as f32 + 0.5) * (1.0 / 16_777_216.0)
-}
-
-/// Input noise for denoising autoencoders; the loss compares against the clean input.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Noise {
-    /// Masking noise: each input is zeroed with probability `p`.
-    Mask {
-        /// Fraction of inputs zeroed, in `[0, 1)`.
-        p: f32,
-    },
-    /// Additive Gaussian noise of standard deviation `sigma`.
-    Gauss {
-        /// Standard deviation, `>= 0`.
-        sigma: f32,
-    },
-}
-
-impl Noise {
-    /// Element `index` of `x` corrupted with the noise of `seed`: every backend computes exactly
-    /// this (Gaussian noise by Box-Muller from two hashed uniforms).
-    #[inline]
-    pub fn apply(self, seed: u32, index: u32, x: f32) -> f32 {
-        match self {
-            Noise::Mask { p } => {
-                if hash_uniform(seed, index, 0) < p {
-                    0.0
-                } else {
-                    x
-                }
-            }
-            Noise::Gauss { sigma } => {
-                let u1 = hash_uniform(seed, index, 0);
-                let u2 = hash_uniform(seed, index, 1);
-                let n = (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos();
-                x + sigma * n
-            }
-        }
-    }
-
-    /// Checks the range of the parameter.
-    pub fn validate(self) -> Result<()> {
-        match self {
-            Noise::Mask { p } if !(0.0..1.0).contains(&p) => Err(Error::Config(format!(
-                "masking noise needs a fraction p in [0, 1), got {p}"
-            ))),
-            Noise::Gauss { sigma } if !(sigma.is_finite() && sigma >= 0.0) => Err(Error::Config(
-                format!("Gaussian noise needs sigma >= 0, got {sigma}"),
-            )),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl fmt::Display for Noise {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Noise::Mask { p } => write!(f, "mask:{p}"),
-            Noise::Gauss { sigma } => write!(f, "gauss:{sigma}"),
-        }
-    }
-}
 
 fn parse_f32(what: &str, s: &str, spec: &str) -> Result<f32> {
     s.trim()
         .parse::<f32>()
         .map_err(|_| Error::Config(format!("'{spec}': {what} must be a number, got '{s}'")))
-}
-
-impl FromStr for Noise {
-    type Err = Error;
-    /// `mask:P` or `gauss:SIGMA`.
-    fn from_str(s: &str) -> Result<Self> {
-        let parts: Vec<&str> = s.split(':').collect();
-        let noise = match parts.as_slice() {
-            ["mask", p] => Noise::Mask {
-                p: parse_f32("P", p, s)?,
-            },
-            ["gauss", sigma] => Noise::Gauss {
-                sigma: parse_f32("SIGMA", sigma, s)?,
-            },
-            _ => {
-                return Err(Error::Config(format!(
-                    "unknown noise '{s}': expected mask:P or gauss:SIGMA"
-                )))
-            }
-        };
-        noise.validate()?;
-        Ok(noise)
-    }
 }
 
 /// A penalty on the code, added to the reconstruction loss.
@@ -480,49 +339,6 @@ impl CodeMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn topk_key_orders_like_total_cmp() {
-        let vals = [
-            -3.5f32,
-            -0.0,
-            0.0,
-            1e-30,
-            2.0,
-            f32::INFINITY,
-            -f32::INFINITY,
-            7.25,
-        ];
-        for a in vals {
-            for b in vals {
-                assert_eq!(topk_key(a).cmp(&topk_key(b)), a.total_cmp(&b), "{a} {b}");
-            }
-        }
-    }
-
-    #[test]
-    fn kl_gradient_matches_central_difference() {
-        for (rho, m) in [(0.01, 0.3), (0.2, 0.05), (0.5, 0.9)] {
-            let h = 1e-7;
-            let num = (kl_divergence(rho, m + h) - kl_divergence(rho, m - h)) / (2.0 * h);
-            assert!((num - kl_gradient(rho, m)).abs() < 1e-5 * num.abs().max(1.0));
-        }
-        assert_eq!(kl_divergence(0.3f64, 0.3), 0.0);
-    }
-
-    #[test]
-    fn masking_noise_zeroes_about_p_and_is_seeded() {
-        let noise = Noise::Mask { p: 0.3 };
-        let zeroed = (0..100_000u32)
-            .filter(|&i| noise.apply(7, i, 1.0) == 0.0)
-            .count();
-        assert!((zeroed as f64 / 1e5 - 0.3).abs() < 0.01, "{zeroed}");
-        let g = Noise::Gauss { sigma: 2.0 };
-        let v: Vec<f32> = (0..100_000u32).map(|i| g.apply(3, i, 0.0)).collect();
-        let var = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / 1e5;
-        assert!((var - 4.0).abs() < 0.1, "{var}");
-        assert_ne!(g.apply(3, 5, 0.0), g.apply(4, 5, 0.0));
-    }
 
     #[test]
     fn parses_specs_and_rejects_bad_ones() {

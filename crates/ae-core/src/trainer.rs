@@ -2,11 +2,11 @@
 //! optimiser steps under a learning-rate schedule, per-epoch validation, early stopping, and a
 //! stop with the last good weights when the loss stops being finite.
 
-use crate::regularizer::Regularizer;
+use crate::regularizer::{Regularizer, WeightDecay};
 use crate::sparsity::{AuxK, CodeMetrics, CodePenalty, Noise};
 use crate::{
     Autoencoder, Backend, Error, Gradients, Loss, LrSchedule, Matrix, Optimizer, OptimizerConfig,
-    Reconstruction, Reduction, Result, Rng, Workspace,
+    OptimizerKind, Reconstruction, Reduction, Result, Rng, Workspace,
 };
 use std::time::Instant;
 
@@ -31,8 +31,8 @@ pub struct TrainConfig {
     /// Stop after this many epochs without a better validation loss (needs validation data);
     /// the best weights are restored at the end.
     pub early_stopping_patience: Option<usize>,
-    /// A sparsity penalty on the code. [`train`] checks it against the model and reports it;
-    /// the caller passes it among the regularisers (`ae::workflow::regularizers` does).
+    /// A sparsity penalty on the code (L1 or KL): [`train`] checks it against the model, applies
+    /// it (see [`TrainConfig::regularizers`]) and reports it.
     #[serde(default)]
     pub penalty: Option<CodePenalty>,
     /// Sparsity warmup: the penalty's coefficient ramps linearly up to its value over this
@@ -96,6 +96,20 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The penalties this config implies, which [`train`] applies: coupled L2 weight decay for
+    /// SGD and Adam (AdamW's is decoupled, inside the optimiser) and the code penalty.
+    pub fn regularizers<B: Backend>(&self) -> Vec<Box<dyn Regularizer<B>>> {
+        let wd = self.optimizer.weight_decay;
+        let mut out: Vec<Box<dyn Regularizer<B>>> = Vec::new();
+        if wd > 0.0 && self.optimizer.kind != OptimizerKind::AdamW {
+            out.push(Box::new(WeightDecay { lambda: wd }));
+        }
+        if let Some(penalty) = self.penalty {
+            out.push(Box::new(penalty));
+        }
+        out
+    }
+
     /// Checks the ranges of the settings.
     pub fn validate(&self) -> Result<()> {
         if self.early_stopping_patience == Some(0) {
@@ -463,7 +477,9 @@ pub fn resample_dead<B: Backend>(
 }
 
 /// Trains `model` on `train` (`[n, input_dim]`, already normalised), validating on `val` after
-/// each epoch. `on_event` sees every step and epoch; an error from it stops training.
+/// each epoch. The objective is the reconstruction loss plus the penalties `config` implies
+/// ([`TrainConfig::regularizers`]) plus any `extra` ones the caller adds. `on_event` sees every
+/// step and epoch; an error from it stops training.
 ///
 /// When a loss turns non-finite, the model is put back to the last finite epoch's weights and
 /// [`Error::Diverged`] is returned. With validation data the model ends holding the weights of
@@ -474,10 +490,13 @@ pub fn train<B: Backend>(
     train: &Matrix,
     val: Option<&Matrix>,
     config: &TrainConfig,
-    regularizers: &[Box<dyn Regularizer<B>>],
+    extra: &[Box<dyn Regularizer<B>>],
     on_event: &mut dyn FnMut(TrainEvent<'_, B>) -> Result<()>,
 ) -> Result<TrainReport> {
     config.validate()?;
+    let implied = config.regularizers::<B>();
+    let regularizers: Vec<&dyn Regularizer<B>> =
+        implied.iter().chain(extra).map(|r| r.as_ref()).collect();
     model.check_loss(config.loss)?;
     let objective = Reconstruction {
         loss: config.loss,
@@ -620,7 +639,7 @@ pub fn train<B: Backend>(
                 rows.len() as f32 / n as f32,
                 &mut buf.ws,
                 &mut grads,
-                regularizers,
+                &regularizers,
             );
             if track_dead {
                 backend.track_dead(model.code(&buf.ws), &mut since);

@@ -1,7 +1,7 @@
 //! Finding adapters: list every one with its limits and features (`ae devices`), and pick one by
 //! name or by kind (a real GPU first, a software one such as lavapipe last).
 
-use ae_core::{Error, Result};
+use ae_backend::{Error, Result};
 
 /// The limits that matter for compute, as an adapter reports them.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

@@ -1,172 +1,383 @@
-//! The WGSL kernels (from the workspace's `shaders/` folder) and their compute pipelines, built
-//! once when the backend opens.
+//! The kernel table: every compute entry point with its WGSL file, its typed parameters and its
+//! bindings, declared once. The [`Kernel`] enum, [`Kernel::ALL`], the pipelines and their bind
+//! group layouts all come from it, and a test (`tests/shader_reflection.rs`) holds it to the WGSL
+//! by naga reflection, so Rust and WGSL cannot drift apart unnoticed.
+//!
+//! Each kernel reads a `#[repr(C)]` parameter struct ([`KernelParams`]) at binding 0 as a uniform,
+//! and storage buffers at the bindings its table row names, in that order.
 
-/// A shader file of the workspace's `shaders/` folder with `common.wgsl` (shared helpers) in front.
-macro_rules! shader {
-    ($name:literal) => {
-        (
-            $name,
-            concat!(
-                include_str!("../../../shaders/common.wgsl"),
-                include_str!(concat!("../../../shaders/", $name)),
-            ),
-        )
+use ae_backend::ops::activation::{GELU_A, GELU_C, LEAKY_RELU_SLOPE};
+use ae_backend::ops::sparsity::{ACTIVE_THRESHOLD, KL_EPS, MASKED};
+use ae_backend::{Activation, Loss, Noise};
+
+/// One field of a kernel's parameter struct: what the WGSL struct must have at the same place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParamField {
+    /// The field's name, the same in Rust and WGSL.
+    pub name: &'static str,
+    /// Byte offset in the struct.
+    pub offset: u32,
+    /// Byte size.
+    pub size: u32,
+}
+
+/// A kernel's parameters: a plain `#[repr(C)]` struct of 4-byte fields, copied as bytes into a
+/// uniform slot. Made by the `params!` macro, which also lists its fields.
+pub trait KernelParams: bytemuck::Pod {
+    /// The struct's name, the same as the WGSL struct's.
+    const NAME: &'static str;
+    /// The fields in declaration order.
+    const FIELDS: &'static [ParamField];
+}
+
+/// Declares a kernel parameter struct (`#[repr(C)]`, `Pod`) and its [`KernelParams`] field list.
+macro_rules! params {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident: $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+        impl $crate::kernels::KernelParams for $name {
+            const NAME: &'static str = stringify!($name);
+            const FIELDS: &'static [$crate::kernels::ParamField] = &[$(
+                $crate::kernels::ParamField {
+                    name: stringify!($field),
+                    offset: std::mem::offset_of!($name, $field) as u32,
+                    size: std::mem::size_of::<$ty>() as u32,
+                },
+            )*];
+        }
+    };
+}
+pub(crate) use params;
+
+/// A storage binding of a kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Binding {
+    /// `@binding(n)` in group 0.
+    pub number: u32,
+    /// The WGSL variable's name.
+    pub name: &'static str,
+    /// `read_write` (else `read`).
+    pub writable: bool,
+}
+
+macro_rules! access {
+    (read) => {
+        false
+    };
+    (write) => {
+        true
     };
 }
 
-/// Every WGSL shader, by file name, as compiled into the crate (each with `common.wgsl` first).
-pub const SHADERS: [(&str, &str); 11] = [
-    shader!("matmul.wgsl"),
-    shader!("activation.wgsl"),
-    shader!("elementwise.wgsl"),
-    shader!("gather.wgsl"),
-    shader!("loss.wgsl"),
-    shader!("reduce.wgsl"),
-    shader!("optimizer.wgsl"),
-    shader!("sparsity.wgsl"),
-    shader!("topk.wgsl"),
-    shader!("dead.wgsl"),
-    shader!("columns.wgsl"),
-];
+/// The table: `Variant => family file, entry point, Params type, [binding name access, ...]`.
+macro_rules! kernels {
+    ($($(#[$meta:meta])* $kernel:ident => $file:literal, $entry:literal, $params:ty,
+        [$($number:literal $name:ident $access:ident),* $(,)?];)*) => {
+        /// One compute entry point.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Kernel {
+            $($(#[$meta])* $kernel,)*
+        }
 
-/// One compute entry point.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Kernel {
-    Matmul,
-    ActivationForward,
-    ActivationBackward,
-    Fill,
-    Copy,
-    ScaleAdd,
-    AddBias,
-    GatherRows,
-    Loss,
-    ColumnSum,
-    FinishSum,
-    SgdStep,
-    AdamStep,
-    MulAssign,
-    L1Penalty,
-    KlDivergence,
-    KlGradient,
-    Corrupt,
-    TopK,
-    TrackDead,
-    MaskDead,
-    NormalizeColumns,
-    RemoveParallel,
-    ColumnNorms,
-    L1DecoderNorm,
+        impl Kernel {
+            /// Every kernel, in table order.
+            pub const ALL: &'static [Kernel] = &[$(Kernel::$kernel,)*];
+
+            /// The WGSL file (without `.wgsl`) that holds the entry point.
+            pub fn file(self) -> &'static str {
+                match self { $(Kernel::$kernel => $file,)* }
+            }
+
+            /// The entry point's name.
+            pub fn entry_point(self) -> &'static str {
+                match self { $(Kernel::$kernel => $entry,)* }
+            }
+
+            /// The name of its parameter struct (Rust and WGSL).
+            pub fn params_name(self) -> &'static str {
+                match self { $(Kernel::$kernel => <$params as KernelParams>::NAME,)* }
+            }
+
+            /// The fields of its parameter struct.
+            pub fn params_fields(self) -> &'static [ParamField] {
+                match self { $(Kernel::$kernel => <$params as KernelParams>::FIELDS,)* }
+            }
+
+            /// The byte size of its parameter struct.
+            pub fn params_size(self) -> usize {
+                match self { $(Kernel::$kernel => std::mem::size_of::<$params>(),)* }
+            }
+
+            /// Its storage bindings, in the order the dispatch passes buffers.
+            pub fn bindings(self) -> &'static [Binding] {
+                match self {
+                    $(Kernel::$kernel => &[$(Binding {
+                        number: $number,
+                        name: stringify!($name),
+                        writable: access!($access),
+                    },)*],)*
+                }
+            }
+        }
+    };
 }
 
-impl Kernel {
-    pub(crate) const ALL: [Kernel; 25] = [
-        Kernel::Matmul,
-        Kernel::ActivationForward,
-        Kernel::ActivationBackward,
-        Kernel::Fill,
-        Kernel::Copy,
-        Kernel::ScaleAdd,
-        Kernel::AddBias,
-        Kernel::GatherRows,
-        Kernel::Loss,
-        Kernel::ColumnSum,
-        Kernel::FinishSum,
-        Kernel::SgdStep,
-        Kernel::AdamStep,
-        Kernel::MulAssign,
-        Kernel::L1Penalty,
-        Kernel::KlDivergence,
-        Kernel::KlGradient,
-        Kernel::Corrupt,
-        Kernel::TopK,
-        Kernel::TrackDead,
-        Kernel::MaskDead,
-        Kernel::NormalizeColumns,
-        Kernel::RemoveParallel,
-        Kernel::ColumnNorms,
-        Kernel::L1DecoderNorm,
-    ];
+use crate::backend::FinishSumParams;
+use crate::ops::activation::ActivationParams;
+use crate::ops::columns::ColumnParams;
+use crate::ops::data::{CorruptParams, GatherRowsParams};
+use crate::ops::elementwise::ElementwiseParams;
+use crate::ops::linear::{AddBiasParams, BiasGradParams, MatmulParams};
+use crate::ops::loss::LossParams;
+use crate::ops::optim::{AdamParams, SgdParams};
+use crate::ops::sparsity::{DeadParams, KlSparsityParams, L1PenaltyParams, TopkParams};
 
-    /// `(shader file, entry point)`.
-    pub(crate) fn source(self) -> (&'static str, &'static str) {
-        match self {
-            Kernel::Matmul => ("matmul.wgsl", "matmul"),
-            Kernel::ActivationForward => ("activation.wgsl", "activation_forward"),
-            Kernel::ActivationBackward => ("activation.wgsl", "activation_backward"),
-            Kernel::Fill => ("elementwise.wgsl", "fill"),
-            Kernel::Copy => ("elementwise.wgsl", "copy"),
-            Kernel::ScaleAdd => ("elementwise.wgsl", "scale_add"),
-            Kernel::AddBias => ("elementwise.wgsl", "add_bias"),
-            Kernel::GatherRows => ("gather.wgsl", "gather_rows"),
-            Kernel::Loss => ("loss.wgsl", "loss"),
-            Kernel::ColumnSum => ("reduce.wgsl", "column_sum"),
-            Kernel::FinishSum => ("reduce.wgsl", "finish_sum"),
-            Kernel::SgdStep => ("optimizer.wgsl", "sgd_step"),
-            Kernel::AdamStep => ("optimizer.wgsl", "adam_step"),
-            Kernel::MulAssign => ("elementwise.wgsl", "mul_assign"),
-            Kernel::L1Penalty => ("sparsity.wgsl", "l1_penalty"),
-            Kernel::KlDivergence => ("sparsity.wgsl", "kl_divergence"),
-            Kernel::KlGradient => ("sparsity.wgsl", "kl_gradient"),
-            Kernel::Corrupt => ("sparsity.wgsl", "corrupt"),
-            Kernel::TopK => ("topk.wgsl", "topk"),
-            Kernel::TrackDead => ("dead.wgsl", "track_dead"),
-            Kernel::MaskDead => ("dead.wgsl", "mask_dead"),
-            Kernel::NormalizeColumns => ("columns.wgsl", "normalize_columns"),
-            Kernel::RemoveParallel => ("columns.wgsl", "remove_parallel_component"),
-            Kernel::ColumnNorms => ("columns.wgsl", "column_norms"),
-            Kernel::L1DecoderNorm => ("columns.wgsl", "l1_decoder_norm_backward"),
-        }
+kernels! {
+    Copy => "elementwise", "copy", ElementwiseParams, [1 x read, 2 y write];
+    Fill => "elementwise", "fill", ElementwiseParams, [2 y write];
+    ScaleAdd => "elementwise", "scale_add", ElementwiseParams, [1 x read, 2 y write];
+    MulAssign => "elementwise", "mul_assign", ElementwiseParams, [1 x read, 2 y write];
+    Matmul => "linear", "matmul", MatmulParams, [1 a read, 2 b read, 3 c write];
+    AddBias => "linear", "add_bias", AddBiasParams, [1 bias read, 2 y write];
+    BiasGrad => "linear", "bias_grad", BiasGradParams, [1 dy read, 2 db write];
+    Activation => "activation", "activation", ActivationParams, [1 z read, 3 out write];
+    ActivationBackward => "activation", "activation_backward", ActivationParams,
+        [1 z read, 2 a read, 3 out write];
+    Loss => "loss", "loss", LossParams,
+        [1 input read, 2 expected read, 3 grad write, 4 partial write];
+    /// `acc[0] += scale * sum(partial)`: the end of every reduction (loss, L1, KL).
+    FinishSum => "reduce", "finish_sum", FinishSumParams, [1 partial read, 2 acc write];
+    SgdStep => "optim", "sgd_step", SgdParams, [1 grad read, 2 param write, 3 velocity write];
+    AdamStep => "optim", "adam_step", AdamParams,
+        [1 grad read, 2 param write, 3 m write, 4 v write];
+    L1Penalty => "sparsity", "l1_penalty", L1PenaltyParams,
+        [1 h read, 2 weights read, 3 grad write, 4 partial write];
+    KlSparsityDivergence => "sparsity", "kl_sparsity_divergence", KlSparsityParams,
+        [4 partial write, 5 means write];
+    KlSparsityGradient => "sparsity", "kl_sparsity_gradient", KlSparsityParams,
+        [3 grad write, 5 means write];
+    Topk => "sparsity", "topk", TopkParams, [5 z read, 6 out write, 7 mask write];
+    TrackDead => "sparsity", "track_dead", DeadParams, [1 code read, 2 since write];
+    MaskDead => "sparsity", "mask_dead", DeadParams, [5 z read, 6 out write, 8 since_in read];
+    NormalizeColumns => "columns", "normalize_columns", ColumnParams, [2 w write];
+    RemoveParallelComponent => "columns", "remove_parallel_component", ColumnParams,
+        [1 w_in read, 3 grad write];
+    ColumnNorms => "columns", "column_norms", ColumnParams, [1 w_in read, 5 norms write];
+    L1DecoderNormBackward => "columns", "l1_decoder_norm_backward", ColumnParams,
+        [1 w_in read, 3 grad write, 4 h read];
+    GatherRows => "data", "gather_rows", GatherRowsParams, [1 src read, 2 rows read, 3 dst write];
+    Corrupt => "data", "corrupt", CorruptParams, [1 x read, 2 out write];
+}
+
+/// Every WGSL file of the crate's `shaders/` folder, by name, as written (without the generated
+/// constants and `common.wgsl` that [`shader_source`] puts in front).
+pub const SHADER_FILES: &[(&str, &str)] = &[
+    ("elementwise", include_str!("../shaders/elementwise.wgsl")),
+    ("linear", include_str!("../shaders/linear.wgsl")),
+    ("activation", include_str!("../shaders/activation.wgsl")),
+    ("loss", include_str!("../shaders/loss.wgsl")),
+    ("reduce", include_str!("../shaders/reduce.wgsl")),
+    ("optim", include_str!("../shaders/optim.wgsl")),
+    ("sparsity", include_str!("../shaders/sparsity.wgsl")),
+    ("columns", include_str!("../shaders/columns.wgsl")),
+    ("data", include_str!("../shaders/data.wgsl")),
+];
+
+const COMMON: &str = include_str!("../shaders/common.wgsl");
+
+/// The WGSL ids of the closed sets a kernel switches on: activations, losses, noises. The only
+/// place these numbers are written; the shaders read them as `ACT_*`, `LOSS_*`, `NOISE_*`.
+pub fn activation_id(act: Activation) -> u32 {
+    match act {
+        Activation::Identity => 0,
+        Activation::Relu => 1,
+        Activation::LeakyRelu => 2,
+        Activation::Sigmoid => 3,
+        Activation::Tanh => 4,
+        Activation::Gelu => 5,
+        Activation::Softplus => 6,
     }
+}
+
+/// See [`activation_id`].
+pub fn loss_id(loss: Loss) -> u32 {
+    match loss {
+        Loss::Mse => 0,
+        Loss::Bce => 1,
+    }
+}
+
+/// See [`activation_id`]; the noise's parameter travels beside it.
+pub fn noise_id(noise: Noise) -> (u32, f32) {
+    match noise {
+        Noise::Mask { p } => (0, p),
+        Noise::Gauss { sigma } => (1, sigma),
+    }
+}
+
+/// The WGSL constants generated from the Rust ones (`ae_backend`'s thresholds and epsilons, the
+/// ids above), so both sides read one definition.
+pub fn generated_constants() -> String {
+    // `{:?}` of an f32 is the shortest decimal that reads back as the same f32.
+    let f = |v: f32| format!("{v:?}");
+    let mut s = String::from("// Generated by ae-wgpu/src/kernels.rs from the Rust constants.\n");
+    for (name, value) in [
+        ("KL_EPS", f(KL_EPS as f32)),
+        ("ACTIVE_THRESHOLD", f(ACTIVE_THRESHOLD)),
+        ("MASKED", f(MASKED)),
+        ("LEAKY_RELU_SLOPE", f(LEAKY_RELU_SLOPE as f32)),
+        ("GELU_C", f(GELU_C as f32)),
+        ("GELU_A", f(GELU_A as f32)),
+    ] {
+        s += &format!("const {name}: f32 = {value};\n");
+    }
+    for act in Activation::ALL {
+        let name = format!("{act:?}")
+            .chars()
+            .flat_map(|c| {
+                let sep = c.is_uppercase().then_some('_');
+                sep.into_iter()
+                    .chain(std::iter::once(c.to_ascii_uppercase()))
+            })
+            .collect::<String>();
+        s += &format!("const ACT{name}: u32 = {}u;\n", activation_id(act));
+    }
+    for (name, loss) in [("MSE", Loss::Mse), ("BCE", Loss::Bce)] {
+        s += &format!("const LOSS_{name}: u32 = {}u;\n", loss_id(loss));
+    }
+    for (name, noise) in [
+        ("MASK", Noise::Mask { p: 0.0 }),
+        ("GAUSS", Noise::Gauss { sigma: 0.0 }),
+    ] {
+        s += &format!("const NOISE_{name}: u32 = {}u;\n", noise_id(noise).0);
+    }
+    s
+}
+
+/// The source the device compiles for `file`: the generated constants, `common.wgsl`, then the
+/// file. `None` for an unknown file name.
+pub fn shader_source(file: &str) -> Option<String> {
+    let (_, body) = SHADER_FILES.iter().find(|(name, _)| *name == file)?;
+    Some(format!("{}\n{COMMON}\n{body}", generated_constants()))
+}
+
+/// A compute pipeline and its bind group layout.
+pub(crate) struct Pipeline {
+    pub(crate) pipeline: wgpu::ComputePipeline,
+    pub(crate) layout: wgpu::BindGroupLayout,
 }
 
 /// Compute pipelines for every kernel.
 pub(crate) struct Pipelines {
-    pipelines: Vec<(Kernel, wgpu::ComputePipeline)>,
+    pipelines: Vec<Pipeline>,
 }
 
 impl Pipelines {
-    /// Compiles every shader and builds every pipeline (layouts inferred from the shaders).
+    /// Compiles every shader file and builds every pipeline with the layout its table row
+    /// declares: the parameters as a uniform at binding 0, then its storage bindings.
     pub(crate) fn build(device: &wgpu::Device) -> Pipelines {
-        let modules: Vec<(&str, wgpu::ShaderModule)> = SHADERS
+        let modules: Vec<(&str, wgpu::ShaderModule)> = SHADER_FILES
             .iter()
-            .map(|(name, src)| {
+            .map(|(name, _)| {
+                let source = shader_source(name).expect("a listed file");
                 let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(name),
-                    source: wgpu::ShaderSource::Wgsl((*src).into()),
+                    source: wgpu::ShaderSource::Wgsl(source.into()),
                 });
                 (*name, module)
             })
             .collect();
+        let buffer_entry = |binding, ty| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
         let pipelines = Kernel::ALL
             .iter()
             .map(|&k| {
-                let (file, entry) = k.source();
                 let module = &modules
                     .iter()
-                    .find(|(n, _)| *n == file)
-                    .expect("every kernel's file is in SHADERS")
+                    .find(|(n, _)| *n == k.file())
+                    .expect("every kernel's file is in SHADER_FILES")
                     .1;
+                let entries: Vec<wgpu::BindGroupLayoutEntry> =
+                    std::iter::once(buffer_entry(0, wgpu::BufferBindingType::Uniform))
+                        .chain(k.bindings().iter().map(|b| {
+                            let ty = wgpu::BufferBindingType::Storage {
+                                read_only: !b.writable,
+                            };
+                            buffer_entry(b.number, ty)
+                        }))
+                        .collect();
+                let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                    label: Some(k.entry_point()),
+                    entries: &entries,
+                });
+                let pipeline_layout =
+                    device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                        label: Some(k.entry_point()),
+                        bind_group_layouts: &[Some(&layout)],
+                        immediate_size: 0,
+                    });
                 let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(entry),
-                    layout: None,
+                    label: Some(k.entry_point()),
+                    layout: Some(&pipeline_layout),
                     module,
-                    entry_point: Some(entry),
+                    entry_point: Some(k.entry_point()),
                     compilation_options: Default::default(),
                     cache: None,
                 });
-                (k, pipeline)
+                Pipeline { pipeline, layout }
             })
             .collect();
         Pipelines { pipelines }
     }
 
-    pub(crate) fn get(&self, k: Kernel) -> &wgpu::ComputePipeline {
-        &self
-            .pipelines
+    pub(crate) fn get(&self, k: Kernel) -> &Pipeline {
+        let i = Kernel::ALL
             .iter()
-            .find(|(kk, _)| *kk == k)
-            .expect("all kernels are built")
-            .1
+            .position(|&x| x == k)
+            .expect("all kernels are built");
+        &self.pipelines[i]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_constants_read_back_as_the_rust_values() {
+        let s = generated_constants();
+        assert!(s.contains("const ACT_LEAKY_RELU: u32 = 2u;"), "{s}");
+        assert!(s.contains("const ACT_IDENTITY: u32 = 0u;"), "{s}");
+        let masked = s
+            .lines()
+            .find_map(|l| l.strip_prefix("const MASKED: f32 = "))
+            .and_then(|v| v.trim_end_matches(';').parse::<f32>().ok());
+        assert_eq!(masked, Some(f32::MIN));
+    }
+
+    #[test]
+    fn every_kernel_has_a_file_and_distinct_entry_point() {
+        let mut seen = std::collections::HashSet::new();
+        for k in Kernel::ALL {
+            assert!(shader_source(k.file()).is_some(), "{k:?}");
+            assert!(seen.insert(k.entry_point()), "{k:?} repeats an entry point");
+            assert_eq!(
+                k.params_size() % 16,
+                0,
+                "{k:?}: uniform structs are 16-byte multiples"
+            );
+        }
     }
 }

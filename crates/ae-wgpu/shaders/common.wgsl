@@ -1,5 +1,11 @@
-// common: helpers every kernel file may use; compiled in front of each shader file (see
-// crates/ae-wgpu/src/kernels.rs), since WGSL has no includes.
+// common: helpers every kernel file may use; compiled in front of each shader file, after the
+// constants the Rust side generates (see ae-wgpu/src/kernels.rs), since WGSL has no includes.
+
+// A quiet NaN: what a kernel writes for a selector it does not know.
+fn nan_f32() -> f32 {
+    let bits = 0x7fc00000u;
+    return bitcast<f32>(bits);
+}
 
 // Logistic sigmoid, stable at both ends.
 fn sigmoid(x: f32) -> f32 {

@@ -1,32 +1,20 @@
-// elementwise: fill, copy, scale_add and add_bias over row-major f32 tensors of `len` elements,
-// dispatched as a 2-D grid of 256-wide workgroups (i = y * row_stride + x).
+// elementwise: copy, fill, scale_add and mul_assign (ae_backend::ops::ElementwiseOps) over
+// row-major f32 tensors of `len` elements, dispatched as a 2-D grid of 256-wide workgroups
+// (i = y * row_stride + x).
 
-struct Params {
+struct ElementwiseParams {
     len: u32,
-    cols: u32,       // add_bias: width of a row
     row_stride: u32, // threads per row of the 2-D dispatch
-    _pad: u32,
     value: f32,      // fill: the value; scale_add: alpha
-    _pad1: f32,
-    _pad2: f32,
-    _pad3: f32,
+    _pad: u32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: ElementwiseParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
 fn index(gid: vec3<u32>) -> u32 {
     return gid.y * p.row_stride + gid.x;
-}
-
-// y = value
-@compute @workgroup_size(256, 1, 1)
-fn fill(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = index(gid);
-    if (i < p.len) {
-        y[i] = p.value;
-    }
 }
 
 // y = x
@@ -38,21 +26,21 @@ fn copy(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
 }
 
+// y = value
+@compute @workgroup_size(256, 1, 1)
+fn fill(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = index(gid);
+    if (i < p.len) {
+        y[i] = p.value;
+    }
+}
+
 // y += value * x
 @compute @workgroup_size(256, 1, 1)
 fn scale_add(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = index(gid);
     if (i < p.len) {
         y[i] = y[i] + p.value * x[i];
-    }
-}
-
-// y[r, c] += x[c]: y [len / cols, cols], x (the bias) [1, cols]
-@compute @workgroup_size(256, 1, 1)
-fn add_bias(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = index(gid);
-    if (i < p.len) {
-        y[i] = y[i] + x[i % p.cols];
     }
 }
 

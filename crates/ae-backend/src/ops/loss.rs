@@ -1,6 +1,7 @@
 //! Reconstruction losses: the scalar definitions every backend implements, value beside gradient.
 
-use crate::activation::{sigmoid, softplus};
+use super::activation::{sigmoid, softplus};
+use super::TensorOps;
 use crate::{Element, Error};
 use std::fmt;
 use std::str::FromStr;
@@ -144,6 +145,26 @@ impl From<Loss> for Reconstruction {
             reduction: Reduction::Mean,
         }
     }
+}
+
+/// The reconstruction loss, value and gradient in one pass.
+pub trait LossOps: TensorOps {
+    /// Reconstruction loss `weight * mean(loss)` of `input` (outputs for MSE, logits for BCE)
+    /// against `target`, both `[rows, cols]`: `acc[0, 0] += scale * weight * mean(loss)`, and
+    /// when `grad` is given, `grad = weight * d mean(loss) / d input` (each element divided by
+    /// `rows * cols`). `weight` is the [`Reduction`]'s factor, `scale` the batch's share of a
+    /// reported mean; `acc` is `[1, 1]`.
+    #[allow(clippy::too_many_arguments)]
+    fn loss(
+        &self,
+        loss: Loss,
+        input: &Self::Tensor,
+        target: &Self::Tensor,
+        weight: f32,
+        scale: f32,
+        acc: &mut Self::Tensor,
+        grad: Option<&mut Self::Tensor>,
+    );
 }
 
 #[cfg(test)]

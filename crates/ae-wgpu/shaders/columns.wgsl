@@ -1,21 +1,19 @@
-// columns: per-column ops on a row-major f32 matrix [rows, cols], one thread per column (the
-// unit-norm decoder of sparse autoencoders: a decoder weight's column j holds code unit j's
-// direction); the same maths as the CPU backend (`Backend::normalize_columns`,
-// `Backend::remove_parallel_component`, `Backend::column_norms` and
-// `Backend::l1_decoder_norm_backward`). 2-D grids of 256-wide workgroups (j = y * row_stride + x).
+// columns: per-column ops on a row-major f32 matrix [rows, cols] (ae_backend::ops::ColumnOps),
+// one thread per column (a decoder weight's column j holds code unit j's direction); the same
+// maths as the CPU backend. 2-D grids of 256-wide workgroups (j = y * row_stride + x).
 
-struct Params {
+struct ColumnParams {
     len: u32,        // columns
     cols: u32,       // width of a row
     row_stride: u32, // threads per row of the 2-D dispatch
     rows: u32,
     alpha: f32,      // l1_decoder_norm_backward: the coefficient
     h_rows: u32,     // l1_decoder_norm_backward: rows of `h`
-    _pad2: u32,
-    _pad3: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: ColumnParams;
 @group(0) @binding(1) var<storage, read> w_in: array<f32>;
 @group(0) @binding(2) var<storage, read_write> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> grad: array<f32>;

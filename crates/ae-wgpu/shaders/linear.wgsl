@@ -1,10 +1,12 @@
+// linear: the affine map of a layer (ae_backend::ops::LinearOps): matmul, add_bias, bias_grad.
+//
 // matmul: c = alpha * op(a) op(b) + beta * c, row-major f32.
 // op(a): [m, k], op(b): [k, n], c: [m, n]; op(x) is x or its transpose as the flags say.
 // A 16x16 workgroup computes a 64x64 tile of c, each thread 4x4 outputs spaced 16 apart, with
 // 16-deep slices of op(a) and op(b) staged in workgroup memory. Edges are guarded, so any shape
 // works; beta == 0 never reads c.
 
-struct Params {
+struct MatmulParams {
     m: u32,
     n: u32,
     k: u32,
@@ -19,7 +21,7 @@ struct Params {
     _pad4: f32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
@@ -121,5 +123,60 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) li
             }
             c[at] = v;
         }
+    }
+}
+
+// add_bias: y[r, c] += bias[c]: y [len / cols, cols], bias [1, cols]; a 2-D grid of 256-wide
+// workgroups (i = y * row_stride + x).
+
+struct AddBiasParams {
+    len: u32,
+    cols: u32,
+    row_stride: u32, // threads per row of the 2-D dispatch
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> add_bias_p: AddBiasParams;
+@group(0) @binding(1) var<storage, read> bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(256, 1, 1)
+fn add_bias(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.y * add_bias_p.row_stride + gid.x;
+    if (i < add_bias_p.len) {
+        y[i] = y[i] + bias[i % add_bias_p.cols];
+    }
+}
+
+// bias_grad: db[0, j] = sum_i dy[i, j]: dy [rows, cols], db [1, cols]. A 256-thread workgroup
+// per block of 64 columns: 4 threads per column each sum every 4th row, then the 4 partials are
+// added.
+
+struct BiasGradParams {
+    rows: u32,
+    cols: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> bias_grad_p: BiasGradParams;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> db: array<f32>;
+
+var<workgroup> col_parts: array<f32, 256>;
+
+@compute @workgroup_size(64, 4, 1)
+fn bias_grad(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let j = wg.x * 64u + lid.x;
+    var s = 0.0;
+    if (j < bias_grad_p.cols) {
+        for (var i = lid.y; i < bias_grad_p.rows; i += 4u) {
+            s += dy[i * bias_grad_p.cols + j];
+        }
+    }
+    col_parts[lid.y * 64u + lid.x] = s;
+    workgroupBarrier();
+    if (lid.y == 0u && j < bias_grad_p.cols) {
+        db[j] = col_parts[lid.x] + col_parts[64u + lid.x] + col_parts[128u + lid.x] + col_parts[192u + lid.x];
     }
 }

@@ -1,9 +1,10 @@
-// loss: reconstruction losses, the same maths as crates/ae-core/src/loss.rs.
-// kind 0 = MSE on outputs, 1 = BCE on logits. Each workgroup writes the sum of its 256 elements'
-// losses to partial[workgroup]; reduce.wgsl's `finish_sum` adds them up. With `write_grad`,
+// loss: the reconstruction loss (ae_backend::ops::LossOps), the same maths as
+// ae_backend::ops::loss. `kind` is LOSS_MSE (on outputs) or LOSS_BCE (on logits); any other
+// writes NaN. Each workgroup writes the sum of its 256 elements' losses to partial[workgroup];
+// reduce.wgsl's `finish_sum` adds them up. With `write_grad`,
 // grad = weight * d mean(loss) / d input (inv_len = weight / len).
 
-struct Params {
+struct LossParams {
     len: u32,
     kind: u32,
     write_grad: u32,
@@ -14,7 +15,7 @@ struct Params {
     _pad2: f32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: LossParams;
 @group(0) @binding(1) var<storage, read> input: array<f32>;
 @group(0) @binding(2) var<storage, read> expected: array<f32>;
 @group(0) @binding(3) var<storage, read_write> grad: array<f32>;
@@ -33,13 +34,20 @@ fn loss(
         let x = input[i];
         let t = expected[i];
         var g: f32;
-        if (p.kind == 1u) {
-            value = softplus(x) - t * x;
-            g = sigmoid(x) - t;
-        } else {
-            let d = x - t;
-            value = d * d;
-            g = 2.0 * d;
+        switch p.kind {
+            case LOSS_MSE: {
+                let d = x - t;
+                value = d * d;
+                g = 2.0 * d;
+            }
+            case LOSS_BCE: {
+                value = softplus(x) - t * x;
+                g = sigmoid(x) - t;
+            }
+            default: {
+                value = nan_f32();
+                g = nan_f32();
+            }
         }
         if (p.write_grad != 0u) {
             grad[i] = g * p.inv_len;

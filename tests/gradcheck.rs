@@ -1,9 +1,10 @@
 //! Gradient checks in f64: every op's backward and the whole model's loss gradient against
 //! central finite differences, relative error at most 1e-6.
 
+use ae_core::prelude::*;
 use ae_core::regularizer::Regularizer;
 use ae_core::{
-    Activation, Autoencoder, Backend, Loss, ModelConfig, ParamKind, Reconstruction, Reduction, Rng,
+    Activation, Autoencoder, Loss, ModelConfig, ParamKind, Reconstruction, Reduction, Rng,
     WeightDecay,
 };
 use ae_cpu::{CpuBackend, CpuTensor};
@@ -218,10 +219,11 @@ fn check_objective(cfg: ModelConfig, objective: Reconstruction, weight_decay: f6
             model.params_mut()[i] = t(&b, 1, spec.cols, &random(&mut rng, spec.cols, 0.3));
         }
     }
-    let regs: Vec<Box<dyn Regularizer<B>>> = if weight_decay > 0.0 {
-        vec![Box::new(WeightDecay {
-            lambda: weight_decay as f32,
-        })]
+    let decay = WeightDecay {
+        lambda: weight_decay as f32,
+    };
+    let regs: Vec<&dyn Regularizer<B>> = if weight_decay > 0.0 {
+        vec![&decay]
     } else {
         vec![]
     };
@@ -420,10 +422,7 @@ fn check_sparse_model(cfg: ModelConfig, penalty: Option<ae_core::CodePenalty>, s
             model.params_mut()[i] = t(&b, 1, spec.cols, &random(&mut rng, spec.cols, 0.3));
         }
     }
-    let regs: Vec<Box<dyn Regularizer<B>>> = penalty
-        .into_iter()
-        .map(|p| Box::new(p) as Box<dyn Regularizer<B>>)
-        .collect();
+    let regs: Vec<&dyn Regularizer<B>> = penalty.iter().map(|p| p as &dyn Regularizer<B>).collect();
     let objective = |model: &Autoencoder<B>, grads: &mut ae_core::Gradients<B>| {
         let mut ws = model.workspace(&b, rows).unwrap();
         model.forward_backward(&b, Loss::Mse.into(), &xt, &xt, 1.0, &mut ws, grads, &regs);
@@ -599,7 +598,7 @@ fn check_auxk(pre_bias: bool) {
         model.forward(&b, &xt, &mut ws);
         b.download_f64(model.reconstruction(&ws)).unwrap()
     };
-    let regs: Vec<Box<dyn Regularizer<B>>> = Vec::new();
+    let regs: Vec<&dyn Regularizer<B>> = Vec::new();
     // Analytic: main loss + aux, e from the model itself.
     let mut ws = model.workspace(&b, rows).unwrap();
     let mut aw = model.auxk_workspace(&b, rows).unwrap();

@@ -1,5 +1,6 @@
 //! Activation functions: the scalar definitions every backend implements, `f(z)` beside `f'(z)`.
 
+use super::TensorOps;
 use crate::{Element, Error};
 use std::fmt;
 use std::str::FromStr;
@@ -26,8 +27,10 @@ pub enum Activation {
 
 /// Slope of [`Activation::LeakyRelu`] for negative inputs.
 pub const LEAKY_RELU_SLOPE: f64 = 0.01;
-const GELU_C: f64 = 0.797_884_560_802_865_4; // sqrt(2 / pi)
-const GELU_A: f64 = 0.044_715;
+/// GELU's `sqrt(2 / pi)`.
+pub const GELU_C: f64 = 0.797_884_560_802_865_4; // sqrt(2 / pi)
+/// GELU's cubic coefficient.
+pub const GELU_A: f64 = 0.044_715;
 
 /// Logistic sigmoid `1 / (1 + e^-z)`. Branch-free so it vectorises; stable at both ends (for
 /// very negative `z`, `e^-z` is huge or infinite and the quotient goes to 0, never NaN).
@@ -166,6 +169,21 @@ impl FromStr for Activation {
                 ))
             })
     }
+}
+
+/// Elementwise activations and their backward.
+pub trait ActivationOps: TensorOps {
+    /// `a = f(z)` elementwise, same shapes.
+    fn activation(&self, act: Activation, z: &Self::Tensor, a: &mut Self::Tensor);
+    /// The backward of [`ActivationOps::activation`], in place: `grad *= f'(z)` (given
+    /// `a = f(z)`), same shapes.
+    fn activation_backward(
+        &self,
+        act: Activation,
+        z: &Self::Tensor,
+        a: &Self::Tensor,
+        grad: &mut Self::Tensor,
+    );
 }
 
 #[cfg(test)]

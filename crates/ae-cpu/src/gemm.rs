@@ -18,7 +18,7 @@ pub(crate) fn matmul<T: CpuElement>(
     beta: f32,
     c: &mut CpuTensor<T>,
 ) {
-    let (m, k, n) = ae_core::backend::matmul_dims(
+    let (m, k, n) = ae_backend::ops::linear::matmul_dims(
         (a.rows, a.cols),
         trans_a,
         (b.rows, b.cols),

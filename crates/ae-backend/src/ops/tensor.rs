@@ -1,0 +1,33 @@
+//! Device memory: allocation, host <-> device copies, shapes and synchronisation.
+
+use crate::{Element, Matrix, Result};
+
+/// The base of every backend: its scalar, its tensor type and device memory.
+///
+/// A tensor is a device-resident `[rows, cols]` row-major matrix (rows = samples). Ops write
+/// into outputs the caller allocated once, so a training step allocates nothing; they return no
+/// errors: a device failure surfaces at the next [`TensorOps::download`] or
+/// [`TensorOps::sync`].
+pub trait TensorOps: Send + Sync {
+    /// The scalar type the backend computes in.
+    type Elem: Element;
+    /// A device-resident `[rows, cols]` row-major tensor.
+    type Tensor: Send + Sync;
+
+    /// A human-readable description: backend, device, precision.
+    fn name(&self) -> String;
+    /// A new `[rows, cols]` tensor of zeros.
+    fn zeros(&self, rows: usize, cols: usize) -> Result<Self::Tensor>;
+    /// Copies a host matrix to the device: `[rows, cols]`.
+    fn upload(&self, m: &Matrix) -> Result<Self::Tensor>;
+    /// Copies f64 host values to the device (rounded to [`TensorOps::Elem`]): `[rows, cols]`.
+    fn upload_f64(&self, rows: usize, cols: usize, data: &[f64]) -> Result<Self::Tensor>;
+    /// Copies a tensor back to the host as f32.
+    fn download(&self, t: &Self::Tensor) -> Result<Matrix>;
+    /// Copies a tensor back to the host as f64 (exact for f32 and f64 backends).
+    fn download_f64(&self, t: &Self::Tensor) -> Result<Vec<f64>>;
+    /// `[rows, cols]` of a tensor.
+    fn shape(&self, t: &Self::Tensor) -> (usize, usize);
+    /// Waits for all queued work; reports a device failure.
+    fn sync(&self) -> Result<()>;
+}

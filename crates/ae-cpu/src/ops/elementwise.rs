@@ -1,0 +1,37 @@
+//! The CPU bodies of the `elementwise` op family: copies, fills and elementwise updates
+//! (maths and shapes in `ae_backend::ops::elementwise`).
+
+use crate::{loops, same_shape, CpuBackend, CpuElement, CpuTensor};
+use ae_backend::ops::ElementwiseOps;
+
+impl<T: CpuElement> ElementwiseOps for CpuBackend<T> {
+    fn copy(&self, src: &CpuTensor<T>, dst: &mut CpuTensor<T>) {
+        same_shape(src, dst, "copy");
+        dst.data.copy_from_slice(&src.data);
+    }
+
+    fn fill(&self, t: &mut CpuTensor<T>, value: f32) {
+        t.data.fill(T::from_f32(value));
+    }
+
+    fn scale_add(&self, alpha: f32, x: &CpuTensor<T>, y: &mut CpuTensor<T>) {
+        same_shape(x, y, "scale_add");
+        let alpha = T::from_f32(alpha);
+        loops::update(
+            &mut y.data,
+            &x.data,
+            #[inline(always)]
+            |y, x| *y += alpha * x,
+        );
+    }
+
+    fn mul_assign(&self, y: &mut CpuTensor<T>, x: &CpuTensor<T>) {
+        same_shape(x, y, "mul_assign");
+        loops::update(
+            &mut y.data,
+            &x.data,
+            #[inline(always)]
+            |y, x| *y *= x,
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! The CPU bodies of the `sparsity` op family: code penalties, TopK and dead-latent tracking
+//! (maths and shapes in `ae_backend::ops::sparsity`).
+
+use crate::{same_shape, CpuBackend, CpuElement, CpuTensor};
+use ae_backend::ops::sparsity::{self, SparsityOps};
+
+impl<T: CpuElement> SparsityOps for CpuBackend<T> {
+    fn l1_penalty(
+        &self,
+        h: &CpuTensor<T>,
+        unit_weights: Option<&CpuTensor<T>>,
+        lambda: f32,
+        scale: f32,
+        acc: &mut CpuTensor<T>,
+        grad: &mut CpuTensor<T>,
+    ) {
+        same_shape(h, grad, "l1_penalty");
+        let cols = h.cols;
+        let step = T::from_f64(lambda as f64 / h.rows.max(1) as f64);
+        let weight = |j: usize| unit_weights.map_or(T::ONE, |w| w.data[j]);
+        let mut sum = 0.0f64;
+        for (g_row, h_row) in grad
+            .data
+            .chunks_exact_mut(cols)
+            .zip(h.data.chunks_exact(cols))
+        {
+            for (j, (g, &v)) in g_row.iter_mut().zip(h_row).enumerate() {
+                let w = weight(j);
+                sum += (w * v.abs()).to_f64();
+                if v > T::ZERO {
+                    *g += step * w;
+                } else if v < T::ZERO {
+                    *g -= step * w;
+                }
+            }
+        }
+        acc.data[0] += T::from_f64(scale as f64 * lambda as f64 * sum / h.rows.max(1) as f64);
+    }
+
+    fn kl_sparsity(
+        &self,
+        h: &CpuTensor<T>,
+        rho: f32,
+        beta: f32,
+        scale: f32,
+        acc: &mut CpuTensor<T>,
+        grad: &mut CpuTensor<T>,
+        mean_out: &mut CpuTensor<T>,
+    ) {
+        same_shape(h, grad, "kl_sparsity");
+        debug_assert_eq!(mean_out.data.len(), h.cols, "kl_sparsity means width");
+        let cols = h.cols;
+        let inv_rows = T::ONE / T::from_f64(h.rows.max(1) as f64);
+        mean_out.data.fill(T::ZERO);
+        for row in h.data.chunks_exact(cols) {
+            for (m, &v) in mean_out.data.iter_mut().zip(row) {
+                *m += v;
+            }
+        }
+        let (rho, beta) = (T::from_f32(rho), T::from_f32(beta));
+        let mut kl = 0.0f64;
+        for m in &mut mean_out.data {
+            *m = sparsity::kl_clamp(*m * inv_rows);
+            kl += sparsity::kl_divergence(rho, *m).to_f64();
+        }
+        for row in grad.data.chunks_exact_mut(cols) {
+            for (g, &m) in row.iter_mut().zip(&mean_out.data) {
+                *g += beta * inv_rows * sparsity::kl_gradient(rho, m);
+            }
+        }
+        acc.data[0] += T::from_f64(scale as f64 * beta.to_f64() * kl);
+    }
+
+    fn topk(&self, z: &CpuTensor<T>, k: usize, out: &mut CpuTensor<T>, mask: &mut CpuTensor<T>) {
+        same_shape(z, out, "topk");
+        same_shape(z, mask, "topk");
+        let cols = z.cols;
+        debug_assert!(k >= 1 && k <= cols, "topk: k = {k} of {cols}");
+        let key = |v: T| sparsity::topk_key(v.to_f32());
+        // `out`'s row is the scratch of the selection, so nothing is allocated.
+        let body = |((o, m), zr): ((&mut [T], &mut [T]), &[T])| {
+            o.copy_from_slice(zr);
+            o.select_nth_unstable_by(k - 1, |a, b| key(*b).cmp(&key(*a)));
+            let threshold = key(o[k - 1]);
+            let mut ties = k - zr.iter().filter(|&&v| key(v) > threshold).count();
+            for ((o, m), &v) in o.iter_mut().zip(m.iter_mut()).zip(zr) {
+                let kv = key(v);
+                let kept = kv > threshold || (kv == threshold && ties > 0);
+                if kv == threshold && kept {
+                    ties -= 1;
+                }
+                let on = kept && v > T::ZERO;
+                *o = if on { v } else { T::ZERO };
+                *m = if on { T::ONE } else { T::ZERO };
+            }
+        };
+        if cols == 0 {
+            return;
+        }
+        use rayon::prelude::*;
+        out.data
+            .par_chunks_mut(cols)
+            .zip(mask.data.par_chunks_mut(cols))
+            .zip(z.data.par_chunks(cols))
+            .for_each(body);
+    }
+
+    fn track_dead(&self, code: &CpuTensor<T>, since: &mut CpuTensor<T>) {
+        debug_assert_eq!((since.rows, since.cols), (1, code.cols), "track_dead");
+        let rows = T::from_f64(code.rows as f64);
+        let threshold = T::from_f64(sparsity::ACTIVE_THRESHOLD as f64);
+        for (j, s) in since.data.iter_mut().enumerate() {
+            let fired = (0..code.rows).any(|i| code.data[i * code.cols + j] > threshold);
+            *s = if fired { T::ZERO } else { *s + rows };
+        }
+    }
+
+    fn mask_dead(
+        &self,
+        z: &CpuTensor<T>,
+        since: &CpuTensor<T>,
+        window: f32,
+        out: &mut CpuTensor<T>,
+    ) {
+        same_shape(z, out, "mask_dead");
+        debug_assert_eq!((since.rows, since.cols), (1, z.cols), "mask_dead");
+        if z.cols == 0 {
+            return;
+        }
+        let window = T::from_f32(window);
+        let masked = T::from_f32(sparsity::MASKED);
+        for (o, zr) in out
+            .data
+            .chunks_exact_mut(z.cols)
+            .zip(z.data.chunks_exact(z.cols))
+        {
+            for ((o, &v), &s) in o.iter_mut().zip(zr).zip(&since.data) {
+                *o = if s >= window { v } else { masked };
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The wgpu bodies of the `columns` op family: dispatches of `shaders/columns.wgsl`, one thread
+//! per column (maths and shapes in `ae_backend::ops::columns`).
+
+use crate::backend::{Bind, WgpuBackend, WgpuTensor};
+use crate::kernels::{params, Kernel};
+use ae_backend::ops::ColumnOps;
+
+params! {
+    /// Every kernel of `columns.wgsl`, over the `len` columns of `w [rows, cols]`.
+    ColumnParams {
+        len: u32,
+        cols: u32,
+        row_stride: u32,
+        rows: u32,
+        /// l1_decoder_norm_backward: the coefficient.
+        alpha: f32,
+        /// l1_decoder_norm_backward: rows of `h`.
+        h_rows: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
+}
+
+impl WgpuBackend {
+    /// One per-column kernel over the columns of `w`.
+    fn columns(&self, kernel: Kernel, w: &WgpuTensor, alpha: f32, h_rows: usize, binds: &[Bind]) {
+        if w.cols == 0 {
+            return;
+        }
+        let grid = self.grid(w.cols);
+        let p = ColumnParams {
+            len: w.cols as u32,
+            cols: w.cols as u32,
+            row_stride: grid.row_stride,
+            rows: w.rows as u32,
+            alpha,
+            h_rows: h_rows as u32,
+            ..Default::default()
+        };
+        self.dispatch(kernel, &p, binds, grid.groups);
+    }
+}
+
+impl ColumnOps for WgpuBackend {
+    fn normalize_columns(&self, w: &mut WgpuTensor) {
+        let binds = [Bind::Buffer(w.buffer())];
+        self.columns(Kernel::NormalizeColumns, w, 0.0, 0, &binds);
+    }
+
+    fn remove_parallel_component(&self, w: &WgpuTensor, grad: &mut WgpuTensor) {
+        debug_assert_eq!(
+            (w.rows, w.cols),
+            (grad.rows, grad.cols),
+            "remove_parallel_component"
+        );
+        let binds = [Bind::Buffer(w.buffer()), Bind::Buffer(grad.buffer())];
+        self.columns(Kernel::RemoveParallelComponent, w, 0.0, 0, &binds);
+    }
+
+    fn column_norms(&self, w: &WgpuTensor, out: &mut WgpuTensor) {
+        debug_assert_eq!((out.rows, out.cols), (1, w.cols), "column_norms");
+        let binds = [Bind::Buffer(w.buffer()), Bind::Buffer(out.buffer())];
+        self.columns(Kernel::ColumnNorms, w, 0.0, 0, &binds);
+    }
+
+    fn l1_decoder_norm_backward(
+        &self,
+        h: &WgpuTensor,
+        w: &WgpuTensor,
+        alpha: f32,
+        grad: &mut WgpuTensor,
+    ) {
+        debug_assert_eq!(h.cols, w.cols, "l1_decoder_norm_backward");
+        let binds = [
+            Bind::Buffer(w.buffer()),
+            Bind::Buffer(grad.buffer()),
+            Bind::Buffer(h.buffer()),
+        ];
+        self.columns(Kernel::L1DecoderNormBackward, w, alpha, h.rows, &binds);
+    }
+}

@@ -1,0 +1,117 @@
+//! The wgpu bodies of the `linear` op family: dispatches of `shaders/linear.wgsl` (maths and
+//! shapes in `ae_backend::ops::linear`).
+
+use crate::backend::{Bind, WgpuBackend, WgpuTensor};
+use crate::kernels::{params, Kernel};
+use ae_backend::ops::linear::matmul_dims;
+use ae_backend::ops::LinearOps;
+
+params! {
+    /// `matmul`: `c [m, n] = alpha * op(a) [m, k] op(b) [k, n] + beta * c`.
+    MatmulParams {
+        m: u32,
+        n: u32,
+        k: u32,
+        trans_a: u32,
+        trans_b: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+        alpha: f32,
+        beta: f32,
+        _pad3: u32,
+        _pad4: u32,
+    }
+}
+
+params! {
+    /// `add_bias`: `y [len / cols, cols] += bias [1, cols]`.
+    AddBiasParams {
+        len: u32,
+        cols: u32,
+        row_stride: u32,
+        _pad: u32,
+    }
+}
+
+params! {
+    /// `bias_grad`: column sums of `dy [rows, cols]`.
+    BiasGradParams {
+        rows: u32,
+        cols: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
+}
+
+/// Output tile of the matmul kernel: a workgroup computes `TILE x TILE` of `c`.
+const TILE: usize = 64;
+
+impl LinearOps for WgpuBackend {
+    fn matmul(
+        &self,
+        a: &WgpuTensor,
+        trans_a: bool,
+        b: &WgpuTensor,
+        trans_b: bool,
+        alpha: f32,
+        beta: f32,
+        c: &mut WgpuTensor,
+    ) {
+        let (m, k, n) = matmul_dims(
+            (a.rows, a.cols),
+            trans_a,
+            (b.rows, b.cols),
+            trans_b,
+            (c.rows, c.cols),
+        );
+        if m == 0 || n == 0 {
+            return;
+        }
+        let p = MatmulParams {
+            m: m as u32,
+            n: n as u32,
+            k: k as u32,
+            trans_a: trans_a as u32,
+            trans_b: trans_b as u32,
+            alpha,
+            beta,
+            ..Default::default()
+        };
+        let groups = (n.div_ceil(TILE) as u32, m.div_ceil(TILE) as u32, 1);
+        let binds = [
+            Bind::Buffer(a.buffer()),
+            Bind::Buffer(b.buffer()),
+            Bind::Buffer(c.buffer()),
+        ];
+        self.dispatch(Kernel::Matmul, &p, &binds, groups);
+    }
+
+    fn add_bias(&self, x: &mut WgpuTensor, bias: &WgpuTensor) {
+        debug_assert_eq!((bias.rows, bias.cols), (1, x.cols), "add_bias");
+        if x.len() == 0 {
+            return;
+        }
+        let grid = self.grid(x.len());
+        let p = AddBiasParams {
+            len: x.len() as u32,
+            cols: x.cols as u32,
+            row_stride: grid.row_stride,
+            ..Default::default()
+        };
+        let binds = [Bind::Buffer(bias.buffer()), Bind::Buffer(x.buffer())];
+        self.dispatch(Kernel::AddBias, &p, &binds, grid.groups);
+    }
+
+    fn bias_grad(&self, dy: &WgpuTensor, db: &mut WgpuTensor) {
+        debug_assert_eq!((db.rows, db.cols), (1, dy.cols), "bias_grad");
+        let p = BiasGradParams {
+            rows: dy.rows as u32,
+            cols: dy.cols as u32,
+            ..Default::default()
+        };
+        let groups = (dy.cols.div_ceil(64).max(1) as u32, 1, 1);
+        let binds = [Bind::Buffer(dy.buffer()), Bind::Buffer(db.buffer())];
+        self.dispatch(Kernel::BiasGrad, &p, &binds, groups);
+    }
+}

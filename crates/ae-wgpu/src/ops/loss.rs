@@ -1,0 +1,65 @@
+//! The wgpu bodies of the `loss` op family: dispatches of `shaders/loss.wgsl`, summed by
+//! `shaders/reduce.wgsl` (maths and shapes in `ae_backend::ops::loss`).
+
+use crate::backend::{Bind, WgpuBackend, WgpuTensor};
+use crate::kernels::{loss_id, params, Kernel};
+use ae_backend::ops::LossOps;
+use ae_backend::Loss;
+
+params! {
+    /// `loss` over `len` elements; each workgroup writes its partial sum.
+    LossParams {
+        len: u32,
+        /// The loss's `LOSS_*` id ([`loss_id`]).
+        kind: u32,
+        /// 1: write the gradient.
+        write_grad: u32,
+        row_stride: u32,
+        /// The reduction's weight / len.
+        inv_len: f32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
+}
+
+impl LossOps for WgpuBackend {
+    fn loss(
+        &self,
+        loss: Loss,
+        input: &WgpuTensor,
+        target: &WgpuTensor,
+        weight: f32,
+        scale: f32,
+        acc: &mut WgpuTensor,
+        grad: Option<&mut WgpuTensor>,
+    ) {
+        debug_assert_eq!((input.rows, input.cols), (target.rows, target.cols), "loss");
+        let len = input.len();
+        let grid = self.grid(len);
+        let count = grid.count();
+        let partials = self.partials(count);
+        let p = LossParams {
+            len: len as u32,
+            kind: loss_id(loss),
+            write_grad: grad.is_some() as u32,
+            row_stride: grid.row_stride,
+            inv_len: weight / len.max(1) as f32,
+            ..Default::default()
+        };
+        // Without a gradient the shader never touches `grad`; `acc` (not bound otherwise in
+        // this dispatch, so no writable binding aliases another) stands in for it.
+        let grad_buffer = match grad {
+            Some(g) => g.buffer(),
+            None => acc.buffer(),
+        };
+        let binds = [
+            Bind::Buffer(input.buffer()),
+            Bind::Buffer(target.buffer()),
+            Bind::Buffer(grad_buffer),
+            Bind::Buffer(&partials),
+        ];
+        self.dispatch(Kernel::Loss, &p, &binds, grid.groups);
+        self.finish_sum(&partials, count, scale * weight / len.max(1) as f32, acc);
+    }
+}

@@ -1,0 +1,198 @@
+//! The wgpu bodies of the `sparsity` op family: dispatches of `shaders/sparsity.wgsl`, summed
+//! by `shaders/reduce.wgsl` (maths and shapes in `ae_backend::ops::sparsity`).
+
+use crate::backend::{Bind, WgpuBackend, WgpuTensor};
+use crate::kernels::{params, Kernel};
+use ae_backend::ops::{LinearOps, SparsityOps};
+
+params! {
+    /// `l1_penalty` over `len` elements of the code.
+    L1PenaltyParams {
+        len: u32,
+        cols: u32,
+        /// 1: unit weights bound.
+        weighted: u32,
+        row_stride: u32,
+        /// `lambda / rows`.
+        step: f32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
+}
+
+params! {
+    /// `kl_sparsity_divergence` (over columns) and `kl_sparsity_gradient` (over elements).
+    KlSparsityParams {
+        len: u32,
+        cols: u32,
+        row_stride: u32,
+        _pad: u32,
+        rho: f32,
+        /// divergence: `1 / rows`; gradient: `beta / rows`.
+        coef: f32,
+        _pad0: u32,
+        _pad1: u32,
+    }
+}
+
+params! {
+    /// `topk` of each row of `z [rows, cols]`.
+    TopkParams {
+        rows: u32,
+        cols: u32,
+        k: u32,
+        _pad: u32,
+    }
+}
+
+params! {
+    /// `track_dead` (over columns) and `mask_dead` (over elements).
+    DeadParams {
+        len: u32,
+        cols: u32,
+        row_stride: u32,
+        /// track_dead: rows of the code.
+        rows: u32,
+        /// mask_dead: samples without activation after which a unit is dead.
+        window: f32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
+}
+
+impl SparsityOps for WgpuBackend {
+    fn l1_penalty(
+        &self,
+        h: &WgpuTensor,
+        unit_weights: Option<&WgpuTensor>,
+        lambda: f32,
+        scale: f32,
+        acc: &mut WgpuTensor,
+        grad: &mut WgpuTensor,
+    ) {
+        let len = h.len();
+        if len == 0 {
+            return;
+        }
+        let grid = self.grid(len);
+        let count = grid.count();
+        let partials = self.partials(count);
+        let step = lambda / h.rows.max(1) as f32;
+        let p = L1PenaltyParams {
+            len: len as u32,
+            cols: h.cols as u32,
+            weighted: unit_weights.is_some() as u32,
+            row_stride: grid.row_stride,
+            step,
+            ..Default::default()
+        };
+        // Without weights the shader never reads them; `h` stands in.
+        let weights = unit_weights.unwrap_or(h);
+        let binds = [
+            Bind::Buffer(h.buffer()),
+            Bind::Buffer(weights.buffer()),
+            Bind::Buffer(grad.buffer()),
+            Bind::Buffer(&partials),
+        ];
+        self.dispatch(Kernel::L1Penalty, &p, &binds, grid.groups);
+        self.finish_sum(&partials, count, scale * step, acc);
+    }
+
+    fn kl_sparsity(
+        &self,
+        h: &WgpuTensor,
+        rho: f32,
+        beta: f32,
+        scale: f32,
+        acc: &mut WgpuTensor,
+        grad: &mut WgpuTensor,
+        mean_out: &mut WgpuTensor,
+    ) {
+        let (rows, cols) = (h.rows, h.cols);
+        if rows == 0 || cols == 0 {
+            return;
+        }
+        self.bias_grad(h, mean_out); // column sums
+        let partials = self.partials(cols as u64);
+        let inv_rows = 1.0 / rows as f32;
+        let grid = self.grid(cols);
+        let p = KlSparsityParams {
+            len: cols as u32,
+            cols: cols as u32,
+            row_stride: grid.row_stride,
+            rho,
+            coef: inv_rows,
+            ..Default::default()
+        };
+        let binds = [Bind::Buffer(&partials), Bind::Buffer(mean_out.buffer())];
+        self.dispatch(Kernel::KlSparsityDivergence, &p, &binds, grid.groups);
+        let grid = self.grid(grad.len());
+        let p = KlSparsityParams {
+            len: grad.len() as u32,
+            row_stride: grid.row_stride,
+            coef: beta * inv_rows,
+            ..p
+        };
+        let binds = [Bind::Buffer(grad.buffer()), Bind::Buffer(mean_out.buffer())];
+        self.dispatch(Kernel::KlSparsityGradient, &p, &binds, grid.groups);
+        self.finish_sum(&partials, cols as u64, scale * beta, acc);
+    }
+
+    fn topk(&self, z: &WgpuTensor, k: usize, out: &mut WgpuTensor, mask: &mut WgpuTensor) {
+        if z.rows == 0 || z.cols == 0 {
+            return;
+        }
+        let p = TopkParams {
+            rows: z.rows as u32,
+            cols: z.cols as u32,
+            k: k as u32,
+            ..Default::default()
+        };
+        let binds = [
+            Bind::Buffer(z.buffer()),
+            Bind::Buffer(out.buffer()),
+            Bind::Buffer(mask.buffer()),
+        ];
+        self.dispatch(Kernel::Topk, &p, &binds, self.row_groups(z.rows));
+    }
+
+    fn track_dead(&self, code: &WgpuTensor, since: &mut WgpuTensor) {
+        debug_assert_eq!((since.rows, since.cols), (1, code.cols), "track_dead");
+        if code.cols == 0 {
+            return;
+        }
+        let grid = self.grid(code.cols);
+        let p = DeadParams {
+            len: code.cols as u32,
+            cols: code.cols as u32,
+            row_stride: grid.row_stride,
+            rows: code.rows as u32,
+            ..Default::default()
+        };
+        let binds = [Bind::Buffer(code.buffer()), Bind::Buffer(since.buffer())];
+        self.dispatch(Kernel::TrackDead, &p, &binds, grid.groups);
+    }
+
+    fn mask_dead(&self, z: &WgpuTensor, since: &WgpuTensor, window: f32, out: &mut WgpuTensor) {
+        debug_assert_eq!((since.rows, since.cols), (1, z.cols), "mask_dead");
+        if out.len() == 0 {
+            return;
+        }
+        let grid = self.grid(out.len());
+        let p = DeadParams {
+            len: out.len() as u32,
+            cols: z.cols as u32,
+            row_stride: grid.row_stride,
+            window,
+            ..Default::default()
+        };
+        let binds = [
+            Bind::Buffer(z.buffer()),
+            Bind::Buffer(out.buffer()),
+            Bind::Buffer(since.buffer()),
+        ];
+        self.dispatch(Kernel::MaskDead, &p, &binds, grid.groups);
+    }
+}

@@ -1,0 +1,163 @@
+//! The kernel table against the WGSL, by naga reflection, with no device: every shader file
+//! parses and validates; every kernel's entry point exists; its uniform at binding 0 is a struct
+//! of the Rust `Params` type's name whose fields have the Rust fields' names, offsets and sizes;
+//! and the storage bindings it uses are exactly the table's, with the table's names and access.
+
+use ae_wgpu::kernels::{shader_source, Kernel, SHADER_FILES};
+use naga::{AddressSpace, StorageAccess};
+use std::collections::BTreeMap;
+
+fn module(file: &str) -> (String, naga::Module) {
+    let src = shader_source(file).expect("a listed file");
+    let module = naga::front::wgsl::parse_str(&src)
+        .unwrap_or_else(|e| panic!("{file}.wgsl: {}", e.emit_to_string(&src)));
+    (src, module)
+}
+
+fn validate(file: &str) -> (naga::Module, naga::valid::ModuleInfo) {
+    let (src, module) = module(file);
+    let info = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default(),
+    )
+    .validate(&module)
+    .unwrap_or_else(|e| panic!("{file}.wgsl: {}", e.emit_to_string(&src)));
+    (module, info)
+}
+
+#[test]
+fn every_shader_file_validates_and_has_only_compute_entry_points() {
+    assert_eq!(SHADER_FILES.len(), 9);
+    for (file, _) in SHADER_FILES {
+        let (module, _) = validate(file);
+        assert!(
+            module
+                .entry_points
+                .iter()
+                .all(|e| e.stage == naga::ShaderStage::Compute),
+            "{file}: only compute entry points"
+        );
+    }
+}
+
+#[test]
+fn every_entry_point_is_in_the_kernel_table() {
+    for (file, _) in SHADER_FILES {
+        let (_, module) = module(file);
+        for e in &module.entry_points {
+            assert!(
+                Kernel::ALL
+                    .iter()
+                    .any(|k| k.file() == *file && k.entry_point() == e.name),
+                "{file}.wgsl: entry point {} has no row in the kernel table",
+                e.name
+            );
+        }
+    }
+}
+
+/// The uniform struct an entry point reads: its name, its members (name, offset, size), its size.
+type UniformStruct = (String, Vec<(String, u32, u32)>, u32);
+
+/// What an entry point binds: storage binding number -> (variable name, writable), and the
+/// uniform.
+struct Reflected {
+    storage: BTreeMap<u32, (String, bool)>,
+    uniform: Option<UniformStruct>,
+}
+
+fn reflect(kernel: Kernel) -> Reflected {
+    let (module, info) = validate(kernel.file());
+    let index = module
+        .entry_points
+        .iter()
+        .position(|e| e.name == kernel.entry_point())
+        .unwrap_or_else(|| panic!("{kernel:?}: no entry point {}", kernel.entry_point()));
+    let ep_info = info.get_entry_point(index);
+    let mut out = Reflected {
+        storage: BTreeMap::new(),
+        uniform: None,
+    };
+    for (handle, var) in module.global_variables.iter() {
+        if ep_info[handle].is_empty() {
+            continue; // not used by this entry point
+        }
+        let Some(binding) = &var.binding else {
+            continue;
+        };
+        assert_eq!(binding.group, 0, "{kernel:?}: {:?} is in group 0", var.name);
+        let name = var.name.clone().unwrap_or_default();
+        match var.space {
+            AddressSpace::Uniform => {
+                assert_eq!(
+                    binding.binding, 0,
+                    "{kernel:?}: the uniform is at binding 0"
+                );
+                let ty = &module.types[var.ty];
+                let naga::TypeInner::Struct { members, span } = &ty.inner else {
+                    panic!("{kernel:?}: the uniform is a struct");
+                };
+                let fields = members
+                    .iter()
+                    .map(|m| {
+                        let size = module.types[m.ty].inner.size(module.to_ctx());
+                        (m.name.clone().unwrap_or_default(), m.offset, size)
+                    })
+                    .collect();
+                out.uniform = Some((ty.name.clone().unwrap_or_default(), fields, *span));
+            }
+            AddressSpace::Storage { access } => {
+                let writable = access.contains(StorageAccess::STORE);
+                out.storage.insert(binding.binding, (name, writable));
+            }
+            other => panic!("{kernel:?}: unexpected address space {other:?}"),
+        }
+    }
+    out
+}
+
+#[test]
+fn every_kernel_params_struct_matches_its_wgsl_struct() {
+    for &kernel in Kernel::ALL {
+        let reflected = reflect(kernel);
+        let (name, fields, span) = reflected
+            .uniform
+            .unwrap_or_else(|| panic!("{kernel:?} reads no uniform parameters"));
+        assert_eq!(
+            name,
+            kernel.params_name(),
+            "{kernel:?}: parameter struct name"
+        );
+        let rust: Vec<(String, u32, u32)> = kernel
+            .params_fields()
+            .iter()
+            .map(|f| (f.name.to_string(), f.offset, f.size))
+            .collect();
+        assert_eq!(
+            fields, rust,
+            "{kernel:?}: WGSL {name} (name, offset, size) vs the Rust struct"
+        );
+        assert_eq!(
+            span as usize,
+            kernel.params_size(),
+            "{kernel:?}: struct size"
+        );
+    }
+}
+
+#[test]
+fn every_kernel_binds_exactly_its_table_row() {
+    for &kernel in Kernel::ALL {
+        let reflected = reflect(kernel);
+        let table: BTreeMap<u32, (String, bool)> = kernel
+            .bindings()
+            .iter()
+            .map(|b| (b.number, (b.name.to_string(), b.writable)))
+            .collect();
+        assert_eq!(
+            reflected.storage, table,
+            "{kernel:?}: the storage bindings its entry point uses (number -> name, writable) \
+             vs the kernel table"
+        );
+    }
+}

@@ -21,6 +21,7 @@ pub mod element;
 pub mod error;
 pub mod matrix;
 pub mod ops;
+pub mod rng;
 
 pub use element::Element;
 pub use error::{Error, Result};
@@ -30,6 +31,7 @@ pub use ops::data::Noise;
 pub use ops::loss::{Loss, Reconstruction, Reduction};
 pub use ops::optim::{AdamStep, SgdStep};
 pub use ops::*;
+pub use rng::Rng;
 
 /// A compute backend: device memory and every op family a training step needs.
 ///

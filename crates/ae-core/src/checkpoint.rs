@@ -3,9 +3,9 @@
 //! training settings and history, anomaly threshold). Both are written atomically; loading checks
 //! every tensor's name and shape against the config.
 
-use crate::atomic::write_atomic;
-use crate::data::normalize::NormStats;
 use crate::{Autoencoder, Backend, Error, Matrix, ModelConfig, Result};
+use ae_data::atomic::write_atomic;
+use ae_data::normalize::NormStats;
 use safetensors::tensor::{Dtype, TensorView};
 use std::path::{Path, PathBuf};
 

@@ -1,38 +1,38 @@
 //! # ae-core
 //!
-//! The backend-independent half of `ae`, generic over the [`Backend`] seam of `ae-backend`
-//! (re-exported here with [`Element`], [`Matrix`] and [`Error`]): the dense [`Autoencoder`] built from a [`ModelConfig`], losses, regularisers,
-//! optimisers, the [`train`](trainer::train) loop, data loading ([`data`]), model checkpoints
-//! ([`checkpoint`]) and an exact [`Pca`] baseline. It contains no device code.
+//! The model graph and its training, generic over the [`Backend`] seam of `ae-backend`: the dense
+//! [`Autoencoder`] built from a [`ModelConfig`], regularisers, optimisers, the
+//! [`train`](trainer::train) loop and model [`checkpoint`]s. It contains no device code.
+//!
+//! It re-exports the layers it builds on, so that a user links this crate and a backend: the seam
+//! (`ae-backend`: [`Element`], [`Matrix`], [`Error`], the op families, [`prelude`]), the data layer
+//! (`ae-data` as [`data`]: files, normalisation, synthetic data) and the evaluation layer
+//! (`ae-eval`: [`Pca`], [`metrics`]).
 
-pub mod atomic;
 pub mod checkpoint;
 pub mod config;
-pub mod data;
-pub mod metrics;
 pub mod model;
 pub mod optim;
-pub mod pca;
+pub mod params;
 pub mod regularizer;
-pub mod rng;
 pub mod sparsity;
-pub mod synth;
 pub mod trainer;
 
 /// The seam, re-exported: `ae_core::Backend` is `ae_backend::Backend`.
 pub use ae_backend as backend;
 pub use ae_backend::{
-    activation, element, error, loss, matrix, prelude, Activation, AdamStep, Backend, Element,
-    Error, Loss, Matrix, Reconstruction, Reduction, Result, SgdStep,
+    activation, element, error, loss, matrix, prelude, rng, Activation, AdamStep, Backend, Element,
+    Error, Loss, Matrix, Reconstruction, Reduction, Result, Rng, SgdStep,
 };
+/// The data layer, re-exported: `ae_core::data` is `ae_data`.
+pub use ae_data as data;
+pub use ae_data::{atomic, synth, SynthKind, Synthetic};
+pub use ae_eval::{metrics, pca, Pca};
 pub use config::{LayerSpec, ModelConfig};
 pub use model::{
     Autoencoder, AuxWorkspace, CodeTerms, Gradients, Output, ParamKind, ParamSpec, Workspace,
 };
 pub use optim::{LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
-pub use pca::Pca;
 pub use regularizer::{Regularizer, WeightDecay};
-pub use rng::Rng;
 pub use sparsity::{AuxK, CodeMetrics, CodePenalty, Noise, SparsitySpec};
-pub use synth::{SynthKind, Synthetic};
 pub use trainer::{train, EpochMetrics, TrainConfig, TrainEvent, TrainReport};

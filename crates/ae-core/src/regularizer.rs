@@ -1,8 +1,8 @@
 //! The regulariser hook: a penalty added to the reconstruction loss contributes its gradient at
 //! the code layer (sparsity penalties) or directly to the parameters (weight decay).
 
-use crate::model::{CodeTerms, Gradients, ParamKind};
-use crate::{Autoencoder, Backend};
+use crate::params::{CodeTerms, Gradients, ParamKind, ParamSpec};
+use crate::Backend;
 
 /// A penalty term of the training objective `reconstruction + sum of penalties`.
 pub trait Regularizer<B: Backend>: Send + Sync {
@@ -21,8 +21,16 @@ pub trait Regularizer<B: Backend>: Send + Sync {
     ) {
     }
 
-    /// Adds `d penalty / d parameter` into `grads`. Default: no parameter penalty.
-    fn param_gradient(&self, _backend: &B, _model: &Autoencoder<B>, _grads: &mut Gradients<B>) {}
+    /// Adds `d penalty / d parameter` into `grads`, given the model's parameters `params` (in
+    /// the order of `specs`). Default: no parameter penalty.
+    fn param_gradient(
+        &self,
+        _backend: &B,
+        _specs: &[ParamSpec],
+        _params: &[B::Tensor],
+        _grads: &mut Gradients<B>,
+    ) {
+    }
 }
 
 /// L2 weight decay coupled to the gradient (SGD's and Adam's `weight_decay`):
@@ -39,13 +47,14 @@ impl<B: Backend> Regularizer<B> for WeightDecay {
         format!("weight_decay({})", self.lambda)
     }
 
-    fn param_gradient(&self, backend: &B, model: &Autoencoder<B>, grads: &mut Gradients<B>) {
-        for ((spec, p), g) in model
-            .param_specs()
-            .iter()
-            .zip(model.params())
-            .zip(&mut grads.tensors)
-        {
+    fn param_gradient(
+        &self,
+        backend: &B,
+        specs: &[ParamSpec],
+        params: &[B::Tensor],
+        grads: &mut Gradients<B>,
+    ) {
+        for ((spec, p), g) in specs.iter().zip(params).zip(&mut grads.tensors) {
             if spec.kind == ParamKind::Weight {
                 backend.scale_add(self.lambda, p, g);
             }

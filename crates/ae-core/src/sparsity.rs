@@ -3,7 +3,7 @@
 //! ([`CodePenalty`]: L1 and KL, as [`Regularizer`]s), the input noise ([`Noise`]) and the code
 //! metrics reported per epoch ([`CodeMetrics`]).
 
-use crate::model::CodeTerms;
+use crate::params::CodeTerms;
 use crate::regularizer::Regularizer;
 use crate::{Activation, Backend, Error, Matrix, ModelConfig, Result};
 pub use ae_backend::ops::data::{hash_u32, hash_uniform, Noise};

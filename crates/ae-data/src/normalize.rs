@@ -1,7 +1,7 @@
 //! Per-feature normalisation: `x' = (x - offset) / scale`, column by column, with statistics
 //! fitted on training data and saved with a model so the same transform applies later.
 
-use crate::{Error, Matrix, Result};
+use ae_backend::{Error, Matrix, Result};
 use std::fmt;
 use std::str::FromStr;
 

@@ -9,7 +9,7 @@ use faer::linalg::matmul::matmul;
 use faer::linalg::solvers::SelfAdjointEigen;
 use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 
-use crate::{Error, Matrix, Result};
+use ae_backend::{Error, Matrix, Result};
 
 /// Rows processed per matmul in [`Pca::encode`] and [`Pca::decode`] (bounds the f64 scratch).
 const BLOCK_ROWS: usize = 2048;

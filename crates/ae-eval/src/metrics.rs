@@ -6,7 +6,7 @@
 //! [`Error::Shape`]; NaN scores and a missing class (where the metric needs both) give
 //! [`Error::Config`].
 
-use crate::{Error, Result};
+use ae_backend::{Error, Result};
 
 /// Checks that `scores` and `labels` have the same length and that no score is NaN.
 fn check(scores: &[f64], labels: &[bool]) -> Result<()> {

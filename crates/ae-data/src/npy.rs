@@ -6,7 +6,7 @@
 //! Written files are version 1.0, `<f4`, C order.
 
 use super::{byte_len, read_file, Dtype, RawArray};
-use crate::{Error, Matrix, Result};
+use ae_backend::{Error, Matrix, Result};
 use std::path::Path;
 
 const MAGIC: &[u8] = b"\x93NUMPY";

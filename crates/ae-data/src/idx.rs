@@ -7,7 +7,7 @@
 //! gzip magic `1f 8b` is decompressed first, whatever its name.
 
 use super::{byte_len, read_file, Dtype, RawArray};
-use crate::{Error, Matrix, Result};
+use ae_backend::{Error, Matrix, Result};
 use std::io::Read;
 use std::path::Path;
 

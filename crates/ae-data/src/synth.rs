@@ -7,7 +7,7 @@ use std::f64::consts::PI;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Error, Matrix, Result, Rng};
+use ae_backend::{Error, Matrix, Result, Rng};
 
 /// Standard deviation of each blob around its centre.
 const BLOB_SIGMA: f64 = 1.0;

@@ -1,3 +1,5 @@
+//! # ae-data
+//!
 //! Data loading: matrices of samples (`[rows, cols]`, one sample per row) and integer labels from
 //! NPY, CSV and IDX (MNIST) files, writing NPY, and per-feature [`normalize`]ation.
 //!
@@ -14,12 +16,16 @@
 //! text, counted from 1 as in an editor). Bytes (`u8` IDX and NPY data) are scaled to `[0, 1]` by
 //! dividing by 255 when read as a matrix; labels are always returned as stored.
 
+pub mod atomic;
 pub mod csv;
 pub mod idx;
 pub mod normalize;
 pub mod npy;
+pub mod synth;
 
-use crate::{Error, Matrix, Result};
+pub use synth::{SynthKind, Synthetic};
+
+use ae_backend::{Error, Matrix, Result};
 use std::path::Path;
 
 /// The formats [`load_matrix`] and [`load_labels`] understand, as said in their errors.

@@ -7,7 +7,7 @@
 //! `line L, column C`, counted from 1.
 
 use super::{integral, not_finite, read_file};
-use crate::{Error, Matrix, Result};
+use ae_backend::{Error, Matrix, Result};
 use std::path::Path;
 
 /// Reads a delimited text file as a `[lines, fields]` matrix, skipping a header. Errors on a

@@ -1,7 +1,7 @@
 //! Atomic file writes: a temporary file in the same directory, flushed to disk, then renamed over
 //! the target, so a crash never leaves a half-written file where a good one was.
 
-use crate::{Error, Result};
+use ae_backend::{Error, Result};
 use std::io::Write;
 use std::path::Path;
 

@@ -1,0 +1,208 @@
+//! One layer: `z = x Wᵀ + b`, `a = f(z)` (`[batch, in] -> [batch, out]`; TopK at a TopK code
+//! layer) and its backward, side by side; plus how each layer finds its parameters and its
+//! initialisation.
+
+use super::sae::encoder_input;
+use super::{Autoencoder, Workspace};
+use crate::params::{Gradients, ParamKind, ParamSpec};
+use crate::{Activation, Backend, Error, LayerSpec, Loss, Matrix, ModelConfig, Result};
+
+/// How layer `i` finds its parameters.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct LayerPlan {
+    pub(super) spec: LayerSpec,
+    /// Index of the weight in the parameter list.
+    pub(super) weight: usize,
+    /// The weight is stored as `[in, out]` (a tied decoder using an encoder weight).
+    pub(super) transposed: bool,
+    pub(super) bias: usize,
+}
+
+/// Buffers of one layer for a fixed batch size.
+pub(super) struct LayerBuffers<T> {
+    /// Pre-activation `[batch, out]`.
+    pub(super) z: T,
+    /// Activation `[batch, out]`; `None` when the activation is the identity (then it is `z`).
+    pub(super) a: Option<T>,
+    /// Gradient with respect to the layer's output, turned in place into the gradient with
+    /// respect to `z` during backward. `[batch, out]`.
+    pub(super) grad: T,
+}
+
+impl<T> LayerBuffers<T> {
+    pub(super) fn output(&self) -> &T {
+        self.a.as_ref().unwrap_or(&self.z)
+    }
+
+    /// What the loss reads: the output, or the logits for BCE (whose sigmoid is folded in).
+    pub(super) fn loss_input(&self, loss: Loss) -> &T {
+        match loss {
+            Loss::Mse => self.output(),
+            Loss::Bce => &self.z,
+        }
+    }
+}
+
+fn layer_name(config: &ModelConfig, layer: usize) -> String {
+    let depth = config.encoder_depth();
+    if layer < depth {
+        format!("encoder.{}", 2 * layer)
+    } else {
+        format!("decoder.{}", 2 * (layer - depth))
+    }
+}
+
+/// Parameter names, shapes and how each layer uses them.
+pub(super) fn plan(config: &ModelConfig) -> (Vec<ParamSpec>, Vec<LayerPlan>) {
+    let layers = config.layers();
+    let n = layers.len();
+    let mut specs = Vec::new();
+    let mut plans: Vec<LayerPlan> = Vec::with_capacity(n);
+    for (i, spec) in layers.iter().enumerate() {
+        let name = layer_name(config, i);
+        let tied_to = (config.tied && i >= config.encoder_depth()).then(|| n - 1 - i);
+        let (weight, transposed) = match tied_to {
+            Some(enc) => (plans[enc].weight, true),
+            None => {
+                specs.push(ParamSpec {
+                    name: format!("{name}.weight"),
+                    rows: spec.outputs,
+                    cols: spec.inputs,
+                    kind: ParamKind::Weight,
+                });
+                (specs.len() - 1, false)
+            }
+        };
+        specs.push(ParamSpec {
+            name: format!("{name}.bias"),
+            rows: 1,
+            cols: spec.outputs,
+            kind: ParamKind::Bias,
+        });
+        plans.push(LayerPlan {
+            spec: *spec,
+            weight,
+            transposed,
+            bias: specs.len() - 1,
+        });
+    }
+    (specs, plans)
+}
+
+/// Uniform initialisation bound fitted to the activation: Kaiming (He) for the ReLU family,
+/// Xavier (Glorot) otherwise.
+pub(super) fn init_bound(spec: &LayerSpec) -> f64 {
+    let (fan_in, fan_out) = (spec.inputs as f64, spec.outputs as f64);
+    match spec.activation {
+        Activation::Relu | Activation::LeakyRelu | Activation::Gelu | Activation::Softplus => {
+            (6.0 / fan_in).sqrt()
+        }
+        Activation::Identity | Activation::Sigmoid | Activation::Tanh => {
+            (6.0 / (fan_in + fan_out)).sqrt()
+        }
+    }
+}
+
+/// Uploads one parameter; a backend error (such as a device limit) names the parameter.
+pub(super) fn upload_param<B: Backend>(
+    backend: &B,
+    m: &Matrix,
+    spec: &ParamSpec,
+) -> Result<B::Tensor> {
+    backend.upload(m).map_err(|e| match e {
+        Error::Backend(msg) => Error::Backend(format!(
+            "parameter {} [{}, {}]: {msg}",
+            spec.name, spec.rows, spec.cols
+        )),
+        e => e,
+    })
+}
+
+impl<B: Backend> Autoencoder<B> {
+    /// Runs layers `0..upto` on `x` `[ws.rows(), input_dim]`; results stay in `ws`.
+    pub(super) fn forward_layers(
+        &self,
+        backend: &B,
+        x: &B::Tensor,
+        ws: &mut Workspace<B>,
+        upto: usize,
+    ) {
+        let code_layer = self.config.encoder_depth() - 1;
+        if let Some(c) = ws.centered.as_mut() {
+            let out_bias = &self.params[self.plans[self.plans.len() - 1].bias];
+            backend.fill(&mut c.neg_bias, 0.0);
+            backend.scale_add(-1.0, out_bias, &mut c.neg_bias);
+            backend.copy(x, &mut c.x);
+            backend.add_bias(&mut c.x, &c.neg_bias);
+        }
+        for i in 0..upto {
+            let plan = &self.plans[i];
+            let (before, rest) = ws.layers.split_at_mut(i);
+            let cur = &mut rest[0];
+            let input = match i {
+                0 => encoder_input(x, ws.centered.as_ref()),
+                _ => before[i - 1].output(),
+            };
+            backend.matmul(
+                input,
+                false,
+                &self.params[plan.weight],
+                !plan.transposed,
+                1.0,
+                0.0,
+                &mut cur.z,
+            );
+            backend.add_bias(&mut cur.z, &self.params[plan.bias]);
+            match (cur.a.as_mut(), self.config.code_topk, ws.topk_mask.as_mut()) {
+                (Some(a), Some(k), Some(mask)) if i == code_layer => {
+                    backend.topk(&cur.z, k, a, mask)
+                }
+                (Some(a), _, _) => backend.activation(plan.spec.activation, &cur.z, a),
+                (None, _, _) => {}
+            }
+        }
+    }
+
+    /// The backward of layer `i`, given `cur.grad` = `d objective / d output` `[batch, out]`:
+    /// turns it in place into `d / d z` (through the activation, TopK's `mask` at a TopK code
+    /// layer, or nothing when the loss already folded the output's sigmoid in), writes (or, for
+    /// a tied weight read twice, adds) `dW` and `db` into `grads`, and writes
+    /// `d / d input = dz W` `[batch, in]` into `input_grad` (none for the first layer).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn layer_backward(
+        &self,
+        backend: &B,
+        i: usize,
+        input: &B::Tensor,
+        cur: &mut LayerBuffers<B::Tensor>,
+        mask: Option<&B::Tensor>,
+        folded: bool,
+        grads: &mut Gradients<B>,
+        input_grad: Option<&mut B::Tensor>,
+    ) {
+        let plan = self.plans[i];
+        match (cur.a.as_ref(), mask) {
+            (Some(_), Some(mask)) => backend.mul_assign(&mut cur.grad, mask),
+            (Some(a), None) if !folded => {
+                backend.activation_backward(plan.spec.activation, &cur.z, a, &mut cur.grad)
+            }
+            _ => {}
+        }
+        let beta = if grads.written[plan.weight] { 1.0 } else { 0.0 };
+        let gw = &mut grads.tensors[plan.weight];
+        if plan.transposed {
+            // Stored W is [in, out]: dW = inputᵀ dz.
+            backend.matmul(input, true, &cur.grad, false, 1.0, beta, gw);
+        } else {
+            // dW [out, in] = dzᵀ input.
+            backend.matmul(&cur.grad, true, input, false, 1.0, beta, gw);
+        }
+        grads.written[plan.weight] = true;
+        backend.bias_grad(&cur.grad, &mut grads.tensors[plan.bias]);
+        grads.written[plan.bias] = true;
+        if let Some(dx) = input_grad {
+            let w = &self.params[plan.weight];
+            backend.matmul(&cur.grad, false, w, plan.transposed, 1.0, 0.0, dx);
+        }
+    }
+}

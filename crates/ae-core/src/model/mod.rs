@@ -1,0 +1,362 @@
+//! `Autoencoder<B>`: the parameters of a dense autoencoder on a backend, its forward pass and its
+//! backward pass (reconstruction loss + regularisers).
+//!
+//! Parameters follow PyTorch's `nn.Sequential(nn.Linear, activation, ...)` layout: layer `j` of
+//! the encoder is `encoder.{2j}.weight` `[out, in]` and `encoder.{2j}.bias` `[1, out]` (saved as
+//! `[out]`); the decoder likewise. Layer `i` computes `z = x Wᵀ + b`, `a = f(z)`:
+//! `[batch, in] -> [batch, out]`. A tied decoder layer has no weight of its own and uses the
+//! mirrored encoder weight transposed.
+
+mod infer;
+mod layer;
+mod sae;
+
+pub use self::infer::Output;
+pub use self::sae::AuxWorkspace;
+pub use crate::params::{CodeTerms, Gradients, ParamKind, ParamSpec};
+
+use self::layer::{init_bound, plan, upload_param, LayerBuffers, LayerPlan};
+use self::sae::{encoder_input, Centered};
+use crate::regularizer::Regularizer;
+use crate::{Activation, Backend, Error, Loss, Matrix, ModelConfig, Reconstruction, Result, Rng};
+
+/// Device buffers for one batch size: activations, their gradients and a loss accumulator.
+/// Made once by [`Autoencoder::workspace`] and reused every step.
+pub struct Workspace<B: Backend> {
+    rows: usize,
+    layers: Vec<LayerBuffers<B::Tensor>>,
+    /// TopK's mask of kept, positive code units `[rows, code_dim]` (TopK models only).
+    topk_mask: Option<B::Tensor>,
+    /// `[1, 1]`: the loss op adds into it.
+    pub loss_acc: B::Tensor,
+    /// `[1, 1]`: code penalties add `scale * penalty` into it.
+    pub penalty_acc: B::Tensor,
+    /// `[1, code_dim]`: per-unit statistics a code penalty leaves behind (KL's mean
+    /// activations, decoder column norms).
+    pub unit_scratch: B::Tensor,
+    /// The factor on code penalties' coefficients for the next step (set by the trainer's
+    /// warmup; 1 by default).
+    pub penalty_strength: f32,
+    /// The encoder's input `x - b_out` and `-b_out` (pre-encoder bias models only).
+    centered: Option<Centered<B::Tensor>>,
+}
+
+impl<B: Backend> Workspace<B> {
+    /// The batch size these buffers hold.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+}
+
+/// A dense autoencoder whose parameters live on backend `B`.
+pub struct Autoencoder<B: Backend> {
+    config: ModelConfig,
+    specs: Vec<ParamSpec>,
+    params: Vec<B::Tensor>,
+    plans: Vec<LayerPlan>,
+}
+
+impl<B: Backend> Autoencoder<B> {
+    /// A freshly initialised model: weights uniform in `[-bound, bound]` (Kaiming for ReLU-like
+    /// layers, Xavier otherwise) from `seed`, biases zero.
+    pub fn new(backend: &B, config: ModelConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
+        let (specs, plans) = plan(&config);
+        let mut rng = Rng::new(seed);
+        let mut host = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            let mut m = Matrix::zeros(spec.rows, spec.cols);
+            if spec.kind == ParamKind::Weight {
+                let layer = plans
+                    .iter()
+                    .find(|p| specs[p.weight].name == spec.name)
+                    .expect("every weight belongs to a layer");
+                let bound = init_bound(&layer.spec);
+                for v in &mut m.data {
+                    *v = rng.uniform_in(-bound, bound) as f32;
+                }
+            }
+            host.push(m);
+        }
+        let params = host
+            .iter()
+            .zip(&specs)
+            .map(|(m, spec)| upload_param(backend, m, spec))
+            .collect::<Result<_>>()?;
+        Ok(Autoencoder {
+            config,
+            specs,
+            params,
+            plans,
+        })
+    }
+
+    /// A model from named host tensors (as read from `model.safetensors`). Every parameter the
+    /// config implies must be present with its exact shape; biases may be `[out]`-shaped
+    /// (`[1, out]`). Extra tensors are an error. Errors name the tensor.
+    pub fn from_named(
+        backend: &B,
+        config: ModelConfig,
+        named: Vec<(String, Matrix)>,
+    ) -> Result<Self> {
+        config.validate()?;
+        let (specs, plans) = plan(&config);
+        let mut named: std::collections::HashMap<String, Matrix> = named.into_iter().collect();
+        let mut params = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            let m = named.remove(&spec.name).ok_or_else(|| {
+                Error::Shape(format!(
+                    "tensor '{}' [{}, {}] is missing",
+                    spec.name, spec.rows, spec.cols
+                ))
+            })?;
+            if m.rows * m.cols != spec.rows * spec.cols
+                || (m.cols != spec.cols && spec.kind == ParamKind::Weight)
+            {
+                return Err(Error::Shape(format!(
+                    "tensor '{}' is [{}, {}], the config needs [{}, {}]",
+                    spec.name, m.rows, m.cols, spec.rows, spec.cols
+                )));
+            }
+            if let Some((r, c, v)) = m.first_non_finite() {
+                return Err(Error::Shape(format!(
+                    "tensor '{}' holds {v} at [{r}, {c}]",
+                    spec.name
+                )));
+            }
+            let m = Matrix::new(spec.rows, spec.cols, m.data)?;
+            params.push(upload_param(backend, &m, spec)?);
+        }
+        if let Some(extra) = named.keys().next() {
+            return Err(Error::Shape(format!(
+                "tensor '{extra}' is not part of this architecture"
+            )));
+        }
+        Ok(Autoencoder {
+            config,
+            specs,
+            params,
+            plans,
+        })
+    }
+
+    /// Every parameter, downloaded, with its name.
+    pub fn to_named(&self, backend: &B) -> Result<Vec<(String, Matrix)>> {
+        self.specs
+            .iter()
+            .zip(&self.params)
+            .map(|(s, t)| Ok((s.name.clone(), backend.download(t)?)))
+            .collect()
+    }
+
+    /// The architecture.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// Names and shapes of the parameters, in order.
+    pub fn param_specs(&self) -> &[ParamSpec] {
+        &self.specs
+    }
+
+    /// The parameter tensors, in the order of [`Autoencoder::param_specs`].
+    pub fn params(&self) -> &[B::Tensor] {
+        &self.params
+    }
+
+    /// Mutable parameter tensors (for optimisers).
+    pub fn params_mut(&mut self) -> &mut [B::Tensor] {
+        &mut self.params
+    }
+
+    /// The index (in [`Autoencoder::params`]) of the weight of the first decoder layer, the one
+    /// that reads the code: `[out, code_dim]`, column `j` being code unit `j`'s direction. `None`
+    /// for a tied model (whose decoder has no weight of its own).
+    pub fn code_decoder_weight(&self) -> Option<usize> {
+        let plan = self.plans[self.config.encoder_depth()];
+        (!plan.transposed).then_some(plan.weight)
+    }
+
+    /// Number of scalar parameters.
+    pub fn num_parameters(&self) -> usize {
+        self.specs.iter().map(|s| s.rows * s.cols).sum()
+    }
+
+    /// Buffers for batches of `rows` samples.
+    pub fn workspace(&self, backend: &B, rows: usize) -> Result<Workspace<B>> {
+        let layers = self
+            .plans
+            .iter()
+            .map(|p| {
+                let out = p.spec.outputs;
+                Ok(LayerBuffers {
+                    z: backend.zeros(rows, out)?,
+                    a: if p.spec.activation.is_identity() {
+                        None
+                    } else {
+                        Some(backend.zeros(rows, out)?)
+                    },
+                    grad: backend.zeros(rows, out)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let code = self.config.code_dim();
+        Ok(Workspace {
+            rows,
+            layers,
+            topk_mask: match self.config.code_topk {
+                Some(_) => Some(backend.zeros(rows, code)?),
+                None => None,
+            },
+            loss_acc: backend.zeros(1, 1)?,
+            penalty_acc: backend.zeros(1, 1)?,
+            unit_scratch: backend.zeros(1, code)?,
+            penalty_strength: 1.0,
+            centered: match self.config.pre_bias {
+                true => Some(Centered {
+                    x: backend.zeros(rows, self.config.input_dim)?,
+                    neg_bias: backend.zeros(1, self.config.input_dim)?,
+                }),
+                false => None,
+            },
+        })
+    }
+
+    /// Zeroed gradients, one per parameter.
+    pub fn gradients(&self, backend: &B) -> Result<Gradients<B>> {
+        Ok(Gradients {
+            tensors: self
+                .specs
+                .iter()
+                .map(|s| backend.zeros(s.rows, s.cols))
+                .collect::<Result<_>>()?,
+            written: vec![false; self.specs.len()],
+        })
+    }
+
+    /// The full forward pass: `x` `[rows, input_dim]` -> reconstruction, left in `ws`.
+    pub fn forward(&self, backend: &B, x: &B::Tensor, ws: &mut Workspace<B>) {
+        self.forward_layers(backend, x, ws, self.plans.len());
+    }
+
+    /// The reconstruction after [`Autoencoder::forward`]: `[rows, input_dim]`.
+    pub fn reconstruction<'w>(&self, ws: &'w Workspace<B>) -> &'w B::Tensor {
+        ws.layers.last().expect("a model has layers").output()
+    }
+
+    /// The code after a forward pass: `[rows, code_dim]`.
+    pub fn code<'w>(&self, ws: &'w Workspace<B>) -> &'w B::Tensor {
+        ws.layers[self.config.encoder_depth() - 1].output()
+    }
+
+    /// Checks that `loss` can be used with this model's output activation.
+    pub fn check_loss(&self, loss: Loss) -> Result<()> {
+        if loss == Loss::Bce && self.config.output_activation() != Activation::Sigmoid {
+            return Err(Error::Config(
+                "the bce loss needs a sigmoid output activation (--output sigmoid)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Adds `scale * objective(forward(x), target)` to `ws.loss_acc` without computing
+    /// gradients.
+    pub fn evaluate(
+        &self,
+        backend: &B,
+        objective: Reconstruction,
+        x: &B::Tensor,
+        target: &B::Tensor,
+        scale: f32,
+        ws: &mut Workspace<B>,
+    ) {
+        self.forward(backend, x, ws);
+        let last = ws.layers.last().expect("a model has layers");
+        let loss = objective.loss;
+        backend.loss(
+            loss,
+            last.loss_input(loss),
+            target,
+            objective.reduction.weight(self.config.input_dim),
+            scale,
+            &mut ws.loss_acc,
+            None,
+        );
+    }
+
+    /// Forward and backward for one batch: `ws.loss_acc += scale * objective` and `grads` set
+    /// to the gradient of the objective (plus each regulariser's gradient) for every parameter.
+    /// `x` is the (possibly corrupted) input and `target` the clean one, both `[rows, input_dim]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_backward(
+        &self,
+        backend: &B,
+        objective: Reconstruction,
+        x: &B::Tensor,
+        target: &B::Tensor,
+        scale: f32,
+        ws: &mut Workspace<B>,
+        grads: &mut Gradients<B>,
+        regularizers: &[&dyn Regularizer<B>],
+    ) {
+        self.forward(backend, x, ws);
+        let n = self.plans.len();
+        let loss = objective.loss;
+        {
+            let last = &mut ws.layers[n - 1];
+            let input = match loss {
+                Loss::Mse => last.a.as_ref().unwrap_or(&last.z),
+                Loss::Bce => &last.z,
+            };
+            backend.loss(
+                loss,
+                input,
+                target,
+                objective.reduction.weight(self.config.input_dim),
+                scale,
+                &mut ws.loss_acc,
+                Some(&mut last.grad),
+            );
+        }
+        grads.written.iter_mut().for_each(|w| *w = false);
+        let code_layer = self.config.encoder_depth() - 1;
+        for i in (0..n).rev() {
+            let (before, rest) = ws.layers.split_at_mut(i);
+            let cur = &mut rest[0];
+            if i == code_layer {
+                let code = cur.a.as_ref().unwrap_or(&cur.z);
+                let decoder = self
+                    .code_decoder_weight()
+                    .map(|w| (&self.params[w], &mut grads.tensors[w]));
+                let mut terms = CodeTerms {
+                    scale,
+                    strength: ws.penalty_strength,
+                    decoder,
+                    penalty: &mut ws.penalty_acc,
+                    unit_scratch: &mut ws.unit_scratch,
+                };
+                for r in regularizers {
+                    r.code_gradient(backend, code, &mut cur.grad, &mut terms);
+                }
+            }
+            // BCE's gradient is already with respect to the logits.
+            let folded = i == n - 1 && loss == Loss::Bce;
+            let mask = ws.topk_mask.as_ref().filter(|_| i == code_layer);
+            let (input, input_grad) = match before.last_mut() {
+                None => (encoder_input(x, ws.centered.as_ref()), None),
+                Some(prev) => (prev.a.as_ref().unwrap_or(&prev.z), Some(&mut prev.grad)),
+            };
+            self.layer_backward(backend, i, input, cur, mask, folded, grads, input_grad);
+        }
+        // The pre-encoder bias: the encoder's input x - b_out adds -colsum(dz_0) W_0 =
+        // -(d loss / d b_0) W_0 to the output bias's gradient.
+        if self.config.pre_bias {
+            let enc_bias = self.plans[0].bias;
+            let (head, tail) = grads.tensors.split_at_mut(enc_bias + 1);
+            self.add_pre_bias_gradient(backend, &head[enc_bias], tail);
+        }
+        for r in regularizers {
+            r.param_gradient(backend, &self.specs, &self.params, grads);
+        }
+    }
+}

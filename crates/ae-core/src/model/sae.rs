@@ -1,0 +1,221 @@
+//! The sparse-autoencoder pieces of the model: the pre-encoder bias (Gao et al. 2024: the
+//! encoder reads `x - b_out`), the encoder started as the decoder's transpose, and the AuxK loss
+//! against dead latents. The trainer's side (dead-latent counts, resampling) is in
+//! `crate::trainer`.
+
+use super::layer::upload_param;
+use super::{Autoencoder, Workspace};
+use crate::{Backend, Error, Gradients, Loss, Matrix, Result};
+
+/// Buffers of the pre-encoder bias ([`ModelConfig::pre_bias`]).
+pub(super) struct Centered<T> {
+    /// `x - b_out` `[rows, input_dim]`.
+    pub(super) x: T,
+    /// `-b_out` `[1, input_dim]`.
+    pub(super) neg_bias: T,
+}
+
+/// What the first layer reads: `x`, or `x - b_out` with a pre-encoder bias.
+pub(super) fn encoder_input<'a, T>(x: &'a T, centered: Option<&'a Centered<T>>) -> &'a T {
+    centered.map_or(x, |c| &c.x)
+}
+
+/// Buffers of the AuxK loss ([`crate::AuxK`]) for one batch size; made once by
+/// [`Autoencoder::auxk_workspace`].
+pub struct AuxWorkspace<B: Backend> {
+    rows: usize,
+    /// Pre-activations with every live unit masked out `[rows, code]`.
+    z_dead: B::Tensor,
+    /// The dead units' TopK code `[rows, code]`.
+    code: B::Tensor,
+    /// Its mask (kept and positive) `[rows, code]`.
+    mask: B::Tensor,
+    /// The residual `x - x_hat` `[rows, d]`.
+    residual: B::Tensor,
+    /// The residual's reconstruction from the dead units `[rows, d]`.
+    recon: B::Tensor,
+    /// `d aux / d recon` `[rows, d]`.
+    grad_recon: B::Tensor,
+    /// `d aux / d z` of the dead units `[rows, code]`.
+    grad_code: B::Tensor,
+    /// `[1, code]`: the encoder bias part before it is added to the gradient.
+    grad_bias: B::Tensor,
+}
+
+impl<B: Backend> Autoencoder<B> {
+    /// Buffers of the AuxK loss for batches of `rows` samples.
+    pub fn auxk_workspace(&self, backend: &B, rows: usize) -> Result<AuxWorkspace<B>> {
+        let (d, c) = (self.config.input_dim, self.config.code_dim());
+        Ok(AuxWorkspace {
+            rows,
+            z_dead: backend.zeros(rows, c)?,
+            code: backend.zeros(rows, c)?,
+            mask: backend.zeros(rows, c)?,
+            residual: backend.zeros(rows, d)?,
+            recon: backend.zeros(rows, d)?,
+            grad_recon: backend.zeros(rows, d)?,
+            grad_code: backend.zeros(rows, c)?,
+            grad_bias: backend.zeros(1, c)?,
+        })
+    }
+
+    /// The AuxK loss ([`crate::AuxK`]) after [`Autoencoder::forward_backward`] on the same
+    /// batch, with `since` `[1, code]` the samples since each unit last fired, already updated
+    /// with this batch ([`Backend::track_dead`] on [`Autoencoder::code`]): adds
+    /// `scale * aux.coef * w * mean((e_hat - e)^2)` (`w` the `reduction`'s weight, 1 for the
+    /// mean) to `ws.penalty_acc` and its gradient to `grads` (decoder weight, encoder weight and
+    /// bias, and with a pre-encoder bias the output bias). `x` is the model's input
+    /// and `target` the clean one, `[rows, input_dim]`; `aux` must have passed
+    /// [`crate::AuxK::validate`] for this model.
+    #[allow(clippy::too_many_arguments)]
+    pub fn auxk_backward(
+        &self,
+        backend: &B,
+        aux: &crate::AuxK,
+        x: &B::Tensor,
+        target: &B::Tensor,
+        reduction: crate::Reduction,
+        scale: f32,
+        since: &B::Tensor,
+        ws: &mut Workspace<B>,
+        aw: &mut AuxWorkspace<B>,
+        grads: &mut Gradients<B>,
+    ) {
+        debug_assert!(self.plans.len() == 2 && !self.plans[1].transposed);
+        debug_assert_eq!(aw.rows, ws.rows);
+        let (enc, dec) = (self.plans[0], self.plans[1]);
+        debug_assert!(ws.topk_mask.is_some(), "AuxK needs a TopK model");
+        backend.mask_dead(
+            &ws.layers[0].z,
+            since,
+            aux.dead_window as f32,
+            &mut aw.z_dead,
+        );
+        backend.topk(&aw.z_dead, aux.k, &mut aw.code, &mut aw.mask);
+        backend.copy(target, &mut aw.residual);
+        backend.scale_add(-1.0, ws.layers[1].output(), &mut aw.residual);
+        let w_dec = &self.params[dec.weight];
+        backend.matmul(&aw.code, false, w_dec, true, 1.0, 0.0, &mut aw.recon);
+        backend.loss(
+            Loss::Mse,
+            &aw.recon,
+            &aw.residual,
+            reduction.weight(self.config.input_dim),
+            scale * aux.coef,
+            &mut ws.penalty_acc,
+            Some(&mut aw.grad_recon),
+        );
+        // dW_dec [d, code] += coef * grad_reconᵀ h_aux.
+        backend.matmul(
+            &aw.grad_recon,
+            true,
+            &aw.code,
+            false,
+            aux.coef,
+            1.0,
+            &mut grads.tensors[dec.weight],
+        );
+        // d z_dead = coef * grad_recon W_dec, through TopK's mask.
+        backend.matmul(
+            &aw.grad_recon,
+            false,
+            w_dec,
+            false,
+            aux.coef,
+            0.0,
+            &mut aw.grad_code,
+        );
+        backend.mul_assign(&mut aw.grad_code, &aw.mask);
+        backend.matmul(
+            &aw.grad_code,
+            true,
+            encoder_input(x, ws.centered.as_ref()),
+            false,
+            1.0,
+            1.0,
+            &mut grads.tensors[enc.weight],
+        );
+        backend.bias_grad(&aw.grad_code, &mut aw.grad_bias);
+        backend.scale_add(1.0, &aw.grad_bias, &mut grads.tensors[enc.bias]);
+        if self.config.pre_bias {
+            let (_, later) = grads.tensors.split_at_mut(enc.bias + 1);
+            self.add_pre_bias_gradient(backend, &aw.grad_bias, later);
+        }
+    }
+
+    /// `d b_out -= db_0 W_0`: what a gradient `db_0` `[1, enc_0]` of the first encoder layer's
+    /// pre-activation sums contributes to the output bias through the pre-encoder bias.
+    /// `later` holds the gradients after the first encoder bias (the output bias among them).
+    pub(super) fn add_pre_bias_gradient(
+        &self,
+        backend: &B,
+        db_0: &B::Tensor,
+        later: &mut [B::Tensor],
+    ) {
+        let out_bias = self.plans[self.plans.len() - 1].bias;
+        let offset = self.plans[0].bias + 1;
+        let w_0 = &self.params[self.plans[0].weight];
+        backend.matmul(
+            db_0,
+            false,
+            w_0,
+            false,
+            -1.0,
+            1.0,
+            &mut later[out_bias - offset],
+        );
+    }
+
+    /// Starts the pre-encoder bias ([`ModelConfig::pre_bias`]) at the mean of `data`
+    /// `[n, input_dim]`: the output bias becomes the column means, so the encoder first sees
+    /// centred inputs. Gao et al. use the geometric median; the mean is its cheap stand-in.
+    pub fn init_pre_bias(&mut self, backend: &B, data: &Matrix) -> Result<()> {
+        let d = self.config.input_dim;
+        if data.cols != d || data.rows == 0 {
+            return Err(Error::Shape(format!(
+                "the pre-encoder bias needs data [n > 0, {d}], got [{}, {}]",
+                data.rows, data.cols
+            )));
+        }
+        let means = data.column_means();
+        let mean = Matrix::new(1, d, means.iter().map(|&m| m as f32).collect())?;
+        let out_bias = self.plans[self.plans.len() - 1].bias;
+        let t = upload_param(backend, &mean, &self.specs[out_bias])?;
+        self.params[out_bias] = t;
+        Ok(())
+    }
+
+    /// Initialises each encoder weight as the transpose of its mirror decoder weight (Gao et
+    /// al. 2024: the encoder starts as the decoder's transpose, so a unit fires on the inputs it
+    /// reconstructs). Needs an untied model with a mirrored decoder.
+    pub fn init_encoder_from_decoder(&mut self, backend: &B) -> Result<()> {
+        let depth = self.config.encoder_depth();
+        let n = self.plans.len();
+        if self.config.tied || n != 2 * depth {
+            return Err(Error::Config(
+                "initialising the encoder as the decoder's transpose needs an untied model with \
+                 a mirrored decoder"
+                    .into(),
+            ));
+        }
+        for i in 0..depth {
+            let (enc, dec) = (self.plans[i], self.plans[n - 1 - i]);
+            if enc.spec.inputs != dec.spec.outputs || enc.spec.outputs != dec.spec.inputs {
+                return Err(Error::Config(format!(
+                    "encoder layer {i} is [{}, {}] but its mirror decoder layer is [{}, {}]",
+                    enc.spec.inputs, enc.spec.outputs, dec.spec.inputs, dec.spec.outputs
+                )));
+            }
+            let w = backend.download(&self.params[dec.weight])?; // [in_i, out_i]
+            let mut t = Matrix::zeros(w.cols, w.rows);
+            for r in 0..w.rows {
+                for c in 0..w.cols {
+                    t.data[c * w.rows + r] = w.data[r * w.cols + c];
+                }
+            }
+            let spec = &self.specs[enc.weight];
+            self.params[enc.weight] = upload_param(backend, &t, spec)?;
+        }
+        Ok(())
+    }
+}

@@ -55,7 +55,7 @@ pub fn train_model<B: Backend>(
     }
     if data.cols != settings.model.input_dim {
         return Err(Error::Shape(format!(
-            "the data has {} columns but the model's input width is {} (the first --layers value)",
+            "the data has {} columns but the model's input width is {} (the first of `model.layers`)",
             data.cols, settings.model.input_dim
         )));
     }

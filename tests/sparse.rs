@@ -82,7 +82,7 @@ fn kl_run_drives_every_unit_mean_activation_near_rho() {
     let x = data(400, 16, 1);
     let (model, report) = run(&cpu, sigmoid_code(&[16, 10]), &x, &kl_config(150, 3.0));
     let last = report.last();
-    let err = last.max_abs_rho_error.unwrap();
+    let err = last.code.as_ref().unwrap().max_abs_rho_error.unwrap();
     assert!(err < 0.01, "max |mean activation - rho| = {err}");
     assert!(last.penalty.unwrap() >= 0.0);
     let m = code_metrics(&cpu, &model, &x).unwrap();
@@ -92,11 +92,18 @@ fn kl_run_drives_every_unit_mean_activation_near_rho() {
         m.unit_means
     );
     // The history keeps every unit's mean activation of every epoch.
-    assert_eq!(last.unit_mean_activation.as_ref(), Some(&m.unit_means));
-    assert!(report
-        .history
-        .iter()
-        .all(|h| h.unit_mean_activation.as_ref().map(Vec::len) == Some(10)));
+    assert_eq!(
+        last.code.as_ref().unwrap().unit_mean_activation.as_ref(),
+        Some(&m.unit_means)
+    );
+    assert!(report.history.iter().all(|h| h
+        .code
+        .as_ref()
+        .unwrap()
+        .unit_mean_activation
+        .as_ref()
+        .map(Vec::len)
+        == Some(10)));
     assert!(
         m.fvu < 1.0,
         "it reconstructs better than the mean: FVU {}",
@@ -104,7 +111,13 @@ fn kl_run_drives_every_unit_mean_activation_near_rho() {
     );
     // Without the penalty (beta 0) the same run leaves the units far from rho.
     let (_, free) = run(&cpu, sigmoid_code(&[16, 10]), &x, &kl_config(150, 0.0));
-    let free_err = free.last().max_abs_rho_error.unwrap();
+    let free_err = free
+        .last()
+        .code
+        .as_ref()
+        .unwrap()
+        .max_abs_rho_error
+        .unwrap();
     assert!(free_err > 0.1, "control run: {free_err}");
 }
 
@@ -138,11 +151,11 @@ fn topk_model_keeps_exactly_k_units_and_reports_metrics() {
     assert!(max_per_row <= 4);
     let last = report.last();
     assert!(
-        last.l0.unwrap() <= 4.0 && last.l0.unwrap() > 3.0,
+        last.code.as_ref().unwrap().l0 <= 4.0 && last.code.as_ref().unwrap().l0 > 3.0,
         "{last:?}"
     );
-    assert!(last.dead_latents.unwrap() < 40);
-    assert!(last.fvu.unwrap() < report.history[0].fvu.unwrap());
+    assert!(last.code.as_ref().unwrap().dead_latents < 40);
+    assert!(last.code.as_ref().unwrap().fvu < report.history[0].code.as_ref().unwrap().fvu);
 }
 
 #[test]
@@ -279,7 +292,7 @@ fn sparse_runs_agree_between_gpu_and_cpu() {
             if let (Some(pa), Some(pb)) = (a.penalty, b.penalty) {
                 assert!((pa - pb).abs() <= 1e-3 * pb.abs().max(1e-3), "{pa} vs {pb}");
             }
-            assert_eq!(a.l0.is_some(), b.l0.is_some());
+            assert_eq!(a.code.is_some(), b.code.is_some());
             assert_eq!(a.resampled, b.resampled);
         }
     }
@@ -678,14 +691,14 @@ fn resampling_lowers_the_dead_count() {
     };
     let (_, plain) = fit(false);
     let (model, resampled) = fit(true);
-    let plain_dead = plain.last().dead_latents.unwrap();
+    let plain_dead = plain.last().code.as_ref().unwrap().dead_latents;
     assert!(plain_dead >= 10, "{plain_dead}");
     assert!(plain.last().resampled.is_none());
     assert_eq!(
         resampled.history[0].resampled,
-        Some(plain.history[0].dead_latents.unwrap())
+        Some(plain.history[0].code.as_ref().unwrap().dead_latents)
     );
-    let after = resampled.last().dead_latents.unwrap();
+    let after = resampled.last().code.as_ref().unwrap().dead_latents;
     assert!(
         after < plain_dead,
         "{after} dead after resampling, {plain_dead} without"
@@ -737,8 +750,8 @@ fn auxk_and_the_pre_encoder_bias_revive_dead_latents_on_mnist() {
             ..TrainConfig::default()
         };
         let report = fit(&cpu, &mut model, &x, &tc);
-        assert_eq!(report.last().l0, Some(16.0));
-        report.last().dead_latents.unwrap()
+        assert_eq!(report.last().code.as_ref().map(|c| c.l0), Some(16.0));
+        report.last().code.as_ref().unwrap().dead_latents
     };
     let plain = dead(None, false);
     let with_aux = dead(Some(128), false);

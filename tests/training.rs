@@ -296,3 +296,30 @@ fn the_config_penalties_apply_without_extra_regularisers() {
         "weight decay in the config must shrink the weights: {decayed_weights} vs {plain_weights}"
     );
 }
+
+/// A model directory written by another version of the format is refused with a message that
+/// names the file and both versions, before its other fields are read.
+#[test]
+fn a_config_of_another_version_is_a_clear_error() {
+    let cpu = B::new();
+    let cfg = ModelConfig::mirrored(&[6, 4, 2]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let m = Autoencoder::new(&cpu, cfg.clone(), 1).unwrap();
+    checkpoint::save(dir.path(), &cpu, &m, &SavedConfig::new(cfg)).unwrap();
+    let path = dir.path().join(checkpoint::CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["version"] = 7.into();
+    json["model"] = "a future layout".into();
+    std::fs::write(&path, json.to_string()).unwrap();
+    let err = checkpoint::load(dir.path(), &cpu)
+        .err()
+        .expect("another version must not load")
+        .to_string();
+    assert!(err.contains("config.json"), "{err}");
+    assert!(
+        err.contains("version 7") && err.contains("version 1"),
+        "{err}"
+    );
+    assert!(err.contains("newer"), "{err}");
+}

@@ -15,6 +15,32 @@ mod synth;
 mod train;
 
 use ae::{BackendChoice, Device, Result};
+
+/// The library names configuration fields in its errors (`` `train.penalty` ``); the command
+/// speaks of its flags. Each field the library names, and the flag that sets it.
+const FLAGS: &[(&str, &str)] = &[
+    ("`model.layers`", "--layers"),
+    ("`model.output_activation`", "--output"),
+    ("`model.code_activation`", "--code-activation"),
+    ("`model.code_topk`", "--sparsity topk:K"),
+    ("`train.auxk`", "--sparsity topk:K:AUXK"),
+    ("`train.penalty_warmup`", "--sparsity-warmup"),
+    ("`train.penalty`", "--sparsity l1:... or kl:..."),
+    ("`train.resample_dead`", "--resample-dead"),
+    ("`train.optimizer.lr`", "--lr"),
+    (
+        "`train.early_stopping_patience`",
+        "--patience; a --val-split above 0",
+    ),
+];
+
+/// An error message in the command's words: each configuration field the library names is
+/// replaced by the flag that sets it.
+pub fn in_flags(message: &str) -> String {
+    FLAGS.iter().fold(message.to_string(), |m, (field, flag)| {
+        m.replace(field, flag)
+    })
+}
 use clap::{Args, Parser, Subcommand};
 
 /// Autoencoders in Rust: train, encode, reconstruct, score and compare against PCA.
@@ -136,4 +162,19 @@ pub fn open_device(g: &GlobalArgs) -> Result<Device> {
 /// Prints a JSON value as one line on stdout.
 pub fn print_json(value: &serde_json::Value) {
     println!("{value}");
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use super::*;
+
+    #[test]
+    fn library_fields_become_flags() {
+        let m = in_flags("a sparsity warmup (`train.penalty_warmup`) needs `train.penalty`");
+        assert_eq!(
+            m,
+            "a sparsity warmup (--sparsity-warmup) needs --sparsity l1:... or kl:..."
+        );
+        assert_eq!(in_flags("no field here"), "no field here");
+    }
 }

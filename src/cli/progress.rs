@@ -43,21 +43,21 @@ impl TrainProgress {
                         .val_loss
                         .map_or(String::new(), |v| format!(" val {v:.5}"))
                 ));
-                if let (Some(l0), false) = (metrics.l0, self.quiet) {
+                if let (Some(code), false) = (&metrics.code, self.quiet) {
                     let line = format!(
-                        "epoch {}: loss {:.5}{} MSE {:.5} FVU {:.4} L0 {l0:.2} dead latents {} \
+                        "epoch {}: loss {:.5}{} MSE {:.5} FVU {:.4} L0 {:.2} dead latents {} \
                          mean activation {:.4}{}",
                         metrics.epoch,
                         metrics.train_loss,
                         metrics
                             .penalty
                             .map_or(String::new(), |p| format!(" penalty {p:.5}")),
-                        metrics.mse.unwrap_or(f64::NAN),
-                        metrics.fvu.unwrap_or(f64::NAN),
-                        metrics.dead_latents.unwrap_or(0),
-                        metrics.mean_activation.unwrap_or(f64::NAN),
-                        metrics
-                            .max_abs_rho_error
+                        code.mse,
+                        code.fvu,
+                        code.l0,
+                        code.dead_latents,
+                        code.mean_activation,
+                        code.max_abs_rho_error
                             .map_or(String::new(), |e| format!(" max |mean - rho| {e:.4}")),
                     );
                     if self.bar.is_hidden() {

@@ -106,19 +106,41 @@ pub fn save<B: Backend>(
 pub fn load_config(dir: &Path) -> Result<SavedConfig> {
     let path = dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let config: SavedConfig = serde_json::from_str(&text).map_err(|e| {
+    let json_error = |e: serde_json::Error| {
         Error::format(
             &path,
             format!("line {}, column {}", e.line(), e.column()),
             e.to_string(),
         )
-    })?;
-    if config.format != FORMAT {
+    };
+    // Format and version first: a file of another version may not have this one's fields.
+    #[derive(serde::Deserialize)]
+    struct Header {
+        format: String,
+        version: u32,
+    }
+    let header: Header = serde_json::from_str(&text).map_err(json_error)?;
+    if header.format != FORMAT {
         return Err(Error::Model {
             path,
-            message: format!("format is '{}', expected '{FORMAT}'", config.format),
+            message: format!("format is '{}', expected '{FORMAT}'", header.format),
         });
     }
+    if header.version != VERSION {
+        return Err(Error::Model {
+            path,
+            message: format!(
+                "format version {} is not this ae's version {VERSION}: it was written by {} ae",
+                header.version,
+                if header.version > VERSION {
+                    "a newer"
+                } else {
+                    "an older"
+                }
+            ),
+        });
+    }
+    let config: SavedConfig = serde_json::from_str(&text).map_err(json_error)?;
     config.model.validate().map_err(|e| Error::Model {
         path: path.clone(),
         message: e.to_string(),

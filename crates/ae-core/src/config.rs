@@ -155,7 +155,7 @@ impl ModelConfig {
         if self.pre_bias && output != Activation::Identity {
             return Err(Error::Config(format!(
                 "the pre-encoder bias subtracts the output bias from the input and needs an \
-                 identity output (--output identity), got {output}"
+                 identity output (`model.output_activation` identity), got {output}"
             )));
         }
         if let Some(k) = self.code_topk {
@@ -168,7 +168,7 @@ impl ModelConfig {
             let act = self.activations[self.encoder.len() - 1];
             if act != Activation::Relu {
                 return Err(Error::Config(format!(
-                    "a topk code applies ReLU to its kept units and needs --code-activation relu, \
+                    "a topk code applies ReLU to its kept units and needs `model.code_activation` relu, \
                      got {act}"
                 )));
             }
@@ -267,7 +267,7 @@ mod tests {
             assert!(err.contains("1 <= k <= the code width 3"), "{err}");
         }
         let err = cfg.clone().with_topk(Some(2)).unwrap_err().to_string();
-        assert!(err.contains("--code-activation relu"), "{err}");
+        assert!(err.contains("`model.code_activation` relu"), "{err}");
         let bad = cfg.with_activations(Activation::Relu, Activation::Relu, Activation::Tanh);
         assert!(bad.unwrap_err().to_string().contains("output activation"));
     }

@@ -67,7 +67,7 @@ impl CodePenalty {
                 let code = model.activations[model.encoder_depth() - 1];
                 if code != Activation::Sigmoid {
                     return Err(Error::Config(format!(
-                        "kl sparsity needs sigmoid code units (--code-activation sigmoid), \
+                        "kl sparsity needs sigmoid code units (`model.code_activation` sigmoid), \
                          got {code}"
                     )));
                 }
@@ -236,12 +236,12 @@ impl AuxK {
     pub fn validate(&self, model: &ModelConfig) -> Result<()> {
         if model.code_topk.is_none() {
             return Err(Error::Config(
-                "the AuxK loss needs a topk code (--sparsity topk:K:AUXK)".into(),
+                "the AuxK loss (`train.auxk`) needs a topk code (`model.code_topk`)".into(),
             ));
         }
         if model.encoder.len() != 1 || !model.decoder.is_empty() || model.tied {
             return Err(Error::Config(format!(
-                "the AuxK loss needs a one-hidden-layer, untied autoencoder (--layers IN,CODE), \
+                "the AuxK loss needs a one-hidden-layer, untied autoencoder (`model.layers` IN,CODE), \
                  got encoder {:?}, decoder {:?}{}",
                 model.encoder,
                 model.decoder,

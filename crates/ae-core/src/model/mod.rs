@@ -253,7 +253,7 @@ impl<B: Backend> Autoencoder<B> {
     pub fn check_loss(&self, loss: Loss) -> Result<()> {
         if loss == Loss::Bce && self.config.output_activation() != Activation::Sigmoid {
             return Err(Error::Config(
-                "the bce loss needs a sigmoid output activation (--output sigmoid)".into(),
+                "the bce loss needs a sigmoid output activation (`model.output_activation` sigmoid)".into(),
             ));
         }
         Ok(())

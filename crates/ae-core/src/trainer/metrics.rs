@@ -1,0 +1,126 @@
+//! What an epoch measured: the losses and throughput always, and with `code_metrics` what the
+//! code looks like ([`EpochCodeMetrics`]).
+
+use crate::sparsity::CodeMetrics;
+use crate::{Autoencoder, Backend, Matrix, Result};
+
+/// What one epoch measured.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean reconstruction loss over the epoch's training batches.
+    pub train_loss: f64,
+    /// Reconstruction loss on the validation data after the epoch.
+    pub val_loss: Option<f64>,
+    /// Learning rate at the epoch's last step.
+    pub lr: f32,
+    /// Wall time of the epoch (training and validation).
+    pub seconds: f64,
+    /// Training samples per second.
+    pub samples_per_sec: f64,
+    /// Mean code penalty over the epoch's training batches (with a penalty), plus the AuxK
+    /// loss (with AuxK).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub penalty: Option<f64>,
+    /// Code units re-initialised after the epoch, for the next one (with `resample_dead`; none
+    /// after the last epoch). The other metrics are of the weights before it; it is set after
+    /// the epoch's `TrainEvent::Epoch`, so only the history carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resampled: Option<usize>,
+    /// The code after the epoch, over the training data (with `code_metrics`); its fields sit
+    /// beside the others in JSON.
+    #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
+    pub code: Option<EpochCodeMetrics>,
+}
+
+/// The code of the training data after an epoch (with `TrainConfig::code_metrics`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochCodeMetrics {
+    /// Mean squared reconstruction error per element.
+    pub mse: f64,
+    /// Fraction of variance unexplained.
+    pub fvu: f64,
+    /// Mean active code units per sample.
+    pub l0: f64,
+    /// Code units active on none of the last `TrainConfig::dead_window` training samples.
+    pub dead_latents: usize,
+    /// Mean over units of each unit's mean activation.
+    pub mean_activation: f64,
+    /// Largest `|unit mean activation - rho|` (with a KL penalty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_abs_rho_error: Option<f64>,
+    /// Each code unit's mean activation, to hold against rho (with a KL penalty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_mean_activation: Option<Vec<f64>>,
+}
+
+impl EpochCodeMetrics {
+    /// The epoch's view of `code`: with `dead_latents` counted over the window, and the
+    /// per-unit means held against KL's target `rho` where there is one.
+    pub fn new(code: CodeMetrics, dead_latents: usize, rho: Option<f32>) -> Self {
+        EpochCodeMetrics {
+            mse: code.mse,
+            fvu: code.fvu,
+            l0: code.l0,
+            dead_latents,
+            mean_activation: code.mean_activation,
+            max_abs_rho_error: rho.map(|rho| code.max_abs_rho_error(rho as f64)),
+            unit_mean_activation: rho.map(|_| code.unit_means),
+        }
+    }
+}
+
+/// Code metrics of `model` over `data` (the code and reconstruction of every row).
+pub fn code_metrics<B: Backend>(
+    backend: &B,
+    model: &Autoencoder<B>,
+    data: &Matrix,
+) -> Result<CodeMetrics> {
+    let (code, recon) = model.code_and_reconstruction(backend, data)?;
+    CodeMetrics::compute(data, &code, &recon)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(code: Option<EpochCodeMetrics>) -> EpochMetrics {
+        EpochMetrics {
+            epoch: 1,
+            train_loss: 0.5,
+            val_loss: None,
+            lr: 1e-3,
+            seconds: 1.0,
+            samples_per_sec: 10.0,
+            penalty: None,
+            resampled: None,
+            code,
+        }
+    }
+
+    #[test]
+    fn code_metrics_sit_beside_the_others_in_json_and_read_back() {
+        let with = epoch(Some(EpochCodeMetrics {
+            mse: 0.1,
+            fvu: 0.2,
+            l0: 3.0,
+            dead_latents: 4,
+            mean_activation: 0.5,
+            max_abs_rho_error: None,
+            unit_mean_activation: None,
+        }));
+        let json = serde_json::to_value(&with).unwrap();
+        assert_eq!(json["l0"], 3.0);
+        assert_eq!(json["dead_latents"], 4);
+        assert!(json.get("code").is_none() && json.get("max_abs_rho_error").is_none());
+        assert_eq!(serde_json::from_value::<EpochMetrics>(json).unwrap(), with);
+        let without = epoch(None);
+        let json = serde_json::to_value(&without).unwrap();
+        assert!(json.get("l0").is_none());
+        assert_eq!(
+            serde_json::from_value::<EpochMetrics>(json).unwrap(),
+            without
+        );
+    }
+}

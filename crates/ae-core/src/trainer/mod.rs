@@ -1,0 +1,514 @@
+//! The training loop: seeded shuffling, mini-batches gathered from the device-resident dataset,
+//! optimiser steps under a learning-rate schedule, per-epoch validation, early stopping, and a
+//! stop with the last good weights when the loss stops being finite. The sparse-autoencoder
+//! pieces (dead latents, unit-norm decoder, resampling) are in [`sae`]'s types, the data feeding
+//! in [`batches`], the per-epoch record in [`metrics`].
+
+mod batches;
+mod metrics;
+mod sae;
+
+pub use self::batches::{evaluate, split, DeviceData};
+pub use self::metrics::{code_metrics, EpochCodeMetrics, EpochMetrics};
+pub use self::sae::resample_dead;
+
+use self::batches::{batch_buffers, read_scalar, restore, snapshot, BatchBuffers};
+use self::sae::{DeadLatents, UnitNormDecoder};
+use crate::regularizer::{Regularizer, WeightDecay};
+use crate::sparsity::{hash_u32, AuxK, CodePenalty, Noise};
+use crate::{
+    Autoencoder, Backend, Error, Gradients, Loss, LrSchedule, Matrix, Optimizer, OptimizerConfig,
+    OptimizerKind, Reconstruction, Reduction, Result, Rng,
+};
+use std::time::Instant;
+
+/// Settings of one training run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Samples per step.
+    pub batch_size: usize,
+    /// Seed of the shuffling.
+    pub seed: u64,
+    /// Reconstruction loss.
+    pub loss: Loss,
+    /// How a sample's element losses add up (the reported losses use it too).
+    #[serde(default)]
+    pub reduction: Reduction,
+    /// Optimiser and its hyper-parameters.
+    pub optimizer: OptimizerConfig,
+    /// Learning rate over the run.
+    pub schedule: LrSchedule,
+    /// Stop after this many epochs without a better validation loss (needs validation data);
+    /// the best weights are restored at the end.
+    pub early_stopping_patience: Option<usize>,
+    /// A sparsity penalty on the code (L1 or KL): [`train`] checks it against the model, applies
+    /// it (see [`TrainConfig::regularizers`]) and reports it.
+    #[serde(default)]
+    pub penalty: Option<CodePenalty>,
+    /// Sparsity warmup: the penalty's coefficient ramps linearly up to its value over this
+    /// many steps (`(step + 1) / warmup` at step `step`), so that the code can form before it
+    /// is made sparse. 0: no warmup.
+    #[serde(default)]
+    pub penalty_warmup: usize,
+    /// Denoising: the input of each step is corrupted with this seeded noise, the loss compares
+    /// against the clean input.
+    #[serde(default)]
+    pub noise: Option<Noise>,
+    /// Measure the code after each epoch (MSE, FVU, L0, dead latents, mean activation) over the
+    /// training data.
+    #[serde(default)]
+    pub code_metrics: bool,
+    /// The AuxK loss against dead latents (one-hidden-layer TopK models); its value is reported
+    /// as the epoch's penalty.
+    #[serde(default)]
+    pub auxk: Option<AuxK>,
+    /// Keep every column of the decoder weight that reads the code at unit L2 norm: normalised
+    /// before training and after every step, and each step's gradient loses its component along
+    /// the column first (Gao et al. 2024). Needs an untied model.
+    #[serde(default)]
+    pub unit_norm_decoder: bool,
+    /// After each epoch but the last, re-initialise the code units active on no training
+    /// sample (see [`resample_dead`]). Needs a one-hidden-layer, untied model.
+    #[serde(default)]
+    pub resample_dead: bool,
+    /// The dead-latent window of the code metrics: a code unit counts as dead when it was
+    /// active on none of the last `dead_window` training samples (as seen in training, noise
+    /// included). Units cannot count as dead before that many samples have been seen.
+    #[serde(default = "default_dead_window")]
+    pub dead_window: usize,
+}
+
+fn default_dead_window() -> usize {
+    AuxK::DEFAULT_DEAD_WINDOW
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 20,
+            batch_size: 256,
+            seed: 0,
+            loss: Loss::Mse,
+            reduction: Reduction::Mean,
+            optimizer: OptimizerConfig::default(),
+            schedule: LrSchedule::Constant,
+            early_stopping_patience: None,
+            penalty: None,
+            penalty_warmup: 0,
+            noise: None,
+            code_metrics: false,
+            auxk: None,
+            unit_norm_decoder: false,
+            resample_dead: false,
+            dead_window: default_dead_window(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The penalties this config implies, which [`train`] applies: coupled L2 weight decay for
+    /// SGD and Adam (AdamW's is decoupled, inside the optimiser) and the code penalty.
+    pub fn regularizers<B: Backend>(&self) -> Vec<Box<dyn Regularizer<B>>> {
+        let wd = self.optimizer.weight_decay;
+        let mut out: Vec<Box<dyn Regularizer<B>>> = Vec::new();
+        if wd > 0.0 && self.optimizer.kind != OptimizerKind::AdamW {
+            out.push(Box::new(WeightDecay { lambda: wd }));
+        }
+        if let Some(penalty) = self.penalty {
+            out.push(Box::new(penalty));
+        }
+        out
+    }
+
+    /// Checks the ranges of the settings.
+    pub fn validate(&self) -> Result<()> {
+        if self.early_stopping_patience == Some(0) {
+            return Err(Error::Config(
+                "early-stopping patience must be at least 1 epoch".into(),
+            ));
+        }
+        if self.epochs == 0 || self.batch_size == 0 {
+            return Err(Error::Config(
+                "epochs and batch size must be positive".into(),
+            ));
+        }
+        let o = &self.optimizer;
+        if !(o.lr.is_finite() && o.lr > 0.0) {
+            return Err(Error::Config(format!(
+                "learning rate must be positive, got {}",
+                o.lr
+            )));
+        }
+        if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
+            return Err(Error::Config(format!(
+                "weight decay must be non-negative, got {}",
+                o.weight_decay
+            )));
+        }
+        if let Some(noise) = self.noise {
+            noise.validate()?;
+        }
+        if self.penalty_warmup > 0 && self.penalty.is_none() {
+            return Err(Error::Config(
+                "a sparsity warmup needs an l1 or kl penalty (`train.penalty`)".into(),
+            ));
+        }
+        if self.dead_window == 0 {
+            return Err(Error::Config("the dead window must be positive".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Progress reported to the caller while training.
+pub enum TrainEvent<'a, B: Backend> {
+    /// A step finished (`step` 1-based within the epoch).
+    Step {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based step within the epoch.
+        step: usize,
+        /// Steps in each epoch.
+        steps_per_epoch: usize,
+    },
+    /// An epoch finished with finite losses.
+    Epoch {
+        /// Its metrics.
+        metrics: &'a EpochMetrics,
+        /// The model after the epoch.
+        model: &'a Autoencoder<B>,
+        /// The validation loss (or, without validation data, the training loss) is the best yet.
+        improved: bool,
+    },
+}
+
+/// The outcome of [`train`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainReport {
+    /// One entry per epoch run.
+    pub history: Vec<EpochMetrics>,
+    /// The epoch whose weights the model holds at the end.
+    pub best_epoch: usize,
+    /// Early stopping ended the run before `epochs`.
+    pub stopped_early: bool,
+    /// The training data did not fit on the device and was uploaded batch by batch.
+    pub streamed: bool,
+}
+
+impl TrainReport {
+    /// The last epoch's metrics.
+    pub fn last(&self) -> &EpochMetrics {
+        self.history
+            .last()
+            .expect("a report has at least one epoch")
+    }
+}
+
+/// Trains `model` on `train` (`[n, input_dim]`, already normalised), validating on `val` after
+/// each epoch. The objective is the reconstruction loss plus the penalties `config` implies
+/// ([`TrainConfig::regularizers`]) plus any `extra` ones the caller adds. `on_event` sees every
+/// step and epoch; an error from it stops training.
+///
+/// When a loss turns non-finite, the model is put back to the last finite epoch's weights and
+/// [`Error::Diverged`] is returned. With validation data the model ends holding the weights of
+/// the epoch with the best validation loss.
+pub fn train<B: Backend>(
+    backend: &B,
+    model: &mut Autoencoder<B>,
+    train: &Matrix,
+    val: Option<&Matrix>,
+    config: &TrainConfig,
+    extra: &[Box<dyn Regularizer<B>>],
+    on_event: &mut dyn FnMut(TrainEvent<'_, B>) -> Result<()>,
+) -> Result<TrainReport> {
+    let unit_norm = check(model, train, val, config)?;
+    let implied = config.regularizers::<B>();
+    let regularizers: Vec<&dyn Regularizer<B>> =
+        implied.iter().chain(extra).map(|r| r.as_ref()).collect();
+    let objective = Reconstruction {
+        loss: config.loss,
+        reduction: config.reduction,
+    };
+    // KL's target rate, which the per-unit metrics are held against.
+    let rho = config.penalty.and_then(|p| p.rho());
+    let n = train.rows;
+    let batch = config.batch_size.min(n);
+    let steps_per_epoch = n.div_ceil(batch);
+    let total_steps = steps_per_epoch * config.epochs;
+    let data = DeviceData::new(backend, train)?;
+    let val_data = match val {
+        Some(v) if v.rows > 0 => Some(DeviceData::new(backend, v)?),
+        _ => None,
+    };
+    let streamed = matches!(data, DeviceData::Streamed(_));
+    let mut full = step_buffers(backend, model, config, batch)?;
+    let mut tail = match n % batch {
+        0 => None,
+        r => Some(step_buffers(backend, model, config, r)?),
+    };
+    let mut dead = DeadLatents::new(backend, model.config().code_dim(), config.dead_window)?;
+    let track_dead = config.code_metrics || config.auxk.is_some();
+    let mut grads: Gradients<B> = model.gradients(backend)?;
+    let mut optimizer = Optimizer::new(backend, config.optimizer, model)?;
+    if let Some(u) = unit_norm {
+        u.normalize(backend, model);
+    }
+    let zeros_like = |model: &Autoencoder<B>| -> Result<Vec<B::Tensor>> {
+        model
+            .param_specs()
+            .iter()
+            .map(|s| backend.zeros(s.rows, s.cols))
+            .collect()
+    };
+    let mut last_good = zeros_like(model)?;
+    let mut best = zeros_like(model)?;
+    snapshot(backend, model, &mut last_good);
+    snapshot(backend, model, &mut best);
+
+    let mut rng = Rng::new(config.seed);
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    let mut history = Vec::with_capacity(config.epochs);
+    let mut best_loss = f64::INFINITY;
+    let mut best_epoch = 0;
+    let mut stopped_early = false;
+    let mut global_step = 0;
+    let mut lr = config.optimizer.lr;
+
+    for epoch in 1..=config.epochs {
+        let started = Instant::now();
+        rng.shuffle(&mut order);
+        for (s, rows) in order.chunks(batch).enumerate() {
+            let buf = match tail.as_mut() {
+                Some(t) if rows.len() != batch => t,
+                _ => &mut full,
+            };
+            data.batch(backend, rows, &mut buf.x)?;
+            let input = corrupted_input(backend, config, global_step, &buf.x, buf.noisy.as_mut());
+            buf.ws.penalty_strength = match config.penalty_warmup {
+                0 => 1.0,
+                w => ((global_step + 1) as f32 / w as f32).min(1.0),
+            };
+            let scale = rows.len() as f32 / n as f32;
+            let (x, ws) = (&buf.x, &mut buf.ws);
+            model.forward_backward(
+                backend,
+                objective,
+                input,
+                x,
+                scale,
+                ws,
+                &mut grads,
+                &regularizers,
+            );
+            if track_dead {
+                dead.track(backend, model.code(ws));
+            }
+            if let (Some(aux), Some(aw)) = (&config.auxk, buf.aux.as_mut()) {
+                let reduction = config.reduction;
+                model.auxk_backward(
+                    backend,
+                    aux,
+                    input,
+                    x,
+                    reduction,
+                    scale,
+                    &dead.since,
+                    ws,
+                    aw,
+                    &mut grads,
+                );
+            }
+            lr = config.optimizer.lr * config.schedule.factor(global_step, total_steps);
+            if let Some(u) = unit_norm {
+                u.project(backend, model, &mut grads);
+            }
+            optimizer.step(backend, model, &grads, lr);
+            if let Some(u) = unit_norm {
+                u.normalize(backend, model);
+            }
+            global_step += 1;
+            on_event(TrainEvent::Step {
+                epoch,
+                step: s + 1,
+                steps_per_epoch,
+            })?;
+        }
+        let mut train_loss = read_scalar(backend, &mut full.ws.loss_acc)?;
+        let mut penalty = read_scalar(backend, &mut full.ws.penalty_acc)?;
+        if let Some(t) = tail.as_mut() {
+            train_loss += read_scalar(backend, &mut t.ws.loss_acc)?;
+            penalty += read_scalar(backend, &mut t.ws.penalty_acc)?;
+        }
+        let train_seconds = started.elapsed().as_secs_f64();
+        let code = match config.code_metrics {
+            true => Some(EpochCodeMetrics::new(
+                code_metrics(backend, model, train)?,
+                dead.count(backend)?,
+                rho,
+            )),
+            false => None,
+        };
+        let val_loss = match &val_data {
+            Some(v) => Some(evaluate(backend, model, objective, v, batch)?),
+            None => None,
+        };
+        if !train_loss.is_finite() || val_loss.is_some_and(|v| !v.is_finite()) {
+            restore(backend, model, &last_good);
+            return Err(Error::Diverged(format!(
+                "epoch {epoch}: the training loss is {train_loss}{}; the model was put back to \
+                 the weights after epoch {} (try a lower `train.optimizer.lr`)",
+                val_loss.map_or(String::new(), |v| format!(", validation loss {v}")),
+                epoch - 1
+            )));
+        }
+        snapshot(backend, model, &mut last_good);
+        let mut metrics = EpochMetrics {
+            epoch,
+            train_loss,
+            val_loss,
+            lr,
+            seconds: started.elapsed().as_secs_f64(),
+            samples_per_sec: n as f64 / train_seconds,
+            penalty: (config.penalty.is_some() || config.auxk.is_some()).then_some(penalty),
+            resampled: None,
+            code,
+        };
+        let monitored = val_loss.unwrap_or(train_loss);
+        let improved = monitored < best_loss;
+        if improved {
+            best_loss = monitored;
+            best_epoch = epoch;
+            snapshot(backend, model, &mut best);
+        }
+        on_event(TrainEvent::Epoch {
+            metrics: &metrics,
+            model,
+            improved,
+        })?;
+        stopped_early = config
+            .early_stopping_patience
+            .is_some_and(|patience| epoch - best_epoch >= patience && epoch < config.epochs);
+        // Resampling prepares the next epoch: the epoch's metrics, checkpoint and snapshots are
+        // of the trained weights, and nothing is resampled after the last epoch.
+        if config.resample_dead && !stopped_early && epoch < config.epochs {
+            let units = resample_dead(backend, model, &mut optimizer, train)?;
+            if !units.is_empty() && track_dead {
+                dead.reset(backend, &units)?;
+            }
+            metrics.resampled = Some(units.len());
+        }
+        history.push(metrics);
+        if stopped_early {
+            break;
+        }
+    }
+    if val_data.is_some() {
+        restore(backend, model, &best);
+    } else {
+        best_epoch = history.len();
+    }
+    backend.sync()?;
+    Ok(TrainReport {
+        history,
+        best_epoch,
+        stopped_early,
+        streamed,
+    })
+}
+
+/// The batch's input: the clean batch, or (denoising) its seeded corruption. Each step's noise
+/// seed is the run's seed mixed with the step number.
+fn corrupted_input<'a, B: Backend>(
+    backend: &B,
+    config: &TrainConfig,
+    step: usize,
+    x: &'a B::Tensor,
+    noisy: Option<&'a mut B::Tensor>,
+) -> &'a B::Tensor {
+    match (config.noise, noisy) {
+        (Some(noise), Some(noisy)) => {
+            let seed = hash_u32((config.seed as u32) ^ hash_u32(step as u32));
+            backend.corrupt(noise, seed, x, noisy);
+            &*noisy
+        }
+        _ => x,
+    }
+}
+
+/// The buffers of one batch size, with the denoising and AuxK ones where `config` needs them.
+fn step_buffers<B: Backend>(
+    backend: &B,
+    model: &Autoencoder<B>,
+    config: &TrainConfig,
+    rows: usize,
+) -> Result<BatchBuffers<B>> {
+    let mut b = batch_buffers(backend, model, rows)?;
+    if config.noise.is_some() {
+        b.noisy = Some(backend.zeros(rows, model.config().input_dim)?);
+    }
+    if config.auxk.is_some() {
+        b.aux = Some(model.auxk_workspace(backend, rows)?);
+    }
+    Ok(b)
+}
+
+/// Checks `config` against the model and the data before anything is allocated; returns the
+/// unit-norm decoder when the config asks for one.
+fn check<B: Backend>(
+    model: &Autoencoder<B>,
+    train: &Matrix,
+    val: Option<&Matrix>,
+    config: &TrainConfig,
+) -> Result<Option<UnitNormDecoder>> {
+    config.validate()?;
+    model.check_loss(config.loss)?;
+    let input_dim = model.config().input_dim;
+    for (what, m) in std::iter::once(("training", train)).chain(val.map(|v| ("validation", v))) {
+        if m.cols != input_dim {
+            return Err(Error::Shape(format!(
+                "the {what} data has {} columns but the model's input width is {input_dim}",
+                m.cols
+            )));
+        }
+    }
+    if train.rows == 0 {
+        return Err(Error::Config("no training rows".into()));
+    }
+    if let Some(penalty) = &config.penalty {
+        penalty.validate(model.config())?;
+    }
+    if let Some(aux) = &config.auxk {
+        aux.validate(model.config())?;
+    }
+    if config.resample_dead {
+        let m = model.config();
+        if m.encoder.len() != 1 || !m.decoder.is_empty() || m.tied {
+            return Err(Error::Config(format!(
+                "resampling dead units needs a one-hidden-layer, untied autoencoder \
+                 (`model.layers` IN,CODE), got encoder {:?}, decoder {:?}{}",
+                m.encoder,
+                m.decoder,
+                if m.tied { ", tied" } else { "" }
+            )));
+        }
+    }
+    let unit_norm = match (config.unit_norm_decoder, model.code_decoder_weight()) {
+        (false, _) => None,
+        (true, Some(weight)) => Some(UnitNormDecoder { weight }),
+        (true, None) => {
+            return Err(Error::Config(
+                "a unit-norm decoder needs an untied model (the tied decoder is the encoder's \
+                 weight)"
+                    .into(),
+            ))
+        }
+    };
+    if config.early_stopping_patience.is_some() && val.is_none_or(|v| v.rows == 0) {
+        return Err(Error::Config(
+            "early stopping (`train.early_stopping_patience`) needs validation data".into(),
+        ));
+    }
+    Ok(unit_norm)
+}

@@ -3,14 +3,15 @@
 //! Autoencoders in Rust, trained on the CPU or (soon) any GPU through wgpu, from one binary or as
 //! a library. This facade crate re-exports [`ae_core`] (model, trainer, data, PCA) and
 //! [`ae_cpu`] (the CPU backend), chooses a backend at run time ([`Device`]), and holds the
-//! workflows the `ae` command runs ([`workflow`]), the pictures it draws ([`picture`]) and its
-//! benchmark ([`bench`]).
+//! workflows the `ae` command runs ([`workflow`]), the charts it draws ([`chart`], SVG), its
+//! image grids ([`picture`], PNG), its HTML reports ([`report`]) and its benchmark
+//! ([`bench`](mod@bench)).
 
 pub mod anomaly;
 pub mod bench;
+pub mod chart;
 pub mod device;
 pub mod picture;
-pub mod plot;
 pub mod report;
 pub mod workflow;
 

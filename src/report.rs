@@ -1,10 +1,26 @@
-//! HTML reports: a folder of PNG charts and an `index.html` that shows them with the run's
-//! settings and metrics. The page marks itself `data-images-loaded="k/n"` once every image has
-//! loaded (or failed), so a headless browser can check it.
+//! HTML reports: an `index.html` that shows the run's settings, metrics, charts and pictures,
+//! in a folder beside the files it shows. Charts are SVG, inlined into the page (so the browser
+//! draws their text) and saved beside it as `.svg` files, which the page links to; image grids
+//! are PNG files the page loads. Once loaded, the page marks itself `data-images-loaded="k/n"`
+//! (`k` of the `n` images loaded) and `data-charts-drawn="k/n"` (`k` of the `n` charts laid out
+//! with all their text drawn), so a headless browser can check it.
 
+use crate::chart::Chart;
 use ae_core::atomic::write_atomic;
 use ae_core::{Error, Result};
 use std::path::{Path, PathBuf};
+
+/// One thing shown in the report, in the order added.
+enum Figure {
+    /// A PNG file, loaded by the page.
+    Image { file: String, caption: String },
+    /// An SVG chart, inlined, and saved as `file`.
+    Chart {
+        file: String,
+        caption: String,
+        svg: String,
+    },
+}
 
 /// A report being assembled in a directory.
 pub struct Report {
@@ -12,7 +28,7 @@ pub struct Report {
     title: String,
     settings: Vec<(String, String)>,
     metrics: Vec<(String, String)>,
-    images: Vec<(String, String)>,
+    figures: Vec<Figure>,
 }
 
 fn escape(s: &str) -> String {
@@ -31,7 +47,7 @@ impl Report {
             title: title.into(),
             settings: Vec::new(),
             metrics: Vec::new(),
-            images: Vec::new(),
+            figures: Vec::new(),
         })
     }
 
@@ -45,7 +61,19 @@ impl Report {
         self.metrics.push((key.into(), value.to_string()));
     }
 
-    /// Saves a picture (a chart, or a grey image grid) as `file` and shows it with `caption`.
+    /// Saves a chart as `file` (an `.svg`) and shows it inline, with `caption` and a link to the
+    /// file.
+    pub fn chart(&mut self, file: &str, caption: &str, chart: &Chart) -> Result<()> {
+        chart.save(&self.dir.join(file))?;
+        self.figures.push(Figure::Chart {
+            file: file.into(),
+            caption: caption.into(),
+            svg: chart.svg().to_string(),
+        });
+        Ok(())
+    }
+
+    /// Saves a picture (such as a grey image grid) as the PNG `file` and shows it with `caption`.
     pub fn image<P>(
         &mut self,
         file: &str,
@@ -57,7 +85,10 @@ impl Report {
         [P::Subpixel]: image::EncodableLayout,
     {
         crate::picture::save_png(img, &self.dir.join(file))?;
-        self.images.push((file.into(), caption.into()));
+        self.figures.push(Figure::Image {
+            file: file.into(),
+            caption: caption.into(),
+        });
         Ok(())
     }
 
@@ -70,15 +101,22 @@ impl Report {
                 .join("\n")
         };
         let figures = self
-            .images
+            .figures
             .iter()
-            .map(|(file, caption)| {
-                format!(
+            .map(|figure| match figure {
+                Figure::Image { file, caption } => format!(
                     "<figure><img src=\"{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>",
                     escape(file),
                     escape(caption),
                     escape(caption)
-                )
+                ),
+                Figure::Chart { file, caption, svg } => format!(
+                    "<figure class=\"chart\">\n{}<figcaption>{} (<a href=\"{}\">{}</a>)</figcaption></figure>",
+                    svg,
+                    escape(caption),
+                    escape(file),
+                    escape(file)
+                ),
             })
             .collect::<Vec<_>>()
             .join("\n");
@@ -90,10 +128,11 @@ body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
 th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }}
 figure {{ display: inline-block; margin: 0 1em 1em 0; vertical-align: top; }}
-img {{ max-width: 100%; border: 1px solid #ddd; }}
+img, figure.chart > svg {{ max-width: 100%; height: auto; border: 1px solid #ddd; }}
+figure.chart > svg {{ display: block; }}
 #status {{ color: #666; font-size: 0.9em; }}
 </style></head>
-<body data-images-loaded="pending">
+<body data-images-loaded="pending" data-charts-drawn="pending">
 <h1>{title}</h1>
 <h2>Results</h2><table>
 {metrics}
@@ -101,15 +140,24 @@ img {{ max-width: 100%; border: 1px solid #ddd; }}
 <h2>Settings</h2><table>
 {settings}
 </table>
-<h2>Pictures</h2>
+<h2>Charts and pictures</h2>
 {figures}
 <p id="status">loading pictures…</p>
 <script>
 window.addEventListener("load", () => {{
   const imgs = Array.from(document.images);
   const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  const charts = Array.from(document.querySelectorAll("figure.chart > svg"));
+  const drawn = charts.filter(svg => {{
+    const box = svg.getBoundingClientRect();
+    const texts = Array.from(svg.querySelectorAll("text")).filter(t => t.textContent.length > 0);
+    return box.width > 0 && box.height > 0 && texts.length > 0
+      && texts.every(t => t.getComputedTextLength() > 0);
+  }}).length;
   document.body.dataset.imagesLoaded = ok + "/" + imgs.length;
-  document.getElementById("status").textContent = ok + " of " + imgs.length + " pictures loaded";
+  document.body.dataset.chartsDrawn = drawn + "/" + charts.length;
+  document.getElementById("status").textContent = drawn + " of " + charts.length
+    + " charts drawn, " + ok + " of " + imgs.length + " pictures loaded";
 }});
 </script>
 </body></html>
@@ -127,6 +175,28 @@ window.addEventListener("load", () => {{
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn charts_are_inlined_saved_and_linked_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Report::new(dir.path(), "run").unwrap();
+        let series = [crate::chart::Series {
+            name: "train".into(),
+            points: vec![(1.0, 0.5), (2.0, 0.25)],
+        }];
+        let chart = crate::chart::line_chart("Loss", "epoch", "loss", &series, true).unwrap();
+        r.chart("loss.svg", "Loss & more", &chart).unwrap();
+        r.image("grid.png", "grid", &image::GrayImage::new(4, 4))
+            .unwrap();
+        let html = std::fs::read_to_string(r.write().unwrap()).unwrap();
+        let saved = std::fs::read_to_string(dir.path().join("loss.svg")).unwrap();
+        assert_eq!(saved, chart.svg());
+        let inline = html.find(chart.svg()).expect("the chart inlined whole");
+        assert!(html.contains("<figcaption>Loss &amp; more (<a href=\"loss.svg\">loss.svg</a>)"));
+        assert!(!html.contains("<img src=\"loss.svg\""));
+        assert!(inline < html.find("<img src=\"grid.png\"").unwrap());
+        assert!(html.contains("data-charts-drawn=\"pending\""));
+    }
 
     #[test]
     fn index_lists_every_picture_and_escapes_text() {

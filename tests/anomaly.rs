@@ -86,9 +86,20 @@ fn scores_with_a_saved_threshold_find_planted_outliers() {
         assert!((0.0..=1.0).contains(&v[key].as_f64().unwrap()), "{key}");
     }
     assert_eq!(ae_core::data::load_matrix(&scores).unwrap().rows, 600);
-    for file in ["index.html", "scores.png", "roc.png"] {
+    for file in ["index.html", "scores.svg", "roc.svg"] {
         assert!(report.join(file).exists(), "{file}");
     }
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    for chart in ["scores.svg", "roc.svg"] {
+        let svg = std::fs::read_to_string(report.join(chart)).unwrap();
+        assert!(svg.starts_with("<svg "), "{chart}");
+        assert!(html.contains(&svg), "{chart} is not inlined whole");
+        assert!(
+            html.contains(&format!("<a href=\"{chart}\">")),
+            "{chart} is not linked"
+        );
+    }
+    assert!(html.contains(">ROC curve</text>") && html.contains(">threshold "));
     // --contamination on the scored rows flags that fraction of them.
     let out = ae(&["score", &model, &data, "--contamination", "0.1", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -259,7 +270,7 @@ fn train_report_renders_in_headless_chromium() {
         dir.path().join("roll.position.npy").to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    for file in ["index.html", "loss.png", "code.png", "scores.png"] {
+    for file in ["index.html", "loss.svg", "code.svg", "scores.svg"] {
         assert!(report.join(file).exists(), "{file} missing");
     }
     let chromium = ["chromium", "chromium-browser", "google-chrome"]
@@ -300,23 +311,47 @@ fn train_report_renders_in_headless_chromium() {
         .output()
         .unwrap();
     let html = String::from_utf8_lossy(&dom.stdout);
-    let pngs = std::fs::read_dir(&report)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "png")
-        })
-        .count();
-    assert_eq!(pngs, 3);
+    let count = |ext: &str| {
+        std::fs::read_dir(&report)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == ext)
+            })
+            .count()
+    };
+    // 3-column data has no image grid: three charts and no PNG.
+    let (svgs, pngs) = (count("svg"), count("png"));
+    assert_eq!((svgs, pngs), (3, 0));
+    let start = &html[..html.len().min(400)];
+    let drawn = format!("data-charts-drawn=\"{svgs}/{svgs}\"");
+    assert!(html.contains(&drawn), "not every chart drawn: {start}");
     let loaded = format!("data-images-loaded=\"{pngs}/{pngs}\"");
-    assert!(
-        html.contains(&loaded),
-        "not every image loaded: {}",
-        &html[..html.len().min(400)]
-    );
+    assert!(html.contains(&loaded), "not every image loaded: {start}");
+    // Each standalone chart is well-formed XML: Chromium's XML parser reports no error.
+    for chart in ["loss.svg", "code.svg", "scores.svg"] {
+        let dom = std::process::Command::new(chromium)
+            .args(flags)
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args([
+                "--dump-dom",
+                &format!("file://{}", report.join(chart).display()),
+            ])
+            .output()
+            .unwrap();
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        assert!(
+            dom.contains("<svg") && dom.contains("</text>"),
+            "{chart}: {dom}"
+        );
+        assert!(
+            !dom.contains("parsererror"),
+            "{chart} does not parse: {dom}"
+        );
+    }
     let shot = dir.path().join("shot.png");
     let out = std::process::Command::new(chromium)
         .args(flags)

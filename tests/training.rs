@@ -131,7 +131,13 @@ fn checkpoint_round_trip_is_exact() {
     let saved = SavedConfig::new(m.config().clone());
     checkpoint::save(dir.path(), &cpu, &m, &saved).unwrap();
     let (loaded, cfg) = checkpoint::load(dir.path(), &cpu).unwrap();
-    assert_eq!(cfg.weights_checksum.as_ref().map(String::len), Some(16));
+    let sum = cfg.weights_checksum.as_deref().unwrap();
+    assert!(
+        sum.len() == 14
+            && sum.starts_with("crc32:")
+            && sum[6..].bytes().all(|b| b.is_ascii_hexdigit()),
+        "{sum}"
+    );
     assert_eq!(
         SavedConfig {
             weights_checksum: None,
@@ -225,6 +231,42 @@ fn a_torn_checkpoint_pair_is_detected() {
         .expect("a torn pair must not load");
     assert!(err.to_string().contains("interrupted"), "{err}");
     assert!(checkpoint::load(b.path(), &cpu).is_ok());
+}
+
+/// `tests/data/legacy-fnv-model` was saved by `ae train` before checksums were CRC-32: its
+/// `config.json` holds a 64-bit FNV-1a of the weights, which loading still verifies.
+#[test]
+fn a_model_saved_with_the_legacy_fnv_checksum_loads_and_is_still_checked() {
+    let cpu = B::new();
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/legacy-fnv-model");
+    let (m, cfg) = checkpoint::load(&fixture, &cpu).unwrap();
+    assert_eq!(cfg.weights_checksum.as_deref(), Some("1e5e2040d03f8608"));
+    assert_eq!(m.config().input_dim, 3);
+
+    // Saved again, it gets a CRC-32, and the same weights.
+    let resaved = tempfile::tempdir().unwrap();
+    checkpoint::save(resaved.path(), &cpu, &m, &cfg).unwrap();
+    let (back, back_cfg) = checkpoint::load(resaved.path(), &cpu).unwrap();
+    assert!(back_cfg.weights_checksum.unwrap().starts_with("crc32:"));
+    assert_eq!(back.to_named(&cpu).unwrap(), m.to_named(&cpu).unwrap());
+
+    // The legacy checksum still catches other weights: the fixture with one weight byte changed
+    // (the last byte of the file, inside the last tensor's data, so it still parses).
+    let torn = tempfile::tempdir().unwrap();
+    for file in [checkpoint::CONFIG_FILE, checkpoint::WEIGHTS_FILE] {
+        std::fs::copy(fixture.join(file), torn.path().join(file)).unwrap();
+    }
+    let weights = torn.path().join(checkpoint::WEIGHTS_FILE);
+    let mut bytes = std::fs::read(&weights).unwrap();
+    *bytes.last_mut().unwrap() ^= 0x01;
+    std::fs::write(&weights, &bytes).unwrap();
+    assert!(checkpoint::read_safetensors(&weights).is_ok());
+    let err = checkpoint::load(torn.path(), &cpu)
+        .err()
+        .expect("a changed weights file must not load");
+    assert!(err.to_string().contains("interrupted"), "{err}");
+    assert!(err.to_string().contains("1e5e2040d03f8608"), "{err}");
 }
 
 #[test]

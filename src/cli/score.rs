@@ -4,7 +4,7 @@
 use super::{open_device, print_json, GlobalArgs};
 use ae::anomaly::{self, LabelRule};
 use ae::report::Report;
-use ae::{plot, workflow, Job, Result};
+use ae::{chart, workflow, Job, Result};
 use ae_core::{data, metrics, Backend, Error, Output};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -191,19 +191,19 @@ impl Job for ScoreJob<'_> {
             };
             let groups: Vec<(&str, &[f64])> =
                 groups.iter().map(|(n, v)| (*n, v.as_slice())).collect();
-            let hist = plot::histogram(
+            let hist = chart::histogram(
                 "Anomaly scores",
                 "score (mean squared error)",
                 &groups,
                 40,
                 Some(("threshold", threshold)),
             )?;
-            r.image("scores.png", "Score histogram with the threshold", &hist)?;
+            r.chart("scores.svg", "Score histogram with the threshold", &hist)?;
             if let (Some((_, flags)), Some(e)) = (&labels, &evaluation) {
                 let curve = metrics::roc_curve(&scores, flags)?;
                 let roc =
-                    plot::roc_chart("ROC curve", &[("autoencoder".into(), curve, e.roc_auc)])?;
-                r.image("roc.png", "ROC curve", &roc)?;
+                    chart::roc_chart("ROC curve", &[("autoencoder".into(), curve, e.roc_auc)])?;
+                r.chart("roc.svg", "ROC curve", &roc)?;
             }
             out["report"] = serde_json::json!(r.write()?);
         }

@@ -4,7 +4,7 @@ use super::progress::TrainProgress;
 use super::{open_device, print_json, GlobalArgs};
 use ae::report::Report;
 use ae::workflow::{self, TrainSettings, Trained};
-use ae::{plot, Job, Matrix, Result};
+use ae::{chart, Job, Matrix, Result};
 use ae_core::data;
 use ae_core::data::normalize::Normalization;
 use ae_core::{
@@ -335,7 +335,7 @@ fn write_report<B: Backend>(
     if let Some(t) = trained.saved.anomaly_threshold {
         r.metric("anomaly threshold", format!("{t:.6}"));
     }
-    let series = |name: &str, f: &dyn Fn(&ae_core::EpochMetrics) -> Option<f64>| plot::Series {
+    let series = |name: &str, f: &dyn Fn(&ae_core::EpochMetrics) -> Option<f64>| chart::Series {
         name: name.into(),
         points: trained
             .report
@@ -348,14 +348,14 @@ fn write_report<B: Backend>(
         series("train", &|m| Some(m.train_loss)),
         series("validation", &|m| m.val_loss),
     ];
-    let curves: Vec<plot::Series> = curves
+    let curves: Vec<chart::Series> = curves
         .into_iter()
         .filter(|s| !s.points.is_empty())
         .collect();
-    r.image(
-        "loss.png",
+    r.chart(
+        "loss.svg",
         "Loss per epoch",
-        &plot::line_chart("Loss", "epoch", "loss", &curves, true)?,
+        &chart::line_chart("Loss", "epoch", "loss", &curves, true)?,
     )?;
 
     // Up to 2,000 rows, normalised as the model sees them.
@@ -416,7 +416,7 @@ fn write_report<B: Backend>(
         }
         None => (scores.clone(), false, "anomaly score".to_string()),
     };
-    let scatter = plot::scatter(
+    let scatter = chart::scatter(
         &format!("Code, coloured by {what}"),
         axes.0,
         axes.1,
@@ -424,16 +424,16 @@ fn write_report<B: Backend>(
         &colour,
         categorical,
     )?;
-    r.image("code.png", "The code in 2-D", &scatter)?;
-    let hist = plot::histogram(
+    r.chart("code.svg", "The code in 2-D", &scatter)?;
+    let hist = chart::histogram(
         "Training scores",
         "score (mean squared error)",
         &[("rows", &scores)],
         40,
         trained.saved.anomaly_threshold.map(|t| ("threshold", t)),
     )?;
-    r.image(
-        "scores.png",
+    r.chart(
+        "scores.svg",
         "Reconstruction error of the rows shown",
         &hist,
     )?;

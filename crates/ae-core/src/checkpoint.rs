@@ -33,17 +33,43 @@ pub struct SavedConfig {
     /// Anomaly-score threshold chosen at training time, if any.
     #[serde(default)]
     pub anomaly_threshold: Option<f64>,
-    /// FNV-1a hash (hex) of the `model.safetensors` written with this config.
+    /// Checksum of the `model.safetensors` written with this config: `crc32:` and 8 hex digits
+    /// (CRC-32/IEEE); configs saved before that hold 16 hex digits of 64-bit FNV-1a, which
+    /// loading still checks.
     #[serde(default)]
     pub weights_checksum: Option<String>,
 }
 
-/// 64-bit FNV-1a of `bytes`, as 16 hex digits.
+/// The checksum `save` records for `bytes`: `crc32:` and the CRC-32 (IEEE) as 8 hex digits.
 fn checksum(bytes: &[u8]) -> String {
+    format!("crc32:{:08x}", crc32fast::hash(bytes))
+}
+
+/// Legacy: 64-bit FNV-1a of `bytes`, as 16 hex digits, the checksum that configs saved before
+/// the switch to CRC-32 hold. Kept only so that [`load`] can verify those; never written.
+fn legacy_fnv1a(bytes: &[u8]) -> String {
     let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
         (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
     });
     format!("{hash:016x}")
+}
+
+/// Checks `bytes` against a recorded checksum `want`, in whichever of the two formats it is.
+/// `Ok(None)` when they match, `Ok(Some(actual))` with the checksum of `bytes` (in `want`'s
+/// format) when they differ, and an error message when `want` is in neither format.
+fn verify_checksum(want: &str, bytes: &[u8]) -> std::result::Result<Option<String>, String> {
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let actual = match want.strip_prefix("crc32:") {
+        Some(digits) if hex(digits, 8) => checksum(bytes),
+        None if hex(want, 16) => legacy_fnv1a(bytes),
+        _ => {
+            return Err(format!(
+                "weights_checksum '{want}' is neither 'crc32:' and 8 hex digits nor a legacy \
+             16-hex-digit FNV-1a value"
+            ))
+        }
+    };
+    Ok((actual != want).then_some(actual))
 }
 
 impl SavedConfig {
@@ -206,13 +232,16 @@ pub fn load<B: Backend>(dir: &Path, backend: &B) -> Result<(Autoencoder<B>, Save
     let weights: PathBuf = dir.join(WEIGHTS_FILE);
     if let Some(want) = &config.weights_checksum {
         let bytes = std::fs::read(&weights).map_err(|e| Error::io(&weights, e))?;
-        if &checksum(&bytes) != want {
+        let mismatch = verify_checksum(want, &bytes).map_err(|message| Error::Model {
+            path: dir.join(CONFIG_FILE),
+            message,
+        })?;
+        if let Some(actual) = mismatch {
             return Err(Error::Model {
                 path: weights,
                 message: format!(
-                    "is not the file {CONFIG_FILE} was saved with (checksum {} vs {want}): \
-                     a save was interrupted, or one of the two files was replaced",
-                    checksum(&bytes)
+                    "is not the file {CONFIG_FILE} was saved with (checksum {actual} vs {want}): \
+                     a save was interrupted, or one of the two files was replaced"
                 ),
             });
         }
@@ -225,4 +254,41 @@ pub fn load<B: Backend>(dir: &Path, backend: &B) -> Result<(Autoencoder<B>, Save
         }
     })?;
     Ok((model, config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksums_match_the_published_check_values() {
+        // The standard check input of CRC catalogues; CRC-32/IEEE gives cbf43926.
+        assert_eq!(checksum(b"123456789"), "crc32:cbf43926");
+        assert_eq!(checksum(b""), "crc32:00000000");
+        // FNV-1a 64 of "" is its offset basis; of "a", the value in the FNV reference tables.
+        assert_eq!(legacy_fnv1a(b""), "cbf29ce484222325");
+        assert_eq!(legacy_fnv1a(b"a"), "af63dc4c8601ec8c");
+    }
+
+    #[test]
+    fn both_checksum_formats_verify_and_catch_other_bytes() {
+        let (bytes, other) = (&b"weights"[..], &b"weightz"[..]);
+        for want in [checksum(bytes), legacy_fnv1a(bytes)] {
+            assert_eq!(verify_checksum(&want, bytes), Ok(None), "{want}");
+            let actual = verify_checksum(&want, other).unwrap().expect("a mismatch");
+            assert_eq!(actual.len(), want.len(), "reported in the recorded format");
+            assert_ne!(actual, want);
+        }
+        for bad in [
+            "",
+            "crc32:",
+            "crc32:cbf4392",
+            "cbf29ce48422232",
+            "xyz29ce484222325",
+            "md5:00",
+        ] {
+            let err = verify_checksum(bad, bytes).unwrap_err();
+            assert!(err.contains("neither"), "{bad}: {err}");
+        }
+    }
 }

@@ -1,11 +1,15 @@
-//! Atomic file writes: a temporary file in the same directory, flushed to disk, then renamed over
-//! the target, so a crash never leaves a half-written file where a good one was.
+//! Atomic file writes: a temporary file in the same directory (through `tempfile`), flushed to
+//! disk, then renamed over the target, and on unix the directory flushed too, so a crash never
+//! leaves a half-written file where a good one was, and the rename itself survives a power cut.
 
 use ae_backend::{Error, Result};
 use std::io::Write;
 use std::path::Path;
 
-/// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
+/// Writes `bytes` to `path` atomically: a temporary file in `path`'s directory, `sync_all`,
+/// renamed over `path`, then (on unix) the directory synced. The file gets the permissions
+/// `File::create` would give it (0o666 less the umask on unix), not `tempfile`'s private 0o600.
+/// Every error names `path`; the temporary file is removed on failure.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -14,21 +18,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::Config(format!("{} is not a file path", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let prefix = format!(".{}.", name.to_string_lossy());
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        // Dropped (and so deleted) on any error below.
+        let mut tmp = builder.tempfile_in(dir)?;
+        tmp.write_all(bytes)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
     })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    result.map_err(|e: std::io::Error| Error::io(path, e))
 }
 
 #[cfg(test)]
@@ -46,8 +54,45 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_file_name_writes_in_the_current_directory() {
+        // Only checks that an empty parent is read as "."; the name is unique to this process.
+        let name = format!("ae-atomic-test-{}.bin", std::process::id());
+        write_atomic(Path::new(&name), b"x").unwrap();
+        assert_eq!(std::fs::read(&name).unwrap(), b"x");
+        std::fs::remove_file(&name).unwrap();
+    }
+
+    #[test]
     fn missing_directory_is_an_error_naming_the_file() {
         let err = write_atomic(Path::new("/nonexistent-dir/x.bin"), b"x").unwrap_err();
         assert!(err.to_string().contains("/nonexistent-dir/x.bin"));
+    }
+
+    #[test]
+    fn a_directory_in_the_way_is_an_error_naming_it_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("taken");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("inside"), b"keep").unwrap();
+        let err = write_atomic(&target, b"x").unwrap_err();
+        assert!(err.to_string().contains("taken"), "{err}");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["taken"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_file_gets_the_permissions_file_create_gives() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::File::create(&plain).unwrap();
+        let atomic = dir.path().join("atomic");
+        write_atomic(&atomic, b"x").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&atomic), mode(&plain));
     }
 }

@@ -1,13 +1,15 @@
-//! Delimited text: one sample per line, one feature per field.
+//! Delimited text: one sample per record, one feature per field, parsed by the `csv` crate.
 //!
 //! The delimiter is read off the first non-blank line: the most frequent of comma, semicolon and
-//! tab (comma on a tie); a line with none of them is split on runs of spaces (as `np.savetxt`
-//! writes). That first line is a header when any of its fields is not a number. Blank lines are
-//! skipped; fields are trimmed and may be quoted (`"1.5"`). Places in errors are
-//! `line L, column C`, counted from 1.
+//! tab outside double quotes (comma on a tie); a line with none of them is split on runs of
+//! spaces and tabs (as `np.savetxt` writes). The first record is a header when any of its fields
+//! is not a number. Blank lines are skipped; fields are trimmed and may be quoted (`"1.5"`,
+//! `""` for a quote inside), and a quoted field may hold the delimiter or a line break. Places in
+//! errors are `line L, column C`, counted from 1, where `L` is the line the record starts on.
 
 use super::{integral, not_finite, read_file};
 use ae_backend::{Error, Matrix, Result};
+use std::borrow::Cow;
 use std::path::Path;
 
 /// Reads a delimited text file as a `[lines, fields]` matrix, skipping a header. Errors on a
@@ -66,7 +68,7 @@ fn read_text(path: &Path) -> Result<String> {
     })
 }
 
-/// What separates the fields of a line.
+/// What separates the fields of a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Delimiter {
     Char(char),
@@ -74,50 +76,104 @@ enum Delimiter {
 }
 
 impl Delimiter {
+    /// The delimiter of a file whose first non-blank line is `line`.
     fn detect(line: &str) -> Delimiter {
-        let count = |d: char| line.chars().filter(|&c| c == d).count();
-        // `max_by_key` keeps the last maximum, so a tie goes to the comma.
-        let best = ['\t', ';', ','].into_iter().max_by_key(|&d| count(d));
-        match best {
-            Some(d) if count(d) > 0 => Delimiter::Char(d),
-            _ => Delimiter::Whitespace,
-        }
-    }
-
-    /// Splits `line` into `out` (cleared first); a delimiter inside double quotes does not split.
-    fn split<'t>(self, line: &'t str, out: &mut Vec<&'t str>) {
-        out.clear();
-        match self {
-            Delimiter::Whitespace => out.extend(line.split_whitespace()),
-            Delimiter::Char(d) => {
-                let (mut start, mut quoted) = (0, false);
-                for (i, c) in line.char_indices() {
-                    if c == '"' {
-                        quoted = !quoted;
-                    } else if c == d && !quoted {
-                        out.push(&line[start..i]);
-                        start = i + c.len_utf8();
-                    }
-                }
-                out.push(&line[start..]);
+        const CANDIDATES: [char; 3] = ['\t', ';', ','];
+        let mut counts = [0usize; 3];
+        let mut quoted = false;
+        for c in line.chars() {
+            if c == '"' {
+                quoted = !quoted;
+            } else if let Some(i) = CANDIDATES.iter().position(|&d| d == c && !quoted) {
+                counts[i] += 1;
             }
+        }
+        // `max_by_key` keeps the last maximum, so a tie goes to the comma.
+        let best = (0..CANDIDATES.len()).max_by_key(|&i| counts[i]);
+        match best {
+            Some(i) if counts[i] > 0 => Delimiter::Char(CANDIDATES[i]),
+            _ => Delimiter::Whitespace,
         }
     }
 }
 
-/// Calls `cell(line, column, field)` for every data field, row after row (line and column counted
-/// from 1), after skipping blank lines and a header. Returns `(rows, cols)`.
+/// The non-blank records of a text, each with the line it starts on.
+struct Records<'t> {
+    text: &'t str,
+    reader: csv::Reader<&'t [u8]>,
+    record: csv::StringRecord,
+    /// Split on runs of blanks: empty fields (between two spaces) are not fields.
+    whitespace: bool,
+    /// The line number at byte `at` of `text`.
+    line: usize,
+    at: usize,
+}
+
+impl<'t> Records<'t> {
+    /// `text` must be split on `delim`; for [`Delimiter::Whitespace`] it holds no tabs (they are
+    /// turned into spaces first), as the reader splits on single spaces.
+    fn new(text: &'t str, delim: Delimiter) -> Self {
+        let (byte, whitespace) = match delim {
+            Delimiter::Char(c) => (c as u8, false),
+            Delimiter::Whitespace => (b' ', true),
+        };
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(byte)
+            .from_reader(text.as_bytes());
+        Records {
+            text,
+            reader,
+            record: csv::StringRecord::new(),
+            whitespace,
+            line: 1,
+            at: 0,
+        }
+    }
+
+    /// Reads the next non-blank record; returns the line it starts on, or `None` at the end.
+    fn advance(&mut self, path: &Path) -> Result<Option<usize>> {
+        loop {
+            let start = self.reader.position().byte() as usize;
+            let more = self.reader.read_record(&mut self.record).map_err(|e| {
+                let line = e.position().map_or(self.line, |p| p.line() as usize);
+                Error::format(path, format!("line {line}"), e.to_string())
+            })?;
+            if !more {
+                return Ok(None);
+            }
+            // The reader skips empty lines before a record without reporting them.
+            let rest = &self.text[start..];
+            let begin = start + rest.len() - rest.trim_start_matches(['\r', '\n']).len();
+            self.line += self.text[self.at..begin].matches('\n').count();
+            self.at = begin;
+            // A line of only spaces is a record to the reader, and blank to us.
+            let first_line = self.text[begin..].lines().next().unwrap_or("");
+            if !first_line.trim().is_empty() {
+                return Ok(Some(self.line));
+            }
+        }
+    }
+
+    /// The fields of the record last read.
+    fn fields(&self) -> impl Iterator<Item = &str> + '_ {
+        let whitespace = self.whitespace;
+        self.record
+            .iter()
+            .filter(move |f| !(whitespace && f.is_empty()))
+    }
+}
+
+/// Calls `cell(line, column, field)` for every data field, record after record (line and column
+/// counted from 1; the line a record starts on), after skipping blank lines and a header. Returns
+/// `(rows, cols)`.
 fn for_each_cell(
     path: &Path,
     text: &str,
     mut cell: impl FnMut(usize, usize, &str) -> Result<()>,
 ) -> Result<(usize, usize)> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((first_no, first)) = lines.next() else {
+    let Some(first) = text.lines().find(|l| !l.trim().is_empty()) else {
         return Err(Error::format(
             path,
             "line 1",
@@ -125,31 +181,41 @@ fn for_each_cell(
         ));
     };
     let delim = Delimiter::detect(first);
-    let mut fields = Vec::new();
-    delim.split(first, &mut fields);
-    let cols = fields.len();
-    let header = fields.iter().any(|f| number(f).is_none());
-    let data_lines = (!header)
-        .then_some((first_no, first))
-        .into_iter()
-        .chain(lines);
+    let text: Cow<str> = if delim == Delimiter::Whitespace && text.contains('\t') {
+        Cow::Owned(text.replace('\t', " "))
+    } else {
+        Cow::Borrowed(text)
+    };
+    let mut records = Records::new(&text, delim);
+    let Some(first_no) = records.advance(path)? else {
+        return Err(Error::format(
+            path,
+            "line 1",
+            "no data rows: the file is empty",
+        ));
+    };
+    let cols = records.fields().count();
+    let header = records.fields().any(|f| number(f).is_none());
     let mut rows = 0;
-    for (no, line) in data_lines {
-        delim.split(line, &mut fields);
-        if fields.len() != cols {
+    let mut next = if header {
+        records.advance(path)?
+    } else {
+        Some(first_no)
+    };
+    while let Some(no) = next {
+        let found = records.fields().count();
+        if found != cols {
             return Err(Error::format(
                 path,
                 format!("line {no}"),
-                format!(
-                    "found {} fields, expected {cols} as on line {first_no}",
-                    fields.len()
-                ),
+                format!("found {found} fields, expected {cols} as on line {first_no}"),
             ));
         }
-        for (c, field) in fields.iter().enumerate() {
+        for (c, field) in records.fields().enumerate() {
             cell(no, c + 1, field)?;
         }
         rows += 1;
+        next = records.advance(path)?;
     }
     if rows == 0 {
         return Err(Error::format(
@@ -161,7 +227,8 @@ fn for_each_cell(
     Ok((rows, cols))
 }
 
-/// A field without surrounding spaces and double quotes.
+/// A field without surrounding spaces and double quotes (the reader takes off the quotes of a
+/// field that starts with one; these are quotes after leading spaces, as in ` "1.5" `).
 fn clean(field: &str) -> &str {
     let f = field.trim();
     match f.strip_prefix('"').and_then(|f| f.strip_suffix('"')) {
@@ -233,6 +300,38 @@ mod tests {
         let m = load("h.csv", text).unwrap();
         assert_eq!((m.rows, m.cols), (2, 2));
         assert_eq!(m.data, vec![1.5, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn quoted_fields_may_hold_the_delimiter_a_quote_and_line_breaks() {
+        // Line 1-2: a header whose fields hold a comma, an escaped quote and a line break; line
+        // 3-4: a number whose quoted field runs onto the next line.
+        let text = "\"x, first\",\"y \"\"2\"\"\nsecond\"\n\"1.5\",\"2\n\"\n3,\"4\"\n";
+        let m = load("quoted.csv", text).unwrap();
+        assert_eq!((m.rows, m.cols, m.data), (2, 2, vec![1.5, 2.0, 3.0, 4.0]));
+        // Lines still count from the file: records that span lines take all of theirs.
+        let err = load_err("quoted2.csv", &format!("{text}5,x\n"));
+        assert!(err.contains("line 6, column 2"), "{err}");
+        let err = load_err("quoted3.csv", &format!("{text}5\n"));
+        assert!(
+            err.contains("line 6") && err.contains("expected 2 as on line 1"),
+            "{err}"
+        );
+        // A delimiter inside quotes neither splits the field nor counts towards detection.
+        let m = load("semi.csv", "\"a;b\",\"c;d\"\n1,2\n").unwrap();
+        assert_eq!((m.rows, m.cols, m.data), (1, 2, vec![1.0, 2.0]));
+        // A delimiter inside a quoted number is still not a number.
+        let err = load_err("comma.csv", "a,b\n1,\"2,5\"\n");
+        assert!(
+            err.contains(r#"line 2, column 2: expected a number, found "2,5""#),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn space_separated_fields_may_be_quoted_and_tabbed() {
+        let m = load("q.txt", "\"1\"  \"2\"\n  3\t 4  \n").unwrap();
+        assert_eq!((m.rows, m.cols, m.data), (2, 2, vec![1.0, 2.0, 3.0, 4.0]));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Anomaly detection by reconstruction error: score rows, choose a threshold from a
 //! contamination rate, predict, and measure against labels (ROC AUC, average precision,
-//! precision/recall/F1 at the threshold). Also the one-class protocol (train on one class, score
-//! everything) with PCA's reconstruction error beside the autoencoder's.
+//! precision/recall/F1 at the threshold. The one-class protocol, which trains models, is a
+//! workflow ([`crate::workflow::one_class`]).
 //!
 //! ```
 //! use ae::anomaly;
@@ -13,9 +13,8 @@
 //! assert_eq!(eval.roc_auc, 1.0);
 //! ```
 
-use crate::workflow::{self, TrainSettings};
 use ae_core::metrics::{self, Confusion};
-use ae_core::{Autoencoder, Backend, Error, Matrix, Output, Pca, Result};
+use ae_core::{Autoencoder, Backend, Error, Matrix, Output, Result};
 
 /// Per-row anomaly score: the mean squared reconstruction error of each row of `x` (already
 /// normalised as the model expects), `[n, d] -> [n]`.
@@ -99,60 +98,5 @@ pub fn evaluate(scores: &[f64], labels: &[bool], threshold: f64) -> Result<Evalu
         roc_auc: metrics::roc_auc(scores, labels)?,
         average_precision: metrics::average_precision(scores, labels)?,
         at_threshold: metrics::confusion_at(scores, labels, threshold)?,
-    })
-}
-
-/// One class of the one-class protocol.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct OneClass {
-    /// The class used as normal.
-    pub class: i64,
-    /// Training rows of that class.
-    pub train_rows: usize,
-    /// The autoencoder's ROC AUC on the test rows (that class normal, the rest anomalies).
-    pub roc_auc_ae: f64,
-    /// PCA reconstruction error's ROC AUC, same code size, same rows.
-    pub roc_auc_pca: f64,
-}
-
-/// Trains an autoencoder (`settings`) and a PCA of the same code size on the rows of `train`
-/// labelled `class`, scores every row of `test`, and measures how well each ranks the other
-/// classes as anomalies. Inputs are raw; `settings.normalization` is fitted on the class's rows.
-pub fn one_class<B: Backend>(
-    backend: &B,
-    train: (&Matrix, &[i64]),
-    test: (&Matrix, &[i64]),
-    class: i64,
-    settings: &TrainSettings,
-) -> Result<OneClass> {
-    let rows: Vec<usize> = (0..train.0.rows).filter(|&i| train.1[i] == class).collect();
-    if rows.len() < 2 {
-        return Err(Error::Config(format!(
-            "class {class} has {} training rows; at least 2 are needed",
-            rows.len()
-        )));
-    }
-    let normal = train.0.select_rows(&rows);
-    let trained = workflow::train_model(backend, &normal, settings, None, &mut |_| {})?;
-    let stats = trained
-        .saved
-        .normalization
-        .clone()
-        .expect("train_model sets it");
-    let (mut normal_n, mut test_n) = (normal, test.0.clone());
-    stats.apply(&mut normal_n)?;
-    stats.apply(&mut test_n)?;
-    let labels = LabelRule::NormalIs(class).apply(test.1);
-    let ae_scores = scores(backend, &trained.model, &test_n)?;
-    let pca = Pca::fit(
-        &normal_n,
-        settings.model.code_dim().min(normal_n.rows - 1).max(1),
-    )?;
-    let pca_scores = row_errors(&test_n, &pca.reconstruct(&test_n)?)?;
-    Ok(OneClass {
-        class,
-        train_rows: rows.len(),
-        roc_auc_ae: metrics::roc_auc(&ae_scores, &labels)?,
-        roc_auc_pca: metrics::roc_auc(&pca_scores, &labels)?,
     })
 }

@@ -116,7 +116,7 @@ impl Job for DemoJob<'_> {
             contamination: None,
             encoder_from_decoder: false,
         };
-        let anomaly = ae::anomaly::one_class(
+        let anomaly = ae::workflow::one_class(
             backend,
             (&self.train, &self.labels.0),
             (&self.test, &self.labels.1),

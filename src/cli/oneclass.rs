@@ -4,7 +4,7 @@
 
 use super::train::{FitArgs, ModelArgs};
 use super::{open_device, print_json, GlobalArgs};
-use ae::anomaly::{self, OneClass};
+use ae::workflow::OneClass;
 use ae::workflow::TrainSettings;
 use ae::{Job, Matrix, Result};
 use ae_core::data::{self, normalize::Normalization};
@@ -51,7 +51,7 @@ impl Job for OneClassJob {
     fn run<B: Backend>(self, backend: &B) -> Result<Vec<OneClass>> {
         let mut out = Vec::new();
         for &class in &self.classes {
-            let r = anomaly::one_class(
+            let r = ae::workflow::one_class(
                 backend,
                 (&self.train.0, &self.train.1),
                 (&self.test.0, &self.test.1),

@@ -33,35 +33,31 @@ pub use ops::optim::{AdamStep, SgdStep};
 pub use ops::*;
 pub use rng::Rng;
 
-/// A compute backend: device memory and every op family a training step needs.
-///
-/// Implemented for every type that implements all the families; a backend implements each
-/// family trait (one file per family) and gets this one.
-pub trait Backend:
-    TensorOps
-    + ElementwiseOps
-    + LinearOps
-    + ActivationOps
-    + LossOps
-    + OptimOps
-    + SparsityOps
-    + ColumnOps
-    + DataOps
-{
+/// Declares [`Backend`] as the sum of the op families, with the blanket impl that makes every
+/// type implementing all of them a backend: the list is written once.
+macro_rules! backend {
+    ($($family:ident),+) => {
+        /// A compute backend: device memory and every op family a training step needs.
+        ///
+        /// Implemented for every type that implements all the families; a backend implements
+        /// each family trait (one file per family) and gets this one.
+        pub trait Backend: $($family +)+ {}
+
+        impl<B: $($family +)+> Backend for B {}
+    };
 }
 
-impl<B> Backend for B where
-    B: TensorOps
-        + ElementwiseOps
-        + LinearOps
-        + ActivationOps
-        + LossOps
-        + OptimOps
-        + SparsityOps
-        + ColumnOps
-        + DataOps
-{
-}
+backend!(
+    TensorOps,
+    ElementwiseOps,
+    LinearOps,
+    ActivationOps,
+    LossOps,
+    OptimOps,
+    SparsityOps,
+    ColumnOps,
+    DataOps
+);
 
 /// The [`Backend`] trait and every op-family trait, for calling ops on a concrete backend.
 pub mod prelude {

@@ -8,7 +8,8 @@
 //! submission, so every op sees its own values. Tensor buffers are pooled by size and reused.
 
 use crate::adapter::{self, AdapterChoice, AdapterReport};
-use crate::kernels::{params, Kernel, KernelParams, Pipelines};
+use crate::kernels::{Kernel, KernelParams, Pipelines};
+use crate::params::FinishSumParams;
 use ae_backend::ops::TensorOps;
 use ae_backend::{Error, Matrix, Result};
 use std::collections::HashMap;
@@ -94,16 +95,6 @@ impl Grid {
     /// The number of workgroups.
     pub(crate) fn count(&self) -> u64 {
         self.groups.0 as u64 * self.groups.1 as u64
-    }
-}
-
-params! {
-    /// `finish_sum`: `acc[0] += scale * sum(partial[0..count])`.
-    FinishSumParams {
-        count: u32,
-        scale: f32,
-        _pad0: u32,
-        _pad1: u32,
     }
 }
 

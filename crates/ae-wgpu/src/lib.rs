@@ -22,6 +22,8 @@ mod adapter;
 mod backend;
 pub mod kernels;
 mod ops;
+pub mod params;
+mod reflect;
 
 pub use adapter::{list_adapters, AdapterChoice, AdapterReport, ComputeLimits};
 pub use backend::{WgpuBackend, WgpuTensor};

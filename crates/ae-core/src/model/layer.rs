@@ -2,7 +2,6 @@
 //! layer) and its backward, side by side; plus how each layer finds its parameters and its
 //! initialisation.
 
-use super::sae::encoder_input;
 use super::{Autoencoder, Workspace};
 use crate::params::{Gradients, ParamKind, ParamSpec};
 use crate::{Activation, Backend, Error, LayerSpec, Loss, Matrix, ModelConfig, Result};
@@ -116,6 +115,19 @@ pub(super) fn upload_param<B: Backend>(
         )),
         e => e,
     })
+}
+
+/// Buffers of the pre-encoder bias ([`ModelConfig::pre_bias`]).
+pub(super) struct Centered<T> {
+    /// `x - b_out` `[rows, input_dim]`.
+    pub(super) x: T,
+    /// `-b_out` `[1, input_dim]`.
+    pub(super) neg_bias: T,
+}
+
+/// What the first layer reads: `x`, or `x - b_out` with a pre-encoder bias.
+pub(super) fn encoder_input<'a, T>(x: &'a T, centered: Option<&'a Centered<T>>) -> &'a T {
+    centered.map_or(x, |c| &c.x)
 }
 
 impl<B: Backend> Autoencoder<B> {

@@ -15,8 +15,9 @@ pub use self::infer::Output;
 pub use self::sae::AuxWorkspace;
 pub use crate::params::{CodeTerms, Gradients, ParamKind, ParamSpec};
 
-use self::layer::{init_bound, plan, upload_param, LayerBuffers, LayerPlan};
-use self::sae::{encoder_input, Centered};
+use self::layer::{
+    encoder_input, init_bound, plan, upload_param, Centered, LayerBuffers, LayerPlan,
+};
 use crate::regularizer::Regularizer;
 use crate::{Activation, Backend, Error, Loss, Matrix, ModelConfig, Reconstruction, Result, Rng};
 

@@ -3,22 +3,9 @@
 //! against dead latents. The trainer's side (dead-latent counts, resampling) is in
 //! `crate::trainer`.
 
-use super::layer::upload_param;
+use super::layer::{encoder_input, upload_param};
 use super::{Autoencoder, Workspace};
 use crate::{Backend, Error, Gradients, Loss, Matrix, Result};
-
-/// Buffers of the pre-encoder bias ([`ModelConfig::pre_bias`]).
-pub(super) struct Centered<T> {
-    /// `x - b_out` `[rows, input_dim]`.
-    pub(super) x: T,
-    /// `-b_out` `[1, input_dim]`.
-    pub(super) neg_bias: T,
-}
-
-/// What the first layer reads: `x`, or `x - b_out` with a pre-encoder bias.
-pub(super) fn encoder_input<'a, T>(x: &'a T, centered: Option<&'a Centered<T>>) -> &'a T {
-    centered.map_or(x, |c| &c.x)
-}
 
 /// Buffers of the AuxK loss ([`crate::AuxK`]) for one batch size; made once by
 /// [`Autoencoder::auxk_workspace`].

@@ -2,20 +2,10 @@
 //! (maths and shapes in `ae_backend::ops::activation`).
 
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
-use crate::kernels::{activation_id, params, Kernel};
+use crate::kernels::{activation_id, Kernel};
+use crate::params::ActivationParams;
 use ae_backend::ops::ActivationOps;
 use ae_backend::Activation;
-
-params! {
-    /// `activation` and `activation_backward` over `len` elements.
-    ActivationParams {
-        len: u32,
-        /// The activation's `ACT_*` id ([`activation_id`]).
-        act: u32,
-        row_stride: u32,
-        _pad: u32,
-    }
-}
 
 impl WgpuBackend {
     fn activation_params(

@@ -2,24 +2,9 @@
 //! per column (maths and shapes in `ae_backend::ops::columns`).
 
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
-use crate::kernels::{params, Kernel};
+use crate::kernels::Kernel;
+use crate::params::ColumnParams;
 use ae_backend::ops::ColumnOps;
-
-params! {
-    /// Every kernel of `columns.wgsl`, over the `len` columns of `w [rows, cols]`.
-    ColumnParams {
-        len: u32,
-        cols: u32,
-        row_stride: u32,
-        rows: u32,
-        /// l1_decoder_norm_backward: the coefficient.
-        alpha: f32,
-        /// l1_decoder_norm_backward: rows of `h`.
-        h_rows: u32,
-        _pad0: u32,
-        _pad1: u32,
-    }
-}
 
 impl WgpuBackend {
     /// One per-column kernel over the columns of `w`.

@@ -2,35 +2,10 @@
 //! in `ae_backend::ops::data`).
 
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
-use crate::kernels::{noise_id, params, Kernel};
+use crate::kernels::{noise_id, Kernel};
+use crate::params::{CorruptParams, GatherRowsParams};
 use ae_backend::ops::DataOps;
 use ae_backend::Noise;
-
-params! {
-    /// `gather_rows` over the `len` elements of `dst`.
-    GatherRowsParams {
-        len: u32,
-        cols: u32,
-        row_stride: u32,
-        _pad: u32,
-    }
-}
-
-params! {
-    /// `corrupt` over `len` elements.
-    CorruptParams {
-        len: u32,
-        row_stride: u32,
-        /// The noise's `NOISE_*` id ([`noise_id`]).
-        kind: u32,
-        seed: u32,
-        /// mask: p; gauss: sigma.
-        param: f32,
-        _pad0: u32,
-        _pad1: u32,
-        _pad2: u32,
-    }
-}
 
 impl DataOps for WgpuBackend {
     fn gather_rows(&self, src: &WgpuTensor, rows: &[u32], dst: &mut WgpuTensor) {

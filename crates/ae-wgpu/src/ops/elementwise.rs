@@ -2,19 +2,9 @@
 //! (maths and shapes in `ae_backend::ops::elementwise`).
 
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
-use crate::kernels::{params, Kernel};
+use crate::kernels::Kernel;
+use crate::params::ElementwiseParams;
 use ae_backend::ops::ElementwiseOps;
-
-params! {
-    /// `copy`, `fill`, `scale_add`, `mul_assign` over `len` elements.
-    ElementwiseParams {
-        len: u32,
-        row_stride: u32,
-        /// fill: the value; scale_add: alpha.
-        value: f32,
-        _pad: u32,
-    }
-}
 
 impl WgpuBackend {
     /// One elementwise kernel over `y`'s elements, reading `x` where it takes one.

@@ -2,47 +2,10 @@
 //! shapes in `ae_backend::ops::linear`).
 
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
-use crate::kernels::{params, Kernel};
+use crate::kernels::Kernel;
+use crate::params::{AddBiasParams, BiasGradParams, MatmulParams};
 use ae_backend::ops::linear::matmul_dims;
 use ae_backend::ops::LinearOps;
-
-params! {
-    /// `matmul`: `c [m, n] = alpha * op(a) [m, k] op(b) [k, n] + beta * c`.
-    MatmulParams {
-        m: u32,
-        n: u32,
-        k: u32,
-        trans_a: u32,
-        trans_b: u32,
-        _pad0: u32,
-        _pad1: u32,
-        _pad2: u32,
-        alpha: f32,
-        beta: f32,
-        _pad3: u32,
-        _pad4: u32,
-    }
-}
-
-params! {
-    /// `add_bias`: `y [len / cols, cols] += bias [1, cols]`.
-    AddBiasParams {
-        len: u32,
-        cols: u32,
-        row_stride: u32,
-        _pad: u32,
-    }
-}
-
-params! {
-    /// `bias_grad`: column sums of `dy [rows, cols]`.
-    BiasGradParams {
-        rows: u32,
-        cols: u32,
-        _pad0: u32,
-        _pad1: u32,
-    }
-}
 
 /// Output tile of the matmul kernel: a workgroup computes `TILE x TILE` of `c`.
 const TILE: usize = 64;

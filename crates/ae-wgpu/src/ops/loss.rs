@@ -2,26 +2,10 @@
 //! `shaders/reduce.wgsl` (maths and shapes in `ae_backend::ops::loss`).
 
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
-use crate::kernels::{loss_id, params, Kernel};
+use crate::kernels::{loss_id, Kernel};
+use crate::params::LossParams;
 use ae_backend::ops::LossOps;
 use ae_backend::Loss;
-
-params! {
-    /// `loss` over `len` elements; each workgroup writes its partial sum.
-    LossParams {
-        len: u32,
-        /// The loss's `LOSS_*` id ([`loss_id`]).
-        kind: u32,
-        /// 1: write the gradient.
-        write_grad: u32,
-        row_stride: u32,
-        /// The reduction's weight / len.
-        inv_len: f32,
-        _pad0: u32,
-        _pad1: u32,
-        _pad2: u32,
-    }
-}
 
 impl LossOps for WgpuBackend {
     fn loss(

@@ -1,6 +1,6 @@
 //! The wgpu bodies of each op family, one file per family, each dispatching the entry points
 //! of `shaders/F.wgsl` (the traits, shapes and scalar maths are in `ae_backend::ops` under the
-//! same names). Each file declares its kernels' parameter structs.
+//! same names).
 
 pub(crate) mod activation;
 pub(crate) mod columns;

@@ -2,39 +2,9 @@
 //! shapes in `ae_backend::ops::optim`).
 
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
-use crate::kernels::{params, Kernel};
+use crate::kernels::Kernel;
+use crate::params::{AdamParams, SgdParams};
 use ae_backend::ops::optim::{AdamStep, OptimOps, SgdStep};
-
-params! {
-    /// `sgd_step` over `len` parameters.
-    SgdParams {
-        len: u32,
-        row_stride: u32,
-        lr: f32,
-        momentum: f32,
-    }
-}
-
-params! {
-    /// `adam_step` over `len` parameters, with `AdamStep::coefficients` precomputed.
-    AdamParams {
-        len: u32,
-        row_stride: u32,
-        _pad0: u32,
-        _pad1: u32,
-        lr: f32,
-        beta1: f32,
-        beta2: f32,
-        eps: f32,
-        /// `1 - lr * decoupled weight decay`.
-        decay: f32,
-        /// `1 / (1 - beta1^t)`.
-        inv_bc1: f32,
-        /// `1 / (1 - beta2^t)`.
-        inv_bc2: f32,
-        _pad2: u32,
-    }
-}
 
 impl OptimOps for WgpuBackend {
     fn sgd_step(

@@ -2,65 +2,9 @@
 //! by `shaders/reduce.wgsl` (maths and shapes in `ae_backend::ops::sparsity`).
 
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
-use crate::kernels::{params, Kernel};
+use crate::kernels::Kernel;
+use crate::params::{DeadParams, KlSparsityParams, L1PenaltyParams, TopkParams};
 use ae_backend::ops::{LinearOps, SparsityOps};
-
-params! {
-    /// `l1_penalty` over `len` elements of the code.
-    L1PenaltyParams {
-        len: u32,
-        cols: u32,
-        /// 1: unit weights bound.
-        weighted: u32,
-        row_stride: u32,
-        /// `lambda / rows`.
-        step: f32,
-        _pad0: u32,
-        _pad1: u32,
-        _pad2: u32,
-    }
-}
-
-params! {
-    /// `kl_sparsity_divergence` (over columns) and `kl_sparsity_gradient` (over elements).
-    KlSparsityParams {
-        len: u32,
-        cols: u32,
-        row_stride: u32,
-        _pad: u32,
-        rho: f32,
-        /// divergence: `1 / rows`; gradient: `beta / rows`.
-        coef: f32,
-        _pad0: u32,
-        _pad1: u32,
-    }
-}
-
-params! {
-    /// `topk` of each row of `z [rows, cols]`.
-    TopkParams {
-        rows: u32,
-        cols: u32,
-        k: u32,
-        _pad: u32,
-    }
-}
-
-params! {
-    /// `track_dead` (over columns) and `mask_dead` (over elements).
-    DeadParams {
-        len: u32,
-        cols: u32,
-        row_stride: u32,
-        /// track_dead: rows of the code.
-        rows: u32,
-        /// mask_dead: samples without activation after which a unit is dead.
-        window: f32,
-        _pad0: u32,
-        _pad1: u32,
-        _pad2: u32,
-    }
-}
 
 impl SparsityOps for WgpuBackend {
     fn l1_penalty(

@@ -4,7 +4,7 @@
 
 use super::{Autoencoder, Workspace};
 use crate::params::{Gradients, ParamKind, ParamSpec};
-use crate::{Activation, Backend, Error, LayerSpec, Loss, Matrix, ModelConfig, Result};
+use crate::{Activation, Backend, Error, LayerSpec, Matrix, ModelConfig, Result};
 
 /// How layer `i` finds its parameters.
 #[derive(Clone, Copy, Debug)]
@@ -31,14 +31,6 @@ pub(super) struct LayerBuffers<T> {
 impl<T> LayerBuffers<T> {
     pub(super) fn output(&self) -> &T {
         self.a.as_ref().unwrap_or(&self.z)
-    }
-
-    /// What the loss reads: the output, or the logits for BCE (whose sigmoid is folded in).
-    pub(super) fn loss_input(&self, loss: Loss) -> &T {
-        match loss {
-            Loss::Mse => self.output(),
-            Loss::Bce => &self.z,
-        }
     }
 }
 

@@ -272,16 +272,35 @@ impl<B: Backend> Autoencoder<B> {
         ws: &mut Workspace<B>,
     ) {
         self.forward(backend, x, ws);
-        let last = ws.layers.last().expect("a model has layers");
+        self.add_loss(backend, objective, target, scale, ws, false);
+    }
+
+    /// After a forward pass: `ws.loss_acc += scale * objective(output, target)`, and with
+    /// `with_grad` the last layer's `grad` set to its gradient with respect to the loss's input
+    /// (the output, or BCE's logits).
+    fn add_loss(
+        &self,
+        backend: &B,
+        objective: Reconstruction,
+        target: &B::Tensor,
+        scale: f32,
+        ws: &mut Workspace<B>,
+        with_grad: bool,
+    ) {
+        let last = ws.layers.last_mut().expect("a model has layers");
         let loss = objective.loss;
+        let input = match loss {
+            Loss::Mse => last.a.as_ref().unwrap_or(&last.z),
+            Loss::Bce => &last.z,
+        };
         backend.loss(
             loss,
-            last.loss_input(loss),
+            input,
             target,
             objective.reduction.weight(self.config.input_dim),
             scale,
             &mut ws.loss_acc,
-            None,
+            with_grad.then_some(&mut last.grad),
         );
     }
 
@@ -301,24 +320,9 @@ impl<B: Backend> Autoencoder<B> {
         regularizers: &[&dyn Regularizer<B>],
     ) {
         self.forward(backend, x, ws);
+        self.add_loss(backend, objective, target, scale, ws, true);
         let n = self.plans.len();
         let loss = objective.loss;
-        {
-            let last = &mut ws.layers[n - 1];
-            let input = match loss {
-                Loss::Mse => last.a.as_ref().unwrap_or(&last.z),
-                Loss::Bce => &last.z,
-            };
-            backend.loss(
-                loss,
-                input,
-                target,
-                objective.reduction.weight(self.config.input_dim),
-                scale,
-                &mut ws.loss_acc,
-                Some(&mut last.grad),
-            );
-        }
         grads.written.iter_mut().for_each(|w| *w = false);
         let code_layer = self.config.encoder_depth() - 1;
         for i in (0..n).rev() {

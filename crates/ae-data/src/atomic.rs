@@ -4,22 +4,38 @@
 
 use ae_backend::{Error, Result};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` atomically: a temporary file in `path`'s directory, `sync_all`,
 /// renamed over `path`, then (on unix) the directory synced. The file gets the permissions
 /// `File::create` would give it (0o666 less the umask on unix), not `tempfile`'s private 0o600.
 /// Every error names `path`; the temporary file is removed on failure.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::Config(format!("{} is not a file path", path.display())))?;
-    let prefix = format!(".{}.", name.to_string_lossy());
-    let result = (|| {
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(bytes)?;
+    file.commit()
+}
+
+/// A file written in pieces that appears at its path only when [`AtomicFile::commit`] succeeds:
+/// until then it is a temporary file beside the target, removed when dropped (an error, a full
+/// disk, Ctrl-C), so nothing half-written is ever left at `path`.
+pub struct AtomicFile {
+    path: PathBuf,
+    dir: PathBuf,
+    tmp: std::io::BufWriter<tempfile::NamedTempFile>,
+}
+
+impl AtomicFile {
+    /// A temporary file in `path`'s directory, with `File::create`'s permissions.
+    pub fn create(path: &Path) -> Result<Self> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let name = path
+            .file_name()
+            .ok_or_else(|| Error::Config(format!("{} is not a file path", path.display())))?;
+        let prefix = format!(".{}.", name.to_string_lossy());
         let mut builder = tempfile::Builder::new();
         builder.prefix(&prefix).suffix(".tmp");
         #[cfg(unix)]
@@ -27,16 +43,34 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
-        // Dropped (and so deleted) on any error below.
-        let mut tmp = builder.tempfile_in(dir)?;
-        tmp.write_all(bytes)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        #[cfg(unix)]
-        std::fs::File::open(dir)?.sync_all()?;
-        Ok(())
-    })();
-    result.map_err(|e: std::io::Error| Error::io(path, e))
+        let tmp = builder.tempfile_in(dir).map_err(|e| Error::io(path, e))?;
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+            tmp: std::io::BufWriter::with_capacity(1 << 20, tmp),
+        })
+    }
+
+    /// Appends `bytes`; an error (a full disk) names the target.
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        self.tmp
+            .write_all(bytes)
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Flushes to disk and renames over the target, then (on unix) syncs the directory.
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        let result = (|| {
+            let tmp = self.tmp.into_inner().map_err(|e| e.into_error())?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+            #[cfg(unix)]
+            std::fs::File::open(&self.dir)?.sync_all()?;
+            Ok(())
+        })();
+        result.map_err(|e: std::io::Error| Error::io(&path, e))
+    }
 }
 
 #[cfg(test)]

@@ -21,8 +21,10 @@ pub mod csv;
 pub mod idx;
 pub mod normalize;
 pub mod npy;
+pub mod source;
 pub mod synth;
 
+pub use source::{MatrixSource, NpySource, RowSource};
 pub use synth::{SynthKind, Synthetic};
 
 use ae_backend::{Error, Matrix, Result};
@@ -216,6 +218,13 @@ impl RawArray {
 
     /// The array as a `[rows, cols]` f32 matrix, `u8` scaled to `[0, 1]`, checked finite.
     fn into_matrix(self, path: &Path) -> Result<Matrix> {
+        let m = self.decode()?;
+        check_finite(path, &m)?;
+        Ok(m)
+    }
+
+    /// The array as a `[rows, cols]` f32 matrix, `u8` scaled to `[0, 1]` (not checked finite).
+    fn decode(self) -> Result<Matrix> {
         let (rows, cols) = self.rows_cols();
         let (b, be) = (&self.bytes, self.big_endian);
         let data = match self.dtype {
@@ -224,9 +233,7 @@ impl RawArray {
             Dtype::F32 => decode!(b, be, f32, |x| x),
             _ => self.to_f64().into_iter().map(|x| x as f32).collect(),
         };
-        let m = Matrix::new(rows, cols, data)?;
-        check_finite(path, &m)?;
-        Ok(m)
+        Matrix::new(rows, cols, data)
     }
 
     /// The array as `[n]` integer labels: shape `[n]` or `[n, 1]`, integral values only.

@@ -92,13 +92,8 @@ impl NormStats {
                     (mean, var.sqrt())
                 }
             };
-            let magnitude = min.abs().max(max.abs());
             offset[c] = o as f32;
-            scale[c] = if s > 4.0 * f32::EPSILON as f64 * magnitude && s.is_finite() {
-                s as f32
-            } else {
-                1.0
-            };
+            scale[c] = guarded_scale(s, min, max);
         }
         NormStats {
             kind,
@@ -145,6 +140,98 @@ impl NormStats {
             )));
         }
         Ok(())
+    }
+}
+
+/// A feature's scale, or 1 for a constant feature: one whose spread `s` is 0 or lost in rounding
+/// (at most 4 ε times its largest magnitude), so that it comes out as a constant rather than
+/// dividing by zero.
+fn guarded_scale(s: f64, min: f64, max: f64) -> f32 {
+    let magnitude = min.abs().max(max.abs());
+    if s > 4.0 * f32::EPSILON as f64 * magnitude && s.is_finite() {
+        s as f32
+    } else {
+        1.0
+    }
+}
+
+/// [`NormStats`] fitted in one pass over row chunks, for data read a chunk at a time: per
+/// feature the count, mean and sum of squared deviations in f64 (Welford's update, chunks merged
+/// by Chan et al.'s rule), the min and the max. [`StreamingStats::finish`] agrees with
+/// [`NormStats::fit`] on the same rows to rounding.
+#[derive(Clone, Debug)]
+pub struct StreamingStats {
+    kind: Normalization,
+    count: f64,
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+    min: Vec<f64>,
+    max: Vec<f64>,
+}
+
+impl StreamingStats {
+    /// An empty accumulator for `cols` features.
+    pub fn new(kind: Normalization, cols: usize) -> Self {
+        StreamingStats {
+            kind,
+            count: 0.0,
+            mean: vec![0.0; cols],
+            m2: vec![0.0; cols],
+            min: vec![f64::INFINITY; cols],
+            max: vec![f64::NEG_INFINITY; cols],
+        }
+    }
+
+    /// Adds the rows of `chunk` `[k, cols]`.
+    pub fn add(&mut self, chunk: &Matrix) -> Result<()> {
+        let cols = self.mean.len();
+        if chunk.cols != cols {
+            return Err(Error::Shape(format!(
+                "normalisation statistics of {cols} features, a chunk of {} columns",
+                chunk.cols
+            )));
+        }
+        if chunk.rows == 0 {
+            return Ok(());
+        }
+        let k = chunk.rows as f64;
+        for c in 0..cols {
+            let column = || (0..chunk.rows).map(|r| chunk.data[r * cols + c] as f64);
+            let mean_b = column().sum::<f64>() / k;
+            let m2_b = column().map(|x| (x - mean_b) * (x - mean_b)).sum::<f64>();
+            let (lo, hi) = column().fold((self.min[c], self.max[c]), |(lo, hi), x| {
+                (lo.min(x), hi.max(x))
+            });
+            let n = self.count + k;
+            let delta = mean_b - self.mean[c];
+            self.mean[c] += delta * k / n;
+            self.m2[c] += m2_b + delta * delta * self.count * k / n;
+            (self.min[c], self.max[c]) = (lo, hi);
+        }
+        self.count += k;
+        Ok(())
+    }
+
+    /// The fitted statistics (offset 0 and scale 1 with no rows or [`Normalization::None`]).
+    pub fn finish(&self) -> NormStats {
+        let cols = self.mean.len();
+        let mut stats = NormStats {
+            kind: self.kind,
+            offset: vec![0.0; cols],
+            scale: vec![1.0; cols],
+        };
+        if self.kind == Normalization::None || self.count == 0.0 {
+            return stats;
+        }
+        for c in 0..cols {
+            let (o, s) = match self.kind {
+                Normalization::MinMax => (self.min[c], self.max[c] - self.min[c]),
+                _ => (self.mean[c], (self.m2[c] / self.count).sqrt()),
+            };
+            stats.offset[c] = o as f32;
+            stats.scale[c] = guarded_scale(s, self.min[c], self.max[c]);
+        }
+        stats
     }
 }
 
@@ -290,5 +377,54 @@ mod tests {
         let json = serde_json::to_string(&stats).unwrap();
         assert!(json.contains("\"kind\":\"standard\""), "{json}");
         assert_eq!(serde_json::from_str::<NormStats>(&json).unwrap(), stats);
+    }
+
+    #[test]
+    fn streaming_statistics_equal_the_in_memory_fit() {
+        // A large offset and a small spread: where a naive sum of squares would lose digits.
+        let rows = 1000;
+        let m = Matrix::new(
+            rows,
+            3,
+            (0..rows * 3)
+                .map(|k| {
+                    let (i, j) = ((k / 3) as f32, k % 3);
+                    match j {
+                        0 => 1e4 + (i * 0.37).sin(),
+                        1 => 5.0,
+                        _ => i * 0.01 - 3.0,
+                    }
+                })
+                .collect(),
+        )
+        .unwrap();
+        for kind in [
+            Normalization::Standard,
+            Normalization::MinMax,
+            Normalization::None,
+        ] {
+            let whole = NormStats::fit(kind, &m);
+            let mut acc = StreamingStats::new(kind, 3);
+            for start in (0..rows).step_by(77) {
+                let idx: Vec<usize> = (start..(start + 77).min(rows)).collect();
+                acc.add(&m.select_rows(&idx)).unwrap();
+            }
+            let streamed = acc.finish();
+            for (a, b) in whole
+                .offset
+                .iter()
+                .chain(&whole.scale)
+                .zip(streamed.offset.iter().chain(&streamed.scale))
+            {
+                assert!(
+                    (a - b).abs() <= 1e-6 * a.abs().max(1.0),
+                    "{kind}: {a} vs {b}"
+                );
+            }
+            assert_eq!(streamed.scale[1], 1.0, "a constant feature keeps scale 1");
+        }
+        assert!(StreamingStats::new(Normalization::Standard, 2)
+            .add(&m)
+            .is_err());
     }
 }

@@ -6,6 +6,7 @@
 //! Written files are version 1.0, `<f4`, C order.
 
 use super::{byte_len, read_file, Dtype, RawArray};
+use crate::atomic::AtomicFile;
 use ae_backend::{Error, Matrix, Result};
 use std::path::Path;
 
@@ -40,6 +41,15 @@ pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
 
 /// The bytes of a version 1.0 `<f4` NPY file: magic, header padded to a multiple of 64, data.
 fn encode_f32(shape: &[usize], data: &[f32]) -> Result<Vec<u8>> {
+    let mut out = header_f32(shape)?;
+    out.reserve(4 * data.len());
+    out.extend(data.iter().flat_map(|v| v.to_le_bytes()));
+    Ok(out)
+}
+
+/// The header of a version 1.0 `<f4` C-order NPY file of `shape`: magic, version, length and
+/// the dict, padded so that the data starts at a multiple of 64 bytes.
+fn header_f32(shape: &[usize]) -> Result<Vec<u8>> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let shape = match dims.as_slice() {
         [one] => format!("({one},)"),
@@ -55,13 +65,71 @@ fn encode_f32(shape: &[usize], data: &[f32]) -> Result<Vec<u8>> {
     header.push('\n');
     let header_len = u16::try_from(header.len())
         .map_err(|_| Error::Shape(format!("{} dimensions are too many", dims.len())))?;
-    let mut out = Vec::with_capacity(MAGIC.len() + 4 + header.len() + 4 * data.len());
+    let mut out = Vec::with_capacity(MAGIC.len() + 4 + header.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[1, 0]);
     out.extend_from_slice(&header_len.to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    out.extend(data.iter().flat_map(|v| v.to_le_bytes()));
     Ok(out)
+}
+
+/// Writes an `<f4` `[rows, cols]` NPY file chunk by chunk, so that memory holds one chunk: the
+/// header with the final shape goes first, into a temporary file beside the target
+/// ([`AtomicFile`]); [`NpyWriter::finish`] checks that every row was written and puts the file in
+/// place. Dropped before that (an error, a full disk), it leaves nothing at the target.
+pub struct NpyWriter {
+    file: AtomicFile,
+    path: std::path::PathBuf,
+    rows: usize,
+    cols: usize,
+    written: usize,
+}
+
+impl NpyWriter {
+    /// Starts `path`, an array of `rows` rows of `cols` values.
+    pub fn create(path: &Path, rows: usize, cols: usize) -> Result<Self> {
+        let mut file = AtomicFile::create(path)?;
+        file.write_all(&header_f32(&[rows, cols])?)?;
+        Ok(NpyWriter {
+            file,
+            path: path.to_path_buf(),
+            rows,
+            cols,
+            written: 0,
+        })
+    }
+
+    /// Appends the rows of `chunk` `[k, cols]`.
+    pub fn write(&mut self, chunk: &Matrix) -> Result<()> {
+        if chunk.cols != self.cols || self.written + chunk.rows > self.rows {
+            return Err(Error::Shape(format!(
+                "{}: a [{}, {}] chunk after {} of [{}, {}] rows",
+                self.path.display(),
+                chunk.rows,
+                chunk.cols,
+                self.written,
+                self.rows,
+                self.cols
+            )));
+        }
+        let bytes: Vec<u8> = chunk.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.file.write_all(&bytes)?;
+        self.written += chunk.rows;
+        Ok(())
+    }
+
+    /// Checks that all rows were written and puts the file in place atomically.
+    pub fn finish(self) -> Result<()> {
+        if self.written != self.rows {
+            return Err(Error::Shape(format!(
+                "{}: {} of {} rows written",
+                self.path.display(),
+                self.written,
+                self.rows
+            )));
+        }
+        self.file.commit()
+    }
 }
 
 /// Reads and checks the whole file; the array comes back in C order.
@@ -69,7 +137,12 @@ fn read(path: &Path) -> Result<RawArray> {
     parse(path, read_file(path)?)
 }
 
-fn parse(path: &Path, mut bytes: Vec<u8>) -> Result<RawArray> {
+/// What an NPY file's header says, checked against the file: its dtype, order, shape and where
+/// its data starts. `bytes` holds at least the header (the whole file, or a memory map of it);
+/// `file_len` is the file's length, which must be the header plus exactly the data the shape
+/// promises, so a header claiming more rows than the file holds is refused before anything is
+/// allocated.
+pub(crate) fn header(path: &Path, bytes: &[u8], file_len: usize) -> Result<Header> {
     let header_err = |message: String| Error::format(path, "header", message);
     if !bytes.starts_with(MAGIC) {
         let found: Vec<String> = bytes.iter().take(6).map(|b| format!("{b:02x}")).collect();
@@ -151,7 +224,7 @@ fn parse(path: &Path, mut bytes: Vec<u8>) -> Result<RawArray> {
     }
     let (_, data_len) = byte_len(&shape, dtype)
         .ok_or_else(|| header_err(format!("shape {shape:?} is too large")))?;
-    let found = bytes.len() - data_start;
+    let found = file_len - data_start;
     if found != data_len {
         return Err(Error::format(
             path,
@@ -159,6 +232,29 @@ fn parse(path: &Path, mut bytes: Vec<u8>) -> Result<RawArray> {
             format!("expected {data_len} bytes for {shape:?} {descr}, found {found}"),
         ));
     }
+    Ok(Header {
+        dtype,
+        fortran,
+        shape,
+        data_start,
+    })
+}
+
+/// An NPY header, checked ([`header`]).
+pub(crate) struct Header {
+    pub(crate) dtype: Dtype,
+    pub(crate) fortran: bool,
+    pub(crate) shape: Vec<usize>,
+    pub(crate) data_start: usize,
+}
+
+fn parse(path: &Path, mut bytes: Vec<u8>) -> Result<RawArray> {
+    let Header {
+        dtype,
+        fortran,
+        shape,
+        data_start,
+    } = header(path, &bytes, bytes.len())?;
     bytes.drain(..data_start);
     if fortran && shape.len() > 1 {
         bytes = fortran_to_c(&bytes, dtype.size(), &shape);
@@ -494,5 +590,34 @@ mod tests {
         // An f64 beyond f32's range is infinite once converted.
         let e = err(&npy(1, "<f8", false, "(1,)", &le(&[1e300f64])));
         assert!(e.contains("row 0, column 0: inf"), "{e}");
+    }
+
+    #[test]
+    fn the_chunked_writer_writes_what_write_f32_writes_and_nothing_when_unfinished() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Matrix::new(5, 3, (0..15).map(|i| i as f32 / 3.0).collect()).unwrap();
+        let (whole, chunked) = (dir.path().join("a.npy"), dir.path().join("b.npy"));
+        write_f32(&whole, &[5, 3], &m.data).unwrap();
+        let mut w = NpyWriter::create(&chunked, 5, 3).unwrap();
+        w.write(&m.select_rows(&[0, 1])).unwrap();
+        w.write(&m.select_rows(&[2, 3, 4])).unwrap();
+        assert!(
+            w.write(&m.select_rows(&[0])).is_err(),
+            "past the promised rows"
+        );
+        w.finish().unwrap();
+        assert_eq!(
+            std::fs::read(&whole).unwrap(),
+            std::fs::read(&chunked).unwrap()
+        );
+        // Unfinished (short, or dropped on an error): nothing at the target, no temporary.
+        let short = dir.path().join("c.npy");
+        let mut w = NpyWriter::create(&short, 5, 3).unwrap();
+        w.write(&m.select_rows(&[0])).unwrap();
+        assert!(w.finish().unwrap_err().to_string().contains("1 of 5 rows"));
+        let dropped = dir.path().join("d.npy");
+        drop(NpyWriter::create(&dropped, 5, 3).unwrap());
+        assert!(!short.exists() && !dropped.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }

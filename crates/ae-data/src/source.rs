@@ -1,0 +1,279 @@
+//! Data sets read lazily: a [`RowSource`] has a known width and row count and hands out rows by
+//! range or by index, so that a consumer holds one chunk at a time and memory stays bounded by the
+//! chunk, not the data. [`open`] picks the source from the file name: an NPY file is memory-mapped
+//! ([`NpySource`]: nothing is read until rows are asked for, and the header is checked against
+//! the file's length first); the other formats are read whole into a [`MatrixSource`] for now.
+//!
+//! Rows come back as f32 `[count, cols]`, `u8` data divided by 255, and finite: a NaN or infinity
+//! is an error naming the file and the row and column in the whole file (counted from 0).
+
+use crate::npy::{self, Header};
+use crate::{load_matrix, not_finite, Dtype, Format, RawArray};
+use ae_backend::{Error, Matrix, Result};
+use std::path::{Path, PathBuf};
+
+/// A data set read lazily, row chunks at a time.
+pub trait RowSource: Send + Sync {
+    /// The file it reads.
+    fn path(&self) -> &Path;
+    /// Rows in the data set.
+    fn rows(&self) -> usize;
+    /// Values per row.
+    fn cols(&self) -> usize;
+    /// Rows `start..start + count`: `[count, cols]`. Errors when the range runs past the end.
+    fn read(&self, start: usize, count: usize) -> Result<Matrix>;
+
+    /// The rows at `indices`, in that order: `[indices.len(), cols]`.
+    fn gather(&self, indices: &[u32]) -> Result<Matrix> {
+        let cols = self.cols();
+        let mut data = Vec::with_capacity(indices.len() * cols);
+        for &i in indices {
+            data.extend(self.read(i as usize, 1)?.data);
+        }
+        Matrix::new(indices.len(), cols, data)
+    }
+}
+
+/// Opens `path` as a [`RowSource`]: NPY files memory-mapped, other formats read whole.
+pub fn open(path: &Path) -> Result<Box<dyn RowSource>> {
+    match Format::of(path)? {
+        Format::Npy => Ok(Box::new(NpySource::open(path)?)),
+        _ => Ok(Box::new(MatrixSource::new(path, load_matrix(path)?))),
+    }
+}
+
+/// An error for rows `start..start + count` of a source of `rows` rows.
+fn out_of_range(path: &Path, start: usize, count: usize, rows: usize) -> Error {
+    Error::format(
+        path,
+        format!("rows {start}..{}", start.saturating_add(count)),
+        format!("the data set has {rows} rows"),
+    )
+}
+
+/// A data set held in memory (formats that are not memory-mapped yet, and data made in code).
+pub struct MatrixSource {
+    path: PathBuf,
+    matrix: Matrix,
+}
+
+impl MatrixSource {
+    /// `matrix` as a source; `path` names it in errors.
+    pub fn new(path: impl Into<PathBuf>, matrix: Matrix) -> Self {
+        MatrixSource {
+            path: path.into(),
+            matrix,
+        }
+    }
+}
+
+impl RowSource for MatrixSource {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn rows(&self) -> usize {
+        self.matrix.rows
+    }
+    fn cols(&self) -> usize {
+        self.matrix.cols
+    }
+    fn read(&self, start: usize, count: usize) -> Result<Matrix> {
+        let (rows, cols) = (self.matrix.rows, self.matrix.cols);
+        if start.checked_add(count).is_none_or(|end| end > rows) {
+            return Err(out_of_range(&self.path, start, count, rows));
+        }
+        let data = self.matrix.data[start * cols..(start + count) * cols].to_vec();
+        Matrix::new(count, cols, data)
+    }
+    fn gather(&self, indices: &[u32]) -> Result<Matrix> {
+        if let Some(&bad) = indices.iter().find(|&&i| i as usize >= self.matrix.rows) {
+            return Err(out_of_range(&self.path, bad as usize, 1, self.matrix.rows));
+        }
+        let idx: Vec<usize> = indices.iter().map(|&i| i as usize).collect();
+        Ok(self.matrix.select_rows(&idx))
+    }
+}
+
+/// A memory-mapped NPY file (C order; every readable dtype). Opening reads and checks the header
+/// only: the data the shape promises must be exactly what the file holds after it.
+pub struct NpySource {
+    path: PathBuf,
+    map: memmap2::Mmap,
+    dtype: Dtype,
+    data_start: usize,
+    rows: usize,
+    cols: usize,
+}
+
+impl NpySource {
+    /// Maps `path` and checks its header against its length.
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        // SAFETY: the map is read-only, and ae never writes a file it is reading; a file
+        // truncated by another process while mapped is outside what the map can guard against
+        // (as for every memory-mapped reader).
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        let Header {
+            dtype,
+            fortran,
+            shape,
+            data_start,
+        } = npy::header(path, &map, map.len())?;
+        if fortran && shape.len() > 1 && shape[1..].iter().product::<usize>() > 1 {
+            return Err(Error::format(
+                path,
+                "header",
+                "a Fortran-order array cannot be read row by row; save it in C order \
+                 (numpy.ascontiguousarray)",
+            ));
+        }
+        let rows = shape[0];
+        let cols = shape[1..].iter().product();
+        Ok(NpySource {
+            path: path.to_path_buf(),
+            map,
+            dtype,
+            data_start,
+            rows,
+            cols,
+        })
+    }
+}
+
+impl RowSource for NpySource {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    fn cols(&self) -> usize {
+        self.cols
+    }
+    fn read(&self, start: usize, count: usize) -> Result<Matrix> {
+        if start.checked_add(count).is_none_or(|end| end > self.rows) {
+            return Err(out_of_range(&self.path, start, count, self.rows));
+        }
+        let row_bytes = self.cols * self.dtype.size();
+        let from = self.data_start + start * row_bytes;
+        let bytes = self.map[from..from + count * row_bytes].to_vec();
+        let raw = RawArray {
+            dtype: self.dtype,
+            big_endian: false,
+            shape: vec![count, self.cols],
+            bytes,
+        };
+        let m = raw.decode()?;
+        if let Some((r, c, v)) = m.first_non_finite() {
+            return Err(Error::format(
+                &self.path,
+                format!("row {}, column {c}", start + r),
+                not_finite(v),
+            ));
+        }
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn npy_bytes(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut header =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        let unpadded = 10 + header.len() + 1;
+        header.extend(std::iter::repeat_n(
+            ' ',
+            unpadded.next_multiple_of(64) - unpadded,
+        ));
+        header.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[test]
+    fn npy_rows_by_range_and_index_equal_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Matrix::new(7, 3, (0..21).map(|i| i as f32 * 0.5 - 2.0).collect()).unwrap();
+        let path = dir.path().join("x.npy");
+        crate::save_npy(&path, &m).unwrap();
+        let src = open(&path).unwrap();
+        assert_eq!((src.rows(), src.cols()), (7, 3));
+        assert_eq!(src.read(0, 7).unwrap(), m);
+        assert_eq!(src.read(2, 3).unwrap(), m.select_rows(&[2, 3, 4]));
+        assert_eq!(src.gather(&[6, 0, 3]).unwrap(), m.select_rows(&[6, 0, 3]));
+        let err = src.read(5, 3).unwrap_err().to_string();
+        assert!(err.contains("x.npy") && err.contains("rows 5..8") && err.contains("7 rows"));
+    }
+
+    #[test]
+    fn every_npy_dtype_reads_as_load_matrix_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let f16: Vec<u8> = [1.5f32, -2.0, 0.25, 8.0]
+            .iter()
+            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+            .collect();
+        let f64s: Vec<u8> = [1.5f64, -2.0, 0.25, 8.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        for (name, bytes) in [
+            ("f16", npy_bytes("<f2", "(2, 2)", &f16)),
+            ("f64", npy_bytes("<f8", "(2, 2)", &f64s)),
+            ("u8", npy_bytes("|u1", "(2, 2)", &[0, 51, 255, 102])),
+            (
+                "i16",
+                npy_bytes("<i2", "(2, 2)", &[1, 0, 255, 255, 7, 0, 0, 1]),
+            ),
+        ] {
+            let path = dir.path().join(format!("{name}.npy"));
+            std::fs::write(&path, bytes).unwrap();
+            let src = NpySource::open(&path).unwrap();
+            assert_eq!(
+                src.read(0, 2).unwrap(),
+                load_matrix(&path).unwrap(),
+                "{name}"
+            );
+            assert_eq!(
+                src.read(1, 1).unwrap().data,
+                load_matrix(&path).unwrap().row(1),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_header_promising_more_than_the_file_holds_is_refused_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.npy");
+        // 10^12 rows of 768 f32 claimed, 16 bytes present: refused before any allocation.
+        std::fs::write(&path, npy_bytes("<f4", "(1000000000000, 768)", &[0; 16])).unwrap();
+        let err = NpySource::open(&path).err().unwrap().to_string();
+        assert!(err.contains("big.npy") && err.contains("expected"), "{err}");
+        // A truncated file: one row short.
+        let path = dir.path().join("short.npy");
+        std::fs::write(&path, npy_bytes("<f4", "(3, 2)", &[0; 20])).unwrap();
+        let err = NpySource::open(&path).err().unwrap().to_string();
+        assert!(
+            err.contains("short.npy") && err.contains("24 bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_nan_names_its_row_in_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = Matrix::zeros(5, 2);
+        m.data[7] = f32::NAN; // row 3, column 1
+        let path = dir.path().join("nan.npy");
+        crate::save_npy(&path, &m).unwrap();
+        let src = NpySource::open(&path).unwrap();
+        assert!(src.read(0, 3).is_ok());
+        let err = src.read(2, 3).unwrap_err().to_string();
+        assert!(err.contains("row 3, column 1"), "{err}");
+    }
+}

@@ -5,7 +5,7 @@
 mod common;
 mod gpu;
 use ae_core::prelude::*;
-use ae_core::trainer::{code_metrics, train, TrainEvent, TrainReport};
+use ae_core::trainer::{code_metrics, train, Rows, TrainEvent, TrainReport};
 use ae_core::{
     Activation, Autoencoder, AuxK, Backend, CodePenalty, Matrix, ModelConfig, Noise,
     OptimizerConfig, Regularizer, Rng, TrainConfig,
@@ -85,7 +85,7 @@ fn kl_run_drives_every_unit_mean_activation_near_rho() {
     let err = last.code.as_ref().unwrap().max_abs_rho_error.unwrap();
     assert!(err < 0.01, "max |mean activation - rho| = {err}");
     assert!(last.penalty.unwrap() >= 0.0);
-    let m = code_metrics(&cpu, &model, &x).unwrap();
+    let m = code_metrics(&cpu, &model, Rows::Matrix(&x)).unwrap();
     assert!(
         m.unit_means.iter().all(|u| (u - 0.05).abs() < 0.01),
         "{:?}",

@@ -365,3 +365,76 @@ fn a_config_of_another_version_is_a_clear_error() {
     );
     assert!(err.contains("newer"), "{err}");
 }
+
+/// Training on rows read lazily from an NPY file (normalised batch by batch as they are read)
+/// is the same run as training on the same rows in memory: the same losses, code metrics and
+/// weights, to the bit on the CPU.
+#[test]
+fn training_on_a_memory_mapped_file_equals_training_in_memory() {
+    use ae_core::data::normalize::{NormStats, Normalization};
+    use ae_core::trainer::{train_rows, Rows};
+    let cpu = B::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.npy");
+    let x = curve(300, 6);
+    data::save_npy(&path, &x).unwrap();
+    // Every third row held out; the rest train, in a shuffled order.
+    let train_idx: Vec<u32> = (0..300).filter(|i| i % 3 != 0).rev().collect();
+    let val_idx: Vec<u32> = (0..300).filter(|i| i % 3 == 0).collect();
+    let pick = |idx: &[u32]| x.select_rows(&idx.iter().map(|&i| i as usize).collect::<Vec<_>>());
+    let stats = NormStats::fit(Normalization::Standard, &pick(&train_idx));
+    let (mut tx, mut vx) = (pick(&train_idx), pick(&val_idx));
+    stats.apply(&mut tx).unwrap();
+    stats.apply(&mut vx).unwrap();
+    let cfg = ModelConfig::mirrored(&[6, 12, 3])
+        .unwrap()
+        .with_activations(Activation::Relu, Activation::Identity, Activation::Identity)
+        .unwrap();
+    let tc = TrainConfig {
+        epochs: 4,
+        batch_size: 32,
+        code_metrics: true,
+        ..TrainConfig::default()
+    };
+    let mut in_memory = Autoencoder::new(&cpu, cfg.clone(), 5).unwrap();
+    let a = train(
+        &cpu,
+        &mut in_memory,
+        &tx,
+        Some(&vx),
+        &tc,
+        &[],
+        &mut no_events,
+    )
+    .unwrap();
+    let source = data::source::open(&path).unwrap();
+    let rows = |idx: &'static [u32]| Rows::Source {
+        source: source.as_ref(),
+        rows: idx,
+        stats: Some(&stats),
+    };
+    let (train_idx, val_idx) = (train_idx.leak(), val_idx.leak());
+    let mut mapped = Autoencoder::new(&cpu, cfg, 5).unwrap();
+    let b = train_rows(
+        &cpu,
+        &mut mapped,
+        rows(train_idx),
+        Some(rows(val_idx)),
+        &tc,
+        &[],
+        &mut no_events,
+    )
+    .unwrap();
+    assert!(b.streamed && !a.streamed);
+    let strip = |r: &ae_core::TrainReport| {
+        r.history
+            .iter()
+            .map(|h| (h.train_loss, h.val_loss, h.code.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&a), strip(&b));
+    assert_eq!(
+        in_memory.to_named(&cpu).unwrap(),
+        mapped.to_named(&cpu).unwrap()
+    );
+}

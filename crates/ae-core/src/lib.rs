@@ -34,5 +34,5 @@ pub use model::{
 };
 pub use optim::{LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
 pub use regularizer::{Regularizer, WeightDecay};
-pub use sparsity::{AuxK, CodeMetrics, CodePenalty, Noise, SparsitySpec};
+pub use sparsity::{AuxK, CodeMetrics, CodeMetricsAccumulator, CodePenalty, Noise, SparsitySpec};
 pub use trainer::{train, EpochMetrics, TrainConfig, TrainEvent, TrainReport};

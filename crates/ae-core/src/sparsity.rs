@@ -289,42 +289,9 @@ pub struct CodeMetrics {
 impl CodeMetrics {
     /// The metrics of codes `[n, code_dim]` and reconstructions `[n, d]` of data `x` `[n, d]`.
     pub fn compute(x: &Matrix, code: &Matrix, reconstruction: &Matrix) -> Result<CodeMetrics> {
-        if code.rows != x.rows || x.rows == 0 {
-            return Err(Error::Shape(format!(
-                "{} codes for {} samples",
-                code.rows, x.rows
-            )));
-        }
-        let n = x.rows as f64;
-        let sse: f64 = x.row_squared_errors(reconstruction)?.iter().sum();
-        let means = x.column_means();
-        let mut sst = 0.0;
-        for r in 0..x.rows {
-            for (m, v) in means.iter().zip(x.row(r)) {
-                sst += (*v as f64 - m).powi(2);
-            }
-        }
-        let mut unit_means = vec![0.0f64; code.cols];
-        let mut active = vec![0usize; code.cols];
-        let mut total_active = 0usize;
-        for r in 0..code.rows {
-            for (j, &v) in code.row(r).iter().enumerate() {
-                unit_means[j] += v as f64;
-                if v > ACTIVE_THRESHOLD {
-                    active[j] += 1;
-                    total_active += 1;
-                }
-            }
-        }
-        unit_means.iter_mut().for_each(|m| *m /= n);
-        Ok(CodeMetrics {
-            mse: sse / (n * x.cols.max(1) as f64),
-            fvu: sse / sst.max(f64::MIN_POSITIVE),
-            l0: total_active as f64 / n,
-            dead_latents: active.iter().filter(|&&a| a == 0).count(),
-            mean_activation: unit_means.iter().sum::<f64>() / code.cols.max(1) as f64,
-            unit_means,
-        })
+        let mut acc = CodeMetricsAccumulator::new(x.cols, code.cols);
+        acc.add(x, code, reconstruction)?;
+        acc.finish()
     }
 
     /// The largest `|mean activation - rho|` over units.
@@ -333,6 +300,90 @@ impl CodeMetrics {
             .iter()
             .map(|m| (m - rho).abs())
             .fold(0.0, f64::max)
+    }
+}
+
+/// [`CodeMetrics`] over data seen a chunk at a time, so that no more than one chunk's codes and
+/// reconstructions are held: the squared errors, each feature's mean and squared deviations (in
+/// f64, chunks merged by Chan et al.'s rule), each unit's sum and active count.
+#[derive(Clone, Debug)]
+pub struct CodeMetricsAccumulator {
+    rows: usize,
+    sse: f64,
+    feature_mean: Vec<f64>,
+    feature_m2: Vec<f64>,
+    unit_sums: Vec<f64>,
+    active: Vec<usize>,
+}
+
+impl CodeMetricsAccumulator {
+    /// Nothing seen yet, for data of `d` features and codes of `code_dim` units.
+    pub fn new(d: usize, code_dim: usize) -> Self {
+        CodeMetricsAccumulator {
+            rows: 0,
+            sse: 0.0,
+            feature_mean: vec![0.0; d],
+            feature_m2: vec![0.0; d],
+            unit_sums: vec![0.0; code_dim],
+            active: vec![0; code_dim],
+        }
+    }
+
+    /// Adds a chunk: data `x` `[k, d]`, its codes `[k, code_dim]` and reconstructions `[k, d]`.
+    pub fn add(&mut self, x: &Matrix, code: &Matrix, reconstruction: &Matrix) -> Result<()> {
+        let d = self.feature_mean.len();
+        if code.rows != x.rows || x.cols != d || code.cols != self.unit_sums.len() {
+            return Err(Error::Shape(format!(
+                "code metrics of [n, {d}] data and [n, {}] codes, given [{}, {}] and [{}, {}]",
+                self.unit_sums.len(),
+                x.rows,
+                x.cols,
+                code.rows,
+                code.cols
+            )));
+        }
+        if x.rows == 0 {
+            return Ok(());
+        }
+        self.sse += x.row_squared_errors(reconstruction)?.iter().sum::<f64>();
+        let (n, k) = (self.rows as f64, x.rows as f64);
+        for (c, mean) in x.column_means().into_iter().enumerate() {
+            let m2: f64 = (0..x.rows)
+                .map(|r| (x.data[r * d + c] as f64 - mean).powi(2))
+                .sum();
+            let delta = mean - self.feature_mean[c];
+            self.feature_mean[c] += delta * k / (n + k);
+            self.feature_m2[c] += m2 + delta * delta * n * k / (n + k);
+        }
+        for r in 0..code.rows {
+            for (j, &v) in code.row(r).iter().enumerate() {
+                self.unit_sums[j] += v as f64;
+                if v > ACTIVE_THRESHOLD {
+                    self.active[j] += 1;
+                }
+            }
+        }
+        self.rows += x.rows;
+        Ok(())
+    }
+
+    /// The metrics of everything added; an error when nothing was.
+    pub fn finish(&self) -> Result<CodeMetrics> {
+        if self.rows == 0 {
+            return Err(Error::Shape("code metrics of no samples".into()));
+        }
+        let n = self.rows as f64;
+        let sst: f64 = self.feature_m2.iter().sum();
+        let unit_means: Vec<f64> = self.unit_sums.iter().map(|s| s / n).collect();
+        let code_dim = unit_means.len();
+        Ok(CodeMetrics {
+            mse: self.sse / (n * self.feature_mean.len().max(1) as f64),
+            fvu: self.sse / sst.max(f64::MIN_POSITIVE),
+            l0: self.active.iter().sum::<usize>() as f64 / n,
+            dead_latents: self.active.iter().filter(|&&a| a == 0).count(),
+            mean_activation: unit_means.iter().sum::<f64>() / code_dim.max(1) as f64,
+            unit_means,
+        })
     }
 }
 
@@ -384,5 +435,36 @@ mod tests {
         assert!((m.fvu - 0.25).abs() < 1e-12);
         assert_eq!(m.unit_means, vec![0.5, 0.0, 0.5]);
         assert!((m.max_abs_rho_error(0.1) - 0.4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn chunked_metrics_equal_the_whole() {
+        let x = Matrix::new(5, 2, (0..10).map(|i| (i * i) as f32 * 0.1).collect()).unwrap();
+        let recon = Matrix::new(5, 2, (0..10).map(|i| i as f32 * 0.7).collect()).unwrap();
+        let code = Matrix::new(
+            5,
+            3,
+            (0..15).map(|i| ((i % 4) as f32 - 1.0).max(0.0)).collect(),
+        )
+        .unwrap();
+        let whole = CodeMetrics::compute(&x, &code, &recon).unwrap();
+        let mut acc = CodeMetricsAccumulator::new(2, 3);
+        for rows in [&[0usize, 1][..], &[2], &[3, 4]] {
+            acc.add(
+                &x.select_rows(rows),
+                &code.select_rows(rows),
+                &recon.select_rows(rows),
+            )
+            .unwrap();
+        }
+        let parts = acc.finish().unwrap();
+        assert_eq!(
+            (parts.l0, parts.dead_latents),
+            (whole.l0, whole.dead_latents)
+        );
+        for (a, b) in [(parts.mse, whole.mse), (parts.fvu, whole.fvu)] {
+            assert!((a - b).abs() < 1e-12 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        assert!(CodeMetricsAccumulator::new(2, 3).finish().is_err());
     }
 }

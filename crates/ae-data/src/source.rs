@@ -157,6 +157,32 @@ impl RowSource for NpySource {
         let row_bytes = self.cols * self.dtype.size();
         let from = self.data_start + start * row_bytes;
         let bytes = self.map[from..from + count * row_bytes].to_vec();
+        self.decode(bytes, count, |r| start + r)
+    }
+
+    fn gather(&self, indices: &[u32]) -> Result<Matrix> {
+        let row_bytes = self.cols * self.dtype.size();
+        let mut bytes = Vec::with_capacity(indices.len() * row_bytes);
+        for &i in indices {
+            let i = i as usize;
+            if i >= self.rows {
+                return Err(out_of_range(&self.path, i, 1, self.rows));
+            }
+            let from = self.data_start + i * row_bytes;
+            bytes.extend_from_slice(&self.map[from..from + row_bytes]);
+        }
+        self.decode(bytes, indices.len(), |r| indices[r] as usize)
+    }
+}
+
+impl NpySource {
+    /// `count` rows of raw bytes as f32, checked finite; `row_of` numbers a chunk row in the file.
+    fn decode(
+        &self,
+        bytes: Vec<u8>,
+        count: usize,
+        row_of: impl Fn(usize) -> usize,
+    ) -> Result<Matrix> {
         let raw = RawArray {
             dtype: self.dtype,
             big_endian: false,
@@ -167,7 +193,7 @@ impl RowSource for NpySource {
         if let Some((r, c, v)) = m.first_non_finite() {
             return Err(Error::format(
                 &self.path,
-                format!("row {}, column {c}", start + r),
+                format!("row {}, column {c}", row_of(r)),
                 not_finite(v),
             ));
         }

@@ -2,6 +2,8 @@
 //! batch ([`DeviceData`]), per-batch-size buffers, the held-out split, evaluation over a data set,
 //! and weight snapshots.
 
+use crate::data::normalize::NormStats;
+use crate::data::RowSource;
 use crate::{Autoencoder, Backend, Error, Matrix, Reconstruction, Result, Rng, Workspace};
 
 /// Splits `data` into `(train, holdout)` with `holdout_fraction` of the rows, chosen by `seed`.
@@ -58,22 +60,106 @@ pub(super) fn restore<B: Backend>(backend: &B, model: &mut Autoencoder<B>, from:
     }
 }
 
-/// A dataset as the trainer reads it: resident on the device when it fits (batches are gathered
-/// there), otherwise kept on the host and uploaded one batch at a time.
+/// The rows the trainer reads: a host matrix, or chosen rows of a lazily read data set,
+/// normalised as they are read, so that a data set larger than memory is held one chunk at a
+/// time. Rows are numbered `0..len()` in either case.
+#[derive(Clone, Copy)]
+pub enum Rows<'a> {
+    /// A host matrix `[n, d]`, already normalised.
+    Matrix(&'a Matrix),
+    /// Rows `rows` of `source` (in that order), each normalised by `stats` when read.
+    Source {
+        /// The data set.
+        source: &'a dyn RowSource,
+        /// Which of its rows, as numbered in the source.
+        rows: &'a [u32],
+        /// The normalisation applied to every chunk read.
+        stats: Option<&'a NormStats>,
+    },
+}
+
+/// Rows per chunk when a pass reads every row (metrics, resampling, evaluation on the host).
+pub const CHUNK_ROWS: usize = 1024;
+
+impl<'a> Rows<'a> {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            Rows::Matrix(m) => m.rows,
+            Rows::Source { rows, .. } => rows.len(),
+        }
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Values per row.
+    pub fn cols(&self) -> usize {
+        match self {
+            Rows::Matrix(m) => m.cols,
+            Rows::Source { source, .. } => source.cols(),
+        }
+    }
+
+    /// The rows `local` (numbered in this set): `[local.len(), d]`, normalised.
+    pub fn gather(&self, local: &[u32]) -> Result<Matrix> {
+        match self {
+            Rows::Matrix(m) => {
+                let idx: Vec<usize> = local.iter().map(|&r| r as usize).collect();
+                Ok(m.select_rows(&idx))
+            }
+            Rows::Source {
+                source,
+                rows,
+                stats,
+            } => {
+                let global: Vec<u32> = local.iter().map(|&r| rows[r as usize]).collect();
+                let mut chunk = source.gather(&global)?;
+                if let Some(stats) = stats {
+                    stats.apply(&mut chunk)?;
+                }
+                Ok(chunk)
+            }
+        }
+    }
+
+    /// Rows `start..start + count`: `[count, d]`, normalised.
+    pub fn chunk(&self, start: usize, count: usize) -> Result<Matrix> {
+        let local: Vec<u32> = (start as u32..(start + count) as u32).collect();
+        self.gather(&local)
+    }
+
+    /// Every row in order, [`CHUNK_ROWS`] at a time, as `(first row, chunk)`.
+    pub fn chunks(&self) -> impl Iterator<Item = Result<(usize, Matrix)>> + '_ {
+        (0..self.len()).step_by(CHUNK_ROWS).map(move |start| {
+            let count = CHUNK_ROWS.min(self.len() - start);
+            Ok((start, self.chunk(start, count)?))
+        })
+    }
+}
+
+/// A dataset as the trainer reads it: resident on the device when it is a host matrix that fits
+/// (batches are gathered there), otherwise read on the host and uploaded one batch at a time.
 pub enum DeviceData<'a, B: Backend> {
     /// The whole `[n, d]` matrix on the device.
     Resident(B::Tensor),
-    /// Too large for the device: batches are cut on the host and uploaded.
-    Streamed(&'a Matrix),
+    /// Too large for the device, or read lazily: batches are cut on the host and uploaded.
+    Streamed(Rows<'a>),
 }
 
 impl<'a, B: Backend> DeviceData<'a, B> {
-    /// Uploads `m`, or keeps it on the host when the backend cannot hold it.
-    pub fn new(backend: &B, m: &'a Matrix) -> Result<Self> {
-        match backend.upload(m) {
-            Ok(t) => Ok(DeviceData::Resident(t)),
-            Err(Error::Backend(_)) => Ok(DeviceData::Streamed(m)),
-            Err(e) => Err(e),
+    /// Uploads a host matrix, or keeps the rows on the host when the backend cannot hold them or
+    /// they are read lazily.
+    pub fn new(backend: &B, rows: Rows<'a>) -> Result<Self> {
+        match rows {
+            Rows::Matrix(m) => match backend.upload(m) {
+                Ok(t) => Ok(DeviceData::Resident(t)),
+                Err(Error::Backend(_)) => Ok(DeviceData::Streamed(rows)),
+                Err(e) => Err(e),
+            },
+            Rows::Source { .. } => Ok(DeviceData::Streamed(rows)),
         }
     }
 
@@ -81,7 +167,7 @@ impl<'a, B: Backend> DeviceData<'a, B> {
     pub fn rows(&self, backend: &B) -> usize {
         match self {
             DeviceData::Resident(t) => backend.shape(t).0,
-            DeviceData::Streamed(m) => m.rows,
+            DeviceData::Streamed(r) => r.len(),
         }
     }
 
@@ -89,10 +175,7 @@ impl<'a, B: Backend> DeviceData<'a, B> {
     pub fn batch(&self, backend: &B, rows: &[u32], dst: &mut B::Tensor) -> Result<()> {
         match self {
             DeviceData::Resident(t) => backend.gather_rows(t, rows, dst),
-            DeviceData::Streamed(m) => {
-                let idx: Vec<usize> = rows.iter().map(|&r| r as usize).collect();
-                backend.copy(&backend.upload(&m.select_rows(&idx))?, dst);
-            }
+            DeviceData::Streamed(r) => backend.copy(&backend.upload(&r.gather(rows)?)?, dst),
         }
         Ok(())
     }

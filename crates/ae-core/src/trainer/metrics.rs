@@ -1,8 +1,9 @@
 //! What an epoch measured: the losses and throughput always, and with `code_metrics` what the
 //! code looks like ([`EpochCodeMetrics`]).
 
-use crate::sparsity::CodeMetrics;
-use crate::{Autoencoder, Backend, Matrix, Result};
+use super::Rows;
+use crate::sparsity::{CodeMetrics, CodeMetricsAccumulator};
+use crate::{Autoencoder, Backend, Result};
 
 /// What one epoch measured.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -71,14 +72,21 @@ impl EpochCodeMetrics {
     }
 }
 
-/// Code metrics of `model` over `data` (the code and reconstruction of every row).
+/// Code metrics of `model` over `data`, read a chunk at a time (the codes and reconstructions of
+/// one chunk held at once).
 pub fn code_metrics<B: Backend>(
     backend: &B,
     model: &Autoencoder<B>,
-    data: &Matrix,
+    data: Rows<'_>,
 ) -> Result<CodeMetrics> {
-    let (code, recon) = model.code_and_reconstruction(backend, data)?;
-    CodeMetrics::compute(data, &code, &recon)
+    let config = model.config();
+    let mut acc = CodeMetricsAccumulator::new(config.input_dim, config.code_dim());
+    for chunk in data.chunks() {
+        let (_, x) = chunk?;
+        let (code, recon) = model.code_and_reconstruction(backend, &x)?;
+        acc.add(&x, &code, &recon)?;
+    }
+    acc.finish()
 }
 
 #[cfg(test)]

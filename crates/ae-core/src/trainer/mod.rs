@@ -8,7 +8,7 @@ mod batches;
 mod metrics;
 mod sae;
 
-pub use self::batches::{evaluate, split, DeviceData};
+pub use self::batches::{evaluate, split, DeviceData, Rows, CHUNK_ROWS};
 pub use self::metrics::{code_metrics, EpochCodeMetrics, EpochMetrics};
 pub use self::sae::resample_dead;
 
@@ -223,6 +223,30 @@ pub fn train<B: Backend>(
     extra: &[Box<dyn Regularizer<B>>],
     on_event: &mut dyn FnMut(TrainEvent<'_, B>) -> Result<()>,
 ) -> Result<TrainReport> {
+    let val = val.map(Rows::Matrix);
+    train_rows(
+        backend,
+        model,
+        Rows::Matrix(train),
+        val,
+        config,
+        extra,
+        on_event,
+    )
+}
+
+/// [`train`] on rows read as the trainer goes ([`Rows`]): a data set larger than memory is read a
+/// batch at a time (and a chunk at a time for the code metrics and resampling), so memory is
+/// bounded by the batch and the model, not the data. Host matrices give exactly [`train`]'s run.
+pub fn train_rows<B: Backend>(
+    backend: &B,
+    model: &mut Autoencoder<B>,
+    train: Rows<'_>,
+    val: Option<Rows<'_>>,
+    config: &TrainConfig,
+    extra: &[Box<dyn Regularizer<B>>],
+    on_event: &mut dyn FnMut(TrainEvent<'_, B>) -> Result<()>,
+) -> Result<TrainReport> {
     let unit_norm = check(model, train, val, config)?;
     let implied = config.regularizers::<B>();
     let regularizers: Vec<&dyn Regularizer<B>> =
@@ -233,13 +257,13 @@ pub fn train<B: Backend>(
     };
     // KL's target rate, which the per-unit metrics are held against.
     let rho = config.penalty.and_then(|p| p.rho());
-    let n = train.rows;
+    let n = train.len();
     let batch = config.batch_size.min(n);
     let steps_per_epoch = n.div_ceil(batch);
     let total_steps = steps_per_epoch * config.epochs;
     let data = DeviceData::new(backend, train)?;
     let val_data = match val {
-        Some(v) if v.rows > 0 => Some(DeviceData::new(backend, v)?),
+        Some(v) if !v.is_empty() => Some(DeviceData::new(backend, v)?),
         _ => None,
     };
     let streamed = matches!(data, DeviceData::Streamed(_));
@@ -458,22 +482,22 @@ fn step_buffers<B: Backend>(
 /// unit-norm decoder when the config asks for one.
 fn check<B: Backend>(
     model: &Autoencoder<B>,
-    train: &Matrix,
-    val: Option<&Matrix>,
+    train: Rows<'_>,
+    val: Option<Rows<'_>>,
     config: &TrainConfig,
 ) -> Result<Option<UnitNormDecoder>> {
     config.validate()?;
     model.check_loss(config.loss)?;
     let input_dim = model.config().input_dim;
     for (what, m) in std::iter::once(("training", train)).chain(val.map(|v| ("validation", v))) {
-        if m.cols != input_dim {
+        if m.cols() != input_dim {
             return Err(Error::Shape(format!(
                 "the {what} data has {} columns but the model's input width is {input_dim}",
-                m.cols
+                m.cols()
             )));
         }
     }
-    if train.rows == 0 {
+    if train.is_empty() {
         return Err(Error::Config("no training rows".into()));
     }
     if let Some(penalty) = &config.penalty {
@@ -505,7 +529,7 @@ fn check<B: Backend>(
             ))
         }
     };
-    if config.early_stopping_patience.is_some() && val.is_none_or(|v| v.rows == 0) {
+    if config.early_stopping_patience.is_some() && val.is_none_or(|v| v.is_empty()) {
         return Err(Error::Config(
             "early stopping (`train.early_stopping_patience`) needs validation data".into(),
         ));

@@ -2,7 +2,8 @@
 //! window of samples (the metric and AuxK's dead set), the unit-norm decoder, and resampling of
 //! dead units between epochs.
 
-use crate::{Autoencoder, Backend, Gradients, Matrix, Optimizer, Result};
+use super::Rows;
+use crate::{Autoencoder, Backend, Gradients, Optimizer, Result};
 
 /// Training samples since each code unit last fired, `[1, code_dim]` on the device: the
 /// dead-latent metric and the AuxK loss's dead set.
@@ -81,22 +82,37 @@ pub fn resample_dead<B: Backend>(
     backend: &B,
     model: &mut Autoencoder<B>,
     optimizer: &mut Optimizer<B>,
-    train: &Matrix,
+    train: Rows<'_>,
 ) -> Result<Vec<usize>> {
-    let (code, recon) = model.code_and_reconstruction(backend, train)?;
-    let units = code.cols;
-    let dead: Vec<usize> = (0..units)
-        .filter(|&j| (0..code.rows).all(|i| code.row(i)[j] <= crate::sparsity::ACTIVE_THRESHOLD))
-        .collect();
-    if dead.is_empty() || train.rows == 0 {
+    // One pass in chunks: which units fire anywhere, and each row's reconstruction error.
+    let units = model.config().code_dim();
+    let mut fired = vec![false; units];
+    let mut errors = Vec::with_capacity(train.len());
+    for chunk in train.chunks() {
+        let (_, x) = chunk?;
+        let (code, recon) = model.code_and_reconstruction(backend, &x)?;
+        for r in 0..code.rows {
+            for (f, &v) in fired.iter_mut().zip(code.row(r)) {
+                *f |= v > crate::sparsity::ACTIVE_THRESHOLD;
+            }
+        }
+        errors.extend(x.row_squared_errors(&recon)?);
+    }
+    let dead: Vec<usize> = (0..units).filter(|&j| !fired[j]).collect();
+    if dead.is_empty() || train.is_empty() {
         return Ok(Vec::new());
     }
-    let errors = train.row_squared_errors(&recon)?;
-    let mut worst: Vec<usize> = (0..train.rows).collect();
-    worst.sort_by(|&a, &b| errors[b].total_cmp(&errors[a]).then(a.cmp(&b)));
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    order.sort_by(|&a, &b| errors[b].total_cmp(&errors[a]).then(a.cmp(&b)));
+    // The worst rows, one per dead unit in turn, and their reconstructions.
+    let picks: Vec<u32> = (0..dead.len())
+        .map(|t| order[t % order.len()] as u32)
+        .collect();
+    let worst = train.gather(&picks)?;
+    let (_, recon) = model.code_and_reconstruction(backend, &worst)?;
     // Encoder weight and bias, decoder weight and bias.
     let (we, be, wd, bd) = (0, 1, 2, 3);
-    let d = train.cols;
+    let d = train.cols();
     let mut enc = backend.download(&model.params()[we])?; // [code, d]
     let mut enc_bias = backend.download(&model.params()[be])?; // [1, code]
     let mut dec = backend.download(&model.params()[wd])?; // [d, code]
@@ -116,9 +132,8 @@ pub fn resample_dead<B: Backend>(
         true => backend.download(&model.params()[bd])?.data,
         false => vec![0.0; d],
     };
-    for (t, &j) in dead.iter().enumerate() {
-        let s = worst[t % worst.len()];
-        let centred: Vec<f32> = train
+    for (s, &j) in dead.iter().enumerate() {
+        let centred: Vec<f32> = worst
             .row(s)
             .iter()
             .zip(&centre)
@@ -130,7 +145,7 @@ pub fn resample_dead<B: Backend>(
             *w = (v as f64 / xn * scale) as f32;
         }
         enc_bias.data[j] = 0.0;
-        let r: Vec<f64> = train
+        let r: Vec<f64> = worst
             .row(s)
             .iter()
             .zip(recon.row(s))

@@ -1,6 +1,7 @@
 //! Per-feature normalisation: `x' = (x - offset) / scale`, column by column, with statistics
 //! fitted on training data and saved with a model so the same transform applies later.
 
+use crate::source::RowSource;
 use ae_backend::{Error, Matrix, Result};
 use std::fmt;
 use std::str::FromStr;
@@ -155,85 +156,62 @@ fn guarded_scale(s: f64, min: f64, max: f64) -> f32 {
     }
 }
 
-/// [`NormStats`] fitted in one pass over row chunks, for data read a chunk at a time: per
-/// feature the count, mean and sum of squared deviations in f64 (Welford's update, chunks merged
-/// by Chan et al.'s rule), the min and the max. [`StreamingStats::finish`] agrees with
-/// [`NormStats::fit`] on the same rows to rounding.
-#[derive(Clone, Debug)]
-pub struct StreamingStats {
-    kind: Normalization,
-    count: f64,
-    mean: Vec<f64>,
-    m2: Vec<f64>,
-    min: Vec<f64>,
-    max: Vec<f64>,
-}
-
-impl StreamingStats {
-    /// An empty accumulator for `cols` features.
-    pub fn new(kind: Normalization, cols: usize) -> Self {
-        StreamingStats {
-            kind,
-            count: 0.0,
-            mean: vec![0.0; cols],
-            m2: vec![0.0; cols],
-            min: vec![f64::INFINITY; cols],
-            max: vec![f64::NEG_INFINITY; cols],
-        }
-    }
-
-    /// Adds the rows of `chunk` `[k, cols]`.
-    pub fn add(&mut self, chunk: &Matrix) -> Result<()> {
-        let cols = self.mean.len();
-        if chunk.cols != cols {
-            return Err(Error::Shape(format!(
-                "normalisation statistics of {cols} features, a chunk of {} columns",
-                chunk.cols
-            )));
-        }
-        if chunk.rows == 0 {
-            return Ok(());
-        }
-        let k = chunk.rows as f64;
-        for c in 0..cols {
-            let column = || (0..chunk.rows).map(|r| chunk.data[r * cols + c] as f64);
-            let mean_b = column().sum::<f64>() / k;
-            let m2_b = column().map(|x| (x - mean_b) * (x - mean_b)).sum::<f64>();
-            let (lo, hi) = column().fold((self.min[c], self.max[c]), |(lo, hi), x| {
-                (lo.min(x), hi.max(x))
-            });
-            let n = self.count + k;
-            let delta = mean_b - self.mean[c];
-            self.mean[c] += delta * k / n;
-            self.m2[c] += m2_b + delta * delta * self.count * k / n;
-            (self.min[c], self.max[c]) = (lo, hi);
-        }
-        self.count += k;
-        Ok(())
-    }
-
-    /// The fitted statistics (offset 0 and scale 1 with no rows or [`Normalization::None`]).
-    pub fn finish(&self) -> NormStats {
-        let cols = self.mean.len();
+impl NormStats {
+    /// [`NormStats::fit`] on rows `rows` of `source` (in that order), read [`FIT_CHUNK_ROWS`] at a
+    /// time in two passes (min, max and sum; then the squared deviations), so memory holds one
+    /// chunk. The sums run in the same order as `fit`'s, so the result is `fit`'s on the same
+    /// rows, to the bit.
+    pub fn fit_source(kind: Normalization, source: &dyn RowSource, rows: &[u32]) -> Result<Self> {
+        let cols = source.cols();
         let mut stats = NormStats {
-            kind: self.kind,
+            kind,
             offset: vec![0.0; cols],
             scale: vec![1.0; cols],
         };
-        if self.kind == Normalization::None || self.count == 0.0 {
-            return stats;
+        if kind == Normalization::None || rows.is_empty() {
+            return Ok(stats);
+        }
+        let chunks = || rows.chunks(FIT_CHUNK_ROWS).map(|idx| source.gather(idx));
+        let mut min = vec![f64::INFINITY; cols];
+        let mut max = vec![f64::NEG_INFINITY; cols];
+        let mut sum = vec![0.0f64; cols];
+        for chunk in chunks() {
+            let chunk = chunk?;
+            for r in 0..chunk.rows {
+                for (c, &v) in chunk.row(r).iter().enumerate() {
+                    let x = v as f64;
+                    (min[c], max[c]) = (min[c].min(x), max[c].max(x));
+                    sum[c] += x;
+                }
+            }
+        }
+        let n = rows.len() as f64;
+        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+        let mut squares = vec![0.0f64; cols];
+        if kind == Normalization::Standard {
+            for chunk in chunks() {
+                let chunk = chunk?;
+                for r in 0..chunk.rows {
+                    for (c, &v) in chunk.row(r).iter().enumerate() {
+                        squares[c] += (v as f64 - mean[c]) * (v as f64 - mean[c]);
+                    }
+                }
+            }
         }
         for c in 0..cols {
-            let (o, s) = match self.kind {
-                Normalization::MinMax => (self.min[c], self.max[c] - self.min[c]),
-                _ => (self.mean[c], (self.m2[c] / self.count).sqrt()),
+            let (o, s) = match kind {
+                Normalization::MinMax => (min[c], max[c] - min[c]),
+                _ => (mean[c], (squares[c] / n).sqrt()),
             };
             stats.offset[c] = o as f32;
-            stats.scale[c] = guarded_scale(s, self.min[c], self.max[c]);
+            stats.scale[c] = guarded_scale(s, min[c], max[c]);
         }
-        stats
+        Ok(stats)
     }
 }
+
+/// Rows read at a time by [`NormStats::fit_source`].
+pub const FIT_CHUNK_ROWS: usize = 4096;
 
 #[cfg(test)]
 mod tests {
@@ -380,9 +358,9 @@ mod tests {
     }
 
     #[test]
-    fn streaming_statistics_equal_the_in_memory_fit() {
-        // A large offset and a small spread: where a naive sum of squares would lose digits.
-        let rows = 1000;
+    fn statistics_fitted_from_a_source_equal_the_in_memory_fit_to_the_bit() {
+        // A large offset and a small spread; more rows than one chunk; a constant feature.
+        let rows = FIT_CHUNK_ROWS + 1000;
         let m = Matrix::new(
             rows,
             3,
@@ -398,33 +376,17 @@ mod tests {
                 .collect(),
         )
         .unwrap();
+        let source = crate::MatrixSource::new("m", m.clone());
+        // Every row but the first 10, backwards: the order the sums run in is the rows' order.
+        let idx: Vec<u32> = (10..rows as u32).rev().collect();
+        let picked = m.select_rows(&idx.iter().map(|&i| i as usize).collect::<Vec<_>>());
         for kind in [
             Normalization::Standard,
             Normalization::MinMax,
             Normalization::None,
         ] {
-            let whole = NormStats::fit(kind, &m);
-            let mut acc = StreamingStats::new(kind, 3);
-            for start in (0..rows).step_by(77) {
-                let idx: Vec<usize> = (start..(start + 77).min(rows)).collect();
-                acc.add(&m.select_rows(&idx)).unwrap();
-            }
-            let streamed = acc.finish();
-            for (a, b) in whole
-                .offset
-                .iter()
-                .chain(&whole.scale)
-                .zip(streamed.offset.iter().chain(&streamed.scale))
-            {
-                assert!(
-                    (a - b).abs() <= 1e-6 * a.abs().max(1.0),
-                    "{kind}: {a} vs {b}"
-                );
-            }
-            assert_eq!(streamed.scale[1], 1.0, "a constant feature keeps scale 1");
+            let fitted = NormStats::fit_source(kind, &source, &idx).unwrap();
+            assert_eq!(fitted, NormStats::fit(kind, &picked), "{kind}");
         }
-        assert!(StreamingStats::new(Normalization::Standard, 2)
-            .add(&m)
-            .is_err());
     }
 }

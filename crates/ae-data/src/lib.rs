@@ -24,7 +24,7 @@ pub mod npy;
 pub mod source;
 pub mod synth;
 
-pub use source::{MatrixSource, NpySource, RowSource};
+pub use source::{MatrixSource, NpySource, RowSource, ShardedSource};
 pub use synth::{SynthKind, Synthetic};
 
 use ae_backend::{Error, Matrix, Result};

@@ -23,6 +23,11 @@ pub trait RowSource: Send + Sync {
     /// Rows `start..start + count`: `[count, cols]`. Errors when the range runs past the end.
     fn read(&self, start: usize, count: usize) -> Result<Matrix>;
 
+    /// The element type as stored, where the format has one (`f32`, `u8`, ...).
+    fn dtype(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The rows at `indices`, in that order: `[indices.len(), cols]`.
     fn gather(&self, indices: &[u32]) -> Result<Matrix> {
         let cols = self.cols();
@@ -34,8 +39,14 @@ pub trait RowSource: Send + Sync {
     }
 }
 
-/// Opens `path` as a [`RowSource`]: NPY files memory-mapped, other formats read whole.
+/// Opens `path` as a [`RowSource`]: NPY files memory-mapped, other formats read whole, and a
+/// directory (or a `dir/*.npy`-style pattern: `*` and `?` in the file name) as its files, sorted
+/// by name, one data set ([`ShardedSource`]).
 pub fn open(path: &Path) -> Result<Box<dyn RowSource>> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    if path.is_dir() || name.as_deref().is_some_and(|n| n.contains(['*', '?'])) {
+        return Ok(Box::new(ShardedSource::open(path)?));
+    }
     match Format::of(path)? {
         Format::Npy => Ok(Box::new(NpySource::open(path)?)),
         _ => Ok(Box::new(MatrixSource::new(path, load_matrix(path)?))),
@@ -144,6 +155,9 @@ impl RowSource for NpySource {
     fn path(&self) -> &Path {
         &self.path
     }
+    fn dtype(&self) -> Option<&'static str> {
+        Some(self.dtype.name())
+    }
     fn rows(&self) -> usize {
         self.rows
     }
@@ -199,6 +213,162 @@ impl NpySource {
         }
         Ok(m)
     }
+}
+
+/// Shards of one format read as one data set: the rows of each file in turn, files sorted by name.
+/// Every shard must have the width of the first; an empty directory, or a shard of another
+/// width, is an error naming it.
+pub struct ShardedSource {
+    path: PathBuf,
+    shards: Vec<Box<dyn RowSource>>,
+    /// `starts[i]`: the first row of shard `i`; the last entry is the row count.
+    starts: Vec<usize>,
+    cols: usize,
+}
+
+impl ShardedSource {
+    /// The files of directory `path`, or those matching the pattern in its file name.
+    pub fn open(path: &Path) -> Result<Self> {
+        let (dir, pattern) = if path.is_dir() {
+            (path.to_path_buf(), None)
+        } else {
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            let pattern = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            (dir, pattern)
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|e| Error::io(&dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .filter(|p| {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                let name = name.unwrap_or_default();
+                !name.starts_with('.')
+                    && pattern
+                        .as_deref()
+                        .is_none_or(|pat| wildcard_match(pat, &name))
+            })
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(Error::format(
+                path,
+                "shards",
+                "no data files here; expected one or more .npy, .csv or IDX files",
+            ));
+        }
+        let mut shards: Vec<Box<dyn RowSource>> = Vec::with_capacity(files.len());
+        let mut starts = vec![0];
+        for file in &files {
+            let shard = open(file)?;
+            if let Some(first) = shards.first() {
+                if shard.dtype() != first.dtype() {
+                    return Err(Error::format(
+                        file,
+                        "dtype",
+                        format!(
+                            "a shard of {}; the first shard {} holds {}",
+                            shard.dtype().unwrap_or("text"),
+                            first.path().display(),
+                            first.dtype().unwrap_or("text")
+                        ),
+                    ));
+                }
+                if shard.cols() != first.cols() {
+                    return Err(Error::format(
+                        file,
+                        "shape",
+                        format!(
+                            "a shard of {} columns; the first shard {} has {}",
+                            shard.cols(),
+                            first.path().display(),
+                            first.cols()
+                        ),
+                    ));
+                }
+            }
+            starts.push(starts.last().copied().unwrap_or(0) + shard.rows());
+            shards.push(shard);
+        }
+        let cols = shards[0].cols();
+        Ok(ShardedSource {
+            path: path.to_path_buf(),
+            shards,
+            starts,
+            cols,
+        })
+    }
+
+    /// The shards, in order.
+    pub fn shards(&self) -> &[Box<dyn RowSource>] {
+        &self.shards
+    }
+
+    /// `(shard, row within it)` of row `i`.
+    fn locate(&self, i: usize) -> (usize, usize) {
+        let shard = self.starts.partition_point(|&s| s <= i) - 1;
+        (shard, i - self.starts[shard])
+    }
+}
+
+impl RowSource for ShardedSource {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn rows(&self) -> usize {
+        *self.starts.last().expect("at least the 0 start")
+    }
+    fn cols(&self) -> usize {
+        self.cols
+    }
+    fn read(&self, start: usize, count: usize) -> Result<Matrix> {
+        if start.checked_add(count).is_none_or(|end| end > self.rows()) {
+            return Err(out_of_range(&self.path, start, count, self.rows()));
+        }
+        let mut data = Vec::with_capacity(count * self.cols);
+        let mut row = start;
+        while row < start + count {
+            let (shard, local) = self.locate(row);
+            let take = (self.starts[shard + 1] - row).min(start + count - row);
+            data.extend(self.shards[shard].read(local, take)?.data);
+            row += take;
+        }
+        Matrix::new(count, self.cols, data)
+    }
+    fn gather(&self, indices: &[u32]) -> Result<Matrix> {
+        let rows = self.rows();
+        let mut data = Vec::with_capacity(indices.len() * self.cols);
+        for &i in indices {
+            if i as usize >= rows {
+                return Err(out_of_range(&self.path, i as usize, 1, rows));
+            }
+            let (shard, local) = self.locate(i as usize);
+            data.extend(self.shards[shard].read(local, 1)?.data);
+        }
+        Matrix::new(indices.len(), self.cols, data)
+    }
+}
+
+/// Whether `name` matches `pattern`, where `*` stands for any run of characters and `?` for one.
+fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // Positions of the last `*` seen and of the name when it was seen, for backtracking.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < n.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == n[j]) {
+            (i, j) = (i + 1, j + 1);
+        } else if i < p.len() && p[i] == '*' {
+            (star, mark, i) = (Some(i), j, i + 1);
+        } else if let Some(s) = star {
+            (i, mark, j) = (s + 1, mark + 1, mark + 1);
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
@@ -301,5 +471,59 @@ mod tests {
         assert!(src.read(0, 3).is_ok());
         let err = src.read(2, 3).unwrap_err().to_string();
         assert!(err.contains("row 3, column 1"), "{err}");
+    }
+
+    #[test]
+    fn shards_read_as_one_data_set_and_a_misfit_shard_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Matrix::new(10, 2, (0..20).map(|i| i as f32).collect()).unwrap();
+        for (name, rows) in [
+            ("b.npy", &[4usize, 5, 6][..]),
+            ("a.npy", &[0, 1, 2, 3]),
+            ("c.npy", &[7, 8, 9]),
+        ] {
+            crate::save_npy(&dir.path().join(name), &m.select_rows(rows)).unwrap();
+        }
+        std::fs::write(dir.path().join("notes.txt.bak"), "ignored by the pattern").unwrap();
+        let src = open(&dir.path().join("*.npy")).unwrap();
+        assert_eq!((src.rows(), src.cols()), (10, 2));
+        assert_eq!(src.read(0, 10).unwrap(), m);
+        assert_eq!(src.read(3, 5).unwrap(), m.select_rows(&[3, 4, 5, 6, 7]));
+        assert_eq!(src.gather(&[9, 0, 4]).unwrap(), m.select_rows(&[9, 0, 4]));
+        crate::save_npy(&dir.path().join("d.npy"), &Matrix::zeros(2, 3)).unwrap();
+        let err = open(&dir.path().join("*.npy")).err().unwrap().to_string();
+        assert!(
+            err.contains("d.npy") && err.contains("3 columns") && err.contains("a.npy"),
+            "{err}"
+        );
+        std::fs::remove_file(dir.path().join("d.npy")).unwrap();
+        std::fs::write(
+            dir.path().join("e.npy"),
+            npy_bytes("|u1", "(1, 2)", &[1, 2]),
+        )
+        .unwrap();
+        let err = open(&dir.path().join("*.npy")).err().unwrap().to_string();
+        assert!(
+            err.contains("e.npy") && err.contains("u8") && err.contains("f32"),
+            "{err}"
+        );
+        let empty = tempfile::tempdir().unwrap();
+        let err = open(empty.path()).err().unwrap().to_string();
+        assert!(err.contains("no data files"), "{err}");
+    }
+
+    #[test]
+    fn wildcards_match_as_a_shell_does() {
+        for (p, n, yes) in [
+            ("*.npy", "a.npy", true),
+            ("*.npy", "a.npz", false),
+            ("s??.npy", "s01.npy", true),
+            ("s??.npy", "s1.npy", false),
+            ("*", "", true),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyy", false),
+        ] {
+            assert_eq!(wildcard_match(p, n), yes, "{p} {n}");
+        }
     }
 }

@@ -132,6 +132,23 @@ fn the_idx_reader_survives_mutations() {
 }
 
 #[test]
+fn the_safetensors_reader_survives_mutations() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.safetensors");
+    let m = sample();
+    let bytes: Vec<u8> = m.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![6, 5], &bytes).unwrap();
+    safetensors::serialize_to_file(vec![("acts".to_string(), view)], None, &good).unwrap();
+    let valid = std::fs::read(&good).unwrap();
+    let path = dir.path().join("mutant.safetensors");
+    fuzz(&path, &valid, 3000, |p| {
+        let src = source::open(p).map_err(|e| e.to_string())?;
+        src.read(0, src.rows()).map(drop).map_err(|e| e.to_string())
+    });
+}
+
+#[test]
 fn sharded_sources_survive_a_mutated_shard() {
     let dir = tempfile::tempdir().unwrap();
     ae_data::save_npy(&dir.path().join("a.npy"), &sample()).unwrap();

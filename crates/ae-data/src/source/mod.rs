@@ -1,12 +1,17 @@
 //! Data sets read lazily: a [`RowSource`] has a known width and row count and hands out rows by
 //! range or by index, so that a consumer holds one chunk at a time and memory stays bounded by the
-//! chunk, not the data. [`open`] picks the source from the file name: an NPY file is memory-mapped
-//! ([`NpySource`]: nothing is read until rows are asked for, and the header is checked against
-//! the file's length first); the other formats are read whole into a [`MatrixSource`] for now.
+//! chunk, not the data. [`open`] picks the source from the file name: NPY and safetensors files
+//! are memory-mapped ([`NpySource`], [`SafetensorsSource`]: nothing is read until rows are asked
+//! for, and the header is checked against the file's length first); a directory or a pattern of
+//! shards is one [`ShardedSource`]; the other formats are read whole into a [`MatrixSource`] for
+//! now.
 //!
 //! Rows come back as f32 `[count, cols]`, `u8` data divided by 255, and finite: a NaN or infinity
 //! is an error naming the file and the row and column in the whole file (counted from 0).
 
+mod safetensors;
+
+pub use self::safetensors::SafetensorsSource;
 use crate::npy::{self, Header};
 use crate::{load_matrix, not_finite, Dtype, Format, RawArray};
 use ae_backend::{Error, Matrix, Result};
@@ -47,6 +52,9 @@ pub fn open(path: &Path) -> Result<Box<dyn RowSource>> {
     if path.is_dir() || name.as_deref().is_some_and(|n| n.contains(['*', '?'])) {
         return Ok(Box::new(ShardedSource::open(path)?));
     }
+    if name.as_deref().is_some_and(|n| n.ends_with(".safetensors")) {
+        return Ok(Box::new(SafetensorsSource::open(path, None)?));
+    }
     match Format::of(path)? {
         Format::Npy => Ok(Box::new(NpySource::open(path)?)),
         _ => Ok(Box::new(MatrixSource::new(path, load_matrix(path)?))),
@@ -54,7 +62,7 @@ pub fn open(path: &Path) -> Result<Box<dyn RowSource>> {
 }
 
 /// An error for rows `start..start + count` of a source of `rows` rows.
-fn out_of_range(path: &Path, start: usize, count: usize, rows: usize) -> Error {
+pub(crate) fn out_of_range(path: &Path, start: usize, count: usize, rows: usize) -> Error {
     Error::format(
         path,
         format!("rows {start}..{}", start.saturating_add(count)),

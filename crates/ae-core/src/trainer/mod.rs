@@ -6,10 +6,12 @@
 
 mod batches;
 mod metrics;
+mod plan;
 mod sae;
 
 pub use self::batches::{evaluate, split, DeviceData, Rows, CHUNK_ROWS};
 pub use self::metrics::{code_metrics, EpochCodeMetrics, EpochMetrics};
+pub use self::plan::{human_bytes, MemoryPlan};
 pub use self::sae::resample_dead;
 
 use self::batches::{batch_buffers, read_scalar, restore, snapshot, BatchBuffers};

@@ -1,17 +1,18 @@
 //! `ae train`: train an autoencoder on a data file and save it.
 
 use super::progress::TrainProgress;
-use super::{open_device, print_json, GlobalArgs};
+use super::{open_device, print_result, GlobalArgs};
 use ae::report::Report;
 use ae::workflow::{self, TrainSettings, Trained};
 use ae::{chart, Job, Matrix, Result};
 use ae_core::data;
 use ae_core::data::normalize::Normalization;
 use ae_core::{
-    Activation, Backend, Loss, LrSchedule, ModelConfig, Noise, OptimizerConfig, OptimizerKind,
-    Output, Pca, Reduction, SparsitySpec, TrainConfig,
+    Activation, Backend, EpochMetrics, Loss, LrSchedule, ModelConfig, Noise, OptimizerConfig,
+    OptimizerKind, Output, Pca, Reduction, SparsitySpec, TrainConfig,
 };
 use clap::Args;
+use std::fmt;
 use std::path::PathBuf;
 
 /// Epochs and batch size when not given, for `train` and `compare`.
@@ -227,10 +228,109 @@ struct TrainJob<'a> {
     json: bool,
 }
 
-impl Job for TrainJob<'_> {
-    type Output = serde_json::Value;
+/// What `ae train` prints: the last epoch's losses, the whole history, where the model went.
+#[derive(Debug, serde::Serialize)]
+pub struct TrainOutput {
+    /// The last epoch's training loss.
+    pub final_train_loss: f64,
+    /// The last epoch's validation loss (null without validation rows).
+    pub final_val_loss: Option<f64>,
+    /// The epoch whose weights were saved.
+    pub best_epoch: usize,
+    /// Early stopping ended the run.
+    pub stopped_early: bool,
+    /// The data was uploaded batch by batch.
+    pub streamed: bool,
+    /// Every epoch's metrics.
+    pub history: Vec<EpochMetrics>,
+    /// The model directory.
+    pub model_dir: PathBuf,
+    /// The backend that trained it.
+    pub backend: String,
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// The threshold saved with `--contamination` (null without).
+    pub anomaly_threshold: Option<f64>,
+    /// The report's index.html (null without `--report`).
+    pub report: Option<PathBuf>,
+    /// The last epoch's code metrics, each present only when measured.
+    #[serde(flatten)]
+    pub code: CodeMetrics,
+    /// Units re-initialised over the whole run (with `--resample-dead`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resampled: Option<usize>,
+}
 
-    fn run<B: Backend>(self, backend: &B) -> Result<serde_json::Value> {
+/// The penalty and code metrics of an epoch, copied from its [`EpochMetrics`] (all but the
+/// per-unit means); absent ones are left out.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct CodeMetrics {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mse: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fvu: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub l0: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_latents: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_activation: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_abs_rho_error: Option<f64>,
+}
+
+impl CodeMetrics {
+    fn of(m: &EpochMetrics) -> Self {
+        let code = m.code.as_ref();
+        CodeMetrics {
+            penalty: m.penalty,
+            mse: code.map(|c| c.mse),
+            fvu: code.map(|c| c.fvu),
+            l0: code.map(|c| c.l0),
+            dead_latents: code.map(|c| c.dead_latents),
+            mean_activation: code.map(|c| c.mean_activation),
+            max_abs_rho_error: code.and_then(|c| c.max_abs_rho_error),
+        }
+    }
+}
+
+impl fmt::Display for TrainOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "final train loss {:.6}, validation loss {}, best epoch {}",
+            self.final_train_loss,
+            self.final_val_loss
+                .map_or("-".to_string(), |v| format!("{v:.6}")),
+            self.best_epoch
+        )?;
+        if let Some(l0) = self.code.l0 {
+            write!(
+                f,
+                ", L0 {l0:?}, FVU {:.4}, dead latents {}",
+                self.code.fvu.unwrap_or(f64::NAN),
+                self.code
+                    .dead_latents
+                    .map_or("-".to_string(), |d| d.to_string())
+            )?;
+        }
+        write!(f, "; model saved in {}", self.model_dir.display())?;
+        if let Some(t) = self.anomaly_threshold {
+            write!(f, "\nanomaly threshold {t:.6} saved with the model")?;
+        }
+        if let Some(p) = &self.report {
+            write!(f, "\nreport: {}", p.display())?;
+        }
+        Ok(())
+    }
+}
+
+impl Job for TrainJob<'_> {
+    type Output = TrainOutput;
+
+    fn run<B: Backend>(self, backend: &B) -> Result<TrainOutput> {
         let mut progress = TrainProgress::new(
             &self.settings.train,
             self.data.rows,
@@ -246,48 +346,34 @@ impl Job for TrainJob<'_> {
         );
         progress.finish();
         let trained = trained?;
-        let last = trained.report.last();
         let report = match &self.args.report {
             Some(dir) => Some(write_report(backend, dir, self.args, &self.data, &trained)?),
             None => None,
         };
-        let mut out = serde_json::json!({
-            "report": report,
-            "anomaly_threshold": trained.saved.anomaly_threshold,
-            "final_train_loss": last.train_loss,
-            "final_val_loss": last.val_loss,
-            "best_epoch": trained.report.best_epoch,
-            "stopped_early": trained.report.stopped_early,
-            "history": trained.report.history,
-            "model_dir": self.args.out,
-            "streamed": trained.report.streamed,
-            "backend": backend.name(),
-            "parameters": trained.model.num_parameters(),
-        });
-        let last_json = serde_json::to_value(last).unwrap_or_default();
-        for key in [
-            "penalty",
-            "mse",
-            "fvu",
-            "l0",
-            "dead_latents",
-            "mean_activation",
-            "max_abs_rho_error",
-        ] {
-            if let Some(v) = last_json.get(key) {
-                out[key] = v.clone();
-            }
-        }
+        let last = trained.report.last();
+        let (final_train_loss, final_val_loss) = (last.train_loss, last.val_loss);
+        let code = CodeMetrics::of(last);
+        let history = trained.report.history;
         // Units re-initialised over the whole run (none after the last epoch).
-        let history = &trained.report.history;
-        if history.iter().any(|m| m.resampled.is_some()) {
-            out["resampled"] = history
-                .iter()
-                .filter_map(|m| m.resampled)
-                .sum::<usize>()
-                .into();
-        }
-        Ok(out)
+        let resampled = history
+            .iter()
+            .any(|m| m.resampled.is_some())
+            .then(|| history.iter().filter_map(|m| m.resampled).sum());
+        Ok(TrainOutput {
+            final_train_loss,
+            final_val_loss,
+            best_epoch: trained.report.best_epoch,
+            stopped_early: trained.report.stopped_early,
+            streamed: trained.report.streamed,
+            history,
+            model_dir: self.args.out.clone(),
+            backend: backend.name(),
+            parameters: trained.model.num_parameters(),
+            anomaly_threshold: trained.saved.anomaly_threshold,
+            report,
+            code,
+            resampled,
+        })
     }
 }
 
@@ -498,32 +584,6 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         data,
         json: g.json,
     })?;
-    if g.json {
-        print_json(&out);
-    } else {
-        println!(
-            "final train loss {:.6}, validation loss {}, best epoch {}{}; model saved in {}",
-            out["final_train_loss"].as_f64().unwrap_or(f64::NAN),
-            out["final_val_loss"]
-                .as_f64()
-                .map_or("-".to_string(), |v| format!("{v:.6}")),
-            out["best_epoch"],
-            match out.get("l0") {
-                Some(l0) => format!(
-                    ", L0 {l0}, FVU {:.4}, dead latents {}",
-                    out["fvu"].as_f64().unwrap_or(f64::NAN),
-                    out["dead_latents"]
-                ),
-                None => String::new(),
-            },
-            args.out.display()
-        );
-        if let Some(t) = out["anomaly_threshold"].as_f64() {
-            println!("anomaly threshold {t:.6} saved with the model");
-        }
-        if let Some(p) = out["report"].as_str() {
-            println!("report: {p}");
-        }
-    }
+    print_result(g, &out);
     Ok(())
 }

@@ -2,10 +2,10 @@
 
 use super::progress::TrainProgress;
 use super::train::{FitArgs, ModelArgs};
+use super::values::NormalizeArg;
 use super::{open_device, print_result, GlobalArgs};
 use ae::workflow::{self, TrainSettings};
 use ae::{Job, Matrix, Result};
-use ae_core::data::normalize::Normalization;
 use ae_core::{trainer, Backend, Output, Pca};
 use clap::Args;
 use std::fmt;
@@ -28,9 +28,9 @@ pub struct CompareArgs {
     /// Fraction of rows held out to measure test MSE.
     #[arg(long, default_value_t = 0.2)]
     pub test_fraction: f64,
-    /// Input normalisation: none, minmax or standard (fitted on the training rows).
-    #[arg(long, default_value = "none")]
-    pub normalize: Normalization,
+    /// Input normalisation (fitted on the training rows).
+    #[arg(long, value_enum, ignore_case = true, default_value_t = NormalizeArg::None)]
+    pub normalize: NormalizeArg,
 }
 
 struct CompareJob<'a> {
@@ -96,7 +96,7 @@ impl Job for CompareJob<'_> {
             let settings = TrainSettings {
                 model: a.model.model_config(&layers)?,
                 train: a.fit.train_config(None, super::train::FIT_DEFAULTS),
-                normalization: a.normalize,
+                normalization: a.normalize.into(),
                 val_split: 0.0,
                 contamination: None,
                 encoder_from_decoder: false,

@@ -13,6 +13,7 @@ mod progress;
 mod score;
 mod synth;
 mod train;
+mod values;
 
 use ae::{BackendChoice, Device, Result};
 

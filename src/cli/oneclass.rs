@@ -3,11 +3,12 @@
 //! the ROC AUC beside PCA reconstruction error's from the same run.
 
 use super::train::{FitArgs, ModelArgs};
+use super::values::NormalizeArg;
 use super::{open_device, print_result, GlobalArgs};
 use ae::workflow::OneClass;
 use ae::workflow::TrainSettings;
 use ae::{Job, Matrix, Result};
-use ae_core::data::{self, normalize::Normalization};
+use ae_core::data;
 use ae_core::{Backend, Error};
 use clap::Args;
 use std::fmt;
@@ -30,8 +31,8 @@ pub struct OneClassArgs {
     #[arg(long, value_delimiter = ',')]
     pub classes: Option<Vec<i64>>,
     /// Input normalisation, fitted on each class's training rows.
-    #[arg(long, default_value = "none")]
-    pub normalize: Normalization,
+    #[arg(long, value_enum, ignore_case = true, default_value_t = NormalizeArg::None)]
+    pub normalize: NormalizeArg,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -151,7 +152,7 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
     let settings = TrainSettings {
         model: args.model.model_config(&layers)?,
         train: args.fit.train_config(None, (100, 64)),
-        normalization: args.normalize,
+        normalization: args.normalize.into(),
         val_split: 0.0,
         contamination: None,
         encoder_from_decoder: false,

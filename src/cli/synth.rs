@@ -1,6 +1,7 @@
 //! `ae synth`: synthetic datasets made by ae itself (swiss roll, S-curve, Gaussian blobs with
 //! planted outliers).
 
+use super::values::SynthArg;
 use super::{print_result, GlobalArgs};
 use ae::Result;
 use ae_core::{data, synth, SynthKind};
@@ -10,8 +11,10 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct SynthArgs {
-    /// swiss-roll, s-curve or blobs.
-    pub kind: SynthKind,
+    /// The dataset: a swiss roll or an S-curve (3-D manifolds), or Gaussian blobs with planted
+    /// outliers.
+    #[arg(value_enum, ignore_case = true)]
+    pub kind: SynthArg,
     /// Number of points.
     #[arg(long, default_value_t = 2000)]
     pub n: usize,
@@ -67,7 +70,8 @@ fn beside(out: &Path, what: &str) -> PathBuf {
 }
 
 pub fn run(g: &GlobalArgs, args: SynthArgs) -> Result<()> {
-    let s = synth::generate(args.kind, args.n, args.seed)?;
+    let kind = SynthKind::from(args.kind);
+    let s = synth::generate(kind, args.n, args.seed)?;
     data::save_npy(&args.out, &s.data)?;
     let position = beside(&args.out, "position");
     data::save_npy_vec(&position, &s.position)?;
@@ -80,7 +84,7 @@ pub fn run(g: &GlobalArgs, args: SynthArgs) -> Result<()> {
         None => None,
     };
     let out = SynthOutput {
-        kind: args.kind.to_string(),
+        kind: kind.to_string(),
         rows: s.data.rows,
         cols: s.data.cols,
         out: args.out,

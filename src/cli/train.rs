@@ -1,15 +1,17 @@
 //! `ae train`: train an autoencoder on a data file and save it.
 
 use super::progress::TrainProgress;
+use super::values::{
+    ActivationArg, LossArg, NormalizeArg, OptimizerArg, ReductionArg, ScheduleArg,
+};
 use super::{open_device, print_result, GlobalArgs};
 use ae::report::Report;
 use ae::workflow::{self, TrainSettings, Trained};
 use ae::{chart, Job, Matrix, Result};
 use ae_core::data;
-use ae_core::data::normalize::Normalization;
 use ae_core::{
-    Activation, Backend, EpochMetrics, Loss, LrSchedule, ModelConfig, Noise, OptimizerConfig,
-    OptimizerKind, Output, Pca, Reduction, SparsitySpec, TrainConfig,
+    Activation, Backend, EpochMetrics, ModelConfig, Noise, OptimizerConfig, Output, Pca,
+    SparsitySpec, TrainConfig,
 };
 use clap::Args;
 use std::fmt;
@@ -21,15 +23,20 @@ pub const FIT_DEFAULTS: (usize, usize) = (20, 256);
 /// Architecture flags, shared by `train` and `compare`.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Activation of the hidden layers: identity, relu, leaky_relu, sigmoid, tanh, gelu, softplus.
-    #[arg(long, default_value = "relu")]
-    pub activation: Activation,
+    /// Activation of the hidden layers.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = ActivationArg::Relu)]
+    pub activation: ActivationArg,
     /// Activation of the code (bottleneck) layer [default: identity; relu with --sparsity topk].
-    #[arg(long)]
-    pub code_activation: Option<Activation>,
+    #[arg(long, value_enum, ignore_case = true)]
+    pub code_activation: Option<ActivationArg>,
     /// Output activation: identity, or sigmoid for data in [0, 1].
-    #[arg(long = "output", default_value = "sigmoid")]
-    pub output_activation: Activation,
+    #[arg(
+        long = "output",
+        value_enum,
+        ignore_case = true,
+        default_value_t = ActivationArg::Sigmoid
+    )]
+    pub output_activation: ActivationArg,
     /// Decoder hidden widths, comma-separated (default: the encoder's, mirrored).
     #[arg(long, value_delimiter = ',')]
     pub decoder: Option<Vec<usize>>,
@@ -48,16 +55,16 @@ pub struct ModelArgs {
 #[derive(Args, Debug, Clone)]
 pub struct FitArgs {
     /// Reconstruction loss: mse, or bce (needs --output sigmoid).
-    #[arg(long, default_value = "mse")]
-    pub loss: Loss,
+    #[arg(long, value_enum, ignore_case = true, default_value_t = LossArg::Mse)]
+    pub loss: LossArg,
     /// How a sample's per-feature losses add up: mean, sum, or half-sum (1/2 the sum: the
     /// classic sparse autoencoder's 1/2 ||x_hat - x||^2, under which its published KL beta and
     /// weight decay apply as written). Reported losses use it too.
-    #[arg(long, default_value = "mean")]
-    pub reduction: Reduction,
-    /// Optimiser: adam, adamw or sgd.
-    #[arg(long, default_value = "adam")]
-    pub optimizer: OptimizerKind,
+    #[arg(long, value_enum, ignore_case = true, default_value_t = ReductionArg::Mean)]
+    pub reduction: ReductionArg,
+    /// Optimiser: adam, adamw (decoupled weight decay) or sgd (with --momentum).
+    #[arg(long, value_enum, ignore_case = true, default_value_t = OptimizerArg::Adam)]
+    pub optimizer: OptimizerArg,
     /// Peak learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f32,
@@ -68,8 +75,8 @@ pub struct FitArgs {
     #[arg(long, default_value_t = 0.9)]
     pub momentum: f32,
     /// Learning-rate schedule: constant, or cosine (linear warmup, then cosine decay to 1%).
-    #[arg(long, default_value = "constant", value_parser = ["constant", "cosine"])]
-    pub schedule: String,
+    #[arg(long, value_enum, ignore_case = true, default_value_t = ScheduleArg::Constant)]
+    pub schedule: ScheduleArg,
     /// Warmup steps for --schedule cosine.
     #[arg(long, default_value_t = 100)]
     pub warmup: usize,
@@ -92,22 +99,16 @@ impl FitArgs {
             epochs: self.epochs.unwrap_or(defaults.0),
             batch_size: self.batch_size.unwrap_or(defaults.1),
             seed: self.seed,
-            loss: self.loss,
-            reduction: self.reduction,
+            loss: self.loss.into(),
+            reduction: self.reduction.into(),
             optimizer: OptimizerConfig {
-                kind: self.optimizer,
+                kind: self.optimizer.into(),
                 lr: self.lr,
                 momentum: self.momentum,
                 weight_decay: self.weight_decay,
                 ..OptimizerConfig::default()
             },
-            schedule: match self.schedule.as_str() {
-                "cosine" => LrSchedule::WarmupCosine {
-                    warmup_steps: self.warmup,
-                    final_fraction: 0.01,
-                },
-                _ => LrSchedule::Constant,
-            },
+            schedule: self.schedule.schedule(self.warmup),
             early_stopping_patience: patience,
             ..TrainConfig::default()
         }
@@ -127,12 +128,15 @@ impl ModelArgs {
         if let Some(decoder) = &self.decoder {
             cfg = cfg.with_decoder(decoder.clone())?;
         }
-        let code = self.code_activation.unwrap_or(if topk.is_some() {
-            Activation::Relu
-        } else {
-            Activation::Identity
-        });
-        cfg.with_activations(self.activation, code, self.output_activation)?
+        let code = self.code_activation.map_or(
+            if topk.is_some() {
+                Activation::Relu
+            } else {
+                Activation::Identity
+            },
+            Activation::from,
+        );
+        cfg.with_activations(self.activation.into(), code, self.output_activation.into())?
             .with_tied(self.tied)?
             .with_topk(topk)?
             .with_pre_bias(self.pre_bias)
@@ -159,9 +163,9 @@ pub struct TrainArgs {
     /// Stop after this many epochs without a better validation loss (and keep the best).
     #[arg(long)]
     pub patience: Option<usize>,
-    /// Input normalisation: none, minmax or standard (statistics saved with the model).
-    #[arg(long, default_value = "none")]
-    pub normalize: Normalization,
+    /// Input normalisation (statistics saved with the model).
+    #[arg(long, value_enum, ignore_case = true, default_value_t = NormalizeArg::None)]
+    pub normalize: NormalizeArg,
     /// Save an anomaly threshold with the model: the (1 - C) quantile of the training rows'
     /// scores, so that `ae score` flags about this fraction. C in (0, 0.5].
     #[arg(long)]
@@ -572,7 +576,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
     let settings = TrainSettings {
         model,
         train,
-        normalization: args.normalize,
+        normalization: args.normalize.into(),
         val_split: args.val_split,
         contamination: args.contamination,
         encoder_from_decoder: args.init_encoder_transpose,

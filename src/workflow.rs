@@ -7,8 +7,10 @@ use ae_core::checkpoint::{self, SavedConfig};
 use ae_core::data::normalize::{NormStats, Normalization};
 use ae_core::metrics;
 use ae_core::trainer::{self, TrainEvent};
-use ae_core::Pca;
-use ae_core::{Autoencoder, Backend, Error, Matrix, ModelConfig, Result, TrainConfig, TrainReport};
+use ae_core::{
+    Autoencoder, Backend, EpochMetrics, Error, Matrix, ModelConfig, Pca, Result, TrainConfig,
+    TrainReport,
+};
 use std::path::Path;
 
 /// Everything `ae train` decides before training starts.
@@ -27,6 +29,51 @@ pub struct TrainSettings {
     /// Start each encoder weight as its mirror decoder weight's transpose
     /// ([`Autoencoder::init_encoder_from_decoder`]).
     pub encoder_from_decoder: bool,
+}
+
+/// What `config.json` records of a training run (its `training` key, written by
+/// [`train_model`]): the settings, the split, and the history.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainingRecord {
+    /// The `--contamination` of the saved threshold, if any.
+    #[serde(default)]
+    pub contamination: Option<f64>,
+    /// The trainer settings.
+    pub settings: TrainConfig,
+    /// Fraction of rows held out for validation.
+    pub val_split: f64,
+    /// Rows trained on.
+    pub train_rows: usize,
+    /// Rows held out.
+    pub val_rows: usize,
+    /// The epoch whose weights were saved.
+    pub best_epoch: usize,
+    /// Early stopping ended the run.
+    #[serde(default)]
+    pub stopped_early: bool,
+    /// The data was uploaded batch by batch.
+    #[serde(default)]
+    pub streamed: bool,
+    /// Every epoch's metrics.
+    pub history: Vec<EpochMetrics>,
+}
+
+impl TrainingRecord {
+    /// The record in `saved`, if it holds one: `Ok(None)` for a config saved without one, an
+    /// error naming the key when it is there but not a training record.
+    pub fn from_saved(saved: &SavedConfig) -> Result<Option<Self>> {
+        saved
+            .training
+            .as_ref()
+            .map(|v| {
+                serde_json::from_value(v.clone()).map_err(|e| {
+                    Error::Config(format!(
+                        "config.json's \"training\" is not a training record: {e}"
+                    ))
+                })
+            })
+            .transpose()
+    }
 }
 
 /// A trained model with everything saved beside it.
@@ -116,17 +163,18 @@ pub fn train_model<B: Backend>(
         let scores = anomaly::scores(backend, &model, &train)?;
         saved.anomaly_threshold = Some(anomaly::threshold(&scores, c)?);
     }
-    saved.training = Some(serde_json::json!({
-        "contamination": settings.contamination,
-        "settings": settings.train,
-        "val_split": settings.val_split,
-        "train_rows": train.rows,
-        "val_rows": val.map_or(0, |v| v.rows),
-        "best_epoch": report.best_epoch,
-        "stopped_early": report.stopped_early,
-        "streamed": report.streamed,
-        "history": report.history,
-    }));
+    let record = TrainingRecord {
+        contamination: settings.contamination,
+        settings: settings.train.clone(),
+        val_split: settings.val_split,
+        train_rows: train.rows,
+        val_rows: val.map_or(0, |v| v.rows),
+        best_epoch: report.best_epoch,
+        stopped_early: report.stopped_early,
+        streamed: report.streamed,
+        history: report.history.clone(),
+    };
+    saved.training = Some(serde_json::to_value(&record).expect("a training record serialises"));
     if let Some(dir) = out {
         checkpoint::save(dir, backend, &model, &saved)?;
     }
@@ -231,4 +279,70 @@ pub fn one_class<B: Backend>(
         roc_auc_ae: metrics::roc_auc(&ae_scores, &labels)?,
         roc_auc_pca: metrics::roc_auc(&pca_scores, &labels)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ae_core::data::synth::{self, SynthKind};
+    use ae_cpu::CpuBackend;
+
+    #[test]
+    fn the_training_record_round_trips_through_config_json() {
+        let cpu = CpuBackend::<f32>::new();
+        let data = synth::generate(SynthKind::Blobs, 100, 3).unwrap().data;
+        let train = TrainConfig {
+            epochs: 2,
+            batch_size: 16,
+            seed: 3,
+            ..TrainConfig::default()
+        };
+        let settings = TrainSettings {
+            model: ModelConfig::mirrored(&[data.cols, 4, 2]).unwrap(),
+            train,
+            normalization: Normalization::Standard,
+            val_split: 0.2,
+            contamination: Some(0.1),
+            encoder_from_decoder: false,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let trained = train_model(&cpu, &data, &settings, Some(dir.path()), &mut |_| {}).unwrap();
+        let (_, loaded) = load_model(&cpu, dir.path()).unwrap();
+        let record = TrainingRecord::from_saved(&loaded).unwrap().unwrap();
+        // serde_json reads a float back to within an ulp, not always to the bit.
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs();
+        assert_eq!(record.history.len(), trained.report.history.len());
+        for (read, trained) in record.history.iter().zip(&trained.report.history) {
+            assert_eq!(read.epoch, trained.epoch);
+            assert!(close(read.train_loss, trained.train_loss));
+            assert!(close(read.val_loss.unwrap(), trained.val_loss.unwrap()));
+        }
+        assert_eq!(record.settings, settings.train);
+        assert_eq!((record.train_rows, record.val_rows), (80, 20));
+        assert_eq!(record.contamination, Some(0.1));
+        assert_eq!(record.best_epoch, trained.report.best_epoch);
+    }
+
+    #[test]
+    fn a_config_saved_by_an_earlier_ae_reads_as_a_training_record() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/legacy-fnv-model")
+            .join(checkpoint::CONFIG_FILE);
+        let saved: SavedConfig =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let record = TrainingRecord::from_saved(&saved).unwrap().unwrap();
+        assert_eq!((record.train_rows, record.val_rows), (4, 0));
+        assert_eq!(record.history.len(), 1);
+        assert_eq!(record.settings.seed, 7);
+        assert_eq!(record.contamination, None);
+    }
+
+    #[test]
+    fn a_config_without_a_record_has_none_and_a_malformed_one_is_an_error() {
+        let mut saved = SavedConfig::new(ModelConfig::mirrored(&[3, 2]).unwrap());
+        assert_eq!(TrainingRecord::from_saved(&saved).unwrap(), None);
+        saved.training = Some(serde_json::json!({ "history": 3 }));
+        let err = TrainingRecord::from_saved(&saved).unwrap_err().to_string();
+        assert!(err.contains("\"training\""), "{err}");
+    }
 }

@@ -178,3 +178,111 @@ fn missing_file_and_unknown_adapter() {
     ]);
     assert_clean_error(&out, &["--backend all"]);
 }
+
+#[test]
+fn a_value_outside_a_flag_s_set_is_refused_by_name_and_help_lists_the_set() {
+    let data = common::mnist("images-idx3-ubyte.gz");
+    let d = data.to_str().unwrap();
+    for (flag, bad, listed) in [
+        (
+            "--activation",
+            "swish",
+            "identity, relu, leaky_relu, sigmoid",
+        ),
+        ("--code-activation", "swish", "identity, relu, leaky_relu"),
+        ("--output", "softmax", "identity, relu"),
+        ("--loss", "l1", "mse, bce"),
+        ("--reduction", "max", "mean, sum, half-sum"),
+        ("--optimizer", "rmsprop", "adam, adamw, sgd"),
+        ("--schedule", "linear", "constant, cosine"),
+        ("--normalize", "zscore", "none, minmax, standard"),
+        ("--backend", "tpu", "auto, cpu, wgpu, all"),
+    ] {
+        let out = ae(&["train", d, "--out", "/tmp/never", flag, bad]);
+        assert_clean_error(&out, &[flag, bad]);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
+        assert!(stderr(&out).contains(listed), "{flag}: {}", stderr(&out));
+    }
+    let out = ae(&["compare", d, "--normalize", "zscore"]);
+    assert_clean_error(&out, &["--normalize", "zscore"]);
+    let out = ae(&["synth", "torus", "--out", "/tmp/never.npy"]);
+    assert_clean_error(&out, &["<KIND>", "torus"]);
+    assert!(stderr(&out).contains("swiss-roll, s-curve, blobs"));
+
+    let help = ae(&["train", "--help"]);
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    for listed in [
+        "[possible values: identity, relu, leaky_relu, sigmoid, tanh, gelu, softplus]",
+        "[possible values: mse, bce]",
+        "[possible values: mean, sum, half-sum]",
+        "[possible values: adam, adamw, sgd]",
+        "[possible values: constant, cosine]",
+        "[possible values: none, minmax, standard]",
+    ] {
+        assert!(
+            help.contains(listed),
+            "ae train --help lacks {listed}: {help}"
+        );
+    }
+}
+
+#[test]
+fn flag_values_ignore_case_and_take_the_library_s_aliases() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.csv");
+    write_csv(&data, 32, 3);
+    let out = ae(&[
+        "train",
+        data.to_str().unwrap(),
+        "--out",
+        dir.path().join("m").to_str().unwrap(),
+        "--layers",
+        "3,4,2",
+        "--epochs",
+        "1",
+        "--activation",
+        "Leaky-ReLU",
+        "--output",
+        "LINEAR",
+        "--optimizer",
+        "AdamW",
+        "--normalize",
+        "MinMax",
+        "--schedule",
+        "Cosine",
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("m/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(cfg["model"]["activations"][0], "leaky_relu", "{cfg}");
+    assert_eq!(
+        cfg["model"]["activations"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap(),
+        "identity"
+    );
+    assert_eq!(cfg["normalization"]["kind"], "minmax", "{cfg}");
+    assert_eq!(cfg["training"]["settings"]["optimizer"]["kind"], "adamw");
+    assert_eq!(
+        cfg["training"]["settings"]["schedule"]["kind"],
+        "warmup_cosine"
+    );
+    let out = ae(&[
+        "synth",
+        "Swiss_Roll",
+        "--n",
+        "10",
+        "--out",
+        dir.path().join("r.npy").to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(common::json(&out)["kind"], "swiss-roll");
+}

@@ -480,7 +480,7 @@ fn bad_sparsity_settings_are_clean_config_errors() {
         ),
         (
             &["--reduction", "median"][..],
-            "expected mean, sum or half-sum",
+            "[possible values: mean, sum, half-sum]",
         ),
     ] {
         let args: Vec<&str> = base.iter().chain(extra).copied().collect();

@@ -1,9 +1,10 @@
 //! `ae bench`: training throughput of the reference model on each backend.
 
 use super::{print_json, BackendArg, GlobalArgs};
-use ae::bench::{MatmulBench, ThroughputBench};
-use ae::{workflow, BackendChoice, Device, Result};
+use ae::bench::{BenchResult, KernelTiming, MatmulBench, ThroughputBench};
+use ae::{workflow, BackendChoice, Device, Matrix, Result};
 use clap::Args;
+use std::fmt;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -26,6 +27,86 @@ pub struct BenchArgs {
     pub matmul: Option<Vec<usize>>,
 }
 
+/// What `ae bench` prints: one entry per backend.
+#[derive(Debug, serde::Serialize)]
+pub struct BenchOutput {
+    /// One entry per backend asked for, in order.
+    pub results: Vec<BenchEntry>,
+}
+
+/// One backend's measurements, or why it was not measured (`--backend all` only).
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum BenchEntry {
+    /// The backend ran.
+    Ran {
+        /// Training throughput.
+        #[serde(flatten)]
+        throughput: BenchResult,
+        /// With `--matmul`: each product's time.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        matmul: Option<Vec<KernelTiming>>,
+    },
+    /// The backend could not be opened.
+    Skipped {
+        /// The backend asked for.
+        backend: String,
+        /// Why it could not be opened.
+        skipped: String,
+    },
+}
+
+impl fmt::Display for BenchEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BenchEntry::Ran {
+                throughput: r,
+                matmul,
+            } => {
+                write!(
+                    f,
+                    "{:<28} {:>9.0} samples/s {:>7.1} GFLOP/s  (batch {}, {} rows, epochs: {})",
+                    r.backend,
+                    r.samples_per_sec,
+                    r.gflops,
+                    r.batch_size,
+                    r.rows,
+                    r.epochs_samples_per_sec
+                        .iter()
+                        .map(|s| format!("{s:.0}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )?;
+                for t in matmul.iter().flatten() {
+                    write!(
+                        f,
+                        "\n    matmul {:<28} {:>10.3} ms {:>9.1} GFLOP/s",
+                        t.case,
+                        t.seconds * 1e3,
+                        t.gflops
+                    )?;
+                }
+                Ok(())
+            }
+            BenchEntry::Skipped { skipped, .. } => write!(f, "skipped: {skipped}"),
+        }
+    }
+}
+
+/// The entries' lines, one after the other (`ae bench` itself prints each entry as soon as it is
+/// measured).
+impl fmt::Display for BenchOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, entry) in self.results.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{entry}")?;
+        }
+        Ok(())
+    }
+}
+
 pub fn run(g: &GlobalArgs, args: BenchArgs) -> Result<()> {
     let path = args
         .data
@@ -42,66 +123,47 @@ pub fn run(g: &GlobalArgs, args: BenchArgs) -> Result<()> {
     };
     let mut results = Vec::new();
     for choice in choices {
-        let device = match Device::open(choice, g.adapter.as_deref()) {
-            Ok((d, _)) => d,
-            Err(e) if all => {
-                results.push(
-                    serde_json::json!({ "backend": choice.to_string(), "skipped": e.to_string() }),
-                );
-                continue;
-            }
+        let entry = match Device::open(choice, g.adapter.as_deref()) {
+            Ok((device, _)) => measure(&device, &data, &args)?,
+            Err(e) if all => BenchEntry::Skipped {
+                backend: choice.to_string(),
+                skipped: e.to_string(),
+            },
             Err(e) => return Err(e),
         };
-        let r = device.run(ThroughputBench {
-            data: data.clone(),
-            epochs: args.epochs,
-            batch_size: args.batch_size,
-        })?;
+        // Without --json each backend's lines come as soon as it is measured.
         if !g.json {
-            println!(
-                "{:<28} {:>9.0} samples/s {:>7.1} GFLOP/s  (batch {}, {} rows, epochs: {})",
-                r.backend,
-                r.samples_per_sec,
-                r.gflops,
-                r.batch_size,
-                r.rows,
-                r.epochs_samples_per_sec
-                    .iter()
-                    .map(|s| format!("{s:.0}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            );
+            println!("{entry}");
         }
-        let mut entry = serde_json::to_value(&r).expect("serialisable");
-        if let Some(squares) = &args.matmul {
-            let software = matches!(&device, Device::Wgpu(g) if g.is_software());
+        results.push(entry);
+    }
+    if g.json {
+        print_json(&BenchOutput { results });
+    }
+    Ok(())
+}
+
+/// Times training, and with `--matmul` the products, on `device`.
+fn measure(device: &Device, data: &Matrix, args: &BenchArgs) -> Result<BenchEntry> {
+    let throughput = device.run(ThroughputBench {
+        data: data.clone(),
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+    })?;
+    let matmul = match &args.matmul {
+        Some(squares) => {
+            let software = matches!(device, Device::Wgpu(g) if g.is_software());
             let squares = squares
                 .iter()
                 .copied()
                 .filter(|&s| !software || s <= 512)
                 .collect();
-            let timings = device.run(MatmulBench {
+            Some(device.run(MatmulBench {
                 square_sizes: squares,
                 reps: 5,
-            })?;
-            if !g.json {
-                for t in &timings {
-                    println!(
-                        "    matmul {:<28} {:>10.3} ms {:>9.1} GFLOP/s",
-                        t.case,
-                        t.seconds * 1e3,
-                        t.gflops
-                    );
-                }
-            }
-            entry["matmul"] = serde_json::to_value(&timings).expect("serialisable");
+            })?)
         }
-        results.push(entry);
-    }
-    if g.json {
-        print_json(&serde_json::json!({ "results": results }));
-    } else if let Some(skipped) = results.iter().find_map(|r| r["skipped"].as_str()) {
-        println!("skipped: {skipped}");
-    }
-    Ok(())
+        None => None,
+    };
+    Ok(BenchEntry::Ran { throughput, matmul })
 }

@@ -2,12 +2,13 @@
 
 use super::progress::TrainProgress;
 use super::train::{FitArgs, ModelArgs};
-use super::{open_device, print_json, GlobalArgs};
+use super::values::NormalizeArg;
+use super::{open_device, print_result, GlobalArgs};
 use ae::workflow::{self, TrainSettings};
 use ae::{Job, Matrix, Result};
-use ae_core::data::normalize::Normalization;
 use ae_core::{trainer, Backend, Output, Pca};
 use clap::Args;
+use std::fmt;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -27,9 +28,9 @@ pub struct CompareArgs {
     /// Fraction of rows held out to measure test MSE.
     #[arg(long, default_value_t = 0.2)]
     pub test_fraction: f64,
-    /// Input normalisation: none, minmax or standard (fitted on the training rows).
-    #[arg(long, default_value = "none")]
-    pub normalize: Normalization,
+    /// Input normalisation (fitted on the training rows).
+    #[arg(long, value_enum, ignore_case = true, default_value_t = NormalizeArg::None)]
+    pub normalize: NormalizeArg,
 }
 
 struct CompareJob<'a> {
@@ -40,10 +41,53 @@ struct CompareJob<'a> {
     json: bool,
 }
 
-impl Job for CompareJob<'_> {
-    type Output = Vec<serde_json::Value>;
+/// What `ae compare` prints: one row per code size.
+#[derive(Debug, serde::Serialize)]
+pub struct CompareOutput {
+    /// One entry per `--codes` value, in order.
+    pub results: Vec<CompareRow>,
+    /// The backend.
+    pub backend: String,
+}
 
-    fn run<B: Backend>(self, backend: &B) -> Result<Vec<serde_json::Value>> {
+/// The autoencoder and PCA at one code size.
+#[derive(Debug, serde::Serialize)]
+pub struct CompareRow {
+    /// The code size.
+    pub code: usize,
+    /// The autoencoder's MSE on the test rows.
+    pub ae_test_mse: f64,
+    /// PCA's MSE on the test rows.
+    pub pca_test_mse: f64,
+    /// The autoencoder's last training loss.
+    pub ae_final_train_loss: f64,
+}
+
+impl fmt::Display for CompareOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:>6} {:>14} {:>14} {:>8}",
+            "code", "ae test mse", "pca test mse", "ae/pca"
+        )?;
+        for r in &self.results {
+            write!(
+                f,
+                "\n{:>6} {:>14.6} {:>14.6} {:>8.3}",
+                r.code,
+                r.ae_test_mse,
+                r.pca_test_mse,
+                r.ae_test_mse / r.pca_test_mse
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Job for CompareJob<'_> {
+    type Output = Vec<CompareRow>;
+
+    fn run<B: Backend>(self, backend: &B) -> Result<Vec<CompareRow>> {
         let a = self.args;
         let mut results = Vec::new();
         for &code in &a.codes {
@@ -52,7 +96,7 @@ impl Job for CompareJob<'_> {
             let settings = TrainSettings {
                 model: a.model.model_config(&layers)?,
                 train: a.fit.train_config(None, super::train::FIT_DEFAULTS),
-                normalization: a.normalize,
+                normalization: a.normalize.into(),
                 val_split: 0.0,
                 contamination: None,
                 encoder_from_decoder: false,
@@ -81,12 +125,12 @@ impl Job for CompareJob<'_> {
             if !self.json {
                 eprintln!("code {code:>4}: autoencoder test mse {ae_mse:.6}, pca {pca_mse:.6}");
             }
-            results.push(serde_json::json!({
-                "code": code,
-                "ae_test_mse": ae_mse,
-                "pca_test_mse": pca_mse,
-                "ae_final_train_loss": trained.report.last().train_loss,
-            }));
+            results.push(CompareRow {
+                code,
+                ae_test_mse: ae_mse,
+                pca_test_mse: pca_mse,
+                ae_final_train_loss: trained.report.last().train_loss,
+            });
         }
         Ok(results)
     }
@@ -125,24 +169,12 @@ pub fn run(g: &GlobalArgs, args: CompareArgs) -> Result<()> {
         prefix,
         json: g.json,
     })?;
-    if g.json {
-        print_json(&serde_json::json!({ "results": results, "backend": device.name() }));
-    } else {
-        println!(
-            "{:>6} {:>14} {:>14} {:>8}",
-            "code", "ae test mse", "pca test mse", "ae/pca"
-        );
-        for r in &results {
-            let (ae_mse, pca_mse) = (
-                r["ae_test_mse"].as_f64().unwrap_or(f64::NAN),
-                r["pca_test_mse"].as_f64().unwrap_or(f64::NAN),
-            );
-            println!(
-                "{:>6} {ae_mse:>14.6} {pca_mse:>14.6} {:>8.3}",
-                r["code"],
-                ae_mse / pca_mse
-            );
-        }
-    }
+    print_result(
+        g,
+        &CompareOutput {
+            results,
+            backend: device.name(),
+        },
+    );
     Ok(())
 }

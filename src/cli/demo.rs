@@ -4,7 +4,7 @@
 //! normal, the rest anomalies) with the autoencoder's ROC AUC beside PCA's.
 
 use super::progress::TrainProgress;
-use super::{open_device, print_json, GlobalArgs};
+use super::{open_device, print_result, GlobalArgs};
 use ae::workflow::{self, TrainSettings};
 use ae::{picture, Job, Matrix, Result};
 use ae_core::data::normalize::Normalization;
@@ -13,6 +13,7 @@ use ae_core::{
     TrainConfig,
 };
 use clap::Args;
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -49,10 +50,66 @@ struct DemoJob<'a> {
     json: bool,
 }
 
-impl Job for DemoJob<'_> {
-    type Output = serde_json::Value;
+/// What `ae demo` prints: both test MSEs, the anomaly run's ROC AUCs, where the files went.
+#[derive(Debug, serde::Serialize)]
+pub struct DemoOutput {
+    /// The autoencoder's test MSE.
+    pub ae_test_mse: f64,
+    /// PCA's test MSE at the same code size.
+    pub pca_test_mse: f64,
+    /// `ae_test_mse / pca_test_mse`.
+    pub ratio: f64,
+    /// The code size.
+    pub code: usize,
+    /// Training epochs.
+    pub epochs: usize,
+    /// The last epoch's training loss.
+    pub final_train_loss: f64,
+    /// Wall time of the training.
+    pub train_seconds: f64,
+    /// Wall time of the whole job (training, PCA, the anomaly run, the picture).
+    pub seconds: f64,
+    /// Originals over autoencoder over PCA reconstructions.
+    pub png: PathBuf,
+    /// The digit that is normal in the anomaly run.
+    pub anomaly_normal_digit: i64,
+    /// The anomaly run's ROC AUC, autoencoder.
+    pub anomaly_roc_auc_ae: f64,
+    /// The anomaly run's ROC AUC, PCA.
+    pub anomaly_roc_auc_pca: f64,
+    /// The trained model.
+    pub model_dir: PathBuf,
+    /// The backend.
+    pub backend: String,
+}
 
-    fn run<B: Backend>(self, backend: &B) -> Result<serde_json::Value> {
+impl fmt::Display for DemoOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "test MSE at {} dimensions:", self.code)?;
+        writeln!(f, "  autoencoder  {:.5}", self.ae_test_mse)?;
+        writeln!(f, "  PCA          {:.5}", self.pca_test_mse)?;
+        writeln!(f, "  ratio        {:.3} (autoencoder / PCA)", self.ratio)?;
+        writeln!(
+            f,
+            "trained in {:.1} s; originals over autoencoder over PCA reconstructions: {}",
+            self.train_seconds,
+            self.png.display()
+        )?;
+        writeln!(f, "model: {}", self.model_dir.display())?;
+        writeln!(
+            f,
+            "anomaly detection, digit {} normal and the rest anomalies (784-128-16 vs PCA-16):",
+            self.anomaly_normal_digit
+        )?;
+        writeln!(f, "  ROC AUC autoencoder {:.4}", self.anomaly_roc_auc_ae)?;
+        write!(f, "  ROC AUC PCA         {:.4}", self.anomaly_roc_auc_pca)
+    }
+}
+
+impl Job for DemoJob<'_> {
+    type Output = DemoOutput;
+
+    fn run<B: Backend>(self, backend: &B) -> Result<DemoOutput> {
         let started = Instant::now();
         let model = ModelConfig::mirrored(&[self.train.cols, 512, 128, CODE])?.with_activations(
             Activation::Relu,
@@ -126,22 +183,22 @@ impl Job for DemoJob<'_> {
         let png = self.args.out.join("reconstructions.png");
         let grid = picture::image_grid(&[&self.test, &ae_recon, &pca_recon], 16, 2)?;
         picture::save_png(&grid, &png)?;
-        Ok(serde_json::json!({
-            "ae_test_mse": ae_mse,
-            "pca_test_mse": pca_mse,
-            "ratio": ae_mse / pca_mse,
-            "code": CODE,
-            "epochs": self.args.epochs,
-            "final_train_loss": trained.report.last().train_loss,
-            "train_seconds": train_seconds,
-            "seconds": started.elapsed().as_secs_f64(),
-            "png": png,
-            "anomaly_normal_digit": NORMAL_DIGIT,
-            "anomaly_roc_auc_ae": anomaly.roc_auc_ae,
-            "anomaly_roc_auc_pca": anomaly.roc_auc_pca,
-            "model_dir": model_dir,
-            "backend": backend.name(),
-        }))
+        Ok(DemoOutput {
+            ae_test_mse: ae_mse,
+            pca_test_mse: pca_mse,
+            ratio: ae_mse / pca_mse,
+            code: CODE,
+            epochs: self.args.epochs,
+            final_train_loss: trained.report.last().train_loss,
+            train_seconds,
+            seconds: started.elapsed().as_secs_f64(),
+            png,
+            anomaly_normal_digit: NORMAL_DIGIT,
+            anomaly_roc_auc_ae: anomaly.roc_auc_ae,
+            anomaly_roc_auc_pca: anomaly.roc_auc_pca,
+            model_dir,
+            backend: backend.name(),
+        })
     }
 }
 
@@ -189,25 +246,6 @@ pub fn run(g: &GlobalArgs, args: DemoArgs) -> Result<()> {
         labels,
         json: g.json,
     })?;
-    if g.json {
-        print_json(&out);
-    } else {
-        let f = |k: &str| out[k].as_f64().unwrap_or(f64::NAN);
-        println!("test MSE at 32 dimensions:");
-        println!("  autoencoder  {:.5}", f("ae_test_mse"));
-        println!("  PCA          {:.5}", f("pca_test_mse"));
-        println!("  ratio        {:.3} (autoencoder / PCA)", f("ratio"));
-        println!(
-            "trained in {:.1} s; originals over autoencoder over PCA reconstructions: {}",
-            f("train_seconds"),
-            args.out.join("reconstructions.png").display()
-        );
-        println!("model: {}", args.out.join("model").display());
-        println!(
-            "anomaly detection, digit {NORMAL_DIGIT} normal and the rest anomalies (784-128-16 vs PCA-16):"
-        );
-        println!("  ROC AUC autoencoder {:.4}", f("anomaly_roc_auc_ae"));
-        println!("  ROC AUC PCA         {:.4}", f("anomaly_roc_auc_pca"));
-    }
+    print_result(g, &out);
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! `ae filters`: draw each hidden unit's encoder weights as an image tile.
 
-use super::{print_json, GlobalArgs};
+use super::{print_result, GlobalArgs};
 use ae::{picture, workflow, Result};
 use ae_core::Matrix;
 use ae_cpu::CpuBackend;
 use clap::Args;
+use std::fmt;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -19,6 +20,29 @@ pub struct FiltersArgs {
     pub scale: u32,
 }
 
+/// What `ae filters` prints.
+#[derive(Debug, serde::Serialize)]
+pub struct FiltersOutput {
+    /// Tiles drawn: the first encoder layer's units.
+    pub units: usize,
+    /// Weights per tile: the model's inputs.
+    pub inputs: usize,
+    /// The PNG written.
+    pub out: PathBuf,
+}
+
+impl fmt::Display for FiltersOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} filters of {} inputs drawn in {}",
+            self.units,
+            self.inputs,
+            self.out.display()
+        )
+    }
+}
+
 pub fn run(g: &GlobalArgs, args: FiltersArgs) -> Result<()> {
     // Drawing needs only the weights, so the model is read on the CPU.
     let (model, _) = workflow::load_model(&CpuBackend::<f32>::new(), &args.model)?;
@@ -30,17 +54,13 @@ pub fn run(g: &GlobalArgs, args: FiltersArgs) -> Result<()> {
         .ok_or_else(|| ae::Error::Shape("the model has no encoder.0.weight".into()))?;
     let img = picture::filter_grid(&weights, args.scale.max(1))?;
     picture::save_png(&img, &args.out)?;
-    if g.json {
-        print_json(&serde_json::json!({
-            "units": weights.rows, "inputs": weights.cols, "out": args.out,
-        }));
-    } else {
-        println!(
-            "{} filters of {} inputs drawn in {}",
-            weights.rows,
-            weights.cols,
-            args.out.display()
-        );
-    }
+    print_result(
+        g,
+        &FiltersOutput {
+            units: weights.rows,
+            inputs: weights.cols,
+            out: args.out,
+        },
+    );
     Ok(())
 }

@@ -1,11 +1,12 @@
 //! `ae encode`, `ae reconstruct`: run a saved model over a data file.
 
-use super::{open_device, print_json, GlobalArgs};
+use super::{open_device, print_result, GlobalArgs};
 use ae::workflow;
 use ae::{Job, Matrix, Result};
 use ae_core::data::{self, normalize::NormStats};
 use ae_core::{Backend, Output};
 use clap::Args;
+use std::fmt;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -31,20 +32,66 @@ struct InferJob<'a> {
     mode: Mode,
 }
 
-impl Job for InferJob<'_> {
-    type Output = serde_json::Value;
+/// What `ae encode` and `ae reconstruct` print.
+#[derive(Debug, serde::Serialize)]
+pub struct InferOutput {
+    /// Rows run through the model.
+    pub rows: usize,
+    /// What was written: the codes' width, or the reconstruction's error.
+    #[serde(flatten)]
+    pub written: Written,
+    /// The NPY file written.
+    pub out: PathBuf,
+    /// The backend.
+    pub backend: String,
+}
 
-    fn run<B: Backend>(self, backend: &B) -> Result<serde_json::Value> {
+/// What `ae encode` or `ae reconstruct` wrote.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum Written {
+    /// The codes, `[rows, code_dim]`.
+    Codes {
+        /// The code's width.
+        code_dim: usize,
+    },
+    /// The reconstructions, in the data's units.
+    Reconstructions {
+        /// Their mean squared error against the data, in the data's units.
+        mse: f64,
+    },
+}
+
+impl fmt::Display for InferOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.written {
+            Written::Codes { code_dim } => write!(f, "wrote codes [{}, {code_dim}]", self.rows)?,
+            // `{:?}`: every digit, as the JSON has it.
+            Written::Reconstructions { mse } => write!(
+                f,
+                "wrote reconstructions of {} rows (mse {mse:?})",
+                self.rows
+            )?,
+        }
+        write!(f, " to {}", self.out.display())
+    }
+}
+
+impl Job for InferJob<'_> {
+    type Output = InferOutput;
+
+    fn run<B: Backend>(self, backend: &B) -> Result<InferOutput> {
         let a = self.args;
         let (model, saved) = workflow::load_model(backend, &a.model)?;
         let mut x = data::load_matrix(&a.data)?;
         workflow::prepare_input(&saved, &mut x, &a.data, &a.model)?;
-        let n = x.rows;
-        let summary = match self.mode {
+        let written = match self.mode {
             Mode::Encode => {
                 let codes = model.map_rows(backend, &x, Output::Code)?;
                 data::save_npy(&a.out, &codes)?;
-                serde_json::json!({ "rows": n, "code_dim": codes.cols })
+                Written::Codes {
+                    code_dim: codes.cols,
+                }
             }
             Mode::Reconstruct => {
                 let mut recon = model.map_rows(backend, &x, Output::Reconstruction)?;
@@ -52,14 +99,17 @@ impl Job for InferJob<'_> {
                     stats.invert(&mut recon)?;
                 }
                 data::save_npy(&a.out, &recon)?;
-                let mse = recon_mse(&x, &recon, saved.normalization.as_ref())?;
-                serde_json::json!({ "rows": n, "mse": mse })
+                Written::Reconstructions {
+                    mse: recon_mse(&x, &recon, saved.normalization.as_ref())?,
+                }
             }
         };
-        let mut out = summary;
-        out["out"] = serde_json::json!(a.out);
-        out["backend"] = serde_json::json!(backend.name());
-        Ok(out)
+        Ok(InferOutput {
+            rows: x.rows,
+            written,
+            out: a.out.clone(),
+            backend: backend.name(),
+        })
     }
 }
 
@@ -75,17 +125,6 @@ fn recon_mse(x: &Matrix, recon: &Matrix, stats: Option<&NormStats>) -> Result<f6
 pub fn run(g: &GlobalArgs, args: InferArgs, mode: Mode) -> Result<()> {
     let device = open_device(g)?;
     let out = device.run(InferJob { args: &args, mode })?;
-    if g.json {
-        print_json(&out);
-    } else {
-        let what = match mode {
-            Mode::Encode => format!("codes [{}, {}]", out["rows"], out["code_dim"]),
-            Mode::Reconstruct => format!(
-                "reconstructions of {} rows (mse {})",
-                out["rows"], out["mse"]
-            ),
-        };
-        println!("wrote {what} to {}", args.out.display());
-    }
+    print_result(g, &out);
     Ok(())
 }

@@ -13,6 +13,7 @@ mod progress;
 mod score;
 mod synth;
 mod train;
+mod values;
 
 use ae::{BackendChoice, Device, Result};
 
@@ -159,9 +160,20 @@ pub fn open_device(g: &GlobalArgs) -> Result<Device> {
     Ok(device)
 }
 
-/// Prints a JSON value as one line on stdout.
-pub fn print_json(value: &serde_json::Value) {
+/// Prints a result as one JSON object on one line of stdout, its keys sorted.
+pub fn print_json<T: serde::Serialize>(value: &T) {
+    // Through a `Value`, whose map is sorted: the order `--json` has always printed.
+    let value = serde_json::to_value(value).expect("command results serialise");
     println!("{value}");
+}
+
+/// Prints a command's result: as JSON with `--json`, else its human-readable text.
+pub fn print_result<T: serde::Serialize + std::fmt::Display>(g: &GlobalArgs, result: &T) {
+    if g.json {
+        print_json(result);
+    } else {
+        println!("{result}");
+    }
 }
 
 #[cfg(test)]

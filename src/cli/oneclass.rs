@@ -3,13 +3,15 @@
 //! the ROC AUC beside PCA reconstruction error's from the same run.
 
 use super::train::{FitArgs, ModelArgs};
-use super::{open_device, print_json, GlobalArgs};
+use super::values::NormalizeArg;
+use super::{open_device, print_result, GlobalArgs};
 use ae::workflow::OneClass;
 use ae::workflow::TrainSettings;
 use ae::{Job, Matrix, Result};
-use ae_core::data::{self, normalize::Normalization};
+use ae_core::data;
 use ae_core::{Backend, Error};
 use clap::Args;
+use std::fmt;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -29,12 +31,51 @@ pub struct OneClassArgs {
     #[arg(long, value_delimiter = ',')]
     pub classes: Option<Vec<i64>>,
     /// Input normalisation, fitted on each class's training rows.
-    #[arg(long, default_value = "none")]
-    pub normalize: Normalization,
+    #[arg(long, value_enum, ignore_case = true, default_value_t = NormalizeArg::None)]
+    pub normalize: NormalizeArg,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
     pub fit: FitArgs,
+}
+
+/// What `ae oneclass` prints: each class's ROC AUCs and their means.
+#[derive(Debug, serde::Serialize)]
+pub struct OneClassOutput {
+    /// Mean over the classes of the autoencoder's ROC AUC.
+    pub mean_roc_auc_ae: f64,
+    /// Mean over the classes of PCA's ROC AUC.
+    pub mean_roc_auc_pca: f64,
+    /// One entry per class.
+    pub per_class: Vec<OneClass>,
+    /// Rows before the test split (all classes).
+    pub train_rows: usize,
+    /// Rows of the test split.
+    pub test_rows: usize,
+    /// The backend.
+    pub backend: String,
+}
+
+impl fmt::Display for OneClassOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:>6} {:>8} {:>10} {:>10}",
+            "class", "train", "AUC ae", "AUC pca"
+        )?;
+        for r in &self.per_class {
+            writeln!(
+                f,
+                "{:>6} {:>8} {:>10.4} {:>10.4}",
+                r.class, r.train_rows, r.roc_auc_ae, r.roc_auc_pca
+            )?;
+        }
+        write!(
+            f,
+            "{:>6} {:>8} {:>10.4} {:>10.4}",
+            "mean", "", self.mean_roc_auc_ae, self.mean_roc_auc_pca
+        )
+    }
 }
 
 struct OneClassJob {
@@ -111,7 +152,7 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
     let settings = TrainSettings {
         model: args.model.model_config(&layers)?,
         train: args.fit.train_config(None, (100, 64)),
-        normalization: args.normalize,
+        normalization: args.normalize.into(),
         val_split: 0.0,
         contamination: None,
         encoder_from_decoder: false,
@@ -127,31 +168,14 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
     let mean = |f: &dyn Fn(&OneClass) -> f64| {
         results.iter().map(f).sum::<f64>() / results.len().max(1) as f64
     };
-    let (ae_mean, pca_mean) = (mean(&|r| r.roc_auc_ae), mean(&|r| r.roc_auc_pca));
-    if g.json {
-        print_json(&serde_json::json!({
-            "mean_roc_auc_ae": ae_mean,
-            "mean_roc_auc_pca": pca_mean,
-            "per_class": results,
-            "train_rows": split,
-            "test_rows": test_rows,
-            "backend": device.name(),
-        }));
-    } else {
-        println!(
-            "{:>6} {:>8} {:>10} {:>10}",
-            "class", "train", "AUC ae", "AUC pca"
-        );
-        for r in &results {
-            println!(
-                "{:>6} {:>8} {:>10.4} {:>10.4}",
-                r.class, r.train_rows, r.roc_auc_ae, r.roc_auc_pca
-            );
-        }
-        println!(
-            "{:>6} {:>8} {:>10.4} {:>10.4}",
-            "mean", "", ae_mean, pca_mean
-        );
-    }
+    let out = OneClassOutput {
+        mean_roc_auc_ae: mean(&|r| r.roc_auc_ae),
+        mean_roc_auc_pca: mean(&|r| r.roc_auc_pca),
+        per_class: results,
+        train_rows: split,
+        test_rows,
+        backend: device.name(),
+    };
+    print_result(g, &out);
     Ok(())
 }

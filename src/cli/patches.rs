@@ -1,9 +1,10 @@
 //! `ae patches`: random square patches of image data, for sparse-coding experiments.
 
-use super::{print_json, GlobalArgs};
+use super::{print_result, GlobalArgs};
 use ae::{picture, Result};
 use ae_core::data;
 use clap::Args;
+use std::fmt;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -31,6 +32,33 @@ pub struct PatchesArgs {
     pub normalize: bool,
 }
 
+/// What `ae patches` prints.
+#[derive(Debug, serde::Serialize)]
+pub struct PatchesOutput {
+    /// Patches written.
+    pub rows: usize,
+    /// Pixels per patch.
+    pub cols: usize,
+    /// The NPY written.
+    pub out: PathBuf,
+    /// Side of a patch (in the text only).
+    #[serde(skip)]
+    pub size: usize,
+}
+
+impl fmt::Display for PatchesOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} patches of {}x{} written to {}",
+            self.rows,
+            self.size,
+            self.size,
+            self.out.display()
+        )
+    }
+}
+
 pub fn run(g: &GlobalArgs, args: PatchesArgs) -> Result<()> {
     let images = data::load_matrix(&args.data)?;
     let mut patches =
@@ -39,18 +67,14 @@ pub fn run(g: &GlobalArgs, args: PatchesArgs) -> Result<()> {
         picture::normalize_patches(&mut patches);
     }
     data::save_npy(&args.out, &patches)?;
-    if g.json {
-        print_json(&serde_json::json!({
-            "rows": patches.rows, "cols": patches.cols, "out": args.out,
-        }));
-    } else {
-        println!(
-            "{} patches of {}x{} written to {}",
-            patches.rows,
-            args.size,
-            args.size,
-            args.out.display()
-        );
-    }
+    print_result(
+        g,
+        &PatchesOutput {
+            rows: patches.rows,
+            cols: patches.cols,
+            out: args.out,
+            size: args.size,
+        },
+    );
     Ok(())
 }

@@ -1,12 +1,14 @@
 //! `ae score`: per-sample anomaly scores of a saved model, a threshold, predictions, and (with
 //! labels) ROC AUC, average precision, precision/recall/F1; optionally an HTML report.
 
-use super::{open_device, print_json, GlobalArgs};
+use super::{open_device, print_result, GlobalArgs};
 use ae::anomaly::{self, LabelRule};
 use ae::report::Report;
 use ae::{chart, workflow, Job, Result};
-use ae_core::{data, metrics, Backend, Error, Output};
+use ae_core::metrics::{self, Confusion};
+use ae_core::{data, Backend, Error, Output};
 use clap::Args;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Which labels are anomalies, shared by the commands that read labels.
@@ -79,10 +81,75 @@ struct ScoreJob<'a> {
     args: &'a ScoreArgs,
 }
 
-impl Job for ScoreJob<'_> {
-    type Output = serde_json::Value;
+/// What `ae score` prints: the threshold and how many rows it flags; with labels, how well the
+/// scores rank them.
+#[derive(Debug, serde::Serialize)]
+pub struct ScoreOutput {
+    /// Rows scored.
+    pub rows: usize,
+    /// Rows scoring above it are flagged.
+    pub threshold: f64,
+    /// Where the threshold came from: `--threshold`, `--contamination C` or the model.
+    pub threshold_source: String,
+    /// Rows flagged.
+    pub predicted_anomalies: usize,
+    /// Mean score.
+    pub mean_score: f64,
+    /// Largest score (null with no rows).
+    pub max_score: f64,
+    /// The backend.
+    pub backend: String,
+    /// With `--labels`: the measures against them.
+    #[serde(flatten)]
+    pub evaluation: Option<ScoreEvaluation>,
+    /// With `--report`: the report's index.html.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<PathBuf>,
+}
 
-    fn run<B: Backend>(self, backend: &B) -> Result<serde_json::Value> {
+/// The scores measured against the labels.
+#[derive(Debug, serde::Serialize)]
+pub struct ScoreEvaluation {
+    /// Area under the ROC curve.
+    pub roc_auc: f64,
+    /// Average precision.
+    pub average_precision: f64,
+    /// Precision at the threshold.
+    pub precision: f64,
+    /// Recall at the threshold.
+    pub recall: f64,
+    /// F1 at the threshold.
+    pub f1: f64,
+    /// The counts at the threshold.
+    pub confusion: Confusion,
+}
+
+impl fmt::Display for ScoreOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} rows scored; threshold {:.6} ({}); {} flagged as anomalies",
+            self.rows, self.threshold, self.threshold_source, self.predicted_anomalies
+        )?;
+        if let Some(e) = &self.evaluation {
+            write!(
+                f,
+                "\nROC AUC {:.4}, average precision {:.4}; at the threshold: precision {:.4}, \
+                 recall {:.4}, F1 {:.4}",
+                e.roc_auc, e.average_precision, e.precision, e.recall, e.f1
+            )?;
+        }
+        if let Some(p) = &self.report {
+            write!(f, "\nreport: {}", p.display())?;
+        }
+        Ok(())
+    }
+}
+
+impl Job for ScoreJob<'_> {
+    type Output = ScoreOutput;
+
+    fn run<B: Backend>(self, backend: &B) -> Result<ScoreOutput> {
         let a = self.args;
         if let Some(c) = a.contamination {
             if !(c > 0.0 && c <= 0.5) {
@@ -126,45 +193,45 @@ impl Job for ScoreJob<'_> {
             data::save_npy(path, &anomaly::feature_errors(&x, &recon)?)?;
         }
         let n = scores.len();
-        let mut out = serde_json::json!({
-            "rows": n,
-            "threshold": threshold,
-            "threshold_source": source,
-            "predicted_anomalies": predicted.iter().filter(|&&p| p).count(),
-            "mean_score": scores.iter().sum::<f64>() / n.max(1) as f64,
-            "max_score": scores.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            "backend": backend.name(),
-        });
         let evaluation = match &labels {
             Some((_, flags)) => Some(anomaly::evaluate(&scores, flags, threshold)?),
             None => None,
         };
-        if let Some(e) = &evaluation {
-            let c = &e.at_threshold;
-            out["roc_auc"] = e.roc_auc.into();
-            out["average_precision"] = e.average_precision.into();
-            out["precision"] = c.precision.into();
-            out["recall"] = c.recall.into();
-            out["f1"] = c.f1.into();
-            out["confusion"] = serde_json::to_value(c).expect("serialisable");
-        }
+        let mut out = ScoreOutput {
+            rows: n,
+            threshold,
+            threshold_source: source,
+            predicted_anomalies: predicted.iter().filter(|&&p| p).count(),
+            mean_score: scores.iter().sum::<f64>() / n.max(1) as f64,
+            max_score: scores.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            backend: backend.name(),
+            evaluation: evaluation.as_ref().map(|e| ScoreEvaluation {
+                roc_auc: e.roc_auc,
+                average_precision: e.average_precision,
+                precision: e.at_threshold.precision,
+                recall: e.at_threshold.recall,
+                f1: e.at_threshold.f1,
+                confusion: e.at_threshold,
+            }),
+            report: None,
+        };
         if let Some(dir) = &a.report {
             let mut r = Report::new(dir, "ae score")?;
             r.setting("model", a.model.display());
             r.setting("data", a.data.display());
-            r.setting("threshold", format!("{threshold:.6} ({source})"));
-            for key in [
-                "rows",
-                "predicted_anomalies",
-                "roc_auc",
-                "average_precision",
-                "precision",
-                "recall",
-                "f1",
-            ] {
-                if let Some(v) = out.get(key) {
-                    r.metric(key, v);
-                }
+            r.setting(
+                "threshold",
+                format!("{threshold:.6} ({})", out.threshold_source),
+            );
+            r.metric("rows", out.rows);
+            r.metric("predicted_anomalies", out.predicted_anomalies);
+            if let Some(e) = &out.evaluation {
+                // `{:?}`: every digit, and 1.0 rather than 1, as the JSON has them.
+                r.metric("roc_auc", format!("{:?}", e.roc_auc));
+                r.metric("average_precision", format!("{:?}", e.average_precision));
+                r.metric("precision", format!("{:?}", e.precision));
+                r.metric("recall", format!("{:?}", e.recall));
+                r.metric("f1", format!("{:?}", e.f1));
             }
             let groups: Vec<(&str, Vec<f64>)> = match &labels {
                 Some((_, flags)) => vec![
@@ -205,7 +272,7 @@ impl Job for ScoreJob<'_> {
                     chart::roc_chart("ROC curve", &[("autoencoder".into(), curve, e.roc_auc)])?;
                 r.chart("roc.svg", "ROC curve", &roc)?;
             }
-            out["report"] = serde_json::json!(r.write()?);
+            out.report = Some(r.write()?);
         }
         Ok(out)
     }
@@ -214,28 +281,6 @@ impl Job for ScoreJob<'_> {
 pub fn run(g: &GlobalArgs, args: ScoreArgs) -> Result<()> {
     let device = open_device(g)?;
     let out = device.run(ScoreJob { args: &args })?;
-    if g.json {
-        print_json(&out);
-        return Ok(());
-    }
-    println!(
-        "{} rows scored; threshold {:.6} ({}); {} flagged as anomalies",
-        out["rows"],
-        out["threshold"].as_f64().unwrap_or(f64::NAN),
-        out["threshold_source"].as_str().unwrap_or(""),
-        out["predicted_anomalies"]
-    );
-    if let Some(auc) = out["roc_auc"].as_f64() {
-        println!(
-            "ROC AUC {auc:.4}, average precision {:.4}; at the threshold: precision {:.4}, recall {:.4}, F1 {:.4}",
-            out["average_precision"].as_f64().unwrap_or(f64::NAN),
-            out["precision"].as_f64().unwrap_or(f64::NAN),
-            out["recall"].as_f64().unwrap_or(f64::NAN),
-            out["f1"].as_f64().unwrap_or(f64::NAN),
-        );
-    }
-    if let Some(p) = out["report"].as_str() {
-        println!("report: {p}");
-    }
+    print_result(g, &out);
     Ok(())
 }

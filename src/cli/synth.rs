@@ -1,16 +1,20 @@
 //! `ae synth`: synthetic datasets made by ae itself (swiss roll, S-curve, Gaussian blobs with
 //! planted outliers).
 
-use super::{print_json, GlobalArgs};
+use super::values::SynthArg;
+use super::{print_result, GlobalArgs};
 use ae::Result;
 use ae_core::{data, synth, SynthKind};
 use clap::Args;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct SynthArgs {
-    /// swiss-roll, s-curve or blobs.
-    pub kind: SynthKind,
+    /// The dataset: a swiss roll or an S-curve (3-D manifolds), or Gaussian blobs with planted
+    /// outliers.
+    #[arg(value_enum, ignore_case = true)]
+    pub kind: SynthArg,
     /// Number of points.
     #[arg(long, default_value_t = 2000)]
     pub n: usize,
@@ -23,6 +27,40 @@ pub struct SynthArgs {
     pub out: PathBuf,
 }
 
+/// What `ae synth` prints: the files written.
+#[derive(Debug, serde::Serialize)]
+pub struct SynthOutput {
+    /// The dataset's name.
+    pub kind: String,
+    /// Points.
+    pub rows: usize,
+    /// Dimensions.
+    pub cols: usize,
+    /// The data, NPY `[rows, cols]`.
+    pub out: PathBuf,
+    /// Position along the manifold, or the cluster id, NPY `[rows]`.
+    pub position: PathBuf,
+    /// For blobs, 1 for a planted outlier, NPY `[rows]` (null for the others).
+    pub labels: Option<PathBuf>,
+}
+
+impl fmt::Display for SynthOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "wrote {} [{}, {}] to {} (positions: {}{})",
+            self.kind,
+            self.rows,
+            self.cols,
+            self.out.display(),
+            self.position.display(),
+            self.labels
+                .as_ref()
+                .map_or(String::new(), |p| format!(", labels: {}", p.display()))
+        )
+    }
+}
+
 fn beside(out: &Path, what: &str) -> PathBuf {
     let stem = out
         .file_stem()
@@ -32,7 +70,8 @@ fn beside(out: &Path, what: &str) -> PathBuf {
 }
 
 pub fn run(g: &GlobalArgs, args: SynthArgs) -> Result<()> {
-    let s = synth::generate(args.kind, args.n, args.seed)?;
+    let kind = SynthKind::from(args.kind);
+    let s = synth::generate(kind, args.n, args.seed)?;
     data::save_npy(&args.out, &s.data)?;
     let position = beside(&args.out, "position");
     data::save_npy_vec(&position, &s.position)?;
@@ -44,26 +83,14 @@ pub fn run(g: &GlobalArgs, args: SynthArgs) -> Result<()> {
         }
         None => None,
     };
-    let out = serde_json::json!({
-        "kind": args.kind.to_string(),
-        "rows": s.data.rows,
-        "cols": s.data.cols,
-        "out": args.out,
-        "position": position,
-        "labels": labels,
-    });
-    if g.json {
-        print_json(&out);
-    } else {
-        println!(
-            "wrote {} [{}, {}] to {} (positions: {}{})",
-            args.kind,
-            s.data.rows,
-            s.data.cols,
-            args.out.display(),
-            position.display(),
-            labels.map_or(String::new(), |p| format!(", labels: {}", p.display()))
-        );
-    }
+    let out = SynthOutput {
+        kind: kind.to_string(),
+        rows: s.data.rows,
+        cols: s.data.cols,
+        out: args.out,
+        position,
+        labels,
+    };
+    print_result(g, &out);
     Ok(())
 }

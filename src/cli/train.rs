@@ -1,17 +1,20 @@
 //! `ae train`: train an autoencoder on a data file and save it.
 
 use super::progress::TrainProgress;
-use super::{open_device, print_json, GlobalArgs};
+use super::values::{
+    ActivationArg, LossArg, NormalizeArg, OptimizerArg, ReductionArg, ScheduleArg,
+};
+use super::{open_device, print_result, GlobalArgs};
 use ae::report::Report;
 use ae::workflow::{self, TrainSettings, Trained};
 use ae::{chart, Job, Matrix, Result};
 use ae_core::data;
-use ae_core::data::normalize::Normalization;
 use ae_core::{
-    Activation, Backend, Loss, LrSchedule, ModelConfig, Noise, OptimizerConfig, OptimizerKind,
-    Output, Pca, Reduction, SparsitySpec, TrainConfig,
+    Activation, Backend, EpochMetrics, ModelConfig, Noise, OptimizerConfig, Output, Pca,
+    SparsitySpec, TrainConfig,
 };
 use clap::Args;
+use std::fmt;
 use std::path::PathBuf;
 
 /// Epochs and batch size when not given, for `train` and `compare`.
@@ -20,15 +23,20 @@ pub const FIT_DEFAULTS: (usize, usize) = (20, 256);
 /// Architecture flags, shared by `train` and `compare`.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Activation of the hidden layers: identity, relu, leaky_relu, sigmoid, tanh, gelu, softplus.
-    #[arg(long, default_value = "relu")]
-    pub activation: Activation,
+    /// Activation of the hidden layers.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = ActivationArg::Relu)]
+    pub activation: ActivationArg,
     /// Activation of the code (bottleneck) layer [default: identity; relu with --sparsity topk].
-    #[arg(long)]
-    pub code_activation: Option<Activation>,
+    #[arg(long, value_enum, ignore_case = true)]
+    pub code_activation: Option<ActivationArg>,
     /// Output activation: identity, or sigmoid for data in [0, 1].
-    #[arg(long = "output", default_value = "sigmoid")]
-    pub output_activation: Activation,
+    #[arg(
+        long = "output",
+        value_enum,
+        ignore_case = true,
+        default_value_t = ActivationArg::Sigmoid
+    )]
+    pub output_activation: ActivationArg,
     /// Decoder hidden widths, comma-separated (default: the encoder's, mirrored).
     #[arg(long, value_delimiter = ',')]
     pub decoder: Option<Vec<usize>>,
@@ -47,16 +55,16 @@ pub struct ModelArgs {
 #[derive(Args, Debug, Clone)]
 pub struct FitArgs {
     /// Reconstruction loss: mse, or bce (needs --output sigmoid).
-    #[arg(long, default_value = "mse")]
-    pub loss: Loss,
+    #[arg(long, value_enum, ignore_case = true, default_value_t = LossArg::Mse)]
+    pub loss: LossArg,
     /// How a sample's per-feature losses add up: mean, sum, or half-sum (1/2 the sum: the
     /// classic sparse autoencoder's 1/2 ||x_hat - x||^2, under which its published KL beta and
     /// weight decay apply as written). Reported losses use it too.
-    #[arg(long, default_value = "mean")]
-    pub reduction: Reduction,
-    /// Optimiser: adam, adamw or sgd.
-    #[arg(long, default_value = "adam")]
-    pub optimizer: OptimizerKind,
+    #[arg(long, value_enum, ignore_case = true, default_value_t = ReductionArg::Mean)]
+    pub reduction: ReductionArg,
+    /// Optimiser: adam, adamw (decoupled weight decay) or sgd (with --momentum).
+    #[arg(long, value_enum, ignore_case = true, default_value_t = OptimizerArg::Adam)]
+    pub optimizer: OptimizerArg,
     /// Peak learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f32,
@@ -67,8 +75,8 @@ pub struct FitArgs {
     #[arg(long, default_value_t = 0.9)]
     pub momentum: f32,
     /// Learning-rate schedule: constant, or cosine (linear warmup, then cosine decay to 1%).
-    #[arg(long, default_value = "constant", value_parser = ["constant", "cosine"])]
-    pub schedule: String,
+    #[arg(long, value_enum, ignore_case = true, default_value_t = ScheduleArg::Constant)]
+    pub schedule: ScheduleArg,
     /// Warmup steps for --schedule cosine.
     #[arg(long, default_value_t = 100)]
     pub warmup: usize,
@@ -91,22 +99,16 @@ impl FitArgs {
             epochs: self.epochs.unwrap_or(defaults.0),
             batch_size: self.batch_size.unwrap_or(defaults.1),
             seed: self.seed,
-            loss: self.loss,
-            reduction: self.reduction,
+            loss: self.loss.into(),
+            reduction: self.reduction.into(),
             optimizer: OptimizerConfig {
-                kind: self.optimizer,
+                kind: self.optimizer.into(),
                 lr: self.lr,
                 momentum: self.momentum,
                 weight_decay: self.weight_decay,
                 ..OptimizerConfig::default()
             },
-            schedule: match self.schedule.as_str() {
-                "cosine" => LrSchedule::WarmupCosine {
-                    warmup_steps: self.warmup,
-                    final_fraction: 0.01,
-                },
-                _ => LrSchedule::Constant,
-            },
+            schedule: self.schedule.schedule(self.warmup),
             early_stopping_patience: patience,
             ..TrainConfig::default()
         }
@@ -126,12 +128,15 @@ impl ModelArgs {
         if let Some(decoder) = &self.decoder {
             cfg = cfg.with_decoder(decoder.clone())?;
         }
-        let code = self.code_activation.unwrap_or(if topk.is_some() {
-            Activation::Relu
-        } else {
-            Activation::Identity
-        });
-        cfg.with_activations(self.activation, code, self.output_activation)?
+        let code = self.code_activation.map_or(
+            if topk.is_some() {
+                Activation::Relu
+            } else {
+                Activation::Identity
+            },
+            Activation::from,
+        );
+        cfg.with_activations(self.activation.into(), code, self.output_activation.into())?
             .with_tied(self.tied)?
             .with_topk(topk)?
             .with_pre_bias(self.pre_bias)
@@ -158,9 +163,9 @@ pub struct TrainArgs {
     /// Stop after this many epochs without a better validation loss (and keep the best).
     #[arg(long)]
     pub patience: Option<usize>,
-    /// Input normalisation: none, minmax or standard (statistics saved with the model).
-    #[arg(long, default_value = "none")]
-    pub normalize: Normalization,
+    /// Input normalisation (statistics saved with the model).
+    #[arg(long, value_enum, ignore_case = true, default_value_t = NormalizeArg::None)]
+    pub normalize: NormalizeArg,
     /// Save an anomaly threshold with the model: the (1 - C) quantile of the training rows'
     /// scores, so that `ae score` flags about this fraction. C in (0, 0.5].
     #[arg(long)]
@@ -227,10 +232,109 @@ struct TrainJob<'a> {
     json: bool,
 }
 
-impl Job for TrainJob<'_> {
-    type Output = serde_json::Value;
+/// What `ae train` prints: the last epoch's losses, the whole history, where the model went.
+#[derive(Debug, serde::Serialize)]
+pub struct TrainOutput {
+    /// The last epoch's training loss.
+    pub final_train_loss: f64,
+    /// The last epoch's validation loss (null without validation rows).
+    pub final_val_loss: Option<f64>,
+    /// The epoch whose weights were saved.
+    pub best_epoch: usize,
+    /// Early stopping ended the run.
+    pub stopped_early: bool,
+    /// The data was uploaded batch by batch.
+    pub streamed: bool,
+    /// Every epoch's metrics.
+    pub history: Vec<EpochMetrics>,
+    /// The model directory.
+    pub model_dir: PathBuf,
+    /// The backend that trained it.
+    pub backend: String,
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// The threshold saved with `--contamination` (null without).
+    pub anomaly_threshold: Option<f64>,
+    /// The report's index.html (null without `--report`).
+    pub report: Option<PathBuf>,
+    /// The last epoch's code metrics, each present only when measured.
+    #[serde(flatten)]
+    pub code: CodeMetrics,
+    /// Units re-initialised over the whole run (with `--resample-dead`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resampled: Option<usize>,
+}
 
-    fn run<B: Backend>(self, backend: &B) -> Result<serde_json::Value> {
+/// The penalty and code metrics of an epoch, copied from its [`EpochMetrics`] (all but the
+/// per-unit means); absent ones are left out.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct CodeMetrics {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mse: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fvu: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub l0: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_latents: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_activation: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_abs_rho_error: Option<f64>,
+}
+
+impl CodeMetrics {
+    fn of(m: &EpochMetrics) -> Self {
+        let code = m.code.as_ref();
+        CodeMetrics {
+            penalty: m.penalty,
+            mse: code.map(|c| c.mse),
+            fvu: code.map(|c| c.fvu),
+            l0: code.map(|c| c.l0),
+            dead_latents: code.map(|c| c.dead_latents),
+            mean_activation: code.map(|c| c.mean_activation),
+            max_abs_rho_error: code.and_then(|c| c.max_abs_rho_error),
+        }
+    }
+}
+
+impl fmt::Display for TrainOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "final train loss {:.6}, validation loss {}, best epoch {}",
+            self.final_train_loss,
+            self.final_val_loss
+                .map_or("-".to_string(), |v| format!("{v:.6}")),
+            self.best_epoch
+        )?;
+        if let Some(l0) = self.code.l0 {
+            write!(
+                f,
+                ", L0 {l0:?}, FVU {:.4}, dead latents {}",
+                self.code.fvu.unwrap_or(f64::NAN),
+                self.code
+                    .dead_latents
+                    .map_or("-".to_string(), |d| d.to_string())
+            )?;
+        }
+        write!(f, "; model saved in {}", self.model_dir.display())?;
+        if let Some(t) = self.anomaly_threshold {
+            write!(f, "\nanomaly threshold {t:.6} saved with the model")?;
+        }
+        if let Some(p) = &self.report {
+            write!(f, "\nreport: {}", p.display())?;
+        }
+        Ok(())
+    }
+}
+
+impl Job for TrainJob<'_> {
+    type Output = TrainOutput;
+
+    fn run<B: Backend>(self, backend: &B) -> Result<TrainOutput> {
         let mut progress = TrainProgress::new(
             &self.settings.train,
             self.data.rows,
@@ -246,48 +350,34 @@ impl Job for TrainJob<'_> {
         );
         progress.finish();
         let trained = trained?;
-        let last = trained.report.last();
         let report = match &self.args.report {
             Some(dir) => Some(write_report(backend, dir, self.args, &self.data, &trained)?),
             None => None,
         };
-        let mut out = serde_json::json!({
-            "report": report,
-            "anomaly_threshold": trained.saved.anomaly_threshold,
-            "final_train_loss": last.train_loss,
-            "final_val_loss": last.val_loss,
-            "best_epoch": trained.report.best_epoch,
-            "stopped_early": trained.report.stopped_early,
-            "history": trained.report.history,
-            "model_dir": self.args.out,
-            "streamed": trained.report.streamed,
-            "backend": backend.name(),
-            "parameters": trained.model.num_parameters(),
-        });
-        let last_json = serde_json::to_value(last).unwrap_or_default();
-        for key in [
-            "penalty",
-            "mse",
-            "fvu",
-            "l0",
-            "dead_latents",
-            "mean_activation",
-            "max_abs_rho_error",
-        ] {
-            if let Some(v) = last_json.get(key) {
-                out[key] = v.clone();
-            }
-        }
+        let last = trained.report.last();
+        let (final_train_loss, final_val_loss) = (last.train_loss, last.val_loss);
+        let code = CodeMetrics::of(last);
+        let history = trained.report.history;
         // Units re-initialised over the whole run (none after the last epoch).
-        let history = &trained.report.history;
-        if history.iter().any(|m| m.resampled.is_some()) {
-            out["resampled"] = history
-                .iter()
-                .filter_map(|m| m.resampled)
-                .sum::<usize>()
-                .into();
-        }
-        Ok(out)
+        let resampled = history
+            .iter()
+            .any(|m| m.resampled.is_some())
+            .then(|| history.iter().filter_map(|m| m.resampled).sum());
+        Ok(TrainOutput {
+            final_train_loss,
+            final_val_loss,
+            best_epoch: trained.report.best_epoch,
+            stopped_early: trained.report.stopped_early,
+            streamed: trained.report.streamed,
+            history,
+            model_dir: self.args.out.clone(),
+            backend: backend.name(),
+            parameters: trained.model.num_parameters(),
+            anomaly_threshold: trained.saved.anomaly_threshold,
+            report,
+            code,
+            resampled,
+        })
     }
 }
 
@@ -486,7 +576,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
     let settings = TrainSettings {
         model,
         train,
-        normalization: args.normalize,
+        normalization: args.normalize.into(),
         val_split: args.val_split,
         contamination: args.contamination,
         encoder_from_decoder: args.init_encoder_transpose,
@@ -498,32 +588,6 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         data,
         json: g.json,
     })?;
-    if g.json {
-        print_json(&out);
-    } else {
-        println!(
-            "final train loss {:.6}, validation loss {}, best epoch {}{}; model saved in {}",
-            out["final_train_loss"].as_f64().unwrap_or(f64::NAN),
-            out["final_val_loss"]
-                .as_f64()
-                .map_or("-".to_string(), |v| format!("{v:.6}")),
-            out["best_epoch"],
-            match out.get("l0") {
-                Some(l0) => format!(
-                    ", L0 {l0}, FVU {:.4}, dead latents {}",
-                    out["fvu"].as_f64().unwrap_or(f64::NAN),
-                    out["dead_latents"]
-                ),
-                None => String::new(),
-            },
-            args.out.display()
-        );
-        if let Some(t) = out["anomaly_threshold"].as_f64() {
-            println!("anomaly threshold {t:.6} saved with the model");
-        }
-        if let Some(p) = out["report"].as_str() {
-            println!("report: {p}");
-        }
-    }
+    print_result(g, &out);
     Ok(())
 }

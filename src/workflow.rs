@@ -5,8 +5,9 @@
 use crate::anomaly;
 use ae_core::checkpoint::{self, SavedConfig};
 use ae_core::data::normalize::{NormStats, Normalization};
+use ae_core::data::{MatrixSource, RowSource};
 use ae_core::metrics;
-use ae_core::trainer::{self, TrainEvent};
+use ae_core::trainer::{self, Rows, TrainEvent};
 use ae_core::{
     Autoencoder, Backend, EpochMetrics, Error, Matrix, ModelConfig, Pca, Result, TrainConfig,
     TrainReport,
@@ -86,6 +87,28 @@ pub struct Trained<B: Backend> {
     pub report: TrainReport,
 }
 
+/// Checks that data of `cols` columns (from `data_path`) fits the model saved in `model_dir`.
+pub fn check_width(
+    saved: &SavedConfig,
+    cols: usize,
+    data_path: &Path,
+    model_dir: &Path,
+) -> Result<()> {
+    if cols != saved.model.input_dim {
+        return Err(Error::Shape(format!(
+            "{} has {cols} columns but the model in {} takes {} inputs",
+            data_path.display(),
+            model_dir.display(),
+            saved.model.input_dim
+        )));
+    }
+    Ok(())
+}
+
+/// Training sets up to this many bytes (train and validation rows, f32) are read into memory
+/// and kept on the device; larger ones are read from their source a batch at a time.
+pub const RESIDENT_BYTES: u64 = 1 << 30;
+
 /// Trains a model on raw `data` `[n, d]`: fits the normalisation on the training rows, holds out
 /// `val_split` of the rows, trains, and (with `out`) saves a checkpoint into `out` after every
 /// epoch that improves, then the final model with its history. A run that diverges keeps the
@@ -97,6 +120,64 @@ pub fn train_model<B: Backend>(
     out: Option<&Path>,
     on_event: &mut dyn FnMut(&TrainEvent<'_, B>),
 ) -> Result<Trained<B>> {
+    let source = MatrixSource::borrowed("the data", data);
+    train_source(backend, &source, settings, out, on_event)
+}
+
+/// The memory [`train_source`] will hold for `settings` on `source`: the data read into memory
+/// where it is resident (its normalised training and validation copies, plus the device's copy
+/// and the source's own rows where those are in memory), a chunk of rows where it streams.
+pub fn memory_plan(source: &dyn RowSource, settings: &TrainSettings) -> trainer::MemoryPlan {
+    let rows = source.rows();
+    let bytes = (rows * source.cols()) as u64 * 4;
+    let resident = match source.in_memory() || bytes <= RESIDENT_BYTES {
+        true => rows * (2 + source.in_memory() as usize),
+        false => ae_core::data::normalize::FIT_CHUNK_ROWS,
+    };
+    trainer::MemoryPlan::new(&settings.model, &settings.train, rows, resident)
+}
+
+/// The memory this machine has free for a new process (Linux's `MemAvailable`), or `None` where
+/// it cannot be read.
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Which rows train and which validate: a seeded permutation of `0..n`, the first
+/// `round(n * val_split)` held out (the split [`trainer::split`] makes).
+pub fn split_rows(n: usize, val_split: f64, seed: u64) -> Result<(Vec<u32>, Vec<u32>)> {
+    if !(0.0..1.0).contains(&val_split) {
+        return Err(Error::Config(format!(
+            "a held-out fraction must be in [0, 1), got {val_split}"
+        )));
+    }
+    if n > u32::MAX as usize {
+        return Err(Error::Config(format!(
+            "{n} rows are more than this split can number (2^32)"
+        )));
+    }
+    let order = ae_core::Rng::new(seed).permutation(n);
+    let holdout = (n as f64 * val_split).round() as usize;
+    let (held, kept) = order.split_at(holdout);
+    let ids = |v: &[usize]| v.iter().map(|&i| i as u32).collect();
+    Ok((ids(kept), ids(held)))
+}
+
+/// [`train_model`] on a data set read lazily: the split is made on row numbers, the
+/// normalisation fitted in chunks ([`NormStats::fit_source`]); a training set of at most
+/// [`RESIDENT_BYTES`] is then read into memory (the same run as [`train_model`] on the whole
+/// matrix), a larger one read from `source` a batch at a time, so memory stays bounded by the
+/// batch and the model ([`trainer::train_rows`]).
+pub fn train_source<B: Backend>(
+    backend: &B,
+    source: &dyn RowSource,
+    settings: &TrainSettings,
+    out: Option<&Path>,
+    on_event: &mut dyn FnMut(&TrainEvent<'_, B>),
+) -> Result<Trained<B>> {
     if let Some(c) = settings.contamination {
         if !(c > 0.0 && c <= 0.5) {
             return Err(Error::Config(format!(
@@ -104,30 +185,56 @@ pub fn train_model<B: Backend>(
             )));
         }
     }
-    if data.cols != settings.model.input_dim {
+    if source.cols() != settings.model.input_dim {
         return Err(Error::Shape(format!(
             "the data has {} columns but the model's input width is {} (the first of `model.layers`)",
-            data.cols, settings.model.input_dim
+            source.cols(),
+            settings.model.input_dim
         )));
     }
-    let (mut train, mut val) = trainer::split(data, settings.val_split, settings.train.seed)?;
-    let stats = NormStats::fit(settings.normalization, &train);
-    stats.apply(&mut train)?;
-    stats.apply(&mut val)?;
+    let (train_idx, val_idx) = split_rows(source.rows(), settings.val_split, settings.train.seed)?;
+    let stats = NormStats::fit_source(settings.normalization, source, &train_idx)?;
+    let bytes = (source.rows() * source.cols()) as u64 * 4;
+    let resident = source.in_memory() || bytes <= RESIDENT_BYTES;
+    let read = |idx: &[u32]| -> Result<Matrix> {
+        let mut m = source.gather(idx)?;
+        stats.apply(&mut m)?;
+        Ok(m)
+    };
+    let (train_m, val_m) = match resident {
+        true => (Some(read(&train_idx)?), Some(read(&val_idx)?)),
+        false => (None, None),
+    };
+    let train_rows = match &train_m {
+        Some(m) => Rows::Matrix(m),
+        None => Rows::Source {
+            source,
+            rows: &train_idx,
+            stats: Some(&stats),
+        },
+    };
+    let val_rows = match &val_m {
+        Some(m) => Rows::Matrix(m),
+        None => Rows::Source {
+            source,
+            rows: &val_idx,
+            stats: Some(&stats),
+        },
+    };
     let mut model = Autoencoder::new(backend, settings.model.clone(), settings.train.seed)?;
     if settings.encoder_from_decoder {
         model.init_encoder_from_decoder(backend)?;
     }
     if settings.model.pre_bias {
-        model.init_pre_bias(backend, &train)?;
+        model.init_pre_bias_to(backend, &column_means(train_rows)?)?;
     }
     let mut saved = SavedConfig::new(settings.model.clone());
-    saved.normalization = Some(stats);
-    let val = (val.rows > 0).then_some(&val);
-    let report = trainer::train(
+    saved.normalization = Some(stats.clone());
+    let val = (!val_rows.is_empty()).then_some(val_rows);
+    let report = trainer::train_rows(
         backend,
         &mut model,
-        &train,
+        train_rows,
         val,
         &settings.train,
         &[],
@@ -160,15 +267,18 @@ pub fn train_model<B: Backend>(
         (e, _) => e,
     })?;
     if let Some(c) = settings.contamination {
-        let scores = anomaly::scores(backend, &model, &train)?;
+        let mut scores = Vec::with_capacity(train_rows.len());
+        for chunk in train_rows.chunks() {
+            scores.extend(anomaly::scores(backend, &model, &chunk?.1)?);
+        }
         saved.anomaly_threshold = Some(anomaly::threshold(&scores, c)?);
     }
     let record = TrainingRecord {
         contamination: settings.contamination,
         settings: settings.train.clone(),
         val_split: settings.val_split,
-        train_rows: train.rows,
-        val_rows: val.map_or(0, |v| v.rows),
+        train_rows: train_rows.len(),
+        val_rows: val.map_or(0, |v| v.len()),
         best_epoch: report.best_epoch,
         stopped_early: report.stopped_early,
         streamed: report.streamed,
@@ -185,6 +295,22 @@ pub fn train_model<B: Backend>(
     })
 }
 
+/// Each column's mean over `rows`, summed a chunk at a time in row order (so equal to
+/// [`Matrix::column_means`] of the same rows).
+fn column_means(rows: Rows<'_>) -> Result<Vec<f64>> {
+    let mut sums = vec![0.0f64; rows.cols()];
+    for chunk in rows.chunks() {
+        let (_, m) = chunk?;
+        for r in 0..m.rows {
+            for (s, &v) in sums.iter_mut().zip(m.row(r)) {
+                *s += v as f64;
+            }
+        }
+    }
+    let n = rows.len().max(1) as f64;
+    Ok(sums.into_iter().map(|s| s / n).collect())
+}
+
 /// Loads a model directory onto `backend`.
 pub fn load_model<B: Backend>(backend: &B, dir: &Path) -> Result<(Autoencoder<B>, SavedConfig)> {
     checkpoint::load(dir, backend)
@@ -198,15 +324,7 @@ pub fn prepare_input(
     data_path: &Path,
     model_dir: &Path,
 ) -> Result<()> {
-    if data.cols != saved.model.input_dim {
-        return Err(Error::Shape(format!(
-            "{} has {} columns but the model in {} takes {} inputs",
-            data_path.display(),
-            data.cols,
-            model_dir.display(),
-            saved.model.input_dim
-        )));
-    }
+    check_width(saved, data.cols, data_path, model_dir)?;
     if let Some(stats) = &saved.normalization {
         stats.apply(data)?;
     }

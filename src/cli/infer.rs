@@ -2,8 +2,8 @@
 
 use super::{open_device, print_result, GlobalArgs};
 use ae::workflow;
-use ae::{Job, Matrix, Result};
-use ae_core::data::{self, normalize::NormStats};
+use ae::{Job, Result};
+use ae_core::data;
 use ae_core::{Backend, Output};
 use clap::Args;
 use std::fmt;
@@ -83,29 +83,44 @@ impl Job for InferJob<'_> {
     fn run<B: Backend>(self, backend: &B) -> Result<InferOutput> {
         let a = self.args;
         let (model, saved) = workflow::load_model(backend, &a.model)?;
-        let mut x = data::load_matrix(&a.data)?;
-        workflow::prepare_input(&saved, &mut x, &a.data, &a.model)?;
+        let source = data::source::open(&a.data)?;
+        workflow::check_width(&saved, source.cols(), &a.data, &a.model)?;
+        let rows = source.rows();
+        let width = match self.mode {
+            Mode::Encode => model.config().code_dim(),
+            Mode::Reconstruct => model.config().input_dim,
+        };
+        // One chunk at a time: read, normalise, run, write; the output file appears only once
+        // every row is written.
+        let mut writer = data::npy::NpyWriter::create(&a.out, rows, width)?;
+        let (mut sse, mut count) = (0.0f64, 0usize);
+        for start in (0..rows).step_by(CHUNK_ROWS) {
+            let n = CHUNK_ROWS.min(rows - start);
+            let raw = source.read(start, n)?;
+            let mut x = raw.clone();
+            workflow::prepare_input(&saved, &mut x, &a.data, &a.model)?;
+            match self.mode {
+                Mode::Encode => writer.write(&model.map_rows(backend, &x, Output::Code)?)?,
+                Mode::Reconstruct => {
+                    let mut recon = model.map_rows(backend, &x, Output::Reconstruction)?;
+                    if let Some(stats) = &saved.normalization {
+                        stats.invert(&mut recon)?;
+                    }
+                    sse += raw.row_squared_errors(&recon)?.iter().sum::<f64>();
+                    count += raw.data.len();
+                    writer.write(&recon)?;
+                }
+            }
+        }
+        writer.finish()?;
         let written = match self.mode {
-            Mode::Encode => {
-                let codes = model.map_rows(backend, &x, Output::Code)?;
-                data::save_npy(&a.out, &codes)?;
-                Written::Codes {
-                    code_dim: codes.cols,
-                }
-            }
-            Mode::Reconstruct => {
-                let mut recon = model.map_rows(backend, &x, Output::Reconstruction)?;
-                if let Some(stats) = &saved.normalization {
-                    stats.invert(&mut recon)?;
-                }
-                data::save_npy(&a.out, &recon)?;
-                Written::Reconstructions {
-                    mse: recon_mse(&x, &recon, saved.normalization.as_ref())?,
-                }
-            }
+            Mode::Encode => Written::Codes { code_dim: width },
+            Mode::Reconstruct => Written::Reconstructions {
+                mse: sse / count.max(1) as f64,
+            },
         };
         Ok(InferOutput {
-            rows: x.rows,
+            rows,
             written,
             out: a.out.clone(),
             backend: backend.name(),
@@ -113,14 +128,8 @@ impl Job for InferJob<'_> {
     }
 }
 
-/// MSE of a reconstruction in the data's original units (`x` is normalised).
-fn recon_mse(x: &Matrix, recon: &Matrix, stats: Option<&NormStats>) -> Result<f64> {
-    let mut raw = x.clone();
-    if let Some(s) = stats {
-        s.invert(&mut raw)?;
-    }
-    raw.mse(recon)
-}
+/// Rows read, run and written at a time by `ae encode` and `ae reconstruct`.
+const CHUNK_ROWS: usize = 4096;
 
 pub fn run(g: &GlobalArgs, args: InferArgs, mode: Mode) -> Result<()> {
     let device = open_device(g)?;

@@ -159,9 +159,9 @@ impl Job for ScoreJob<'_> {
             }
         }
         let (model, saved) = workflow::load_model(backend, &a.model)?;
-        let mut x = data::load_matrix(&a.data)?;
-        let labels = a.labels.load(x.rows, &a.data)?;
-        workflow::prepare_input(&saved, &mut x, &a.data, &a.model)?;
+        let input = data::source::open(&a.data)?;
+        workflow::check_width(&saved, input.cols(), &a.data, &a.model)?;
+        let labels = a.labels.load(input.rows(), &a.data)?;
         let (threshold, source) = match (a.threshold, a.contamination, saved.anomaly_threshold) {
             (Some(t), _, _) => (t, "--threshold".to_string()),
             (None, Some(c), _) => (0.0, format!("--contamination {c}")),
@@ -175,8 +175,26 @@ impl Job for ScoreJob<'_> {
                 })
             }
         };
-        let recon = model.map_rows(backend, &x, Output::Reconstruction)?;
-        let scores = anomaly::row_errors(&x, &recon)?;
+        // One chunk at a time: the scores (one per row) are all that is kept, and per-feature
+        // errors go to their file as they come.
+        let rows = input.rows();
+        let mut per_feature = match &a.per_feature {
+            Some(path) => Some(data::npy::NpyWriter::create(path, rows, input.cols())?),
+            None => None,
+        };
+        let mut scores = Vec::with_capacity(rows);
+        for start in (0..rows).step_by(CHUNK_ROWS) {
+            let mut x = input.read(start, CHUNK_ROWS.min(rows - start))?;
+            workflow::prepare_input(&saved, &mut x, &a.data, &a.model)?;
+            let recon = model.map_rows(backend, &x, Output::Reconstruction)?;
+            scores.extend(anomaly::row_errors(&x, &recon)?);
+            if let Some(w) = per_feature.as_mut() {
+                w.write(&anomaly::feature_errors(&x, &recon)?)?;
+            }
+        }
+        if let Some(w) = per_feature {
+            w.finish()?;
+        }
         let threshold = match a.contamination {
             Some(c) => anomaly::threshold(&scores, c)?,
             None => threshold,
@@ -188,9 +206,6 @@ impl Job for ScoreJob<'_> {
         if let Some(path) = &a.predictions {
             let p: Vec<f32> = predicted.iter().map(|&p| p as u8 as f32).collect();
             data::save_npy_vec(path, &p)?;
-        }
-        if let Some(path) = &a.per_feature {
-            data::save_npy(path, &anomaly::feature_errors(&x, &recon)?)?;
         }
         let n = scores.len();
         let evaluation = match &labels {
@@ -277,6 +292,9 @@ impl Job for ScoreJob<'_> {
         Ok(out)
     }
 }
+
+/// Rows read and scored at a time.
+const CHUNK_ROWS: usize = 4096;
 
 pub fn run(g: &GlobalArgs, args: ScoreArgs) -> Result<()> {
     let device = open_device(g)?;

@@ -21,10 +21,15 @@ pub struct SynthArgs {
     /// Seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Output NPY [n, d]. Beside it: FILE.position.npy (position along the manifold, or the
-    /// cluster id) and, for blobs, FILE.labels.npy (1 = planted outlier).
+    /// Output NPY [n, d]. Beside it: FILE.position.npy (position along the manifold, the
+    /// cluster id, or for gaussian the row number) and, for blobs, FILE.labels.npy (1 = planted
+    /// outlier).
     #[arg(long)]
     pub out: PathBuf,
+    /// Width of the gaussian data set (standard-normal rows, written a chunk at a time, so any
+    /// size fits in memory).
+    #[arg(long, default_value_t = synth::DEFAULT_GAUSSIAN_DIM)]
+    pub dim: usize,
 }
 
 /// What `ae synth` prints: the files written.
@@ -69,8 +74,42 @@ fn beside(out: &Path, what: &str) -> PathBuf {
     out.with_file_name(format!("{stem}.{what}.npy"))
 }
 
+/// Writes the gaussian data set `[n, dim]` and its row numbers a chunk at a time.
+fn write_gaussian(args: &SynthArgs, position: &Path) -> Result<()> {
+    const CHUNK: usize = 16_384;
+    let mut out = data::npy::NpyWriter::create(&args.out, args.n, args.dim)?;
+    let mut rows = data::npy::NpyWriter::create(position, args.n, 1)?;
+    for start in (0..args.n).step_by(CHUNK) {
+        let count = CHUNK.min(args.n - start);
+        out.write(&synth::gaussian_rows(args.seed, start, count, args.dim)?)?;
+        let numbers = (start..start + count).map(|i| i as f32).collect();
+        rows.write(&ae::Matrix::new(count, 1, numbers)?)?;
+    }
+    out.finish()?;
+    rows.finish()
+}
+
 pub fn run(g: &GlobalArgs, args: SynthArgs) -> Result<()> {
     let kind = SynthKind::from(args.kind);
+    if kind == SynthKind::Gaussian {
+        if args.n == 0 || args.dim == 0 {
+            return Err(ae::Error::Config(
+                "the gaussian data set needs --n and --dim of at least 1".into(),
+            ));
+        }
+        let position = beside(&args.out, "position");
+        write_gaussian(&args, &position)?;
+        let out = SynthOutput {
+            kind: kind.to_string(),
+            rows: args.n,
+            cols: args.dim,
+            out: args.out,
+            position,
+            labels: None,
+        };
+        print_result(g, &out);
+        return Ok(());
+    }
     let s = synth::generate(kind, args.n, args.seed)?;
     data::save_npy(&args.out, &s.data)?;
     let position = beside(&args.out, "position");

@@ -8,7 +8,7 @@ use super::{open_device, print_result, GlobalArgs};
 use ae::report::Report;
 use ae::workflow::{self, TrainSettings, Trained};
 use ae::{chart, Job, Matrix, Result};
-use ae_core::data;
+use ae_core::data::{self, RowSource};
 use ae_core::{
     Activation, Backend, EpochMetrics, ModelConfig, Noise, OptimizerConfig, Output, Pca,
     SparsitySpec, TrainConfig,
@@ -228,7 +228,8 @@ pub struct TrainArgs {
 struct TrainJob<'a> {
     args: &'a TrainArgs,
     settings: TrainSettings,
-    data: ae::Matrix,
+    /// The training data, read lazily (memory-mapped NPY, safetensors, shards) or held whole.
+    data: Box<dyn RowSource>,
     json: bool,
 }
 
@@ -337,13 +338,13 @@ impl Job for TrainJob<'_> {
     fn run<B: Backend>(self, backend: &B) -> Result<TrainOutput> {
         let mut progress = TrainProgress::new(
             &self.settings.train,
-            self.data.rows,
+            self.data.rows(),
             self.settings.val_split,
             self.json,
         );
-        let trained = workflow::train_model(
+        let trained = workflow::train_source(
             backend,
-            &self.data,
+            self.data.as_ref(),
             &self.settings,
             Some(&self.args.out),
             &mut |e| progress.update(e),
@@ -351,7 +352,13 @@ impl Job for TrainJob<'_> {
         progress.finish();
         let trained = trained?;
         let report = match &self.args.report {
-            Some(dir) => Some(write_report(backend, dir, self.args, &self.data, &trained)?),
+            Some(dir) => Some(write_report(
+                backend,
+                dir,
+                self.args,
+                self.data.as_ref(),
+                &trained,
+            )?),
             None => None,
         };
         let last = trained.report.last();
@@ -386,7 +393,7 @@ fn write_report<B: Backend>(
     backend: &B,
     dir: &std::path::Path,
     args: &TrainArgs,
-    raw: &ae::Matrix,
+    raw: &dyn RowSource,
     trained: &Trained<B>,
 ) -> Result<std::path::PathBuf> {
     let mut r = Report::new(dir, "ae train")?;
@@ -449,8 +456,8 @@ fn write_report<B: Backend>(
     )?;
 
     // Up to 2,000 rows, normalised as the model sees them.
-    let shown: Vec<usize> = (0..raw.rows.min(2000)).collect();
-    let mut x = raw.select_rows(&shown);
+    let shown: Vec<usize> = (0..raw.rows().min(2000)).collect();
+    let mut x = raw.read(0, shown.len())?;
     if let Some(stats) = &trained.saved.normalization {
         stats.apply(&mut x)?;
     }
@@ -488,13 +495,13 @@ fn write_report<B: Backend>(
     let (colour, categorical, what) = match &args.colour_by {
         Some(path) => {
             let v = data::load_matrix(path)?;
-            if v.rows != raw.rows {
+            if v.rows != raw.rows() {
                 return Err(ae::Error::Shape(format!(
                     "{} has {} rows but {} has {}",
                     path.display(),
                     v.rows,
                     args.data.display(),
-                    raw.rows
+                    raw.rows()
                 )));
             }
             let values: Vec<f64> = shown.iter().map(|&i| v.row(i)[0] as f64).collect();
@@ -531,16 +538,16 @@ fn write_report<B: Backend>(
 }
 
 pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
-    let data = ae_core::data::load_matrix(&args.data)?;
+    let data = ae_core::data::source::open(&args.data)?;
     let layers = args
         .layers
         .clone()
-        .unwrap_or_else(|| vec![data.cols, 512, 128, 32]);
-    if layers.first() != Some(&data.cols) {
+        .unwrap_or_else(|| vec![data.cols(), 512, 128, 32]);
+    if layers.first() != Some(&data.cols()) {
         return Err(ae::Error::Shape(format!(
             "{} has {} columns but --layers starts with {}",
             args.data.display(),
-            data.cols,
+            data.cols(),
             layers.first().copied().unwrap_or(0)
         )));
     }
@@ -581,6 +588,22 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         contamination: args.contamination,
         encoder_from_decoder: args.init_encoder_transpose,
     };
+    let plan = workflow::memory_plan(data.as_ref(), &settings);
+    let free = workflow::available_memory();
+    if let Some(free) = free.filter(|&f| plan.total() > f) {
+        return Err(ae::Error::Config(format!(
+            "{}: the run needs {} of memory ({plan}) but the machine has {} free; use a smaller \
+             --batch-size or model, or split the data",
+            args.data.display(),
+            ae_core::trainer::human_bytes(plan.total()),
+            ae_core::trainer::human_bytes(free)
+        )));
+    }
+    if plan.total() > 1 << 30
+        || !data.in_memory() && plan.data < (data.rows() * data.cols()) as u64 * 4
+    {
+        eprintln!("{plan}");
+    }
     let device = open_device(g)?;
     let out = device.run(TrainJob {
         args: &args,

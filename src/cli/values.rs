@@ -97,6 +97,7 @@ value_enum! {
         #[value(alias = "s_curve", alias = "scurve")]
         SCurve => SynthKind::SCurve,
         Blobs => SynthKind::Blobs,
+        Gaussian => SynthKind::Gaussian,
     }
 }
 

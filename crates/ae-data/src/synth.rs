@@ -39,11 +39,19 @@ pub enum SynthKind {
     SCurve,
     /// [`blobs`]: Gaussian clusters with planted outliers.
     Blobs,
+    /// [`gaussian_rows`]: seeded standard-normal rows, the stand-in for a set of activations in
+    /// scale tests (made a chunk at a time, any size).
+    Gaussian,
 }
 
 impl SynthKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [SynthKind; 3] = [SynthKind::SwissRoll, SynthKind::SCurve, SynthKind::Blobs];
+    pub const ALL: [SynthKind; 4] = [
+        SynthKind::SwissRoll,
+        SynthKind::SCurve,
+        SynthKind::Blobs,
+        SynthKind::Gaussian,
+    ];
 
     /// The canonical name: `swiss-roll`, `s-curve` or `blobs`.
     pub fn name(self) -> &'static str {
@@ -51,6 +59,7 @@ impl SynthKind {
             SynthKind::SwissRoll => "swiss-roll",
             SynthKind::SCurve => "s-curve",
             SynthKind::Blobs => "blobs",
+            SynthKind::Gaussian => "gaussian",
         }
     }
 }
@@ -71,6 +80,7 @@ impl FromStr for SynthKind {
             "swiss-roll" | "swiss_roll" | "swissroll" => Ok(SynthKind::SwissRoll),
             "s-curve" | "s_curve" | "scurve" => Ok(SynthKind::SCurve),
             "blobs" => Ok(SynthKind::Blobs),
+            "gaussian" => Ok(SynthKind::Gaussian),
             _ => {
                 let names: Vec<_> = SynthKind::ALL.iter().map(|k| k.name()).collect();
                 Err(Error::Config(format!(
@@ -110,7 +120,35 @@ pub fn generate(kind: SynthKind, n: usize, seed: u64) -> Result<Synthetic> {
             DEFAULT_OUTLIER_FRACTION,
             seed,
         ),
+        SynthKind::Gaussian => Synthetic {
+            data: gaussian_rows(seed, 0, n, DEFAULT_GAUSSIAN_DIM)?,
+            position: (0..n).map(|i| i as f32).collect(),
+            labels: None,
+        },
     })
+}
+
+/// Width used by [`generate`] for [`SynthKind::Gaussian`] (a small transformer's residual).
+pub const DEFAULT_GAUSSIAN_DIM: usize = 768;
+
+/// Rows `start..start + count` of the seeded standard-normal data set of width `dim`:
+/// `[count, dim]`. Each value depends only on `(seed, row, column)` (a counter-based hash and
+/// Box-Muller), so any chunk can be made on its own and the data set has no size limit.
+pub fn gaussian_rows(seed: u64, start: usize, count: usize, dim: usize) -> Result<Matrix> {
+    use ae_backend::ops::data::hash_uniform;
+    let seed = (seed ^ (seed >> 32)) as u32;
+    let mut data = Vec::with_capacity(count * dim);
+    for row in start..start + count {
+        let stream = (row as u32)
+            .wrapping_mul(2)
+            .wrapping_add((row >> 31) as u32);
+        for col in 0..dim as u32 {
+            let u1 = hash_uniform(seed, col, stream) as f64;
+            let u2 = hash_uniform(seed, col, stream.wrapping_add(1)) as f64;
+            data.push(((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32);
+        }
+    }
+    Matrix::new(count, dim, data)
 }
 
 /// The swiss roll, `[n, 3]`, as `sklearn.datasets.make_swiss_roll`: with `u, v ~ U[0, 1)`,
@@ -479,5 +517,27 @@ mod tests {
         for k in 0..4 {
             assert_eq!(s.position.iter().filter(|&&p| p == k as f32).count(), 95);
         }
+    }
+
+    #[test]
+    fn gaussian_rows_are_standard_normal_and_chunk_independent() {
+        let whole = gaussian_rows(3, 0, 400, 50).unwrap();
+        let part = gaussian_rows(3, 100, 7, 50).unwrap();
+        assert_eq!(part.data, whole.data[100 * 50..107 * 50]);
+        let n = whole.data.len() as f64;
+        let mean = whole.data.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let var = whole
+            .data
+            .iter()
+            .map(|&v| (v as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        assert!(
+            mean.abs() < 0.02 && (var - 1.0).abs() < 0.03,
+            "{mean} {var}"
+        );
+        assert_ne!(gaussian_rows(4, 0, 1, 50).unwrap().data, whole.row(0));
+        // Neighbouring rows are not the same stream shifted.
+        assert_ne!(&whole.row(1)[..49], &whole.row(0)[1..]);
     }
 }

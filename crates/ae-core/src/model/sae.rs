@@ -164,7 +164,19 @@ impl<B: Backend> Autoencoder<B> {
                 data.rows, data.cols
             )));
         }
-        let means = data.column_means();
+        self.init_pre_bias_to(backend, &data.column_means())
+    }
+
+    /// Starts the pre-encoder bias at `means` `[input_dim]` (the training data's column means,
+    /// worked out by the caller, for example a chunk at a time).
+    pub fn init_pre_bias_to(&mut self, backend: &B, means: &[f64]) -> Result<()> {
+        let d = self.config.input_dim;
+        if means.len() != d {
+            return Err(Error::Shape(format!(
+                "the pre-encoder bias needs {d} means, got {}",
+                means.len()
+            )));
+        }
         let mean = Matrix::new(1, d, means.iter().map(|&m| m as f32).collect())?;
         let out_bias = self.plans[self.plans.len() - 1].bias;
         let t = upload_param(backend, &mean, &self.specs[out_bias])?;

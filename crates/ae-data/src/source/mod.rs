@@ -33,6 +33,11 @@ pub trait RowSource: Send + Sync {
         None
     }
 
+    /// Whether the rows are already in memory (then reading them all costs no more memory).
+    fn in_memory(&self) -> bool {
+        false
+    }
+
     /// The rows at `indices`, in that order: `[indices.len(), cols]`.
     fn gather(&self, indices: &[u32]) -> Result<Matrix> {
         let cols = self.cols();
@@ -71,24 +76,37 @@ pub(crate) fn out_of_range(path: &Path, start: usize, count: usize, rows: usize)
 }
 
 /// A data set held in memory (formats that are not memory-mapped yet, and data made in code).
-pub struct MatrixSource {
+pub struct MatrixSource<'a> {
     path: PathBuf,
-    matrix: Matrix,
+    matrix: std::borrow::Cow<'a, Matrix>,
 }
 
-impl MatrixSource {
+impl MatrixSource<'static> {
     /// `matrix` as a source; `path` names it in errors.
     pub fn new(path: impl Into<PathBuf>, matrix: Matrix) -> Self {
         MatrixSource {
             path: path.into(),
-            matrix,
+            matrix: std::borrow::Cow::Owned(matrix),
         }
     }
 }
 
-impl RowSource for MatrixSource {
+impl<'a> MatrixSource<'a> {
+    /// A borrowed `matrix` as a source; `path` names it in errors.
+    pub fn borrowed(path: impl Into<PathBuf>, matrix: &'a Matrix) -> Self {
+        MatrixSource {
+            path: path.into(),
+            matrix: std::borrow::Cow::Borrowed(matrix),
+        }
+    }
+}
+
+impl RowSource for MatrixSource<'_> {
     fn path(&self) -> &Path {
         &self.path
+    }
+    fn in_memory(&self) -> bool {
+        true
     }
     fn rows(&self) -> usize {
         self.matrix.rows

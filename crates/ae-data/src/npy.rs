@@ -240,6 +240,22 @@ pub(crate) fn header(path: &Path, bytes: &[u8], file_len: usize) -> Result<Heade
     })
 }
 
+/// Where an NPY file's header ends (the data starts), from its first 12 bytes; `None` when they
+/// are not an NPY preamble (then [`header`] says what is wrong).
+pub(crate) fn header_end(bytes: &[u8]) -> Option<usize> {
+    if !bytes.starts_with(MAGIC) {
+        return None;
+    }
+    match bytes.get(6)? {
+        1 => Some(10 + u16::from_le_bytes([*bytes.get(8)?, *bytes.get(9)?]) as usize),
+        2 | 3 => {
+            let b = bytes.get(8..12)?;
+            Some(12 + u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        }
+        _ => None,
+    }
+}
+
 /// An NPY header, checked ([`header`]).
 pub(crate) struct Header {
     pub(crate) dtype: Dtype,

@@ -1,8 +1,9 @@
 //! Data sets read lazily: a [`RowSource`] has a known width and row count and hands out rows by
 //! range or by index, so that a consumer holds one chunk at a time and memory stays bounded by the
 //! chunk, not the data. [`open`] picks the source from the file name: NPY and safetensors files
-//! are memory-mapped ([`NpySource`], [`SafetensorsSource`]: nothing is read until rows are asked
-//! for, and the header is checked against the file's length first); a directory or a pattern of
+//! are read by positional reads ([`NpySource`], [`SafetensorsSource`]: nothing is read until rows
+//! are asked for, the header is checked against the file's length first, and the data stays in
+//! the page cache, not in the process's memory); a directory or a pattern of
 //! shards is one [`ShardedSource`]; the other formats are read whole into a [`MatrixSource`] for
 //! now.
 //!
@@ -131,11 +132,66 @@ impl RowSource for MatrixSource<'_> {
     }
 }
 
-/// A memory-mapped NPY file (C order; every readable dtype). Opening reads and checks the header
-/// only: the data the shape promises must be exactly what the file holds after it.
+/// A file read by positional reads (`pread`): each chunk's bytes are read into a buffer of that
+/// chunk, so the data set stays in the operating system's page cache and out of the process's
+/// resident memory (a memory map would count every page it touched).
+pub(crate) struct PositionalFile {
+    file: std::fs::File,
+    len: u64,
+    #[cfg(not(unix))]
+    lock: std::sync::Mutex<()>,
+}
+
+impl PositionalFile {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        Ok(PositionalFile {
+            file,
+            len,
+            #[cfg(not(unix))]
+            lock: std::sync::Mutex::new(()),
+        })
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Fills `buf` from byte `offset`.
+    pub(crate) fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt;
+            self.file
+                .read_exact_at(buf, offset)
+                .map_err(|e| Error::io(path, e))
+        }
+        #[cfg(not(unix))]
+        {
+            use std::io::{Read, Seek, SeekFrom};
+            let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+            let mut f = &self.file;
+            f.seek(SeekFrom::Start(offset))
+                .and_then(|_| f.read_exact(buf))
+                .map_err(|e| Error::io(path, e))
+        }
+    }
+
+    /// The first `min(len, n)` bytes.
+    pub(crate) fn prefix(&self, path: &Path, n: u64) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; n.min(self.len) as usize];
+        self.read_at(path, 0, &mut buf)?;
+        Ok(buf)
+    }
+}
+
+/// An NPY file (C order; every readable dtype) read a chunk of rows at a time. Opening reads and
+/// checks the header only: the data the shape promises must be exactly what the file holds
+/// after it.
 pub struct NpySource {
     path: PathBuf,
-    map: memmap2::Mmap,
+    file: PositionalFile,
     dtype: Dtype,
     data_start: usize,
     rows: usize,
@@ -145,17 +201,21 @@ pub struct NpySource {
 impl NpySource {
     /// Maps `path` and checks its header against its length.
     pub fn open(path: &Path) -> Result<Self> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        // SAFETY: the map is read-only, and ae never writes a file it is reading; a file
-        // truncated by another process while mapped is outside what the map can guard against
-        // (as for every memory-mapped reader).
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        let file = PositionalFile::open(path)?;
+        let len = file.len() as usize;
+        // The header: its length is in the first 12 bytes; read no more than the file holds.
+        let mut prefix = file.prefix(path, 4096)?;
+        if let Some(needed) = npy::header_end(&prefix) {
+            if needed > prefix.len() {
+                prefix = file.prefix(path, needed as u64)?;
+            }
+        }
         let Header {
             dtype,
             fortran,
             shape,
             data_start,
-        } = npy::header(path, &map, map.len())?;
+        } = npy::header(path, &prefix, len)?;
         if fortran && shape.len() > 1 && shape[1..].iter().product::<usize>() > 1 {
             return Err(Error::format(
                 path,
@@ -168,7 +228,7 @@ impl NpySource {
         let cols = shape[1..].iter().product();
         Ok(NpySource {
             path: path.to_path_buf(),
-            map,
+            file,
             dtype,
             data_start,
             rows,
@@ -196,20 +256,21 @@ impl RowSource for NpySource {
         }
         let row_bytes = self.cols * self.dtype.size();
         let from = self.data_start + start * row_bytes;
-        let bytes = self.map[from..from + count * row_bytes].to_vec();
+        let mut bytes = vec![0u8; count * row_bytes];
+        self.file.read_at(&self.path, from as u64, &mut bytes)?;
         self.decode(bytes, count, |r| start + r)
     }
 
     fn gather(&self, indices: &[u32]) -> Result<Matrix> {
         let row_bytes = self.cols * self.dtype.size();
-        let mut bytes = Vec::with_capacity(indices.len() * row_bytes);
-        for &i in indices {
+        let mut bytes = vec![0u8; indices.len() * row_bytes];
+        for (&i, out) in indices.iter().zip(bytes.chunks_exact_mut(row_bytes.max(1))) {
             let i = i as usize;
             if i >= self.rows {
                 return Err(out_of_range(&self.path, i, 1, self.rows));
             }
             let from = self.data_start + i * row_bytes;
-            bytes.extend_from_slice(&self.map[from..from + row_bytes]);
+            self.file.read_at(&self.path, from as u64, out)?;
         }
         self.decode(bytes, indices.len(), |r| indices[r] as usize)
     }

@@ -1,16 +1,20 @@
-//! A safetensors file as a data set: one 2-D (or 1-D) tensor of the file, memory-mapped, rows
-//! decoded as they are read. F32, F16, BF16 and F64 are read (F16/BF16 through `half`).
+//! A safetensors file as a data set: one 2-D (or 1-D) tensor of the file, rows read by
+//! positional reads and decoded as they are read. F32, F16, BF16 and F64 are read (F16/BF16
+//! through `half`).
 
-use super::{out_of_range, RowSource};
+use super::{out_of_range, PositionalFile, RowSource};
 use crate::not_finite;
 use ae_backend::{Error, Matrix, Result};
-use safetensors::tensor::{Dtype, SafeTensors};
+use safetensors::tensor::{Dtype, Metadata};
 use std::path::{Path, PathBuf};
 
-/// One tensor of a memory-mapped safetensors file, read by rows: `[d0, d1 * d2 * ...]`.
+/// The largest header read (the `safetensors` crate's own limit).
+const MAX_HEADER: u64 = 100_000_000;
+
+/// One tensor of a safetensors file, read by rows: `[d0, d1 * d2 * ...]`.
 pub struct SafetensorsSource {
     path: PathBuf,
-    map: memmap2::Mmap,
+    file: PositionalFile,
     dtype: Dtype,
     /// Byte offset of the tensor's first element in the file.
     start: usize,
@@ -19,15 +23,39 @@ pub struct SafetensorsSource {
 }
 
 impl SafetensorsSource {
-    /// Maps `path` and picks `tensor` (by name), or the file's only tensor when `None`. The
-    /// header is checked against the file's length (by the `safetensors` crate) before any row
-    /// is read.
+    /// Opens `path` and picks `tensor` (by name), or the file's only tensor when `None`. The
+    /// header (parsed by the `safetensors` crate) is checked against the file's length before any
+    /// row is read.
     pub fn open(path: &Path, tensor: Option<&str>) -> Result<Self> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        // SAFETY: read-only map of a file ae does not write while reading (see NpySource).
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-        let (header_len, metadata) = SafeTensors::read_metadata(&map)
-            .map_err(|e| Error::format(path, "header", e.to_string()))?;
+        let file = PositionalFile::open(path)?;
+        let header_err = |m: String| Error::format(path, "header", m);
+        let first = file.prefix(path, 8)?;
+        let Ok(first) = <[u8; 8]>::try_from(first.as_slice()) else {
+            return Err(header_err(format!("{} bytes; expected at least 8", first.len())));
+        };
+        let header_len = u64::from_le_bytes(first);
+        if header_len > MAX_HEADER || 8 + header_len > file.len() {
+            return Err(header_err(format!(
+                "a header of {header_len} bytes in a file of {} bytes",
+                file.len()
+            )));
+        }
+        let mut text = vec![0u8; header_len as usize];
+        file.read_at(path, 8, &mut text)?;
+        let text = std::str::from_utf8(&text).map_err(|e| header_err(e.to_string()))?;
+        let metadata: Metadata = serde_json::from_str(text).map_err(|e| header_err(e.to_string()))?;
+        let data_len = file.len() - 8 - header_len;
+        if metadata.data_len() as u64 != data_len {
+            return Err(Error::format(
+                path,
+                "data",
+                format!(
+                    "the header promises {} bytes of tensors, the file holds {data_len}",
+                    metadata.data_len()
+                ),
+            ));
+        }
+        let header_len = header_len as usize;
         let mut names: Vec<String> = metadata.tensors().keys().cloned().collect();
         names.sort();
         let name = match (tensor, names.as_slice()) {
@@ -70,12 +98,23 @@ impl SafetensorsSource {
             ));
         }
         let rows = info.shape[0];
-        let cols = info.shape[1..].iter().product();
+        let cols: usize = info.shape[1..].iter().product();
+        let (begin, end) = info.data_offsets;
+        let bytes = rows
+            .checked_mul(cols)
+            .and_then(|n| n.checked_mul(info.dtype.bitsize() / 8));
+        if begin > end || Some(end - begin) != bytes {
+            return Err(Error::format(
+                path,
+                format!("tensor '{name}'"),
+                format!("offsets {begin}..{end} do not hold a {:?} {:?}", info.dtype, info.shape),
+            ));
+        }
         Ok(SafetensorsSource {
             path: path.to_path_buf(),
-            start: 8 + header_len + info.data_offsets.0,
+            start: 8 + header_len + begin,
             dtype: info.dtype,
-            map,
+            file,
             rows,
             cols,
         })
@@ -145,20 +184,19 @@ impl RowSource for SafetensorsSource {
             return Err(out_of_range(&self.path, start, count, self.rows));
         }
         let from = self.start + start * self.row_bytes();
-        self.decode(
-            &self.map[from..from + count * self.row_bytes()],
-            count,
-            |r| start + r,
-        )
+        let mut bytes = vec![0u8; count * self.row_bytes()];
+        self.file.read_at(&self.path, from as u64, &mut bytes)?;
+        self.decode(&bytes, count, |r| start + r)
     }
     fn gather(&self, indices: &[u32]) -> Result<Matrix> {
-        let mut bytes = Vec::with_capacity(indices.len() * self.row_bytes());
-        for &i in indices {
+        let row_bytes = self.row_bytes();
+        let mut bytes = vec![0u8; indices.len() * row_bytes];
+        for (&i, out) in indices.iter().zip(bytes.chunks_exact_mut(row_bytes.max(1))) {
             if i as usize >= self.rows {
                 return Err(out_of_range(&self.path, i as usize, 1, self.rows));
             }
-            let from = self.start + i as usize * self.row_bytes();
-            bytes.extend_from_slice(&self.map[from..from + self.row_bytes()]);
+            let from = self.start + i as usize * row_bytes;
+            self.file.read_at(&self.path, from as u64, out)?;
         }
         self.decode(&bytes, indices.len(), |r| indices[r] as usize)
     }

@@ -31,7 +31,10 @@ impl SafetensorsSource {
         let header_err = |m: String| Error::format(path, "header", m);
         let first = file.prefix(path, 8)?;
         let Ok(first) = <[u8; 8]>::try_from(first.as_slice()) else {
-            return Err(header_err(format!("{} bytes; expected at least 8", first.len())));
+            return Err(header_err(format!(
+                "{} bytes; expected at least 8",
+                first.len()
+            )));
         };
         let header_len = u64::from_le_bytes(first);
         if header_len > MAX_HEADER || 8 + header_len > file.len() {
@@ -43,7 +46,8 @@ impl SafetensorsSource {
         let mut text = vec![0u8; header_len as usize];
         file.read_at(path, 8, &mut text)?;
         let text = std::str::from_utf8(&text).map_err(|e| header_err(e.to_string()))?;
-        let metadata: Metadata = serde_json::from_str(text).map_err(|e| header_err(e.to_string()))?;
+        let metadata: Metadata =
+            serde_json::from_str(text).map_err(|e| header_err(e.to_string()))?;
         let data_len = file.len() - 8 - header_len;
         if metadata.data_len() as u64 != data_len {
             return Err(Error::format(
@@ -107,7 +111,10 @@ impl SafetensorsSource {
             return Err(Error::format(
                 path,
                 format!("tensor '{name}'"),
-                format!("offsets {begin}..{end} do not hold a {:?} {:?}", info.dtype, info.shape),
+                format!(
+                    "offsets {begin}..{end} do not hold a {:?} {:?}",
+                    info.dtype, info.shape
+                ),
             ));
         }
         Ok(SafetensorsSource {

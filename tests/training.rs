@@ -370,7 +370,7 @@ fn a_config_of_another_version_is_a_clear_error() {
 /// is the same run as training on the same rows in memory: the same losses, code metrics and
 /// weights, to the bit on the CPU.
 #[test]
-fn training_on_a_memory_mapped_file_equals_training_in_memory() {
+fn training_on_rows_read_from_a_file_equals_training_in_memory() {
     use ae_core::data::normalize::{NormStats, Normalization};
     use ae_core::trainer::{train_rows, Rows};
     let cpu = B::new();

@@ -228,7 +228,7 @@ pub struct TrainArgs {
 struct TrainJob<'a> {
     args: &'a TrainArgs,
     settings: TrainSettings,
-    /// The training data, read lazily (memory-mapped NPY, safetensors, shards) or held whole.
+    /// The training data, read lazily (NPY, safetensors, shards) or held whole.
     data: Box<dyn RowSource>,
     json: bool,
 }

@@ -50,7 +50,7 @@ pub trait RowSource: Send + Sync {
     }
 }
 
-/// Opens `path` as a [`RowSource`]: NPY files memory-mapped, other formats read whole, and a
+/// Opens `path` as a [`RowSource`]: NPY and safetensors files read lazily, other formats whole, and a
 /// directory (or a `dir/*.npy`-style pattern: `*` and `?` in the file name) as its files, sorted
 /// by name, one data set ([`ShardedSource`]).
 pub fn open(path: &Path) -> Result<Box<dyn RowSource>> {
@@ -76,7 +76,7 @@ pub(crate) fn out_of_range(path: &Path, start: usize, count: usize, rows: usize)
     )
 }
 
-/// A data set held in memory (formats that are not memory-mapped yet, and data made in code).
+/// A data set held in memory (formats that are not read lazily yet, and data made in code).
 pub struct MatrixSource<'a> {
     path: PathBuf,
     matrix: std::borrow::Cow<'a, Matrix>,

@@ -290,15 +290,20 @@ impl NpySource {
             shape: vec![count, self.cols],
             bytes,
         };
-        let m = raw.decode()?;
-        if let Some((r, c, v)) = m.first_non_finite() {
-            return Err(Error::format(
-                &self.path,
-                format!("row {}, column {c}", row_of(r)),
-                not_finite(v),
-            ));
-        }
-        Ok(m)
+        finite(&self.path, raw.decode()?, row_of)
+    }
+}
+
+/// `m` if every value is finite, else an error naming `path` and the first bad value's row (as
+/// `row_of` numbers a row of `m` in the file) and column.
+pub(crate) fn finite(path: &Path, m: Matrix, row_of: impl Fn(usize) -> usize) -> Result<Matrix> {
+    match m.first_non_finite() {
+        Some((r, c, v)) => Err(Error::format(
+            path,
+            format!("row {}, column {c}", row_of(r)),
+            not_finite(v),
+        )),
+        None => Ok(m),
     }
 }
 

@@ -2,8 +2,7 @@
 //! positional reads and decoded as they are read. F32, F16, BF16 and F64 are read (F16/BF16
 //! through `half`).
 
-use super::{out_of_range, PositionalFile, RowSource};
-use crate::not_finite;
+use super::{finite, out_of_range, PositionalFile, RowSource};
 use ae_backend::{Error, Matrix, Result};
 use safetensors::tensor::{Dtype, Metadata};
 use std::path::{Path, PathBuf};
@@ -156,15 +155,7 @@ impl SafetensorsSource {
                 .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
                 .collect(),
         };
-        let m = Matrix::new(count, self.cols, data)?;
-        if let Some((r, c, v)) = m.first_non_finite() {
-            return Err(Error::format(
-                &self.path,
-                format!("row {}, column {c}", row_of(r)),
-                not_finite(v),
-            ));
-        }
-        Ok(m)
+        finite(&self.path, Matrix::new(count, self.cols, data)?, row_of)
     }
 }
 

@@ -438,3 +438,86 @@ fn training_on_rows_read_from_a_file_equals_training_in_memory() {
         mapped.to_named(&cpu).unwrap()
     );
 }
+
+/// A step budget ends the run mid-epoch; the cut epoch's loss is a mean over the rows it saw
+/// (with a learning rate too small to move the model, it equals a whole epoch's).
+#[test]
+fn a_step_budget_ends_the_run_mid_epoch_with_mean_losses() {
+    let cpu = B::new();
+    let x = curve(100, 4);
+    let cfg = ModelConfig::mirrored(&[4, 6, 2]).unwrap();
+    let run = |max_steps: Option<usize>| {
+        let mut m = Autoencoder::new(&cpu, cfg.clone(), 1).unwrap();
+        let tc = TrainConfig {
+            epochs: 5,
+            batch_size: 32,
+            max_steps,
+            optimizer: OptimizerConfig {
+                lr: 1e-12,
+                ..OptimizerConfig::default()
+            },
+            ..TrainConfig::default()
+        };
+        train(&cpu, &mut m, &x, None, &tc, &[], &mut no_events).unwrap()
+    };
+    let whole = run(None);
+    // 4 steps an epoch: 6 steps are one epoch and half of the next.
+    let cut = run(Some(6));
+    assert_eq!(cut.history.len(), 2);
+    assert!(cut.stopped_early && !whole.stopped_early);
+    let (a, b) = (cut.history[1].train_loss, whole.history[1].train_loss);
+    assert!(
+        (a - b).abs() < 0.1 * b,
+        "cut epoch mean {a} vs whole epoch {b}"
+    );
+    assert!(TrainConfig {
+        max_steps: Some(0),
+        ..TrainConfig::default()
+    }
+    .validate()
+    .is_err());
+}
+
+/// A NaN met mid-epoch in rows read from a file stops training with an error naming the file
+/// and the row, and the model is put back to the last finished epoch's weights.
+#[test]
+fn a_nan_met_mid_epoch_names_its_row_and_keeps_the_last_good_weights() {
+    use ae_core::trainer::{train_rows, Rows};
+    let cpu = B::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.npy");
+    let mut x = curve(300, 4);
+    x.data[4 * 150 + 2] = f32::NAN;
+    data::save_npy(&path, &x).unwrap();
+    let source = data::source::open(&path).unwrap();
+    // Epoch 1 trains on the first 150 rows only; from epoch 2 on, row 150 is among them.
+    let cfg = ModelConfig::mirrored(&[4, 6, 2]).unwrap();
+    let mut m = Autoencoder::new(&cpu, cfg, 0).unwrap();
+    let good: Vec<u32> = (0..150).collect();
+    let tc = TrainConfig {
+        epochs: 1,
+        batch_size: 16,
+        ..TrainConfig::default()
+    };
+    let rows = |idx| Rows::Source {
+        source: source.as_ref(),
+        rows: idx,
+        stats: None,
+    };
+    train_rows(&cpu, &mut m, rows(&good), None, &tc, &[], &mut no_events).unwrap();
+    let after_first = m.to_named(&cpu).unwrap();
+    let all: Vec<u32> = (0..300).collect();
+    let tc = TrainConfig { epochs: 3, ..tc };
+    let err = train_rows(&cpu, &mut m, rows(&all), None, &tc, &[], &mut no_events)
+        .expect_err("a NaN must stop training")
+        .to_string();
+    assert!(
+        err.contains("bad.npy") && err.contains("row 150, column 2"),
+        "{err}"
+    );
+    assert_eq!(
+        m.to_named(&cpu).unwrap(),
+        after_first,
+        "the weights from before this run"
+    );
+}

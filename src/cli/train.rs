@@ -163,6 +163,13 @@ pub struct TrainArgs {
     /// Stop after this many epochs without a better validation loss (and keep the best).
     #[arg(long)]
     pub patience: Option<usize>,
+    /// A budget in steps: stop after this many, mid-epoch if need be (for data sets counted in
+    /// tokens rather than epochs; --epochs still caps it).
+    #[arg(long, conflicts_with = "max_rows")]
+    pub max_steps: Option<usize>,
+    /// A budget in training rows (samples seen): stop after ceil(ROWS / batch size) steps.
+    #[arg(long)]
+    pub max_rows: Option<usize>,
     /// Input normalisation (statistics saved with the model).
     #[arg(long, value_enum, ignore_case = true, default_value_t = NormalizeArg::None)]
     pub normalize: NormalizeArg,
@@ -572,6 +579,9 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         a.validate(&model)?;
     }
     let mut train = args.fit.train_config(args.patience, FIT_DEFAULTS);
+    train.max_steps = args
+        .max_steps
+        .or(args.max_rows.map(|r| r.div_ceil(train.batch_size.max(1))));
     train.penalty = penalty;
     train.penalty_warmup = args.sparsity_warmup;
     train.noise = args.denoise;

@@ -31,6 +31,10 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Samples per step.
     pub batch_size: usize,
+    /// A budget in steps: training ends after this many, mid-epoch if need be (the last epoch's
+    /// losses are then means over the rows it saw). `None`: `epochs` decide.
+    #[serde(default)]
+    pub max_steps: Option<usize>,
     /// Seed of the shuffling.
     pub seed: u64,
     /// Reconstruction loss.
@@ -97,6 +101,7 @@ impl Default for TrainConfig {
             optimizer: OptimizerConfig::default(),
             schedule: LrSchedule::Constant,
             early_stopping_patience: None,
+            max_steps: None,
             penalty: None,
             penalty_warmup: 0,
             noise: None,
@@ -126,6 +131,11 @@ impl TrainConfig {
 
     /// Checks the ranges of the settings.
     pub fn validate(&self) -> Result<()> {
+        if self.max_steps == Some(0) {
+            return Err(Error::Config(
+                "a step budget (`train.max_steps`) must be positive".into(),
+            ));
+        }
         if self.early_stopping_patience == Some(0) {
             return Err(Error::Config(
                 "early-stopping patience must be at least 1 epoch".into(),
@@ -193,7 +203,7 @@ pub struct TrainReport {
     pub history: Vec<EpochMetrics>,
     /// The epoch whose weights the model holds at the end.
     pub best_epoch: usize,
-    /// Early stopping ended the run before `epochs`.
+    /// Early stopping, or the step budget (`max_steps`), ended the run before `epochs`.
     pub stopped_early: bool,
     /// The training data did not fit on the device and was uploaded batch by batch.
     pub streamed: bool,
@@ -262,7 +272,11 @@ pub fn train_rows<B: Backend>(
     let n = train.len();
     let batch = config.batch_size.min(n);
     let steps_per_epoch = n.div_ceil(batch);
-    let total_steps = steps_per_epoch * config.epochs;
+    let total_steps = config
+        .max_steps
+        .map_or(steps_per_epoch * config.epochs, |m| {
+            m.min(steps_per_epoch * config.epochs)
+        });
     let data = DeviceData::new(backend, train)?;
     let val_data = match val {
         Some(v) if !v.is_empty() => Some(DeviceData::new(backend, v)?),
@@ -305,12 +319,23 @@ pub fn train_rows<B: Backend>(
     for epoch in 1..=config.epochs {
         let started = Instant::now();
         rng.shuffle(&mut order);
+        // Rows this epoch trained on (fewer than n when the step budget ends it).
+        let mut seen = 0;
         for (s, rows) in order.chunks(batch).enumerate() {
+            if global_step == total_steps {
+                break;
+            }
+            seen += rows.len();
             let buf = match tail.as_mut() {
                 Some(t) if rows.len() != batch => t,
                 _ => &mut full,
             };
-            data.batch(backend, rows, &mut buf.x)?;
+            // Bad data met mid-epoch (a NaN in a chunk read from a file, a read error): the
+            // model goes back to the last finite epoch's weights, as for a divergence.
+            if let Err(e) = data.batch(backend, rows, &mut buf.x) {
+                restore(backend, model, &last_good);
+                return Err(e);
+            }
             let input = corrupted_input(backend, config, global_step, &buf.x, buf.noisy.as_mut());
             buf.ws.penalty_strength = match config.penalty_warmup {
                 0 => 1.0,
@@ -367,6 +392,12 @@ pub fn train_rows<B: Backend>(
             train_loss += read_scalar(backend, &mut t.ws.loss_acc)?;
             penalty += read_scalar(backend, &mut t.ws.penalty_acc)?;
         }
+        // Each batch added its share of a mean over n rows; over the rows seen, when fewer.
+        if seen < n {
+            let rescale = n as f64 / seen.max(1) as f64;
+            (train_loss, penalty) = (train_loss * rescale, penalty * rescale);
+        }
+        let budget_spent = global_step == total_steps && epoch < config.epochs;
         let train_seconds = started.elapsed().as_secs_f64();
         let code = match config.code_metrics {
             true => Some(EpochCodeMetrics::new(
@@ -396,7 +427,7 @@ pub fn train_rows<B: Backend>(
             val_loss,
             lr,
             seconds: started.elapsed().as_secs_f64(),
-            samples_per_sec: n as f64 / train_seconds,
+            samples_per_sec: seen as f64 / train_seconds,
             penalty: (config.penalty.is_some() || config.auxk.is_some()).then_some(penalty),
             resampled: None,
             code,
@@ -413,9 +444,10 @@ pub fn train_rows<B: Backend>(
             model,
             improved,
         })?;
-        stopped_early = config
-            .early_stopping_patience
-            .is_some_and(|patience| epoch - best_epoch >= patience && epoch < config.epochs);
+        stopped_early = budget_spent
+            || config
+                .early_stopping_patience
+                .is_some_and(|patience| epoch - best_epoch >= patience && epoch < config.epochs);
         // Resampling prepares the next epoch: the epoch's metrics, checkpoint and snapshots are
         // of the trained weights, and nothing is resampled after the last epoch.
         if config.resample_dead && !stopped_early && epoch < config.epochs {

@@ -187,3 +187,91 @@ fn bench_reports_throughput() {
     // The wgpu entry ran, or says why it was skipped.
     assert!(results[1]["samples_per_sec"].as_f64().is_some() || results[1]["skipped"].is_string());
 }
+
+/// A safetensors file of activations, as SAE users have them: `--tensor` picks one of several;
+/// without it the error names the tensors and the flag; on another format it is refused.
+#[test]
+fn train_and_encode_a_tensor_of_a_safetensors_file() {
+    use safetensors::tensor::TensorView;
+    let dir = tempfile::tempdir().unwrap();
+    let acts: Vec<u8> = (0..200 * 4)
+        .flat_map(|i| (((i % 7) as f32) / 7.0).to_le_bytes())
+        .collect();
+    let other = vec![0u8; 4 * 3];
+    let path = dir.path().join("acts.safetensors");
+    safetensors::serialize_to_file(
+        vec![
+            (
+                "layer3".to_string(),
+                TensorView::new(safetensors::Dtype::F32, vec![200, 4], &acts).unwrap(),
+            ),
+            (
+                "meta".to_string(),
+                TensorView::new(safetensors::Dtype::F32, vec![3], &other).unwrap(),
+            ),
+        ],
+        None,
+        &path,
+    )
+    .unwrap();
+    let (p, model) = (path.to_str().unwrap(), dir.path().join("m"));
+    let m = model.to_str().unwrap();
+    let base = [
+        "train",
+        p,
+        "--out",
+        m,
+        "--layers",
+        "4,2",
+        "--epochs",
+        "2",
+        "--backend",
+        "cpu",
+    ];
+    let out = ae(&[&base[..], &["--tensor", "layer3", "--json"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["final_train_loss"].as_f64().map(f64::is_finite),
+        Some(true)
+    );
+    let out = ae(&base);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("--tensor") && err.contains("layer3") && err.contains("meta"),
+        "{err}"
+    );
+    let codes = dir.path().join("codes.npy");
+    let c = codes.to_str().unwrap();
+    let out = ae(&[
+        "encode",
+        m,
+        p,
+        "--tensor",
+        "layer3",
+        "--out",
+        c,
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let read = ae_core::data::load_matrix(&codes).unwrap();
+    assert_eq!((read.rows, read.cols), (200, 2));
+    let csv = dir.path().join("x.csv");
+    write_csv(&csv, 10, 4);
+    let out = ae(&[
+        "encode",
+        m,
+        csv.to_str().unwrap(),
+        "--tensor",
+        "layer3",
+        "--out",
+        c,
+    ]);
+    assert!(
+        stderr(&out).contains("safetensors files only"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -13,8 +13,11 @@ use std::path::PathBuf;
 pub struct InferArgs {
     /// A model directory written by `ae train` (model.safetensors + config.json).
     pub model: PathBuf,
-    /// Data to run it on: IDX, CSV or NPY, with the model's input width.
+    /// Data to run it on: IDX, CSV, NPY, safetensors, or a directory or pattern of shards, with the model's input width.
     pub data: PathBuf,
+    /// The tensor to read when the data is a safetensors file holding several.
+    #[arg(long)]
+    pub tensor: Option<String>,
     /// Output NPY file.
     #[arg(long)]
     pub out: PathBuf,
@@ -83,7 +86,7 @@ impl Job for InferJob<'_> {
     fn run<B: Backend>(self, backend: &B) -> Result<InferOutput> {
         let a = self.args;
         let (model, saved) = workflow::load_model(backend, &a.model)?;
-        let source = data::source::open(&a.data)?;
+        let source = data::source::open_tensor(&a.data, a.tensor.as_deref())?;
         workflow::check_width(&saved, source.cols(), &a.data, &a.model)?;
         let rows = source.rows();
         let width = match self.mode {

@@ -53,8 +53,11 @@ impl LabelArgs {
 pub struct ScoreArgs {
     /// A model directory written by `ae train`.
     pub model: PathBuf,
-    /// Data to score: IDX, CSV or NPY, with the model's input width.
+    /// Data to score: IDX, CSV, NPY, safetensors, or a directory or pattern of shards, with the model's input width.
     pub data: PathBuf,
+    /// The tensor to read when the data is a safetensors file holding several.
+    #[arg(long)]
+    pub tensor: Option<String>,
     /// Write the scores (mean squared reconstruction error per row) as NPY [n].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -159,7 +162,7 @@ impl Job for ScoreJob<'_> {
             }
         }
         let (model, saved) = workflow::load_model(backend, &a.model)?;
-        let input = data::source::open(&a.data)?;
+        let input = data::source::open_tensor(&a.data, a.tensor.as_deref())?;
         workflow::check_width(&saved, input.cols(), &a.data, &a.model)?;
         let labels = a.labels.load(input.rows(), &a.data)?;
         let (threshold, source) = match (a.threshold, a.contamination, saved.anomaly_threshold) {

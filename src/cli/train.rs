@@ -145,8 +145,11 @@ impl ModelArgs {
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Training data: IDX (gzipped or raw), CSV (header optional) or NPY; rows are samples.
+    /// Training data: IDX (gzipped or raw), CSV (header optional), NPY, safetensors, or a directory or pattern of shards; rows are samples.
     pub data: PathBuf,
+    /// The tensor to read when the data is a safetensors file holding several.
+    #[arg(long)]
+    pub tensor: Option<String>,
     /// Directory to write model.safetensors and config.json into.
     #[arg(long)]
     pub out: PathBuf,
@@ -545,7 +548,7 @@ fn write_report<B: Backend>(
 }
 
 pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
-    let data = ae_core::data::source::open(&args.data)?;
+    let data = ae_core::data::source::open_tensor(&args.data, args.tensor.as_deref())?;
     let layers = args
         .layers
         .clone()

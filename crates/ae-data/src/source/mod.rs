@@ -54,12 +54,26 @@ pub trait RowSource: Send + Sync {
 /// directory (or a `dir/*.npy`-style pattern: `*` and `?` in the file name) as its files, sorted
 /// by name, one data set ([`ShardedSource`]).
 pub fn open(path: &Path) -> Result<Box<dyn RowSource>> {
+    open_tensor(path, None)
+}
+
+/// [`open`], naming the tensor to read when `path` is a safetensors file that holds several
+/// (`tensor` is an error for any other format).
+pub fn open_tensor(path: &Path, tensor: Option<&str>) -> Result<Box<dyn RowSource>> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let safetensors = name.as_deref().is_some_and(|n| n.ends_with(".safetensors"));
+    if let (Some(t), false) = (tensor, safetensors) {
+        return Err(Error::format(
+            path,
+            "tensor",
+            format!("a tensor name ('{t}') is for safetensors files only"),
+        ));
+    }
+    if safetensors {
+        return Ok(Box::new(SafetensorsSource::open(path, tensor)?));
+    }
     if path.is_dir() || name.as_deref().is_some_and(|n| n.contains(['*', '?'])) {
         return Ok(Box::new(ShardedSource::open(path)?));
-    }
-    if name.as_deref().is_some_and(|n| n.ends_with(".safetensors")) {
-        return Ok(Box::new(SafetensorsSource::open(path, None)?));
     }
     match Format::of(path)? {
         Format::Npy => Ok(Box::new(NpySource::open(path)?)),

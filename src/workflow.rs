@@ -121,7 +121,10 @@ pub fn train_model<B: Backend>(
     on_event: &mut dyn FnMut(&TrainEvent<'_, B>),
 ) -> Result<Trained<B>> {
     let source = MatrixSource::borrowed("the data", data);
-    train_source(backend, &source, settings, out, on_event)
+    train_source(backend, &source, settings, out, &mut |e| {
+        on_event(e);
+        Ok(())
+    })
 }
 
 /// The memory [`train_source`] will hold for `settings` on `source`: the data read into memory
@@ -170,13 +173,14 @@ pub fn split_rows(n: usize, val_split: f64, seed: u64) -> Result<(Vec<u32>, Vec<
 /// normalisation fitted in chunks ([`NormStats::fit_source`]); a training set of at most
 /// [`RESIDENT_BYTES`] is then read into memory (the same run as [`train_model`] on the whole
 /// matrix), a larger one read from `source` a batch at a time, so memory stays bounded by the
-/// batch and the model ([`trainer::train_rows`]).
+/// batch and the model ([`trainer::train_rows`]). An error from `on_event` stops training; an
+/// [`Error::Interrupted`] one (Ctrl-C) first saves the model as it is into `out`.
 pub fn train_source<B: Backend>(
     backend: &B,
     source: &dyn RowSource,
     settings: &TrainSettings,
     out: Option<&Path>,
-    on_event: &mut dyn FnMut(&TrainEvent<'_, B>),
+    on_event: &mut dyn FnMut(&TrainEvent<'_, B>) -> Result<()>,
 ) -> Result<Trained<B>> {
     if let Some(c) = settings.contamination {
         if !(c > 0.0 && c <= 0.5) {
@@ -250,11 +254,19 @@ pub fn train_source<B: Backend>(
             {
                 checkpoint::save(dir, backend, model, &saved)?;
             }
-            on_event(&event);
-            Ok(())
+            on_event(&event)
         },
-    )
-    .map_err(|e| match (e, out) {
+    );
+    let report = report.map_err(|e| match (e, out) {
+        (Error::Interrupted(at), Some(dir)) => {
+            match checkpoint::save(dir, backend, &model, &saved) {
+                Ok(()) => Error::Interrupted(format!(
+                    "stopped at {at}; the model as it was then is saved in {}",
+                    dir.display()
+                )),
+                Err(e) => Error::Interrupted(format!("stopped at {at}; saving the model: {e}")),
+            }
+        }
         (Error::Diverged(msg), Some(dir)) => Error::Diverged(format!(
             "{msg}; the checkpoint of the best epoch so far stays in {}",
             dir.display()

@@ -275,3 +275,48 @@ fn train_and_encode_a_tensor_of_a_safetensors_file() {
         stderr(&out)
     );
 }
+
+/// Ctrl-C (SIGINT) stops `ae train` after the current step: it saves the model as it was then,
+/// says where it stopped, and exits non-zero (not killed by the signal); the saved model loads.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_training_and_keeps_a_model_that_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m");
+    let data = common::mnist("images-idx3-ubyte.gz");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ae"))
+        .args([
+            "train",
+            data.to_str().unwrap(),
+            "--out",
+            model.to_str().unwrap(),
+        ])
+        .args([
+            "--epochs",
+            "500",
+            "--backend",
+            "cpu",
+            "--layers",
+            "784,64,16",
+        ])
+        .env("NODEVICE_SELECT", "1")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Long enough to be training (the data loads in well under a second), far from done.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("interrupted: stopped at epoch"), "{err}");
+    assert!(err.contains("saved in"), "{err}");
+    let cpu = ae_cpu::CpuBackend::<f32>::new();
+    let (m, _) = ae_core::checkpoint::load(&model, &cpu).unwrap();
+    assert_eq!(m.config().code_dim(), 16);
+}

@@ -16,6 +16,7 @@ use ae_core::{
 use clap::Args;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Epochs and batch size when not given, for `train` and `compare`.
 pub const FIT_DEFAULTS: (usize, usize) = (20, 256);
@@ -357,7 +358,15 @@ impl Job for TrainJob<'_> {
             self.data.as_ref(),
             &self.settings,
             Some(&self.args.out),
-            &mut |e| progress.update(e),
+            &mut |e| {
+                progress.update(e);
+                match (e, interrupted()) {
+                    (ae_core::TrainEvent::Step { epoch, step, .. }, true) => Err(
+                        ae::Error::Interrupted(format!("epoch {epoch}, step {step}")),
+                    ),
+                    _ => Ok(()),
+                }
+            },
         );
         progress.finish();
         let trained = trained?;
@@ -547,7 +556,20 @@ fn write_report<B: Backend>(
     r.write()
 }
 
+/// Set by Ctrl-C: training stops after the current step and saves the model.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
 pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
+    // Ctrl-C stops after the current step; a second one ends the process at once.
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+    });
     let data = ae_core::data::source::open_tensor(&args.data, args.tensor.as_deref())?;
     let layers = args
         .layers

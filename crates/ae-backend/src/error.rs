@@ -31,6 +31,9 @@ pub enum Error {
     /// Training produced a non-finite loss.
     #[error("training diverged: {0}")]
     Diverged(String),
+    /// The run was stopped on request (Ctrl-C): where it stopped and what was kept.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
     /// The backend (device) failed or cannot hold what was asked of it.
     #[error("backend: {0}")]
     Backend(String),

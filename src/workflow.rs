@@ -132,8 +132,7 @@ pub fn train_model<B: Backend>(
 /// and the source's own rows where those are in memory), a chunk of rows where it streams.
 pub fn memory_plan(source: &dyn RowSource, settings: &TrainSettings) -> trainer::MemoryPlan {
     let rows = source.rows();
-    let bytes = (rows * source.cols()) as u64 * 4;
-    let resident = match source.in_memory() || bytes <= RESIDENT_BYTES {
+    let resident = match read_whole(source) {
         true => rows * (2 + source.in_memory() as usize),
         false => ae_core::data::normalize::FIT_CHUNK_ROWS,
     };
@@ -147,26 +146,6 @@ pub fn available_memory() -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
-}
-
-/// Which rows train and which validate: a seeded permutation of `0..n`, the first
-/// `round(n * val_split)` held out (the split [`trainer::split`] makes).
-pub fn split_rows(n: usize, val_split: f64, seed: u64) -> Result<(Vec<u32>, Vec<u32>)> {
-    if !(0.0..1.0).contains(&val_split) {
-        return Err(Error::Config(format!(
-            "a held-out fraction must be in [0, 1), got {val_split}"
-        )));
-    }
-    if n > u32::MAX as usize {
-        return Err(Error::Config(format!(
-            "{n} rows are more than this split can number (2^32)"
-        )));
-    }
-    let order = ae_core::Rng::new(seed).permutation(n);
-    let holdout = (n as f64 * val_split).round() as usize;
-    let (held, kept) = order.split_at(holdout);
-    let ids = |v: &[usize]| v.iter().map(|&i| i as u32).collect();
-    Ok((ids(kept), ids(held)))
 }
 
 /// [`train_model`] on a data set read lazily: the split is made on row numbers, the
@@ -196,10 +175,10 @@ pub fn train_source<B: Backend>(
             settings.model.input_dim
         )));
     }
-    let (train_idx, val_idx) = split_rows(source.rows(), settings.val_split, settings.train.seed)?;
+    let (train_idx, val_idx) =
+        trainer::split_rows(source.rows(), settings.val_split, settings.train.seed)?;
     let stats = NormStats::fit_source(settings.normalization, source, &train_idx)?;
-    let bytes = (source.rows() * source.cols()) as u64 * 4;
-    let resident = source.in_memory() || bytes <= RESIDENT_BYTES;
+    let resident = read_whole(source);
     let read = |idx: &[u32]| -> Result<Matrix> {
         let mut m = source.gather(idx)?;
         stats.apply(&mut m)?;
@@ -305,6 +284,12 @@ pub fn train_source<B: Backend>(
         saved,
         report,
     })
+}
+
+/// Whether [`train_source`] reads `source`'s training rows into memory: when they are there
+/// already, or the whole set is at most [`RESIDENT_BYTES`].
+fn read_whole(source: &dyn RowSource) -> bool {
+    source.in_memory() || (source.rows() * source.cols()) as u64 * 4 <= RESIDENT_BYTES
 }
 
 /// Each column's mean over `rows`, summed a chunk at a time in row order (so equal to

@@ -6,17 +6,35 @@ use crate::data::normalize::NormStats;
 use crate::data::RowSource;
 use crate::{Autoencoder, Backend, Error, Matrix, Reconstruction, Result, Rng, Workspace};
 
-/// Splits `data` into `(train, holdout)` with `holdout_fraction` of the rows, chosen by `seed`.
+/// Splits `data` into `(train, holdout)` with `holdout_fraction` of the rows, chosen by `seed`
+/// (the rows [`split_rows`] picks, in its order).
 pub fn split(data: &Matrix, holdout_fraction: f64, seed: u64) -> Result<(Matrix, Matrix)> {
+    let (kept, held) = split_rows(data.rows, holdout_fraction, seed)?;
+    let rows = |ids: &[u32]| ids.iter().map(|&i| i as usize).collect::<Vec<_>>();
+    Ok((
+        data.select_rows(&rows(&kept)),
+        data.select_rows(&rows(&held)),
+    ))
+}
+
+/// Which of `n` rows train and which are held out: a seeded permutation of `0..n`, the first
+/// `round(n * holdout_fraction)` held out. Returns `(train, holdout)` row numbers.
+pub fn split_rows(n: usize, holdout_fraction: f64, seed: u64) -> Result<(Vec<u32>, Vec<u32>)> {
     if !(0.0..1.0).contains(&holdout_fraction) {
         return Err(Error::Config(format!(
             "a held-out fraction must be in [0, 1), got {holdout_fraction}"
         )));
     }
-    let order = Rng::new(seed).permutation(data.rows);
-    let holdout = (data.rows as f64 * holdout_fraction).round() as usize;
+    if n > u32::MAX as usize {
+        return Err(Error::Config(format!(
+            "{n} rows are more than this split can number (2^32)"
+        )));
+    }
+    let order = Rng::new(seed).permutation(n);
+    let holdout = (n as f64 * holdout_fraction).round() as usize;
     let (held, kept) = order.split_at(holdout);
-    Ok((data.select_rows(kept), data.select_rows(held)))
+    let ids = |v: &[usize]| v.iter().map(|&i| i as u32).collect();
+    Ok((ids(kept), ids(held)))
 }
 
 /// Batch buffers for one batch size.

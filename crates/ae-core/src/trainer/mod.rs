@@ -9,7 +9,7 @@ mod metrics;
 mod plan;
 mod sae;
 
-pub use self::batches::{evaluate, split, DeviceData, Rows, CHUNK_ROWS};
+pub use self::batches::{evaluate, split, split_rows, DeviceData, Rows, CHUNK_ROWS};
 pub use self::metrics::{code_metrics, EpochCodeMetrics, EpochMetrics};
 pub use self::plan::{human_bytes, MemoryPlan};
 pub use self::sae::resample_dead;

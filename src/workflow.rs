@@ -30,6 +30,9 @@ pub struct TrainSettings {
     /// Start each encoder weight as its mirror decoder weight's transpose
     /// ([`Autoencoder::init_encoder_from_decoder`]).
     pub encoder_from_decoder: bool,
+    /// Read the training rows from their source a batch at a time even when they would fit in
+    /// memory (as a data set over [`RESIDENT_BYTES`] always is).
+    pub stream: bool,
 }
 
 /// What `config.json` records of a training run (its `training` key, written by
@@ -129,14 +132,25 @@ pub fn train_model<B: Backend>(
 
 /// The memory [`train_source`] will hold for `settings` on `source`: the data read into memory
 /// where it is resident (its normalised training and validation copies, plus the device's copy
-/// and the source's own rows where those are in memory), a chunk of rows where it streams.
+/// and the source's own rows where those are in memory); where it streams, the shuffle windows
+/// and queued batches of the reader ([`trainer::stream::Window::held_rows`]) and the row
+/// numbers of the split and of the epoch's order.
 pub fn memory_plan(source: &dyn RowSource, settings: &TrainSettings) -> trainer::MemoryPlan {
     let rows = source.rows();
-    let resident = match read_whole(source) {
-        true => rows * (2 + source.in_memory() as usize),
-        false => ae_core::data::normalize::FIT_CHUNK_ROWS,
-    };
-    trainer::MemoryPlan::new(&settings.model, &settings.train, rows, resident)
+    let batch = settings.train.batch_size.min(rows.max(1));
+    match read_whole(source, settings.stream) {
+        true => {
+            let resident = rows * (2 + source.in_memory() as usize);
+            trainer::MemoryPlan::new(&settings.model, &settings.train, rows, resident)
+        }
+        false => {
+            let window = trainer::stream::Window::new(source.cols(), batch);
+            let held = window.held_rows(batch);
+            let mut plan = trainer::MemoryPlan::new(&settings.model, &settings.train, rows, held);
+            plan.data += 2 * 4 * rows as u64;
+            plan
+        }
+    }
 }
 
 /// The memory this machine has free for a new process (Linux's `MemAvailable`), or `None` where
@@ -175,10 +189,15 @@ pub fn train_source<B: Backend>(
             settings.model.input_dim
         )));
     }
-    let (train_idx, val_idx) =
-        trainer::split_rows(source.rows(), settings.val_split, settings.train.seed)?;
+    let resident = read_whole(source, settings.stream);
+    // Rows read into memory keep the permutation split of every release; rows that stream are
+    // split by a row hash, in file order.
+    let split = match resident {
+        true => trainer::split_rows,
+        false => trainer::split_rows_hashed,
+    };
+    let (train_idx, val_idx) = split(source.rows(), settings.val_split, settings.train.seed)?;
     let stats = NormStats::fit_source(settings.normalization, source, &train_idx)?;
-    let resident = read_whole(source);
     let read = |idx: &[u32]| -> Result<Matrix> {
         let mut m = source.gather(idx)?;
         stats.apply(&mut m)?;
@@ -287,9 +306,9 @@ pub fn train_source<B: Backend>(
 }
 
 /// Whether [`train_source`] reads `source`'s training rows into memory: when they are there
-/// already, or the whole set is at most [`RESIDENT_BYTES`].
-fn read_whole(source: &dyn RowSource) -> bool {
-    source.in_memory() || (source.rows() * source.cols()) as u64 * 4 <= RESIDENT_BYTES
+/// already, or the whole set is at most [`RESIDENT_BYTES`] and `stream` is not asked for.
+fn read_whole(source: &dyn RowSource, stream: bool) -> bool {
+    source.in_memory() || !stream && (source.rows() * source.cols()) as u64 * 4 <= RESIDENT_BYTES
 }
 
 /// Each column's mean over `rows`, summed a chunk at a time in row order (so equal to
@@ -419,6 +438,7 @@ mod tests {
             val_split: 0.2,
             contamination: Some(0.1),
             encoder_from_decoder: false,
+            stream: false,
         };
         let dir = tempfile::tempdir().unwrap();
         let trained = train_model(&cpu, &data, &settings, Some(dir.path()), &mut |_| {}).unwrap();

@@ -234,6 +234,13 @@ fn train_and_encode_a_tensor_of_a_safetensors_file() {
         json(&out)["final_train_loss"].as_f64().map(f64::is_finite),
         Some(true)
     );
+    assert_eq!(json(&out)["streamed"].as_bool(), Some(false));
+    // Streamed from the file (a reader thread, a shuffle window, a hashed split): it trains too.
+    let out = ae(&[&base[..], &["--tensor", "layer3", "--stream", "--json"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["streamed"].as_bool(), Some(true));
+    let loss = json(&out)["final_train_loss"].as_f64().unwrap();
+    assert!(loss.is_finite() && loss > 0.0, "{loss}");
     let out = ae(&base);
     assert!(!out.status.success());
     let err = stderr(&out);

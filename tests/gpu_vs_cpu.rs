@@ -438,3 +438,22 @@ fn matmul_regression_m535() {
     });
     assert!(rel_err(&g[0], &c[0]) <= REDUCTION);
 }
+
+/// `write` fills an existing tensor in place, after work queued on it has read the old values,
+/// and refuses a matrix of another shape.
+#[test]
+fn write_fills_a_tensor_in_place_and_checks_its_shape() {
+    let Some(gpu) = device() else { return };
+    let (first, second) = (random(5, 3, 1, 1.0), random(5, 3, 2, 1.0));
+    let (g, c) = both!(gpu, |be| {
+        let mut x = be.upload(&first).unwrap();
+        let mut copy = be.upload(&poison(5, 3)).unwrap();
+        be.copy(&x, &mut copy);
+        be.write(&second, &mut x).unwrap();
+        let err = be.write(&random(3, 5, 3, 1.0), &mut x).unwrap_err();
+        assert!(err.to_string().contains("[3, 5]"), "{err}");
+        vec![be.download(&copy).unwrap(), be.download(&x).unwrap()]
+    });
+    assert_eq!(g, c);
+    assert_eq!((&g[0], &g[1]), (&first, &second));
+}

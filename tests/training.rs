@@ -368,7 +368,7 @@ fn a_config_of_another_version_is_a_clear_error() {
 
 /// Training on rows read lazily from an NPY file (normalised batch by batch as they are read)
 /// is the same run as training on the same rows in memory: the same losses, code metrics and
-/// weights, to the bit on the CPU.
+/// weights, to the bit on the CPU, with the order each way of reading makes.
 #[test]
 fn training_on_rows_read_from_a_file_equals_training_in_memory() {
     use ae_core::data::normalize::{NormStats, Normalization};
@@ -407,36 +407,69 @@ fn training_on_rows_read_from_a_file_equals_training_in_memory() {
         &mut no_events,
     )
     .unwrap();
-    let source = data::source::open(&path).unwrap();
-    let rows = |idx: &'static [u32]| Rows::Source {
-        source: source.as_ref(),
-        rows: idx,
-        stats: Some(&stats),
-    };
     let (train_idx, val_idx) = (train_idx.leak(), val_idx.leak());
-    let mut mapped = Autoencoder::new(&cpu, cfg, 5).unwrap();
-    let b = train_rows(
-        &cpu,
-        &mut mapped,
-        rows(train_idx),
-        Some(rows(val_idx)),
-        &tc,
-        &[],
-        &mut no_events,
-    )
-    .unwrap();
-    assert!(b.streamed && !a.streamed);
+    let stream = |source: &dyn data::RowSource| {
+        let rows = |idx: &'static [u32]| Rows::Source {
+            source,
+            rows: idx,
+            stats: Some(&stats),
+        };
+        let mut mapped = Autoencoder::new(&cpu, cfg.clone(), 5).unwrap();
+        let r = train_rows(
+            &cpu,
+            &mut mapped,
+            rows(train_idx),
+            Some(rows(val_idx)),
+            &tc,
+            &[],
+            &mut no_events,
+        )
+        .unwrap();
+        (r, mapped.to_named(&cpu).unwrap())
+    };
     let strip = |r: &ae_core::TrainReport| {
         r.history
             .iter()
             .map(|h| (h.train_loss, h.val_loss, h.code.clone()))
             .collect::<Vec<_>>()
     };
+    // Rows in memory, read through the streaming reader: the same permutation, the same run.
+    let (b, weights) = stream(&data::MatrixSource::borrowed("x", &x));
+    assert!(b.streamed && !a.streamed);
     assert_eq!(strip(&a), strip(&b));
-    assert_eq!(
-        in_memory.to_named(&cpu).unwrap(),
-        mapped.to_named(&cpu).unwrap()
+    assert_eq!(in_memory.to_named(&cpu).unwrap(), weights);
+    // Rows read from the file are shuffled over a window of blocks instead: the same run as
+    // the same rows in memory shuffled that way, to the bit.
+    let on_disk = data::source::open(&path).unwrap();
+    let (c, from_file) = stream(on_disk.as_ref());
+    let (d, from_memory) = stream(&NotInMemory(data::MatrixSource::borrowed("x", &x)));
+    assert_eq!(strip(&c), strip(&d));
+    assert_eq!(from_file, from_memory);
+    assert_ne!(
+        strip(&c),
+        strip(&a),
+        "a windowed order is not the full permutation"
     );
+    let last = |r: &ae_core::TrainReport| r.history.last().unwrap().val_loss.unwrap();
+    assert!(last(&c) < 1.5 * last(&a), "{} vs {}", last(&c), last(&a));
+}
+
+/// A source that says its rows are not in memory, so the trainer streams it as it would a file.
+struct NotInMemory<S>(S);
+
+impl<S: data::RowSource> data::RowSource for NotInMemory<S> {
+    fn path(&self) -> &std::path::Path {
+        self.0.path()
+    }
+    fn rows(&self) -> usize {
+        self.0.rows()
+    }
+    fn cols(&self) -> usize {
+        self.0.cols()
+    }
+    fn read(&self, start: usize, count: usize) -> ae_core::Result<Matrix> {
+        self.0.read(start, count)
+    }
 }
 
 /// A step budget ends the run mid-epoch; the cut epoch's loss is a mean over the rows it saw

@@ -100,6 +100,7 @@ impl Job for CompareJob<'_> {
                 val_split: 0.0,
                 contamination: None,
                 encoder_from_decoder: false,
+                stream: false,
             };
             let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);
             let trained = workflow::train_model(backend, &self.train, &settings, None, &mut |e| {

@@ -139,6 +139,7 @@ impl Job for DemoJob<'_> {
             val_split: 0.0,
             contamination: None,
             encoder_from_decoder: false,
+            stream: false,
         };
         let model_dir = self.args.out.join("model");
         let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);
@@ -172,6 +173,7 @@ impl Job for DemoJob<'_> {
             val_split: 0.0,
             contamination: None,
             encoder_from_decoder: false,
+            stream: false,
         };
         let anomaly = ae::workflow::one_class(
             backend,

@@ -156,6 +156,7 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
         val_split: 0.0,
         contamination: None,
         encoder_from_decoder: false,
+        stream: false,
     };
     let device = open_device(g)?;
     let results = device.run(OneClassJob {

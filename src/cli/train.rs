@@ -174,6 +174,11 @@ pub struct TrainArgs {
     /// A budget in training rows (samples seen): stop after ceil(ROWS / batch size) steps.
     #[arg(long)]
     pub max_rows: Option<usize>,
+    /// Read the training rows from the file a batch at a time (shuffled over a window of
+    /// blocks, by a reader thread) even when they would fit in memory; files over 1 GiB always
+    /// are.
+    #[arg(long)]
+    pub stream: bool,
     /// Input normalisation (statistics saved with the model).
     #[arg(long, value_enum, ignore_case = true, default_value_t = NormalizeArg::None)]
     pub normalize: NormalizeArg,
@@ -622,6 +627,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         val_split: args.val_split,
         contamination: args.contamination,
         encoder_from_decoder: args.init_encoder_transpose,
+        stream: args.stream,
     };
     let plan = workflow::memory_plan(data.as_ref(), &settings);
     let free = workflow::available_memory();

@@ -21,6 +21,7 @@ mod gemm;
 mod loops;
 mod ops;
 
+use ae_backend::ops::tensor::check_write;
 use ae_backend::ops::TensorOps;
 use ae_backend::{Element, Error, Matrix, Result};
 use std::marker::PhantomData;
@@ -102,6 +103,14 @@ impl<T: CpuElement> TensorOps for CpuBackend<T> {
             m.cols,
             m.data.iter().map(|&v| T::from_f32(v)).collect(),
         )
+    }
+
+    fn write(&self, m: &Matrix, dst: &mut CpuTensor<T>) -> Result<()> {
+        check_write(m, (dst.rows, dst.cols))?;
+        for (d, &v) in dst.data.iter_mut().zip(&m.data) {
+            *d = T::from_f32(v);
+        }
+        Ok(())
     }
 
     fn upload_f64(&self, rows: usize, cols: usize, data: &[f64]) -> Result<CpuTensor<T>> {

@@ -10,6 +10,7 @@
 use crate::adapter::{self, AdapterChoice, AdapterReport};
 use crate::kernels::{Kernel, KernelParams, Pipelines};
 use crate::params::FinishSumParams;
+use ae_backend::ops::tensor::check_write;
 use ae_backend::ops::TensorOps;
 use ae_backend::{Error, Matrix, Result};
 use std::collections::HashMap;
@@ -499,6 +500,17 @@ impl TensorOps for WgpuBackend {
                 .write_buffer(&buffer, 0, bytemuck::cast_slice(&m.data));
         }
         Ok(self.tensor(buffer, m.rows, m.cols))
+    }
+
+    fn write(&self, m: &Matrix, dst: &mut WgpuTensor) -> Result<()> {
+        check_write(m, (dst.rows, dst.cols))?;
+        // Work recorded before this write (which may still read `dst`) must run before it lands.
+        self.flush(&mut self.pending.lock().expect("pending lock"));
+        if !m.data.is_empty() {
+            self.queue
+                .write_buffer(dst.buffer(), 0, bytemuck::cast_slice(&m.data));
+        }
+        Ok(())
     }
 
     fn upload_f64(&self, rows: usize, cols: usize, data: &[f64]) -> Result<WgpuTensor> {

@@ -1,6 +1,6 @@
 //! Device memory: allocation, host <-> device copies, shapes and synchronisation.
 
-use crate::{Element, Matrix, Result};
+use crate::{Element, Error, Matrix, Result};
 
 /// The base of every backend: its scalar, its tensor type and device memory.
 ///
@@ -20,6 +20,9 @@ pub trait TensorOps: Send + Sync {
     fn zeros(&self, rows: usize, cols: usize) -> Result<Self::Tensor>;
     /// Copies a host matrix to the device: `[rows, cols]`.
     fn upload(&self, m: &Matrix) -> Result<Self::Tensor>;
+    /// Copies a host matrix into an existing tensor of its shape (`[rows, cols]`), as
+    /// [`TensorOps::upload`] without the allocation; a shape that differs is an error.
+    fn write(&self, m: &Matrix, dst: &mut Self::Tensor) -> Result<()>;
     /// Copies f64 host values to the device (rounded to [`TensorOps::Elem`]): `[rows, cols]`.
     fn upload_f64(&self, rows: usize, cols: usize, data: &[f64]) -> Result<Self::Tensor>;
     /// Copies a tensor back to the host as f32.
@@ -30,4 +33,15 @@ pub trait TensorOps: Send + Sync {
     fn shape(&self, t: &Self::Tensor) -> (usize, usize);
     /// Waits for all queued work; reports a device failure.
     fn sync(&self) -> Result<()>;
+}
+
+/// The error [`TensorOps::write`] gives when `m` is not of the tensor's `shape`.
+pub fn check_write(m: &Matrix, shape: (usize, usize)) -> Result<()> {
+    if (m.rows, m.cols) != shape {
+        return Err(Error::Shape(format!(
+            "writing a [{}, {}] matrix into a [{}, {}] tensor",
+            m.rows, m.cols, shape.0, shape.1
+        )));
+    }
+    Ok(())
 }

@@ -37,6 +37,41 @@ pub fn split_rows(n: usize, holdout_fraction: f64, seed: u64) -> Result<(Vec<u32
     Ok((ids(kept), ids(held)))
 }
 
+/// Which of `n` rows train and which are held out, decided row by row by a seeded hash (row `i`
+/// is held out when its hash, uniform in `[0, 1)`, is below `holdout_fraction`), so that no
+/// permutation of all rows is made and both lists come out ascending, in file order, for
+/// sequential reads. About `n * holdout_fraction` rows are held out. Returns `(train, holdout)`.
+pub fn split_rows_hashed(
+    n: usize,
+    holdout_fraction: f64,
+    seed: u64,
+) -> Result<(Vec<u32>, Vec<u32>)> {
+    if !(0.0..1.0).contains(&holdout_fraction) {
+        return Err(Error::Config(format!(
+            "a held-out fraction must be in [0, 1), got {holdout_fraction}"
+        )));
+    }
+    let n = u32::try_from(n).map_err(|_| {
+        Error::Config(format!(
+            "{n} rows are more than this split can number (2^32)"
+        ))
+    })?;
+    let key = (seed ^ (seed >> 32)) as u32;
+    let (mut kept, mut held) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let u = crate::sparsity::hash_uniform(key, i, HOLDOUT_STREAM) as f64;
+        if u < holdout_fraction {
+            held.push(i);
+        } else {
+            kept.push(i);
+        }
+    }
+    Ok((kept, held))
+}
+
+/// The hash stream of [`split_rows_hashed`] (apart from the noise streams).
+const HOLDOUT_STREAM: u32 = 0x5eed_4011;
+
 /// Batch buffers for one batch size.
 pub(super) struct BatchBuffers<B: Backend> {
     pub(super) x: B::Tensor,
@@ -193,7 +228,7 @@ impl<'a, B: Backend> DeviceData<'a, B> {
     pub fn batch(&self, backend: &B, rows: &[u32], dst: &mut B::Tensor) -> Result<()> {
         match self {
             DeviceData::Resident(t) => backend.gather_rows(t, rows, dst),
-            DeviceData::Streamed(r) => backend.copy(&backend.upload(&r.gather(rows)?)?, dst),
+            DeviceData::Streamed(r) => backend.write(&r.gather(rows)?, dst)?,
         }
         Ok(())
     }

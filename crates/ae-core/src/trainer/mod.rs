@@ -8,8 +8,11 @@ mod batches;
 mod metrics;
 mod plan;
 mod sae;
+pub mod stream;
 
-pub use self::batches::{evaluate, split, split_rows, DeviceData, Rows, CHUNK_ROWS};
+pub use self::batches::{
+    evaluate, split, split_rows, split_rows_hashed, DeviceData, Rows, CHUNK_ROWS,
+};
 pub use self::metrics::{code_metrics, EpochCodeMetrics, EpochMetrics};
 pub use self::plan::{human_bytes, MemoryPlan};
 pub use self::sae::resample_dead;
@@ -308,7 +311,15 @@ pub fn train_rows<B: Backend>(
     snapshot(backend, model, &mut best);
 
     let mut rng = Rng::new(config.seed);
-    let mut order: Vec<u32> = (0..n as u32).collect();
+    // Rows read from a source (not in memory) are shuffled over a window of blocks, so that
+    // reads stay sequential; rows in memory get a full permutation.
+    let window = match train {
+        Rows::Source { source, .. } if !source.in_memory() => {
+            Some(stream::Window::new(train.cols(), batch))
+        }
+        _ => None,
+    };
+    let mut order = stream::EpochOrder::new(n, window);
     let mut history = Vec::with_capacity(config.epochs);
     let mut best_loss = f64::INFINITY;
     let mut best_epoch = 0;
@@ -318,74 +329,96 @@ pub fn train_rows<B: Backend>(
 
     for epoch in 1..=config.epochs {
         let started = Instant::now();
-        rng.shuffle(&mut order);
+        order.shuffle(&mut rng);
         // Rows this epoch trained on (fewer than n when the step budget ends it).
         let mut seen = 0;
-        for (s, rows) in order.chunks(batch).enumerate() {
-            if global_step == total_steps {
-                break;
-            }
-            seen += rows.len();
-            let buf = match tail.as_mut() {
-                Some(t) if rows.len() != batch => t,
-                _ => &mut full,
+        let batches_left = total_steps - global_step;
+        // Streamed rows are read and normalised by a thread of their own, a few batches ahead.
+        std::thread::scope(|scope| -> Result<()> {
+            let prefetched = match &data {
+                DeviceData::Streamed(rows) => {
+                    let (tx, rx) = std::sync::mpsc::sync_channel(stream::PREFETCH_BATCHES);
+                    let (rows, order) = (*rows, &order);
+                    scope.spawn(move || stream::read_batches(rows, order, batch, batches_left, tx));
+                    Some(rx)
+                }
+                DeviceData::Resident(_) => None,
             };
-            // Bad data met mid-epoch (a NaN in a chunk read from a file, a read error): the
-            // model goes back to the last finite epoch's weights, as for a divergence.
-            if let Err(e) = data.batch(backend, rows, &mut buf.x) {
-                restore(backend, model, &last_good);
-                return Err(e);
-            }
-            let input = corrupted_input(backend, config, global_step, &buf.x, buf.noisy.as_mut());
-            buf.ws.penalty_strength = match config.penalty_warmup {
-                0 => 1.0,
-                w => ((global_step + 1) as f32 / w as f32).min(1.0),
-            };
-            let scale = rows.len() as f32 / n as f32;
-            let (x, ws) = (&buf.x, &mut buf.ws);
-            model.forward_backward(
-                backend,
-                objective,
-                input,
-                x,
-                scale,
-                ws,
-                &mut grads,
-                &regularizers,
-            );
-            if track_dead {
-                dead.track(backend, model.code(ws));
-            }
-            if let (Some(aux), Some(aw)) = (&config.auxk, buf.aux.as_mut()) {
-                let reduction = config.reduction;
-                model.auxk_backward(
+            for (s, rows) in order.rows.chunks(batch).enumerate() {
+                if global_step == total_steps {
+                    break;
+                }
+                seen += rows.len();
+                let buf = match tail.as_mut() {
+                    Some(t) if rows.len() != batch => t,
+                    _ => &mut full,
+                };
+                let fed = match &prefetched {
+                    Some(rx) => rx
+                        .recv()
+                        .unwrap_or_else(|_| Err(Error::Config("the batch reader stopped".into())))
+                        .and_then(|m| backend.write(&m, &mut buf.x)),
+                    None => data.batch(backend, rows, &mut buf.x),
+                };
+                // Bad data met mid-epoch (a NaN in a chunk read from a file, a read error): the
+                // model goes back to the last finite epoch's weights, as for a divergence.
+                if let Err(e) = fed {
+                    restore(backend, model, &last_good);
+                    return Err(e);
+                }
+                let input =
+                    corrupted_input(backend, config, global_step, &buf.x, buf.noisy.as_mut());
+                buf.ws.penalty_strength = match config.penalty_warmup {
+                    0 => 1.0,
+                    w => ((global_step + 1) as f32 / w as f32).min(1.0),
+                };
+                let scale = rows.len() as f32 / n as f32;
+                let (x, ws) = (&buf.x, &mut buf.ws);
+                model.forward_backward(
                     backend,
-                    aux,
+                    objective,
                     input,
                     x,
-                    reduction,
                     scale,
-                    &dead.since,
                     ws,
-                    aw,
                     &mut grads,
+                    &regularizers,
                 );
+                if track_dead {
+                    dead.track(backend, model.code(ws));
+                }
+                if let (Some(aux), Some(aw)) = (&config.auxk, buf.aux.as_mut()) {
+                    let reduction = config.reduction;
+                    model.auxk_backward(
+                        backend,
+                        aux,
+                        input,
+                        x,
+                        reduction,
+                        scale,
+                        &dead.since,
+                        ws,
+                        aw,
+                        &mut grads,
+                    );
+                }
+                lr = config.optimizer.lr * config.schedule.factor(global_step, total_steps);
+                if let Some(u) = unit_norm {
+                    u.project(backend, model, &mut grads);
+                }
+                optimizer.step(backend, model, &grads, lr);
+                if let Some(u) = unit_norm {
+                    u.normalize(backend, model);
+                }
+                global_step += 1;
+                on_event(TrainEvent::Step {
+                    epoch,
+                    step: s + 1,
+                    steps_per_epoch,
+                })?;
             }
-            lr = config.optimizer.lr * config.schedule.factor(global_step, total_steps);
-            if let Some(u) = unit_norm {
-                u.project(backend, model, &mut grads);
-            }
-            optimizer.step(backend, model, &grads, lr);
-            if let Some(u) = unit_norm {
-                u.normalize(backend, model);
-            }
-            global_step += 1;
-            on_event(TrainEvent::Step {
-                epoch,
-                step: s + 1,
-                steps_per_epoch,
-            })?;
-        }
+            Ok(())
+        })?;
         let mut train_loss = read_scalar(backend, &mut full.ws.loss_acc)?;
         let mut penalty = read_scalar(backend, &mut full.ws.penalty_acc)?;
         if let Some(t) = tail.as_mut() {

@@ -15,8 +15,9 @@ pub struct MemoryPlan {
     /// Per-batch buffers: each layer's pre-activation, activation and gradient, the batch itself,
     /// for the full batch and the last, shorter one (and the denoising and AuxK buffers).
     pub buffers: u64,
-    /// The data held at once: the whole training and validation set where it is resident, or a
-    /// chunk of rows where it is read as training goes.
+    /// The data held at once: the whole training and validation set where it is resident, or
+    /// the reader's shuffle windows and queued batches and the row numbers where it is read as
+    /// training goes.
     pub data: u64,
 }
 

@@ -39,15 +39,34 @@ pub trait RowSource: Send + Sync {
         false
     }
 
-    /// The rows at `indices`, in that order: `[indices.len(), cols]`.
+    /// The rows at `indices`, in that order: `[indices.len(), cols]`. Runs of consecutive
+    /// indices are read in one piece.
     fn gather(&self, indices: &[u32]) -> Result<Matrix> {
         let cols = self.cols();
         let mut data = Vec::with_capacity(indices.len() * cols);
-        for &i in indices {
-            data.extend(self.read(i as usize, 1)?.data);
+        for run in runs(indices) {
+            data.extend(self.read(run.start, run.len())?.data);
         }
         Matrix::new(indices.len(), cols, data)
     }
+}
+
+/// `indices` cut into runs of consecutive row numbers (`[3, 4, 5, 9, 2]` gives `3..6`, `9..10`,
+/// `2..3`), in order, so that sorted or contiguous rows are read in few pieces.
+pub fn runs(indices: &[u32]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let first = *indices.get(at)? as usize;
+        let mut len = 1;
+        while indices
+            .get(at + len)
+            .is_some_and(|&i| i as usize == first + len)
+        {
+            len += 1;
+        }
+        at += len;
+        Some(first..first + len)
+    })
 }
 
 /// Opens `path` as a [`RowSource`]: NPY and safetensors files read lazily, other formats whole, and a
@@ -192,6 +211,31 @@ impl PositionalFile {
         }
     }
 
+    /// The rows at `indices` of an array of `rows` rows of `row_bytes` bytes from byte `start`,
+    /// in that order, with one read per run of consecutive rows ([`runs`]); an index past the end
+    /// is an error naming `path`.
+    pub(crate) fn gather_rows(
+        &self,
+        path: &Path,
+        start: usize,
+        row_bytes: usize,
+        rows: usize,
+        indices: &[u32],
+    ) -> Result<Vec<u8>> {
+        let mut bytes = vec![0u8; indices.len() * row_bytes];
+        let mut at = 0;
+        for run in runs(indices) {
+            if run.end > rows {
+                return Err(out_of_range(path, run.start.max(rows), 1, rows));
+            }
+            let len = run.len() * row_bytes;
+            let from = start + run.start * row_bytes;
+            self.read_at(path, from as u64, &mut bytes[at..at + len])?;
+            at += len;
+        }
+        Ok(bytes)
+    }
+
     /// The first `min(len, n)` bytes.
     pub(crate) fn prefix(&self, path: &Path, n: u64) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; n.min(self.len) as usize];
@@ -277,15 +321,9 @@ impl RowSource for NpySource {
 
     fn gather(&self, indices: &[u32]) -> Result<Matrix> {
         let row_bytes = self.cols * self.dtype.size();
-        let mut bytes = vec![0u8; indices.len() * row_bytes];
-        for (&i, out) in indices.iter().zip(bytes.chunks_exact_mut(row_bytes.max(1))) {
-            let i = i as usize;
-            if i >= self.rows {
-                return Err(out_of_range(&self.path, i, 1, self.rows));
-            }
-            let from = self.data_start + i * row_bytes;
-            self.file.read_at(&self.path, from as u64, out)?;
-        }
+        let bytes =
+            self.file
+                .gather_rows(&self.path, self.data_start, row_bytes, self.rows, indices)?;
         self.decode(bytes, indices.len(), |r| indices[r] as usize)
     }
 }
@@ -447,12 +485,11 @@ impl RowSource for ShardedSource {
     fn gather(&self, indices: &[u32]) -> Result<Matrix> {
         let rows = self.rows();
         let mut data = Vec::with_capacity(indices.len() * self.cols);
-        for &i in indices {
-            if i as usize >= rows {
-                return Err(out_of_range(&self.path, i as usize, 1, rows));
+        for run in runs(indices) {
+            if run.end > rows {
+                return Err(out_of_range(&self.path, run.start.max(rows), 1, rows));
             }
-            let (shard, local) = self.locate(i as usize);
-            data.extend(self.shards[shard].read(local, 1)?.data);
+            data.extend(self.read(run.start, run.len())?.data);
         }
         Matrix::new(indices.len(), self.cols, data)
     }
@@ -495,6 +532,34 @@ mod tests {
         out.extend_from_slice(header.as_bytes());
         out.extend_from_slice(data);
         out
+    }
+
+    #[test]
+    fn runs_cut_indices_where_they_stop_being_consecutive() {
+        let cut: Vec<_> = runs(&[3, 4, 5, 9, 2, 3, 3]).collect();
+        assert_eq!(cut, vec![3..6, 9..10, 2..4, 3..4]);
+        assert_eq!(runs(&[]).count(), 0);
+    }
+
+    #[test]
+    fn gathers_of_runs_and_of_scattered_rows_equal_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Matrix::new(40, 2, (0..80).map(|i| i as f32).collect()).unwrap();
+        let path = dir.path().join("x.npy");
+        crate::save_npy(&path, &m).unwrap();
+        let shards = dir.path().join("shards");
+        std::fs::create_dir(&shards).unwrap();
+        for (i, range) in [0..13, 13..14, 14..40].into_iter().enumerate() {
+            let part = m.select_rows(&range.collect::<Vec<_>>());
+            crate::save_npy(&shards.join(format!("{i}.npy")), &part).unwrap();
+        }
+        let idx: Vec<u32> = vec![10, 11, 12, 13, 14, 15, 39, 0, 1, 20, 20, 7];
+        let want = m.select_rows(&idx.iter().map(|&i| i as usize).collect::<Vec<_>>());
+        for src in [open(&path).unwrap(), open(&shards).unwrap()] {
+            assert_eq!(src.gather(&idx).unwrap(), want, "{}", src.path().display());
+            let err = src.gather(&[38, 39, 40]).unwrap_err().to_string();
+            assert!(err.contains("rows 40..41"), "{err}");
+        }
     }
 
     #[test]

@@ -187,15 +187,9 @@ impl RowSource for SafetensorsSource {
         self.decode(&bytes, count, |r| start + r)
     }
     fn gather(&self, indices: &[u32]) -> Result<Matrix> {
-        let row_bytes = self.row_bytes();
-        let mut bytes = vec![0u8; indices.len() * row_bytes];
-        for (&i, out) in indices.iter().zip(bytes.chunks_exact_mut(row_bytes.max(1))) {
-            if i as usize >= self.rows {
-                return Err(out_of_range(&self.path, i as usize, 1, self.rows));
-            }
-            let from = self.start + i as usize * row_bytes;
-            self.file.read_at(&self.path, from as u64, out)?;
-        }
+        let bytes =
+            self.file
+                .gather_rows(&self.path, self.start, self.row_bytes(), self.rows, indices)?;
         self.decode(&bytes, indices.len(), |r| indices[r] as usize)
     }
 }

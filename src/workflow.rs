@@ -33,6 +33,9 @@ pub struct TrainSettings {
     /// Read the training rows from their source a batch at a time even when they would fit in
     /// memory (as a data set over [`RESIDENT_BYTES`] always is).
     pub stream: bool,
+    /// The columns of the training file read, and how empty cells were filled (saved with the
+    /// model so that inference reads files the same way).
+    pub input: Option<ae_core::data::table::InputColumns>,
 }
 
 /// What `config.json` records of a training run (its `training` key, written by
@@ -232,6 +235,7 @@ pub fn train_source<B: Backend>(
     }
     let mut saved = SavedConfig::new(settings.model.clone());
     saved.normalization = Some(stats.clone());
+    saved.input = settings.input.clone().filter(|i| !i.is_whole());
     let val = (!val_rows.is_empty()).then_some(val_rows);
     let report = trainer::train_rows(
         backend,
@@ -439,6 +443,7 @@ mod tests {
             contamination: Some(0.1),
             encoder_from_decoder: false,
             stream: false,
+            input: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let trained = train_model(&cpu, &data, &settings, Some(dir.path()), &mut |_| {}).unwrap();

@@ -327,3 +327,113 @@ fn ctrl_c_stops_training_and_keeps_a_model_that_loads() {
     let (m, _) = ae_core::checkpoint::load(&model, &cpu).unwrap();
     assert_eq!(m.config().code_dim(), 16);
 }
+
+/// A table as people have one: an id column of strings, a labels column and empty cells. The
+/// id is refused at its first cell with the flag that leaves it out; with the flags the model
+/// trains, remembers its columns and medians, and scores the same file (labels from its column)
+/// and a copy with the columns in another order to the same scores.
+#[test]
+fn a_table_with_ids_labels_and_gaps_trains_and_scores_by_column_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("id,a,b,c,label\n");
+    let mut moved = String::from("c,label,b,id,a\n");
+    for r in 0..300 {
+        let t = r as f32 / 300.0;
+        let (a, b, c) = if r % 50 == 7 {
+            (
+                format!("{}", 5.0 - t),
+                format!("{}", -4.0),
+                format!("{}", 3.0),
+            )
+        } else {
+            (
+                format!("{t}"),
+                format!("{}", 2.0 * t),
+                format!("{}", 1.0 - t),
+            )
+        };
+        // Every 40th row misses its b.
+        let b = if r % 40 == 3 { String::new() } else { b };
+        let label = (r % 50 == 7) as i32;
+        text.push_str(&format!("u{r},{a},{b},{c},{label}\n"));
+        moved.push_str(&format!("{c},{label},{b},u{r},{a}\n"));
+    }
+    let (table, other) = (dir.path().join("t.csv"), dir.path().join("moved.csv"));
+    std::fs::write(&table, text).unwrap();
+    std::fs::write(&other, moved).unwrap();
+    let (t, o) = (table.to_str().unwrap(), other.to_str().unwrap());
+    let m = dir.path().join("m");
+    let m = m.to_str().unwrap();
+    let base = [
+        "train",
+        t,
+        "--out",
+        m,
+        "--layers",
+        "3,2",
+        "--output",
+        "identity",
+        "--normalize",
+        "standard",
+        "--epochs",
+        "30",
+        "--backend",
+        "cpu",
+        "--contamination",
+        "0.05",
+    ];
+    let out = ae(&base);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("line 2, column 1") && err.contains("--drop-columns id"),
+        "{err}"
+    );
+    let flags = ["--drop-columns", "id", "--labels-column", "label"];
+    let out = ae(&[&base[..], &flags[..]].concat());
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--impute median"), "{}", stderr(&out));
+    let out = ae(&[&base[..], &flags[..], &["--impute", "median", "--json"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("m/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["input"]["names"], serde_json::json!(["a", "b", "c"]));
+    assert_eq!(config["input"]["fill"].as_array().map(Vec::len), Some(3));
+    let score = |data: &str, name: &str| {
+        let path = dir.path().join(name);
+        let out = ae(&[
+            "score",
+            m,
+            data,
+            "--labels-column",
+            "label",
+            "--out",
+            path.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        (json(&out), ae_core::data::load_matrix(&path).unwrap())
+    };
+    let (report, scores) = score(t, "s1.npy");
+    let (_, moved_scores) = score(o, "s2.npy");
+    assert_eq!(scores, moved_scores, "columns found by name, in any order");
+    assert_eq!(scores.rows, 300);
+    let auc = report["roc_auc"].as_f64().unwrap();
+    assert!(auc > 0.9, "the planted rows score highest: ROC AUC {auc}");
+    let codes = dir.path().join("codes.npy");
+    let out = ae(&[
+        "encode",
+        m,
+        t,
+        "--out",
+        codes.to_str().unwrap(),
+        "--backend",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let c = ae_core::data::load_matrix(&codes).unwrap();
+    assert_eq!((c.rows, c.cols), (300, 2));
+}

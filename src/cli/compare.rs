@@ -101,6 +101,7 @@ impl Job for CompareJob<'_> {
                 contamination: None,
                 encoder_from_decoder: false,
                 stream: false,
+                input: None,
             };
             let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);
             let trained = workflow::train_model(backend, &self.train, &settings, None, &mut |e| {

@@ -140,6 +140,7 @@ impl Job for DemoJob<'_> {
             contamination: None,
             encoder_from_decoder: false,
             stream: false,
+            input: None,
         };
         let model_dir = self.args.out.join("model");
         let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);
@@ -174,6 +175,7 @@ impl Job for DemoJob<'_> {
             contamination: None,
             encoder_from_decoder: false,
             stream: false,
+            input: None,
         };
         let anomaly = ae::workflow::one_class(
             backend,

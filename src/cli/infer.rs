@@ -15,9 +15,8 @@ pub struct InferArgs {
     pub model: PathBuf,
     /// Data to run it on: IDX, CSV, NPY, safetensors, or a directory or pattern of shards, with the model's input width.
     pub data: PathBuf,
-    /// The tensor to read when the data is a safetensors file holding several.
-    #[arg(long)]
-    pub tensor: Option<String>,
+    #[command(flatten)]
+    pub input: super::columns::ColumnArgs,
     /// Output NPY file.
     #[arg(long)]
     pub out: PathBuf,
@@ -86,7 +85,7 @@ impl Job for InferJob<'_> {
     fn run<B: Backend>(self, backend: &B) -> Result<InferOutput> {
         let a = self.args;
         let (model, saved) = workflow::load_model(backend, &a.model)?;
-        let source = data::source::open_tensor(&a.data, a.tensor.as_deref())?;
+        let source = a.input.open_for(&a.data, &saved)?.source;
         workflow::check_width(&saved, source.cols(), &a.data, &a.model)?;
         let rows = source.rows();
         let width = match self.mode {

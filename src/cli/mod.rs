@@ -2,6 +2,7 @@
 //! one JSON object on stdout with `--json`, and human-readable lines otherwise.
 
 mod bench;
+mod columns;
 mod compare;
 mod demo;
 mod devices;

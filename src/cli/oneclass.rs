@@ -16,11 +16,17 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct OneClassArgs {
-    /// Data: IDX, CSV or NPY.
+    /// Data: IDX, CSV, NPY or safetensors.
     pub data: PathBuf,
-    /// One integer label per row: IDX, NPY or CSV.
-    #[arg(long)]
-    pub labels: PathBuf,
+    /// One integer label per row: IDX, NPY or CSV (or --labels-column for a column of the data).
+    #[arg(
+        long,
+        required_unless_present = "labels_column",
+        conflicts_with = "labels_column"
+    )]
+    pub labels: Option<PathBuf>,
+    #[command(flatten)]
+    pub input: super::columns::ColumnArgs,
     /// Layer widths, input first and code last (default: D,128,16).
     #[arg(long, value_delimiter = ',')]
     pub layers: Option<Vec<usize>>,
@@ -112,17 +118,24 @@ impl Job for OneClassJob {
 }
 
 pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
-    let x = data::load_matrix(&args.data)?;
-    let labels = data::load_labels(&args.labels)?;
-    if labels.len() != x.rows {
-        return Err(Error::Shape(format!(
-            "{} has {} labels but {} has {} rows",
-            args.labels.display(),
-            labels.len(),
-            args.data.display(),
-            x.rows
-        )));
-    }
+    let table = args.input.open(&args.data)?;
+    let x = super::columns::read_all(&table)?;
+    let labels = match &args.labels {
+        Some(path) => {
+            let labels = data::load_labels(path)?;
+            if labels.len() != x.rows {
+                return Err(Error::Shape(format!(
+                    "{} has {} labels but {} has {} rows",
+                    path.display(),
+                    labels.len(),
+                    args.data.display(),
+                    x.rows
+                )));
+            }
+            labels
+        }
+        None => super::columns::table_labels(&table, &args.data)?,
+    };
     if !(args.test_fraction > 0.0 && args.test_fraction < 1.0) {
         return Err(Error::Config(format!(
             "--test-fraction must be in (0, 1), got {}",
@@ -157,6 +170,7 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
         contamination: None,
         encoder_from_decoder: false,
         stream: false,
+        input: None,
     };
     let device = open_device(g)?;
     let results = device.run(OneClassJob {

@@ -26,20 +26,35 @@ pub struct LabelArgs {
 }
 
 impl LabelArgs {
-    /// The labels, checked against the data's row count, as anomaly flags.
-    pub fn load(&self, rows: usize, data_path: &Path) -> Result<Option<(Vec<i64>, Vec<bool>)>> {
-        let Some(path) = &self.labels else {
-            return Ok(None);
+    /// The labels (from `--labels`, or the data file's labels column `from_column`), checked
+    /// against the data's row count, as anomaly flags.
+    pub fn load(
+        &self,
+        rows: usize,
+        data_path: &Path,
+        from_column: Option<Vec<i64>>,
+    ) -> Result<Option<(Vec<i64>, Vec<bool>)>> {
+        let labels = match (&self.labels, from_column) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Config(
+                    "labels from --labels and from --labels-column: pass one".into(),
+                ))
+            }
+            (None, None) => return Ok(None),
+            (None, Some(labels)) => labels,
+            (Some(path), None) => {
+                let labels = data::load_labels(path)?;
+                if labels.len() != rows {
+                    return Err(Error::Shape(format!(
+                        "{} has {} labels but {} has {rows} rows",
+                        path.display(),
+                        labels.len(),
+                        data_path.display()
+                    )));
+                }
+                labels
+            }
         };
-        let labels = data::load_labels(path)?;
-        if labels.len() != rows {
-            return Err(Error::Shape(format!(
-                "{} has {} labels but {} has {rows} rows",
-                path.display(),
-                labels.len(),
-                data_path.display()
-            )));
-        }
         let rule = match self.normal_label {
             Some(v) => LabelRule::NormalIs(v),
             None => LabelRule::AnomalyIs(self.anomaly_label),
@@ -55,9 +70,8 @@ pub struct ScoreArgs {
     pub model: PathBuf,
     /// Data to score: IDX, CSV, NPY, safetensors, or a directory or pattern of shards, with the model's input width.
     pub data: PathBuf,
-    /// The tensor to read when the data is a safetensors file holding several.
-    #[arg(long)]
-    pub tensor: Option<String>,
+    #[command(flatten)]
+    pub input: super::columns::ColumnArgs,
     /// Write the scores (mean squared reconstruction error per row) as NPY [n].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -162,9 +176,10 @@ impl Job for ScoreJob<'_> {
             }
         }
         let (model, saved) = workflow::load_model(backend, &a.model)?;
-        let input = data::source::open_tensor(&a.data, a.tensor.as_deref())?;
+        let table = a.input.open_for(&a.data, &saved)?;
+        let input = table.source;
         workflow::check_width(&saved, input.cols(), &a.data, &a.model)?;
-        let labels = a.labels.load(input.rows(), &a.data)?;
+        let labels = a.labels.load(input.rows(), &a.data, table.labels)?;
         let (threshold, source) = match (a.threshold, a.contamination, saved.anomaly_threshold) {
             (Some(t), _, _) => (t, "--threshold".to_string()),
             (None, Some(c), _) => (0.0, format!("--contamination {c}")),

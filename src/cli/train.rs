@@ -148,9 +148,8 @@ impl ModelArgs {
 pub struct TrainArgs {
     /// Training data: IDX (gzipped or raw), CSV (header optional), NPY, safetensors, or a directory or pattern of shards; rows are samples.
     pub data: PathBuf,
-    /// The tensor to read when the data is a safetensors file holding several.
-    #[arg(long)]
-    pub tensor: Option<String>,
+    #[command(flatten)]
+    pub input: super::columns::ColumnArgs,
     /// Directory to write model.safetensors and config.json into.
     #[arg(long)]
     pub out: PathBuf,
@@ -575,7 +574,8 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
             std::process::exit(130);
         }
     });
-    let data = ae_core::data::source::open_tensor(&args.data, args.tensor.as_deref())?;
+    let table = args.input.open(&args.data)?;
+    let (data, input) = (table.source, table.input);
     let layers = args
         .layers
         .clone()
@@ -628,6 +628,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         contamination: args.contamination,
         encoder_from_decoder: args.init_encoder_transpose,
         stream: args.stream,
+        input: Some(input),
     };
     let plan = workflow::memory_plan(data.as_ref(), &settings);
     let free = workflow::available_memory();

@@ -30,6 +30,10 @@ pub struct SavedConfig {
     /// Training settings and per-epoch history, as the trainer reported them.
     #[serde(default)]
     pub training: Option<serde_json::Value>,
+    /// The columns of the training file the model reads, and the values empty cells were
+    /// filled with, where those were not simply every column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<crate::data::table::InputColumns>,
     /// Anomaly-score threshold chosen at training time, if any.
     #[serde(default)]
     pub anomaly_threshold: Option<f64>,
@@ -81,6 +85,7 @@ impl SavedConfig {
             model,
             normalization: None,
             training: None,
+            input: None,
             anomaly_threshold: None,
             weights_checksum: None,
         }

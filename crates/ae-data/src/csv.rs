@@ -1,4 +1,6 @@
-//! Delimited text: one sample per record, one feature per field, parsed by the `csv` crate.
+//! Delimited text: one sample per record, one feature per field, parsed by the `csv` crate and
+//! streamed from the file ([`CsvSource`]: one pass at open checks every cell and notes where each
+//! block of records starts, so that rows are later read by seeking, never holding the file).
 //!
 //! The delimiter is read off the first non-blank line: the most frequent of comma, semicolon and
 //! tab outside double quotes (comma on a tie); a line with none of them is split on runs of
@@ -6,66 +8,386 @@
 //! is not a number. Blank lines are skipped; fields are trimmed and may be quoted (`"1.5"`,
 //! `""` for a quote inside), and a quoted field may hold the delimiter or a line break. Places in
 //! errors are `line L, column C`, counted from 1, where `L` is the line the record starts on.
+//! Which columns are read, the labels column and empty cells follow a [`ColumnSpec`].
 
-use super::{integral, not_finite, read_file};
+use super::integral;
+use crate::table::{check_fill, ColumnSpec, Impute, InputColumns, Medians, Resolved};
+use crate::{not_finite, RowSource};
 use ae_backend::{Error, Matrix, Result};
-use std::borrow::Cow;
-use std::path::Path;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 
 /// Reads a delimited text file as a `[lines, fields]` matrix, skipping a header. Errors on a
-/// non-numeric cell, rows of differing length, no data rows, or NaN or infinity.
+/// non-numeric or empty cell, rows of differing length, no data rows, or NaN or infinity.
 pub fn read_matrix(path: &Path) -> Result<Matrix> {
-    let text = read_text(path)?;
-    let mut data = Vec::new();
-    let (rows, cols) = for_each_cell(path, &text, |line, col, field| {
-        let v = number(field).ok_or_else(|| not_a_number(path, line, col, field))?;
-        if !v.is_finite() {
-            return Err(Error::format(path, place(line, col), not_finite(v)));
-        }
-        data.push(v);
-        Ok(())
-    })?;
-    Matrix::new(rows, cols, data)
+    let source = CsvSource::open(path, &ColumnSpec::default())?;
+    source.read(0, source.rows())
 }
 
 /// Reads one column of integer labels (`3` or `3.0`), skipping a header: `[n]`, unscaled.
 pub fn read_labels(path: &Path) -> Result<Vec<i64>> {
-    let text = read_text(path)?;
-    let mut labels = Vec::new();
-    for_each_cell(path, &text, |line, col, field| {
-        if col > 1 {
+    let spec = ColumnSpec {
+        columns: Some(Vec::new()),
+        labels: Some(crate::table::Column::Number(1)),
+        ..ColumnSpec::default()
+    };
+    let source = CsvSource::open(path, &spec)?;
+    if source.width != 1 {
+        return Err(Error::format(
+            path,
+            place(source.first_line, 2),
+            "labels must be a single column",
+        ));
+    }
+    Ok(source.labels.unwrap_or_default())
+}
+
+/// The header of a delimited text file, if its first record is one (any field not a number).
+pub fn read_header(path: &Path) -> Result<Option<Vec<String>>> {
+    let mut records = Records::open(path, Delimiter::detect(&first_line(path)?))?;
+    let Some(first) = records.next(path)? else {
+        return Ok(None);
+    };
+    let fields = records.fields(path, first.line)?;
+    Ok(fields
+        .iter()
+        .any(|f| number(f).is_none())
+        .then(|| fields.iter().map(|f| clean(f).to_string()).collect()))
+}
+
+/// Records between marks in the index of a [`CsvSource`].
+const BLOCK: usize = 1024;
+
+/// A delimited text file read as a [`RowSource`] of the columns a [`ColumnSpec`] picks. Opening
+/// parses every cell once (so bad data is refused up front, naming its line and column) and keeps
+/// the position of every [`BLOCK`]-th record and the labels column, if any; rows are then read
+/// by seeking to the nearest mark and parsing forward.
+pub struct CsvSource {
+    path: PathBuf,
+    delim: Delimiter,
+    header: Option<Vec<String>>,
+    /// Fields per record.
+    width: usize,
+    /// Line of the first record (header or data).
+    first_line: usize,
+    resolved: Resolved,
+    /// The value of an empty cell, per feature (imputing only).
+    fill: Option<Vec<f32>>,
+    rows: usize,
+    /// Where records `0, BLOCK, 2 * BLOCK, ...` start (or the blank lines before them).
+    marks: Vec<csv::Position>,
+    labels: Option<Vec<i64>>,
+}
+
+impl CsvSource {
+    /// Opens `path` and checks every cell of the columns `spec` picks.
+    pub fn open(path: &Path, spec: &ColumnSpec) -> Result<Self> {
+        let delim = Delimiter::detect(&first_line(path)?);
+        let mut records = Records::open(path, delim)?;
+        let Some(first) = records.next(path)? else {
             return Err(Error::format(
                 path,
-                place(line, col),
-                "labels must be a single column",
+                "line 1",
+                "no data rows: the file is empty",
+            ));
+        };
+        let fields = records.fields(path, first.line)?;
+        let width = fields.len();
+        let is_header = fields.iter().any(|f| number(f).is_none());
+        let header = is_header.then(|| fields.iter().map(|f| clean(f).to_string()).collect());
+        let resolved = spec.resolve(path, header.as_deref(), width)?;
+        let mut source = CsvSource {
+            path: path.to_path_buf(),
+            delim,
+            header,
+            width,
+            first_line: first.line,
+            resolved,
+            fill: None,
+            rows: 0,
+            marks: Vec::new(),
+            labels: None,
+        };
+        if let Impute::Values(v) = &spec.impute {
+            check_fill(path, v, source.resolved.features.len())?;
+            source.fill = Some(v.clone());
+        }
+        let mut medians = matches!(spec.impute, Impute::Median)
+            .then(|| Medians::new(source.resolved.features.len()));
+        let mut labels = source.resolved.labels.map(|_| Vec::new());
+        let mut row = Vec::with_capacity(source.resolved.features.len());
+        let mut at = match is_header {
+            true => None,
+            false => Some(first),
+        };
+        while let Some(rec) = match at.take() {
+            Some(r) => Some(r),
+            None => records.next(path)?,
+        } {
+            if source.rows.is_multiple_of(BLOCK) {
+                source.marks.push(rec.start.clone());
+            }
+            row.clear();
+            let label = source.parse(&records, rec.line, &mut row, medians.as_mut())?;
+            if let (Some(l), Some(v)) = (labels.as_mut(), label) {
+                l.push(v);
+            }
+            source.rows += 1;
+        }
+        if source.rows == 0 {
+            return Err(Error::format(
+                path,
+                format!("line {}", source.first_line),
+                "a header but no data rows",
             ));
         }
+        if let Some(m) = medians {
+            let names = |c: usize| source.column_name(source.resolved.features[c]);
+            source.fill = Some(m.finish(&source.path, names)?);
+        }
+        source.labels = labels;
+        Ok(source)
+    }
+
+    /// The labels column, where the spec names one: `[rows]`.
+    pub fn labels(&self) -> Option<&[i64]> {
+        self.labels.as_deref()
+    }
+
+    /// The header's names, if the file has a header.
+    pub fn header(&self) -> Option<&[String]> {
+        self.header.as_deref()
+    }
+
+    /// What was read, to save with a model.
+    pub fn input_columns(&self) -> InputColumns {
+        InputColumns {
+            width: self.width,
+            columns: self.resolved.features.clone(),
+            names: self.header.as_ref().map(|h| {
+                let names = self.resolved.features.iter().map(|&c| h[c].clone());
+                names.collect()
+            }),
+            fill: self.fill.clone(),
+        }
+    }
+
+    /// Column `c` (from 0) as messages name it: `3 ("age")`, or `3` without a header.
+    fn column_name(&self, c: usize) -> String {
+        match &self.header {
+            Some(h) => format!("{} ({:?})", c + 1, h[c]),
+            None => (c + 1).to_string(),
+        }
+    }
+
+    /// Parses the features of the record last read (starting on `line`) into `row`, and
+    /// returns its label (with a labels column). Medians, when imputing, see every value.
+    fn parse(
+        &self,
+        records: &Records,
+        line: usize,
+        row: &mut Vec<f32>,
+        mut medians: Option<&mut Medians>,
+    ) -> Result<Option<i64>> {
+        let fields = records.fields(&self.path, line)?;
+        if fields.len() != self.width {
+            return Err(Error::format(
+                &self.path,
+                format!("line {line}"),
+                format!(
+                    "found {} fields, expected {} as on line {}",
+                    fields.len(),
+                    self.width,
+                    self.first_line
+                ),
+            ));
+        }
+        for (i, &c) in self.resolved.features.iter().enumerate() {
+            let field = clean(fields[c]);
+            let v = match number(field) {
+                Some(v) if v.is_finite() => v,
+                Some(v) => {
+                    return Err(Error::format(&self.path, place(line, c + 1), not_finite(v)))
+                }
+                None if field.is_empty() => match (&self.fill, medians.is_some()) {
+                    (Some(fill), _) => fill[i],
+                    (None, true) => {
+                        row.push(f32::NAN);
+                        continue;
+                    }
+                    (None, false) => return Err(self.empty_cell(line, c)),
+                },
+                None => return Err(self.not_a_number(line, c, field)),
+            };
+            if let Some(m) = medians.as_deref_mut() {
+                m.add(i, v);
+            }
+            row.push(v);
+        }
+        let Some(c) = self.resolved.labels else {
+            return Ok(None);
+        };
+        let field = clean(fields[c]);
         let label = integer(field).ok_or_else(|| {
             Error::format(
-                path,
-                place(line, col),
+                &self.path,
+                place(line, c + 1),
                 format!("expected an integer label, found {}", quoted(field)),
             )
         })?;
-        labels.push(label);
-        Ok(())
-    })?;
-    Ok(labels)
+        Ok(Some(label))
+    }
+
+    fn empty_cell(&self, line: usize, c: usize) -> Error {
+        Error::format(
+            &self.path,
+            place(line, c + 1),
+            format!(
+                "an empty cell in column {}; fill empty cells with --impute median, or leave                  the column out with --drop-columns {}",
+                self.column_name(c),
+                self.flag_name(c)
+            ),
+        )
+    }
+
+    fn not_a_number(&self, line: usize, c: usize, field: &str) -> Error {
+        let hint = match self.resolved.features.len() {
+            1 if self.width == 1 => String::new(),
+            _ => format!(
+                " in column {}; leave it out with --drop-columns {}",
+                self.column_name(c),
+                self.flag_name(c)
+            ),
+        };
+        Error::format(
+            &self.path,
+            place(line, c + 1),
+            format!("expected a number, found {}{hint}", quoted(field)),
+        )
+    }
+
+    /// How a flag names column `c`: its header name when it has a plain one, else its number.
+    fn flag_name(&self, c: usize) -> String {
+        match &self.header {
+            Some(h) if !h[c].is_empty() && !h[c].contains([' ', ',', '"']) => h[c].clone(),
+            _ => (c + 1).to_string(),
+        }
+    }
+
+    /// Records positioned at the mark before row `row`, and the row the next record is.
+    fn seek(&self, row: usize) -> Result<(Records, usize)> {
+        let block = row / BLOCK;
+        let mut records = Records::open(&self.path, self.delim)?;
+        records.seek(&self.path, self.marks[block].clone())?;
+        Ok((records, block * BLOCK))
+    }
+
+    /// Parses data records until the one of row `row` (`next` is the row of the next record).
+    fn parse_row(
+        &self,
+        records: &mut Records,
+        next: &mut usize,
+        row: usize,
+        out: &mut Vec<f32>,
+    ) -> Result<()> {
+        loop {
+            let rec = records.next(&self.path)?.ok_or_else(|| {
+                Error::format(
+                    &self.path,
+                    format!("row {row}"),
+                    "the file ended early: it changed since it was opened",
+                )
+            })?;
+            *next += 1;
+            if *next - 1 == row {
+                self.parse(records, rec.line, out, None)?;
+                return Ok(());
+            }
+        }
+    }
 }
 
-/// The file as UTF-8 text without a byte-order mark.
-fn read_text(path: &Path) -> Result<String> {
-    let text = String::from_utf8(read_file(path)?).map_err(|e| {
-        Error::format(
-            path,
-            format!("byte {}", e.utf8_error().valid_up_to()),
-            "not UTF-8 text",
-        )
-    })?;
-    Ok(match text.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_owned(),
-        None => text,
-    })
+impl RowSource for CsvSource {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    fn cols(&self) -> usize {
+        self.resolved.features.len()
+    }
+    fn read(&self, start: usize, count: usize) -> Result<Matrix> {
+        if start.checked_add(count).is_none_or(|end| end > self.rows) {
+            return Err(crate::source::out_of_range(
+                &self.path, start, count, self.rows,
+            ));
+        }
+        let mut data = Vec::with_capacity(count * self.cols());
+        if count > 0 {
+            let (mut records, mut next) = self.seek(start)?;
+            for r in start..start + count {
+                self.parse_row(&mut records, &mut next, r, &mut data)?;
+            }
+        }
+        Matrix::new(count, self.cols(), data)
+    }
+    /// Rows in ascending order are parsed in one forward pass, seeking past blocks none of
+    /// them is in.
+    fn gather(&self, indices: &[u32]) -> Result<Matrix> {
+        let cols = self.cols();
+        if let Some(&bad) = indices.iter().find(|&&i| i as usize >= self.rows) {
+            return Err(crate::source::out_of_range(
+                &self.path,
+                bad as usize,
+                1,
+                self.rows,
+            ));
+        }
+        let mut slots: Vec<usize> = (0..indices.len()).collect();
+        slots.sort_by_key(|&s| indices[s]);
+        let mut data = vec![0.0f32; indices.len() * cols];
+        let mut cursor: Option<(Records, usize)> = None;
+        let mut last: Option<(usize, usize)> = None;
+        let mut row_buf = Vec::with_capacity(cols);
+        for &slot in &slots {
+            let row = indices[slot] as usize;
+            if let Some((r, from)) = last.filter(|&(r, _)| r == row) {
+                data.copy_within(from * cols..(from + 1) * cols, slot * cols);
+                last = Some((r, slot));
+                continue;
+            }
+            let far = cursor
+                .as_ref()
+                .is_none_or(|(_, next)| row / BLOCK > next / BLOCK + 1 || row < *next);
+            if far {
+                cursor = Some(self.seek(row)?);
+            }
+            let (records, next) = cursor.as_mut().expect("just positioned");
+            row_buf.clear();
+            self.parse_row(records, next, row, &mut row_buf)?;
+            data[slot * cols..(slot + 1) * cols].copy_from_slice(&row_buf);
+            last = Some((row, slot));
+        }
+        Matrix::new(indices.len(), cols, data)
+    }
+}
+
+/// The first non-blank line of the file (of its first 1 MiB), without a byte-order mark.
+fn first_line(path: &Path) -> Result<String> {
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .map_err(|e| Error::io(path, e))?
+        .take(1 << 20)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(path, e))?;
+    let text = String::from_utf8_lossy(&head);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    Ok(text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .to_string())
 }
 
 /// What separates the fields of a record.
@@ -97,134 +419,142 @@ impl Delimiter {
     }
 }
 
-/// The non-blank records of a text, each with the line it starts on.
-struct Records<'t> {
-    text: &'t str,
-    reader: csv::Reader<&'t [u8]>,
-    record: csv::StringRecord,
-    /// Split on runs of blanks: empty fields (between two spaces) are not fields.
-    whitespace: bool,
-    /// The line number at byte `at` of `text`.
-    line: usize,
-    at: usize,
+/// A file read with tabs turned into spaces when `active` (the whitespace delimiter splits on
+/// single spaces).
+struct TabsAsSpaces<R> {
+    inner: R,
+    active: bool,
 }
 
-impl<'t> Records<'t> {
-    /// `text` must be split on `delim`; for [`Delimiter::Whitespace`] it holds no tabs (they are
-    /// turned into spaces first), as the reader splits on single spaces.
-    fn new(text: &'t str, delim: Delimiter) -> Self {
+impl<R: Read> Read for TabsAsSpaces<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.active {
+            buf[..n]
+                .iter_mut()
+                .filter(|b| **b == b'\t')
+                .for_each(|b| *b = b' ');
+        }
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for TabsAsSpaces<R> {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+/// A record read: the line it starts on, and where the reader was before it (at the record, or
+/// at blank lines before it).
+struct Record {
+    line: usize,
+    start: csv::Position,
+}
+
+/// The non-blank records of a file, read as bytes.
+struct Records {
+    reader: csv::Reader<TabsAsSpaces<std::fs::File>>,
+    record: csv::ByteRecord,
+    /// Split on runs of blanks: empty fields (between two spaces) are not fields.
+    whitespace: bool,
+    /// The file's length, and whether its last byte is a line break.
+    len: u64,
+    ends_with_newline: bool,
+}
+
+impl Records {
+    fn open(path: &Path, delim: Delimiter) -> Result<Self> {
         let (byte, whitespace) = match delim {
             Delimiter::Char(c) => (c as u8, false),
             Delimiter::Whitespace => (b' ', true),
         };
+        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let mut last = [0u8];
+        if len > 0 {
+            file.seek(SeekFrom::Start(len - 1))
+                .and_then(|_| file.read_exact(&mut last))
+                .and_then(|_| file.rewind())
+                .map_err(|e| Error::io(path, e))?;
+        }
+        // Tabs become spaces only where the delimiter is whitespace (a tab may be a delimiter,
+        // or sit inside a quoted field).
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .delimiter(byte)
-            .from_reader(text.as_bytes());
-        Records {
-            text,
+            .from_reader(TabsAsSpaces {
+                inner: file,
+                active: whitespace,
+            });
+        Ok(Records {
             reader,
-            record: csv::StringRecord::new(),
+            record: csv::ByteRecord::new(),
             whitespace,
-            line: 1,
-            at: 0,
-        }
+            len,
+            ends_with_newline: last[0] == b'\n',
+        })
     }
 
-    /// Reads the next non-blank record; returns the line it starts on, or `None` at the end.
-    fn advance(&mut self, path: &Path) -> Result<Option<usize>> {
+    /// Where the reader is: the start of the next record, or of blank lines before it.
+    fn position(&self) -> csv::Position {
+        self.reader.position().clone()
+    }
+
+    fn seek(&mut self, path: &Path, pos: csv::Position) -> Result<()> {
+        self.reader.seek(pos).map_err(|e| Error::io(path, e.into()))
+    }
+
+    /// Reads the next non-blank record, or `None` at the end. The reader numbers a record by
+    /// where it started looking (before any blank lines it skipped), so the line a record
+    /// starts on is counted back from where it ends instead.
+    fn next(&mut self, path: &Path) -> Result<Option<Record>> {
         loop {
-            let start = self.reader.position().byte() as usize;
-            let more = self.reader.read_record(&mut self.record).map_err(|e| {
-                let line = e.position().map_or(self.line, |p| p.line() as usize);
-                Error::format(path, format!("line {line}"), e.to_string())
-            })?;
+            let start = self.position();
+            let more = self
+                .reader
+                .read_byte_record(&mut self.record)
+                .map_err(|e| {
+                    let line = e.position().map_or(0, |p| p.line() as usize);
+                    Error::format(path, format!("line {line}"), e.to_string())
+                })?;
             if !more {
                 return Ok(None);
             }
-            // The reader skips empty lines before a record without reporting them.
-            let rest = &self.text[start..];
-            let begin = start + rest.len() - rest.trim_start_matches(['\r', '\n']).len();
-            self.line += self.text[self.at..begin].matches('\n').count();
-            self.at = begin;
-            // A line of only spaces is a record to the reader, and blank to us.
-            let first_line = self.text[begin..].lines().next().unwrap_or("");
-            if !first_line.trim().is_empty() {
-                return Ok(Some(self.line));
+            let blank = match self.whitespace {
+                true => self.record.iter().all(|f| f.is_empty()),
+                false => self.record.len() == 1 && self.record[0].trim_ascii().is_empty(),
+            };
+            if !blank {
+                let end = self.reader.position();
+                let inside: usize = self
+                    .record
+                    .iter()
+                    .map(|f| f.iter().filter(|&&b| b == b'\n').count())
+                    .sum();
+                let terminated = end.byte() < self.len || self.ends_with_newline;
+                let line = (end.line() as usize).saturating_sub(inside + terminated as usize);
+                return Ok(Some(Record {
+                    line: line.max(1),
+                    start,
+                }));
             }
         }
     }
 
-    /// The fields of the record last read.
-    fn fields(&self) -> impl Iterator<Item = &str> + '_ {
-        let whitespace = self.whitespace;
+    /// The fields of the record last read (starting on `line`), as text.
+    fn fields(&self, path: &Path, line: usize) -> Result<Vec<&str>> {
         self.record
             .iter()
-            .filter(move |f| !(whitespace && f.is_empty()))
+            .filter(|f| !(self.whitespace && f.is_empty()))
+            .enumerate()
+            .map(|(c, f)| {
+                std::str::from_utf8(f)
+                    .map_err(|_| Error::format(path, place(line, c + 1), "not UTF-8 text"))
+            })
+            .collect()
     }
-}
-
-/// Calls `cell(line, column, field)` for every data field, record after record (line and column
-/// counted from 1; the line a record starts on), after skipping blank lines and a header. Returns
-/// `(rows, cols)`.
-fn for_each_cell(
-    path: &Path,
-    text: &str,
-    mut cell: impl FnMut(usize, usize, &str) -> Result<()>,
-) -> Result<(usize, usize)> {
-    let Some(first) = text.lines().find(|l| !l.trim().is_empty()) else {
-        return Err(Error::format(
-            path,
-            "line 1",
-            "no data rows: the file is empty",
-        ));
-    };
-    let delim = Delimiter::detect(first);
-    let text: Cow<str> = if delim == Delimiter::Whitespace && text.contains('\t') {
-        Cow::Owned(text.replace('\t', " "))
-    } else {
-        Cow::Borrowed(text)
-    };
-    let mut records = Records::new(&text, delim);
-    let Some(first_no) = records.advance(path)? else {
-        return Err(Error::format(
-            path,
-            "line 1",
-            "no data rows: the file is empty",
-        ));
-    };
-    let cols = records.fields().count();
-    let header = records.fields().any(|f| number(f).is_none());
-    let mut rows = 0;
-    let mut next = if header {
-        records.advance(path)?
-    } else {
-        Some(first_no)
-    };
-    while let Some(no) = next {
-        let found = records.fields().count();
-        if found != cols {
-            return Err(Error::format(
-                path,
-                format!("line {no}"),
-                format!("found {found} fields, expected {cols} as on line {first_no}"),
-            ));
-        }
-        for (c, field) in records.fields().enumerate() {
-            cell(no, c + 1, field)?;
-        }
-        rows += 1;
-        next = records.advance(path)?;
-    }
-    if rows == 0 {
-        return Err(Error::format(
-            path,
-            format!("line {first_no}"),
-            "a header but no data rows",
-        ));
-    }
-    Ok((rows, cols))
 }
 
 /// A field without surrounding spaces and double quotes (the reader takes off the quotes of a
@@ -259,14 +589,6 @@ fn quoted(field: &str) -> String {
         Some((i, _)) => format!("{:?}...", &f[..i]),
         None => format!("{f:?}"),
     }
-}
-
-fn not_a_number(path: &Path, line: usize, col: usize, field: &str) -> Error {
-    Error::format(
-        path,
-        place(line, col),
-        format!("expected a number, found {}", quoted(field)),
-    )
 }
 
 #[cfg(test)]
@@ -399,7 +721,10 @@ mod tests {
         let p = dir.path().join("latin1.csv");
         std::fs::write(&p, b"1,2\n\xe9,3\n").unwrap();
         let err = read_matrix(&p).unwrap_err().to_string();
-        assert!(err.contains("byte 4") && err.contains("UTF-8"), "{err}");
+        assert!(
+            err.contains("line 2, column 1") && err.contains("UTF-8"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -426,5 +751,121 @@ mod tests {
         let long = "x".repeat(1000);
         let err = load_err("long.csv", &format!("1\n{long}\n"));
         assert!(err.len() < 200 && err.contains("..."), "{err}");
+    }
+
+    fn open_with(
+        name: &str,
+        text: &str,
+        spec: &ColumnSpec,
+    ) -> (tempfile::TempDir, Result<CsvSource>) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        let source = CsvSource::open(&p, spec);
+        (dir, source)
+    }
+
+    #[test]
+    fn rows_read_by_seeking_equal_the_whole_file_across_blocks() {
+        // 3000 rows over three blocks, with blank lines and a record that spans two lines.
+        let mut text = String::from("a,b\n");
+        for r in 0..3000 {
+            match r {
+                1500 => text.push_str(&format!("\"{r}\n\",{}\n\n", -r)),
+                _ => text.push_str(&format!("{r},{}\n", -r)),
+            }
+            if r % 700 == 0 {
+                text.push_str("  \n");
+            }
+        }
+        let (_dir, source) = open_with("big.csv", &text, &ColumnSpec::default());
+        let source = source.unwrap();
+        assert_eq!((source.rows(), source.cols()), (3000, 2));
+        let whole = source.read(0, 3000).unwrap();
+        for r in [0, 1023, 1024, 1500, 2999] {
+            assert_eq!(whole.row(r), &[r as f32, -(r as f32)]);
+        }
+        assert_eq!(
+            source.read(1020, 10).unwrap(),
+            whole.select_rows(&(1020..1030).collect::<Vec<_>>())
+        );
+        let idx: Vec<u32> = vec![2999, 5, 1500, 5, 2048, 0, 1024, 1023];
+        let want = whole.select_rows(&idx.iter().map(|&i| i as usize).collect::<Vec<_>>());
+        assert_eq!(source.gather(&idx).unwrap(), want);
+        let err = source.read(2999, 2).unwrap_err().to_string();
+        assert!(err.contains("3000 rows"), "{err}");
+        // Lines are still those of the file, past blank lines and the two-line record.
+        let bad = text.replace("2500,-2500", "2500,oops");
+        let (_dir, err) = open_with("bad.csv", &bad, &ColumnSpec::default());
+        let line = 1 + bad.lines().position(|l| l == "2500,oops").unwrap();
+        let err = err.err().unwrap().to_string();
+        assert!(err.contains(&format!("line {line}, column 2")), "{err}");
+    }
+
+    #[test]
+    fn a_string_column_is_named_with_the_flag_that_leaves_it_out() {
+        let text = "id,x,y\nu1,1,2\nu2,3,4\n";
+        let (_dir, err) = open_with("ids.csv", text, &ColumnSpec::default());
+        let err = err.err().unwrap().to_string();
+        assert!(
+            err.contains("line 2, column 1")
+                && err.contains("\"u1\"")
+                && err.contains("--drop-columns id"),
+            "{err}"
+        );
+        let spec = ColumnSpec {
+            drop: vec!["id".parse().unwrap()],
+            ..ColumnSpec::default()
+        };
+        let (_dir, source) = open_with("ids.csv", text, &spec);
+        let source = source.unwrap();
+        assert_eq!(source.read(0, 2).unwrap().data, vec![1.0, 2.0, 3.0, 4.0]);
+        let input = source.input_columns();
+        assert_eq!((input.width, input.columns), (3, vec![1, 2]));
+        assert_eq!(input.names, Some(vec!["x".to_string(), "y".to_string()]));
+    }
+
+    #[test]
+    fn empty_cells_are_refused_or_filled_with_the_median() {
+        let text = "x,y,label\n1,,0\n2,5,1\n,7,0\n4,9,1\n";
+        let (_dir, err) = open_with("gaps.csv", text, &ColumnSpec::default());
+        let err = err.err().unwrap().to_string();
+        assert!(
+            err.contains("line 2, column 2") && err.contains("--impute median"),
+            "{err}"
+        );
+        let spec = ColumnSpec {
+            labels: Some("label".parse().unwrap()),
+            impute: Impute::Median,
+            ..ColumnSpec::default()
+        };
+        let (_dir, source) = open_with("gaps.csv", text, &spec);
+        let source = source.unwrap();
+        // x: median of 1, 2, 4 = 2; y: median of 5, 7, 9 = 7.
+        assert_eq!(source.input_columns().fill, Some(vec![2.0, 7.0]));
+        let m = source.read(0, 4).unwrap();
+        assert_eq!(m.data, vec![1.0, 7.0, 2.0, 5.0, 2.0, 7.0, 4.0, 9.0]);
+        assert_eq!(source.labels(), Some(&[0, 1, 0, 1][..]));
+        // At inference the saved medians fill the cells of another file.
+        let spec = ColumnSpec {
+            columns: Some(vec!["x".parse().unwrap(), "y".parse().unwrap()]),
+            impute: Impute::Values(vec![2.0, 7.0]),
+            ..ColumnSpec::default()
+        };
+        let (_dir, source) = open_with("new.csv", "x,y,label\n,1,0\n", &spec);
+        assert_eq!(source.unwrap().read(0, 1).unwrap().data, vec![2.0, 1.0]);
+        let (_dir, err) = open_with(
+            "lab.csv",
+            "x,label\n1,a\n",
+            &ColumnSpec {
+                labels: Some("label".parse().unwrap()),
+                ..ColumnSpec::default()
+            },
+        );
+        let err = err.err().unwrap().to_string();
+        assert!(
+            err.contains("line 2, column 2") && err.contains("integer label"),
+            "{err}"
+        );
     }
 }

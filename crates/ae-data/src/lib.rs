@@ -23,6 +23,7 @@ pub mod normalize;
 pub mod npy;
 pub mod source;
 pub mod synth;
+pub mod table;
 
 pub use source::{MatrixSource, NpySource, RowSource, ShardedSource};
 pub use synth::{SynthKind, Synthetic};

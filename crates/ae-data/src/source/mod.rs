@@ -3,9 +3,9 @@
 //! chunk, not the data. [`open`] picks the source from the file name: NPY and safetensors files
 //! are read by positional reads ([`NpySource`], [`SafetensorsSource`]: nothing is read until rows
 //! are asked for, the header is checked against the file's length first, and the data stays in
-//! the page cache, not in the process's memory); a directory or a pattern of
-//! shards is one [`ShardedSource`]; the other formats are read whole into a [`MatrixSource`] for
-//! now.
+//! the page cache, not in the process's memory); delimited text is parsed as it is read
+//! ([`crate::csv::CsvSource`]); a directory or a pattern of shards is one [`ShardedSource`]; IDX
+//! files (gzipped as MNIST comes) are read whole into a [`MatrixSource`].
 //!
 //! Rows come back as f32 `[count, cols]`, `u8` data divided by 255, and finite: a NaN or infinity
 //! is an error naming the file and the row and column in the whole file (counted from 0).
@@ -96,7 +96,11 @@ pub fn open_tensor(path: &Path, tensor: Option<&str>) -> Result<Box<dyn RowSourc
     }
     match Format::of(path)? {
         Format::Npy => Ok(Box::new(NpySource::open(path)?)),
-        _ => Ok(Box::new(MatrixSource::new(path, load_matrix(path)?))),
+        Format::Csv => Ok(Box::new(crate::csv::CsvSource::open(
+            path,
+            &crate::table::ColumnSpec::default(),
+        )?)),
+        Format::Idx => Ok(Box::new(MatrixSource::new(path, load_matrix(path)?))),
     }
 }
 

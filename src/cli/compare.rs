@@ -6,6 +6,7 @@ use super::values::NormalizeArg;
 use super::{open_device, print_result, GlobalArgs};
 use ae::workflow::{self, TrainSettings};
 use ae::{Job, Matrix, Result};
+use ae_core::pca::{CovarianceAccumulator, MAX_STREAMING_DIM};
 use ae_core::{trainer, Backend, Output, Pca};
 use clap::Args;
 use std::fmt;
@@ -122,7 +123,7 @@ impl Job for CompareJob<'_> {
                 &test,
                 Output::Reconstruction,
             )?)?;
-            let pca = Pca::fit(&train, code.min(train.cols))?;
+            let pca = fit_pca(&train, code.min(train.cols))?;
             let pca_mse = test.mse(&pca.reconstruct(&test)?)?;
             if !self.json {
                 eprintln!("code {code:>4}: autoencoder test mse {ae_mse:.6}, pca {pca_mse:.6}");
@@ -136,6 +137,18 @@ impl Job for CompareJob<'_> {
         }
         Ok(results)
     }
+}
+
+/// PCA with `k` components of `train` (`[n, d]`). Up to [`MAX_STREAMING_DIM`] columns it goes
+/// through the accumulator, whose f64 scratch is one block of rows instead of a centred f64 copy
+/// of all of them; wider data (which the accumulator refuses) takes the whole-matrix fit.
+fn fit_pca(train: &Matrix, k: usize) -> Result<Pca> {
+    if train.cols > MAX_STREAMING_DIM {
+        return Pca::fit(train, k);
+    }
+    let mut acc = CovarianceAccumulator::new(train.cols)?;
+    acc.push(train)?;
+    acc.finish(k)
 }
 
 pub fn run(g: &GlobalArgs, args: CompareArgs) -> Result<()> {

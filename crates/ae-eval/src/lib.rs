@@ -6,4 +6,4 @@
 pub mod metrics;
 pub mod pca;
 
-pub use pca::Pca;
+pub use pca::{CovarianceAccumulator, Pca};

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Data larger than memory, measured: a sharded set of seeded Gaussian activations (default
 # 32 GiB: 32 shards of 1 GiB, 768 columns, f32) against the first shard alone (1 GiB, in the page
-# cache), both trained the same way with `ae train --stream` for the same step budget; peak RSS
-# from GNU time, samples/s from the JSON. Prints one markdown table.
+# cache), read into memory as `ae train` does for a set of that size and streamed from the file
+# (`--stream`), all trained the same way for the same step budget; peak RSS from GNU time,
+# samples/s from the JSON. Prints one markdown table.
 #
 #   scripts/big-data-bench.sh [DIR] [SHARDS] [STEPS]    # defaults: ./big-data 32 60
 #
@@ -25,11 +26,11 @@ for i in $(seq -w 0 $((shards - 1))); do
   fi
 done
 
-run() { # name data
+run() { # name data size [flags]
   local log="$dir/$1.time" json="$dir/$1.json"
   /usr/bin/time -v "$ae" train "$2" --out "$dir/model-$1" --backend cpu --layers 768,4096 \
     --sparsity topk:32 --output identity --val-split 0 --batch-size 4096 --max-steps "$steps" \
-    --stream --json >"$json" 2>"$log"
+    ${4:-} --json >"$json" 2>"$log"
   local rss sps
   rss=$(awk -F: '/Maximum resident set size/ {print $2 / 1024}' "$log")
   sps=$(python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); print(round(d["history"][-1]["samples_per_sec"]))' "$json")
@@ -38,5 +39,8 @@ run() { # name data
 
 echo "| data set | size | steps (batch 4096) | samples/s | peak RSS (MiB) |"
 echo "|---|---|---|---|---|"
-run one-shard "$dir/shards/acts-$(seq -w 0 $((shards - 1)) | head -1).npy" "1 GiB"
-run sharded "$dir/shards" "$shards GiB"
+first="$dir/shards/acts-$(seq -w 0 $((shards - 1)) | head -1).npy"
+cat "$first" >/dev/null # into the page cache
+run one-shard-in-memory "$first" "1 GiB"
+run one-shard-streamed "$first" "1 GiB" --stream
+run sharded-streamed "$dir/shards" "$shards GiB" --stream

@@ -457,3 +457,65 @@ fn write_fills_a_tensor_in_place_and_checks_its_shape() {
     assert_eq!(g, c);
     assert_eq!((&g[0], &g[1]), (&first, &second));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// The products with a TopK code over its active columns, on both weight layouts and with
+    /// rows of fewer than k active units: the GPU equals the CPU (the index lists exactly), and
+    /// both equal the dense products with the code on the CPU.
+    #[test]
+    fn sparse_code_products_match_cpu_and_the_dense_products(
+        rows in dim(), n in 1..300usize, k in 1..40usize, m in 1..130usize, w_t: bool,
+        accumulate: bool, seed in 0u64..1000,
+    ) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let k = k.min(n);
+        let z0 = random(rows, n, seed, 1.0);
+        let w0 = if w_t { random(n, m, seed + 1, 1.0) } else { random(m, n, seed + 1, 1.0) };
+        let y0 = random(rows, m, seed + 2, 1.0);
+        let dw_shape = if w_t { (n, m) } else { (m, n) };
+        let dw0 = random(dw_shape.0, dw_shape.1, seed + 3, 1.0);
+        let (g, c) = both!(gpu, |be| {
+            let z = be.upload(&z0).unwrap();
+            let (mut code, mut mask) = (be.zeros(rows, n).unwrap(), be.zeros(rows, n).unwrap());
+            be.topk(&z, k, &mut code, &mut mask);
+            let mut idx = be.upload(&poison(rows, k)).unwrap();
+            be.active_columns(&mask, &mut idx);
+            let (w, y) = (be.upload(&w0).unwrap(), be.upload(&y0).unwrap());
+            let mut out = be.upload(&poison(rows, m)).unwrap();
+            be.sparse_matmul(&code, &idx, &w, w_t, &mut out);
+            let mut grad = be.upload(&poison(rows, n)).unwrap();
+            be.sparse_input_grad(&y, &idx, &w, w_t, &mut grad);
+            let mut dw = be.upload(&if accumulate { dw0.clone() } else { poison(dw_shape.0, dw_shape.1) }).unwrap();
+            be.sparse_weight_grad(&code, &idx, &y, accumulate, &mut dw, w_t);
+            [&idx, &out, &grad, &dw, &code, &mask].iter().map(|t| be.download(t).unwrap()).collect()
+        });
+        prop_assert_eq!(&g[0], &c[0], "active_columns");
+        assert_close(&g[1..4], &c[1..4], REDUCTION, "sparse ops")?;
+        // The dense products on the CPU.
+        let cpu = CpuBackend::<f32>::new();
+        let (code, mask) = (cpu.upload(&c[4]).unwrap(), cpu.upload(&c[5]).unwrap());
+        let (w, y) = (cpu.upload(&w0).unwrap(), cpu.upload(&y0).unwrap());
+        let mut out = cpu.zeros(rows, m).unwrap();
+        cpu.matmul(&code, false, &w, !w_t, 1.0, 0.0, &mut out);
+        let mut grad = cpu.zeros(rows, n).unwrap();
+        cpu.matmul(&y, false, &w, w_t, 1.0, 0.0, &mut grad);
+        cpu.mul_assign(&mut grad, &mask);
+        let mut dw = cpu.upload(&dw0).unwrap();
+        let beta = if accumulate { 1.0 } else { 0.0 };
+        match w_t {
+            true => cpu.matmul(&code, true, &y, false, 1.0, beta, &mut dw),
+            false => cpu.matmul(&y, true, &code, false, 1.0, beta, &mut dw),
+        }
+        let dense = [&out, &grad, &dw].map(|t| cpu.download(t).unwrap());
+        assert_close(&c[1..4], &dense, REDUCTION, "sparse vs dense")?;
+        // Every index names a kept unit, in order, padded with n.
+        for r in 0..rows {
+            let kept: Vec<f32> = (0..n).filter(|&j| c[5].row(r)[j] != 0.0).map(|j| j as f32).collect();
+            let mut want = kept.clone();
+            want.resize(k, n as f32);
+            prop_assert_eq!(c[0].row(r), &want[..]);
+        }
+    }
+}

@@ -409,14 +409,35 @@ fn kl_sparsity_gradient_matches_finite_differences() {
 
 /// Whole-model gradients with a code penalty or a TopK code: the objective is what
 /// `forward_backward` itself accumulates (reconstruction loss + penalty), so the penalty's value
-/// and its gradient are checked together.
+/// and its gradient are checked together. A TopK model is checked on the dense path and on the
+/// sparse one (products over the code's active columns).
 fn check_sparse_model(cfg: ModelConfig, penalty: Option<ae_core::CodePenalty>, seed: u64) {
+    let paths: &[bool] = match cfg.code_topk {
+        Some(_) => &[false, true],
+        None => &[false],
+    };
+    for &sparse in paths {
+        check_model_path(cfg.clone(), penalty, seed, sparse);
+    }
+}
+
+fn check_model_path(
+    cfg: ModelConfig,
+    penalty: Option<ae_core::CodePenalty>,
+    seed: u64,
+    sparse: bool,
+) {
     let b = B::new();
     let mut rng = Rng::new(seed);
     let (rows, d) = (6, cfg.input_dim);
     let x: Vec<f64> = (0..rows * d).map(|_| rng.uniform()).collect();
     let xt = t(&b, rows, d, &x);
     let mut model = Autoencoder::new(&b, cfg, seed).unwrap();
+    model.set_code_products(match sparse {
+        true => ae_core::CodeProducts::Sparse,
+        false => ae_core::CodeProducts::Dense,
+    });
+    assert_eq!(model.sparse_code(), sparse);
     for (i, spec) in model.param_specs().to_vec().iter().enumerate() {
         if spec.kind == ParamKind::Bias {
             model.params_mut()[i] = t(&b, 1, spec.cols, &random(&mut rng, spec.cols, 0.3));
@@ -442,7 +463,11 @@ fn check_sparse_model(cfg: ModelConfig, penalty: Option<ae_core::CodePenalty>, s
         });
         model.params_mut()[i] = t(&b, spec.rows, spec.cols, &p0);
         let e = rel_err(&analytic, &numeric);
-        assert!(e < TOL, "{} ({penalty:?}): relative error {e}", spec.name);
+        assert!(
+            e < TOL,
+            "{} ({penalty:?}, sparse {sparse}): relative error {e}",
+            spec.name
+        );
     }
 }
 
@@ -492,6 +517,15 @@ fn whole_model_gradient_with_l1_kl_and_topk() {
         }),
         34,
     );
+    // A one-layer SAE: TopK code, identity output, pre-encoder bias.
+    let mut sae = ModelConfig::mirrored(&[5, 9])
+        .unwrap()
+        .with_activations(Activation::Relu, Activation::Relu, Activation::Identity)
+        .unwrap()
+        .with_topk(Some(2))
+        .unwrap();
+    sae.pre_bias = true;
+    check_sparse_model(sae, None, 36);
     let one_layer = ModelConfig::mirrored(&[5, 7])
         .unwrap()
         .with_activations(Activation::Relu, Activation::Sigmoid, Activation::Identity)

@@ -32,6 +32,8 @@ pub enum Mode {
 struct InferJob<'a> {
     args: &'a InferArgs,
     mode: Mode,
+    /// `--json`: no progress bar.
+    quiet: bool,
 }
 
 /// What `ae encode` and `ae reconstruct` print.
@@ -96,8 +98,10 @@ impl Job for InferJob<'_> {
         // every row is written.
         let mut writer = data::npy::NpyWriter::create(&a.out, rows, width)?;
         let (mut sse, mut count) = (0.0f64, 0usize);
+        let bar = super::progress::rows_bar(rows, self.quiet);
         for start in (0..rows).step_by(CHUNK_ROWS) {
             let n = CHUNK_ROWS.min(rows - start);
+            bar.inc(n as u64);
             let raw = source.read(start, n)?;
             let mut x = raw.clone();
             workflow::prepare_input(&saved, &mut x, &a.data, &a.model)?;
@@ -114,6 +118,7 @@ impl Job for InferJob<'_> {
                 }
             }
         }
+        bar.finish_and_clear();
         writer.finish()?;
         let written = match self.mode {
             Mode::Encode => Written::Codes { code_dim: width },
@@ -135,7 +140,11 @@ const CHUNK_ROWS: usize = 4096;
 
 pub fn run(g: &GlobalArgs, args: InferArgs, mode: Mode) -> Result<()> {
     let device = open_device(g)?;
-    let out = device.run(InferJob { args: &args, mode })?;
+    let out = device.run(InferJob {
+        args: &args,
+        mode,
+        quiet: g.json,
+    })?;
     print_result(g, &out);
     Ok(())
 }

@@ -75,3 +75,18 @@ impl TrainProgress {
         self.bar.finish_and_clear();
     }
 }
+
+/// A bar over the rows a command reads a chunk at a time (`ae encode`, `ae reconstruct`,
+/// `ae score`), hidden with `--json` and when stderr is not a terminal.
+pub fn rows_bar(rows: usize, hidden: bool) -> ProgressBar {
+    let bar = match hidden {
+        true => ProgressBar::with_draw_target(Some(rows as u64), ProgressDrawTarget::hidden()),
+        false => ProgressBar::new(rows as u64),
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} rows ({eta} left)")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}

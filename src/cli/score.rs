@@ -96,6 +96,8 @@ pub struct ScoreArgs {
 
 struct ScoreJob<'a> {
     args: &'a ScoreArgs,
+    /// `--json`: no progress bar.
+    quiet: bool,
 }
 
 /// What `ae score` prints: the threshold and how many rows it flags; with labels, how well the
@@ -201,8 +203,10 @@ impl Job for ScoreJob<'_> {
             None => None,
         };
         let mut scores = Vec::with_capacity(rows);
+        let bar = super::progress::rows_bar(rows, self.quiet);
         for start in (0..rows).step_by(CHUNK_ROWS) {
             let mut x = input.read(start, CHUNK_ROWS.min(rows - start))?;
+            bar.inc(x.rows as u64);
             workflow::prepare_input(&saved, &mut x, &a.data, &a.model)?;
             let recon = model.map_rows(backend, &x, Output::Reconstruction)?;
             scores.extend(anomaly::row_errors(&x, &recon)?);
@@ -210,6 +214,7 @@ impl Job for ScoreJob<'_> {
                 w.write(&anomaly::feature_errors(&x, &recon)?)?;
             }
         }
+        bar.finish_and_clear();
         if let Some(w) = per_feature {
             w.finish()?;
         }
@@ -316,7 +321,10 @@ const CHUNK_ROWS: usize = 4096;
 
 pub fn run(g: &GlobalArgs, args: ScoreArgs) -> Result<()> {
     let device = open_device(g)?;
-    let out = device.run(ScoreJob { args: &args })?;
+    let out = device.run(ScoreJob {
+        args: &args,
+        quiet: g.json,
+    })?;
     print_result(g, &out);
     Ok(())
 }

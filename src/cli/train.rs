@@ -2,7 +2,7 @@
 
 use super::progress::TrainProgress;
 use super::values::{
-    ActivationArg, LossArg, NormalizeArg, OptimizerArg, ReductionArg, ScheduleArg,
+    ActivationArg, CodeProductsArg, LossArg, NormalizeArg, OptimizerArg, ReductionArg, ScheduleArg,
 };
 use super::{open_device, print_result, GlobalArgs};
 use ae::report::Report;
@@ -173,6 +173,10 @@ pub struct TrainArgs {
     /// A budget in training rows (samples seen): stop after ceil(ROWS / batch size) steps.
     #[arg(long)]
     pub max_rows: Option<usize>,
+    /// Products with a TopK code: over its active columns (sparse), dense, or auto (sparse when
+    /// at most one code unit in 8 is kept). The results agree within rounding.
+    #[arg(long, value_enum, default_value_t = CodeProductsArg::Auto)]
+    pub code_products: CodeProductsArg,
     /// Read the training rows from the file a batch at a time (shuffled over a window of
     /// blocks, by a reader thread) even when they would fit in memory; files over 1 GiB always
     /// are.
@@ -619,6 +623,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
     train.unit_norm_decoder = args.unit_norm_decoder;
     train.resample_dead = args.resample_dead;
     train.dead_window = args.dead_window;
+    train.code_products = args.code_products.into();
     train.code_metrics = args.code_metrics || args.sparsity.is_some();
     let settings = TrainSettings {
         model,

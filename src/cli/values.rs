@@ -4,7 +4,7 @@
 //! files), which a test holds them to.
 
 use ae_core::data::normalize::Normalization;
-use ae_core::{Activation, Loss, LrSchedule, OptimizerKind, Reduction, SynthKind};
+use ae_core::{Activation, CodeProducts, Loss, LrSchedule, OptimizerKind, Reduction, SynthKind};
 use clap::ValueEnum;
 
 /// One `ValueEnum` per library enum, with the conversions both ways (the one into the flag's
@@ -49,6 +49,15 @@ value_enum! {
         Tanh => Activation::Tanh,
         Gelu => Activation::Gelu,
         Softplus => Activation::Softplus,
+    }
+}
+
+value_enum! {
+    /// `--code-products`.
+    CodeProductsArg => CodeProducts {
+        Auto => CodeProducts::Auto,
+        Dense => CodeProducts::Dense,
+        Sparse => CodeProducts::Sparse,
     }
 }
 

@@ -55,6 +55,7 @@ backend!(
     LossOps,
     OptimOps,
     SparsityOps,
+    SparseOps,
     ColumnOps,
     DataOps
 );
@@ -62,7 +63,7 @@ backend!(
 /// The [`Backend`] trait and every op-family trait, for calling ops on a concrete backend.
 pub mod prelude {
     pub use crate::ops::{
-        ActivationOps, ColumnOps, DataOps, ElementwiseOps, LinearOps, LossOps, OptimOps,
+        ActivationOps, ColumnOps, DataOps, ElementwiseOps, LinearOps, LossOps, OptimOps, SparseOps,
         SparsityOps, TensorOps,
     };
     pub use crate::Backend;

@@ -30,7 +30,8 @@ pub use ae_data::{atomic, synth, SynthKind, Synthetic};
 pub use ae_eval::{metrics, pca, Pca};
 pub use config::{LayerSpec, ModelConfig};
 pub use model::{
-    Autoencoder, AuxWorkspace, CodeTerms, Gradients, Output, ParamKind, ParamSpec, Workspace,
+    Autoencoder, AuxWorkspace, CodeProducts, CodeTerms, Gradients, Output, ParamKind, ParamSpec,
+    Workspace, SPARSE_CODE_RATIO,
 };
 pub use optim::{LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
 pub use regularizer::{Regularizer, WeightDecay};

@@ -100,6 +100,13 @@ kernels! {
         [3 grad write, 5 means write];
     Topk => "sparsity", "topk", TopkParams, [5 z read, 6 out write, 7 mask write];
     TrackDead => "sparsity", "track_dead", DeadParams, [1 code read, 2 since write];
+    ActiveColumns => "sparse", "active_columns", SparseParams, [1 s read, 6 idx_out write];
+    SparseMatmul => "sparse", "sparse_matmul", SparseParams,
+        [1 s read, 2 idx read, 3 w read, 4 out write];
+    SparseInputGrad => "sparse", "sparse_input_grad", SparseParams,
+        [2 idx read, 3 w read, 4 out write, 7 dy read];
+    SparseWeightGrad => "sparse", "sparse_weight_grad", SparseParams,
+        [1 s read, 2 idx read, 5 dw write, 7 dy read];
     MaskDead => "sparsity", "mask_dead", DeadParams, [5 z read, 6 out write, 8 since_in read];
     NormalizeColumns => "columns", "normalize_columns", ColumnParams, [2 w write];
     RemoveParallelComponent => "columns", "remove_parallel_component", ColumnParams,
@@ -121,6 +128,7 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("reduce", include_str!("../shaders/reduce.wgsl")),
     ("optim", include_str!("../shaders/optim.wgsl")),
     ("sparsity", include_str!("../shaders/sparsity.wgsl")),
+    ("sparse", include_str!("../shaders/sparse.wgsl")),
     ("columns", include_str!("../shaders/columns.wgsl")),
     ("data", include_str!("../shaders/data.wgsl")),
 ];

@@ -168,6 +168,21 @@ params! {
 }
 
 params! {
+    /// The `sparse` family: products with a TopK code `[rows, n]` of `k` index slots a row and
+    /// a dense side `m` wide.
+    SparseParams {
+        rows: u32,
+        n: u32,
+        k: u32,
+        m: u32,
+        w_t: u32,
+        len: u32,
+        row_stride: u32,
+        _pad: u32,
+    }
+}
+
+params! {
     /// `topk` of each row of `z [rows, cols]`.
     TopkParams {
         rows: u32,

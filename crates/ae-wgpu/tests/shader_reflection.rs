@@ -27,7 +27,7 @@ fn validate(file: &str) -> (naga::Module, naga::valid::ModuleInfo) {
 
 #[test]
 fn every_shader_file_validates_and_has_only_compute_entry_points() {
-    assert_eq!(SHADER_FILES.len(), 9);
+    assert_eq!(SHADER_FILES.len(), 10);
     for (file, _) in SHADER_FILES {
         let (module, _) = validate(file);
         assert!(

@@ -9,6 +9,7 @@ pub mod elementwise;
 pub mod linear;
 pub mod loss;
 pub mod optim;
+pub mod sparse;
 pub mod sparsity;
 pub mod tensor;
 
@@ -19,5 +20,6 @@ pub use elementwise::ElementwiseOps;
 pub use linear::LinearOps;
 pub use loss::LossOps;
 pub use optim::OptimOps;
+pub use sparse::SparseOps;
 pub use sparsity::SparsityOps;
 pub use tensor::TensorOps;

@@ -109,6 +109,16 @@ pub(super) fn upload_param<B: Backend>(
     })
 }
 
+/// Which side of a layer the sparse TopK code is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SparseSide {
+    /// The layer's output is the code (the TopK layer): its `dz` is zero off the code's active
+    /// columns.
+    Output,
+    /// The layer reads the code (the first decoder layer).
+    Input,
+}
+
 /// Buffers of the pre-encoder bias ([`ModelConfig::pre_bias`]).
 pub(super) struct Centered<T> {
     /// `x - b_out` `[rows, input_dim]`.
@@ -147,19 +157,21 @@ impl<B: Backend> Autoencoder<B> {
                 0 => encoder_input(x, ws.centered.as_ref()),
                 _ => before[i - 1].output(),
             };
-            backend.matmul(
-                input,
-                false,
-                &self.params[plan.weight],
-                !plan.transposed,
-                1.0,
-                0.0,
-                &mut cur.z,
-            );
+            let w = &self.params[plan.weight];
+            match ws.code_idx.as_ref() {
+                // The layer after the code: `z = code Wᵀ` over its active columns.
+                Some(idx) if i == code_layer + 1 => {
+                    backend.sparse_matmul(input, idx, w, plan.transposed, &mut cur.z)
+                }
+                _ => backend.matmul(input, false, w, !plan.transposed, 1.0, 0.0, &mut cur.z),
+            }
             backend.add_bias(&mut cur.z, &self.params[plan.bias]);
             match (cur.a.as_mut(), self.config.code_topk, ws.topk_mask.as_mut()) {
                 (Some(a), Some(k), Some(mask)) if i == code_layer => {
-                    backend.topk(&cur.z, k, a, mask)
+                    backend.topk(&cur.z, k, a, mask);
+                    if let Some(idx) = ws.code_idx.as_mut() {
+                        backend.active_columns(mask, idx);
+                    }
                 }
                 (Some(a), _, _) => backend.activation(plan.spec.activation, &cur.z, a),
                 (None, _, _) => {}
@@ -171,7 +183,9 @@ impl<B: Backend> Autoencoder<B> {
     /// turns it in place into `d / d z` (through the activation, TopK's `mask` at a TopK code
     /// layer, or nothing when the loss already folded the output's sigmoid in), writes (or, for
     /// a tied weight read twice, adds) `dW` and `db` into `grads`, and writes
-    /// `d / d input = dz W` `[batch, in]` into `input_grad` (none for the first layer).
+    /// `d / d input = dz W` `[batch, in]` into `input_grad` (none for the first layer). With
+    /// `sparse` (the side the TopK code is on and its active columns `[batch, k]`) the products
+    /// with the code go over its active columns ([`crate::backend::SparseOps`]).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn layer_backward(
         &self,
@@ -180,6 +194,7 @@ impl<B: Backend> Autoencoder<B> {
         input: &B::Tensor,
         cur: &mut LayerBuffers<B::Tensor>,
         mask: Option<&B::Tensor>,
+        sparse: Option<(SparseSide, &B::Tensor)>,
         folded: bool,
         grads: &mut Gradients<B>,
         input_grad: Option<&mut B::Tensor>,
@@ -192,8 +207,34 @@ impl<B: Backend> Autoencoder<B> {
             }
             _ => {}
         }
-        let beta = if grads.written[plan.weight] { 1.0 } else { 0.0 };
+        let accumulate = grads.written[plan.weight];
+        let beta = if accumulate { 1.0 } else { 0.0 };
         let gw = &mut grads.tensors[plan.weight];
+        let w = &self.params[plan.weight];
+        if let Some((side, idx)) = sparse {
+            // A weight stored [out, in] is [m, n] to the sparse ops when the code is its input
+            // and [n, m] when the code is its output; a tied (transposed) one the other way.
+            match side {
+                SparseSide::Output => {
+                    let w_t = !plan.transposed;
+                    backend.sparse_weight_grad(&cur.grad, idx, input, accumulate, gw, w_t);
+                    if let Some(dx) = input_grad {
+                        backend.sparse_matmul(&cur.grad, idx, w, w_t, dx);
+                    }
+                }
+                SparseSide::Input => {
+                    let w_t = plan.transposed;
+                    backend.sparse_weight_grad(input, idx, &cur.grad, accumulate, gw, w_t);
+                    if let Some(dx) = input_grad {
+                        backend.sparse_input_grad(&cur.grad, idx, w, w_t, dx);
+                    }
+                }
+            }
+            grads.written[plan.weight] = true;
+            backend.bias_grad(&cur.grad, &mut grads.tensors[plan.bias]);
+            grads.written[plan.bias] = true;
+            return;
+        }
         if plan.transposed {
             // Stored W is [in, out]: dW = inputᵀ dz.
             backend.matmul(input, true, &cur.grad, false, 1.0, beta, gw);
@@ -205,7 +246,6 @@ impl<B: Backend> Autoencoder<B> {
         backend.bias_grad(&cur.grad, &mut grads.tensors[plan.bias]);
         grads.written[plan.bias] = true;
         if let Some(dx) = input_grad {
-            let w = &self.params[plan.weight];
             backend.matmul(&cur.grad, false, w, plan.transposed, 1.0, 0.0, dx);
         }
     }

@@ -16,7 +16,7 @@ pub use self::sae::AuxWorkspace;
 pub use crate::params::{CodeTerms, Gradients, ParamKind, ParamSpec};
 
 use self::layer::{
-    encoder_input, init_bound, plan, upload_param, Centered, LayerBuffers, LayerPlan,
+    encoder_input, init_bound, plan, upload_param, Centered, LayerBuffers, LayerPlan, SparseSide,
 };
 use crate::regularizer::Regularizer;
 use crate::{Activation, Backend, Error, Loss, Matrix, ModelConfig, Reconstruction, Result, Rng};
@@ -28,6 +28,9 @@ pub struct Workspace<B: Backend> {
     layers: Vec<LayerBuffers<B::Tensor>>,
     /// TopK's mask of kept, positive code units `[rows, code_dim]` (TopK models only).
     topk_mask: Option<B::Tensor>,
+    /// The columns of those units, `[rows, k]` (TopK models on the sparse path only:
+    /// [`Autoencoder::sparse_code`]).
+    code_idx: Option<B::Tensor>,
     /// `[1, 1]`: the loss op adds into it.
     pub loss_acc: B::Tensor,
     /// `[1, 1]`: code penalties add `scale * penalty` into it.
@@ -55,6 +58,41 @@ pub struct Autoencoder<B: Backend> {
     specs: Vec<ParamSpec>,
     params: Vec<B::Tensor>,
     plans: Vec<LayerPlan>,
+    /// Products with the TopK code go over its active columns ([`crate::backend::SparseOps`]).
+    sparse_code: bool,
+}
+
+/// A TopK code takes the sparse path ([`Autoencoder::sparse_code`]) when at most one unit in
+/// this many is kept (`k * SPARSE_CODE_RATIO <= code_dim`).
+pub const SPARSE_CODE_RATIO: usize = 8;
+
+/// How products with a TopK code are computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeProducts {
+    /// Sparse when at most one unit in [`SPARSE_CODE_RATIO`] is kept, else dense.
+    #[default]
+    Auto,
+    /// Dense matrix products, zeros included.
+    Dense,
+    /// Over the code's active columns ([`crate::backend::SparseOps`]).
+    Sparse,
+}
+
+impl CodeProducts {
+    /// Whether a model of `config` takes the sparse path under this choice.
+    pub fn sparse_for(self, config: &ModelConfig) -> bool {
+        match (self, config.code_topk) {
+            (_, None) | (CodeProducts::Dense, _) => false,
+            (CodeProducts::Sparse, Some(_)) => true,
+            (CodeProducts::Auto, Some(k)) => k * SPARSE_CODE_RATIO <= config.code_dim(),
+        }
+    }
+}
+
+/// Whether a model of `config` takes the sparse path by default.
+fn sparse_by_default(config: &ModelConfig) -> bool {
+    CodeProducts::Auto.sparse_for(config)
 }
 
 impl<B: Backend> Autoencoder<B> {
@@ -85,6 +123,7 @@ impl<B: Backend> Autoencoder<B> {
             .map(|(m, spec)| upload_param(backend, m, spec))
             .collect::<Result<_>>()?;
         Ok(Autoencoder {
+            sparse_code: sparse_by_default(&config),
             config,
             specs,
             params,
@@ -134,6 +173,7 @@ impl<B: Backend> Autoencoder<B> {
             )));
         }
         Ok(Autoencoder {
+            sparse_code: sparse_by_default(&config),
             config,
             specs,
             params,
@@ -163,6 +203,22 @@ impl<B: Backend> Autoencoder<B> {
     /// The parameter tensors, in the order of [`Autoencoder::param_specs`].
     pub fn params(&self) -> &[B::Tensor] {
         &self.params
+    }
+
+    /// Whether products with the TopK code go over its active columns only
+    /// ([`crate::backend::SparseOps`]: the decoder's forward as a gather of `k` weight columns
+    /// per sample, its weight gradient as a scatter-add, the code's and the TopK layer's weight
+    /// gradients at active units only) rather than dense matrix products. On by default for a
+    /// TopK model keeping at most one unit in [`SPARSE_CODE_RATIO`]; the results agree with the
+    /// dense path within rounding.
+    pub fn sparse_code(&self) -> bool {
+        self.sparse_code
+    }
+
+    /// Chooses the sparse path (for a TopK model) or the dense one; workspaces made before keep
+    /// the buffers of the path they were made for, so make new ones.
+    pub fn set_code_products(&mut self, products: CodeProducts) {
+        self.sparse_code = products.sparse_for(&self.config);
     }
 
     /// Mutable parameter tensors (for optimisers).
@@ -208,6 +264,10 @@ impl<B: Backend> Autoencoder<B> {
             topk_mask: match self.config.code_topk {
                 Some(_) => Some(backend.zeros(rows, code)?),
                 None => None,
+            },
+            code_idx: match (self.config.code_topk, self.sparse_code) {
+                (Some(k), true) => Some(backend.zeros(rows, k)?),
+                _ => None,
             },
             loss_acc: backend.zeros(1, 1)?,
             penalty_acc: backend.zeros(1, 1)?,
@@ -347,11 +407,18 @@ impl<B: Backend> Autoencoder<B> {
             // BCE's gradient is already with respect to the logits.
             let folded = i == n - 1 && loss == Loss::Bce;
             let mask = ws.topk_mask.as_ref().filter(|_| i == code_layer);
+            let sparse = match ws.code_idx.as_ref() {
+                Some(idx) if i == code_layer => Some((SparseSide::Output, idx)),
+                Some(idx) if i == code_layer + 1 => Some((SparseSide::Input, idx)),
+                _ => None,
+            };
             let (input, input_grad) = match before.last_mut() {
                 None => (encoder_input(x, ws.centered.as_ref()), None),
                 Some(prev) => (prev.a.as_ref().unwrap_or(&prev.z), Some(&mut prev.grad)),
             };
-            self.layer_backward(backend, i, input, cur, mask, folded, grads, input_grad);
+            self.layer_backward(
+                backend, i, input, cur, mask, sparse, folded, grads, input_grad,
+            );
         }
         // The pre-encoder bias: the encoder's input x - b_out adds -colsum(dz_0) W_0 =
         // -(d loss / d b_0) W_0 to the output bias's gradient.

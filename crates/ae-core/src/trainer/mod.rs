@@ -22,8 +22,8 @@ use self::sae::{DeadLatents, UnitNormDecoder};
 use crate::regularizer::{Regularizer, WeightDecay};
 use crate::sparsity::{hash_u32, AuxK, CodePenalty, Noise};
 use crate::{
-    Autoencoder, Backend, Error, Gradients, Loss, LrSchedule, Matrix, Optimizer, OptimizerConfig,
-    OptimizerKind, Reconstruction, Reduction, Result, Rng,
+    Autoencoder, Backend, CodeProducts, Error, Gradients, Loss, LrSchedule, Matrix, Optimizer,
+    OptimizerConfig, OptimizerKind, Reconstruction, Reduction, Result, Rng,
 };
 use std::time::Instant;
 
@@ -87,6 +87,9 @@ pub struct TrainConfig {
     /// included). Units cannot count as dead before that many samples have been seen.
     #[serde(default = "default_dead_window")]
     pub dead_window: usize,
+    /// How products with a TopK code are computed (the results agree within rounding).
+    #[serde(default)]
+    pub code_products: CodeProducts,
 }
 
 fn default_dead_window() -> usize {
@@ -113,6 +116,7 @@ impl Default for TrainConfig {
             unit_norm_decoder: false,
             resample_dead: false,
             dead_window: default_dead_window(),
+            code_products: CodeProducts::Auto,
         }
     }
 }
@@ -263,6 +267,7 @@ pub fn train_rows<B: Backend>(
     on_event: &mut dyn FnMut(TrainEvent<'_, B>) -> Result<()>,
 ) -> Result<TrainReport> {
     let unit_norm = check(model, train, val, config)?;
+    model.set_code_products(config.code_products);
     let implied = config.regularizers::<B>();
     let regularizers: Vec<&dyn Regularizer<B>> =
         implied.iter().chain(extra).map(|r| r.as_ref()).collect();

@@ -8,4 +8,5 @@ mod elementwise;
 mod linear;
 mod loss;
 mod optim;
+mod sparse;
 mod sparsity;

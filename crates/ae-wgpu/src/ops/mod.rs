@@ -9,4 +9,5 @@ pub(crate) mod elementwise;
 pub(crate) mod linear;
 pub(crate) mod loss;
 pub(crate) mod optim;
+pub(crate) mod sparse;
 pub(crate) mod sparsity;

@@ -277,6 +277,36 @@ proptest! {
         }
     }
 
+    /// BatchTopK keeps the k * rows largest of the whole batch (GPU == CPU, bit for bit), and
+    /// JumpReLU keeps what exceeds each column's threshold.
+    #[test]
+    fn batch_topk_and_jump_relu_match_cpu(rows in dim(), cols in 1..300usize, k_frac in 0.0f64..1.0,
+                                          seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let z0 = random(rows, cols, seed, 2.0);
+        let theta0 = random(1, cols, seed + 1, 1.0);
+        let k = 1 + ((cols - 1) as f64 * k_frac) as usize;
+        let (g, c) = both!(gpu, |be| {
+            let z = be.upload(&z0).unwrap();
+            let (mut out, mut mask) = (be.upload(&poison(rows, cols)).unwrap(), be.upload(&poison(rows, cols)).unwrap());
+            be.batch_topk(&z, k, &mut out, &mut mask);
+            let (mut jout, mut jmask) = (be.upload(&poison(rows, cols)).unwrap(), be.upload(&poison(rows, cols)).unwrap());
+            be.jump_relu(&z, &be.upload(&theta0).unwrap(), &mut jout, &mut jmask);
+            [&out, &mask, &jout, &jmask].iter().map(|t| be.download(t).unwrap()).collect()
+        });
+        prop_assert_eq!(&g, &c);
+        // The kept values are the k * rows largest positive ones of the whole batch.
+        let mut sorted = z0.data.clone();
+        sorted.sort_by(|a, b| b.total_cmp(a));
+        let want = sorted.iter().take(k * rows).filter(|&&v| v > 0.0).count();
+        prop_assert_eq!(c[1].data.iter().filter(|&&m| m == 1.0).count(), want);
+        for (i, &v) in z0.data.iter().enumerate() {
+            let on = v > theta0.data[i % cols] && v > 0.0;
+            prop_assert_eq!(c[2].data[i], if on { v } else { 0.0 });
+            prop_assert_eq!(c[3].data[i], if on { 1.0 } else { 0.0 });
+        }
+    }
+
     #[test]
     fn mul_assign_and_corruption_match_cpu(rows in dim(), cols in dim(), p in 0.0f32..0.9,
                                            sigma in 0.0f32..2.0, seed in 0u32..1000) {

@@ -412,9 +412,10 @@ fn kl_sparsity_gradient_matches_finite_differences() {
 /// and its gradient are checked together. A TopK model is checked on the dense path and on the
 /// sparse one (products over the code's active columns).
 fn check_sparse_model(cfg: ModelConfig, penalty: Option<ae_core::CodePenalty>, seed: u64) {
+    // BatchTopK has no sparse path (a sample may keep more than k units).
     let paths: &[bool] = match cfg.code_topk {
-        Some(_) => &[false, true],
-        None => &[false],
+        Some(_) if !cfg.batch_topk => &[false, true],
+        _ => &[false],
     };
     for &sparse in paths {
         check_model_path(cfg.clone(), penalty, seed, sparse);
@@ -525,7 +526,10 @@ fn whole_model_gradient_with_l1_kl_and_topk() {
         .with_topk(Some(2))
         .unwrap();
     sae.pre_bias = true;
-    check_sparse_model(sae, None, 36);
+    check_sparse_model(sae.clone(), None, 36);
+    // BatchTopK: the kept set is chosen over the batch; the backward is the same mask.
+    sae.batch_topk = true;
+    check_sparse_model(sae, None, 37);
     let one_layer = ModelConfig::mirrored(&[5, 7])
         .unwrap()
         .with_activations(Activation::Relu, Activation::Sigmoid, Activation::Identity)

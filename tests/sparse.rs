@@ -121,6 +121,62 @@ fn kl_run_drives_every_unit_mean_activation_near_rho() {
     assert!(free_err > 0.1, "control run: {free_err}");
 }
 
+/// BatchTopK: in training the batch keeps k units per sample on average (some samples more,
+/// some fewer); the threshold it learns makes the model a JumpReLU outside training, whose L0 on
+/// held-out rows is within 10% of k.
+#[test]
+fn batch_topk_keeps_k_per_sample_over_the_batch_and_learns_its_threshold() {
+    let cpu = CpuBackend::<f32>::new();
+    let x = data(1200, 16, 3);
+    let (train_x, held) = ae_core::trainer::split(&x, 0.25, 1).unwrap();
+    let mut cfg = ModelConfig::mirrored(&[16, 64])
+        .unwrap()
+        .with_activations(Activation::Relu, Activation::Relu, Activation::Identity)
+        .unwrap()
+        .with_topk(Some(6))
+        .unwrap();
+    cfg.batch_topk = true;
+    let tc = TrainConfig {
+        epochs: 40,
+        batch_size: 100,
+        optimizer: OptimizerConfig {
+            lr: 3e-3,
+            ..OptimizerConfig::default()
+        },
+        code_metrics: true,
+        ..TrainConfig::default()
+    };
+    let (model, report) = run(&cpu, cfg, &train_x, &tc);
+    let threshold = model
+        .config()
+        .code_threshold
+        .expect("training learns a threshold");
+    assert!(threshold > 0.0, "{threshold}");
+    // A training forward pass over one batch: exactly k * rows units on, not k in every row.
+    let batch = train_x.select_rows(&(0..100).collect::<Vec<_>>());
+    let mut ws = model.workspace(&cpu, 100).unwrap();
+    ws.training = true;
+    model.forward(&cpu, &cpu.upload(&batch).unwrap(), &mut ws);
+    let code = cpu.download(model.code(&ws)).unwrap();
+    let per_row: Vec<usize> = (0..100)
+        .map(|r| code.row(r).iter().filter(|v| **v > 0.0).count())
+        .collect();
+    assert_eq!(per_row.iter().sum::<usize>(), 6 * 100);
+    assert!(per_row.iter().any(|&c| c != 6), "{per_row:?}");
+    // Outside training the threshold decides: L0 on held-out rows near k.
+    let held_codes = model.encode(&cpu, &held).unwrap();
+    let l0 = held_codes.data.iter().filter(|v| **v > 0.0).count() as f64 / held.rows as f64;
+    assert!(
+        (l0 - 6.0).abs() <= 0.6,
+        "held-out L0 {l0}, threshold {threshold}"
+    );
+    let last = report.last().code.clone().unwrap();
+    assert!(
+        last.fvu < report.history[0].code.as_ref().unwrap().fvu,
+        "{last:?}"
+    );
+}
+
 #[test]
 fn topk_model_keeps_exactly_k_units_and_reports_metrics() {
     let cpu = CpuBackend::<f32>::new();

@@ -201,7 +201,9 @@ pub struct TrainArgs {
     /// --code-activation sigmoid), topk:K (keep the K largest code units of each sample) or
     /// topk:K:AUXK (TopK plus the AuxK loss of Gao et al. 2024: the residual x - x_hat is also
     /// reconstructed from the AUXK largest pre-activations of the dead units, meant to revive
-    /// them; needs --layers IN,CODE). Turns on the code metrics (L0, FVU, dead latents, mean
+    /// them; needs --layers IN,CODE), or batchtopk:K[:AUXK] (BatchTopK, Bussmann et al. 2024:
+    /// the K x batch largest over the whole batch in training; the threshold it learns, saved
+    /// with the model, makes it a JumpReLU at inference). Turns on the code metrics (L0, FVU, dead latents, mean
     /// activation).
     #[arg(long)]
     pub sparsity: Option<SparsitySpec>,
@@ -592,8 +594,9 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
             layers.first().copied().unwrap_or(0)
         )));
     }
+    let batch_topk = matches!(args.sparsity, Some(SparsitySpec::TopK { batch: true, .. }));
     let (topk, penalty, auxk) = match args.sparsity {
-        Some(SparsitySpec::TopK { k, aux_k }) => (
+        Some(SparsitySpec::TopK { k, aux_k, .. }) => (
             Some(k),
             None,
             aux_k.map(|k| ae_core::AuxK {
@@ -605,7 +608,8 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         Some(SparsitySpec::Penalty(p)) => (None, Some(p), None),
         None => (None, None, None),
     };
-    let model = args.model.model_config_topk(&layers, topk)?;
+    let mut model = args.model.model_config_topk(&layers, topk)?;
+    model.batch_topk = batch_topk;
     if let Some(p) = &penalty {
         p.validate(&model)?;
     }

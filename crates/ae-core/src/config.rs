@@ -46,6 +46,17 @@ pub struct ModelConfig {
     /// sample. Needs an identity output.
     #[serde(default)]
     pub pre_bias: bool,
+    /// BatchTopK (Bussmann et al. 2024), with `code_topk` K: in training keep the `K * rows`
+    /// largest code pre-activations of the whole batch (so a sample may keep more or fewer than
+    /// K); the trainer learns [`ModelConfig::code_threshold`] as it goes, and a model that has
+    /// one is a JumpReLU with that threshold outside training (each unit on where its
+    /// pre-activation exceeds it).
+    #[serde(default)]
+    pub batch_topk: bool,
+    /// BatchTopK's inference threshold: an exponential moving average (decay 0.99) of the
+    /// smallest kept pre-activation of each training batch. Set by training.
+    #[serde(default)]
+    pub code_threshold: Option<f32>,
 }
 
 impl ModelConfig {
@@ -67,6 +78,8 @@ impl ModelConfig {
             tied: false,
             code_topk: None,
             pre_bias: false,
+            batch_topk: false,
+            code_threshold: None,
         };
         cfg.with_activations(Activation::Relu, Activation::Identity, Activation::Sigmoid)
     }
@@ -165,6 +178,12 @@ impl ModelConfig {
                     "topk needs 1 <= k <= the code width {code}, got k = {k}"
                 )));
             }
+            if self.code_threshold.is_some_and(|t| !t.is_finite()) {
+                return Err(Error::Config(format!(
+                    "a BatchTopK threshold must be finite, got {:?}",
+                    self.code_threshold
+                )));
+            }
             let act = self.activations[self.encoder.len() - 1];
             if act != Activation::Relu {
                 return Err(Error::Config(format!(
@@ -172,6 +191,11 @@ impl ModelConfig {
                      got {act}"
                 )));
             }
+        }
+        if self.batch_topk && self.code_topk.is_none() {
+            return Err(Error::Config(
+                "BatchTopK (`model.batch_topk`) needs a TopK code (`model.code_topk`)".into(),
+            ));
         }
         if self.tied {
             let mirrored: Vec<usize> = self.encoder[..self.encoder.len() - 1]

@@ -149,18 +149,20 @@ impl<B: Backend> Regularizer<B> for CodePenalty {
 pub enum SparsitySpec {
     /// `l1:LAMBDA`, `l1:LAMBDA:decoder-norm` or `kl:RHO:BETA`.
     Penalty(CodePenalty),
-    /// `topk:K`, optionally `topk:K:AUXK`.
+    /// `topk:K`, optionally `topk:K:AUXK`; `batchtopk:K[:AUXK]` for BatchTopK.
     TopK {
-        /// Units kept per sample.
+        /// Units kept per sample (on average over a batch with BatchTopK).
         k: usize,
         /// Dead units the auxiliary loss reconstructs the residual with.
         aux_k: Option<usize>,
+        /// BatchTopK ([`crate::ModelConfig::batch_topk`]).
+        batch: bool,
     },
 }
 
 impl FromStr for SparsitySpec {
     type Err = Error;
-    /// `l1:LAMBDA[:decoder-norm]`, `kl:RHO:BETA` or `topk:K[:AUXK]`.
+    /// `l1:LAMBDA[:decoder-norm]`, `kl:RHO:BETA`, `topk:K[:AUXK]` or `batchtopk:K[:AUXK]`.
     fn from_str(s: &str) -> Result<Self> {
         let parts: Vec<&str> = s.split(':').collect();
         let count = |what: &str, v: &str| -> Result<usize> {
@@ -184,18 +186,20 @@ impl FromStr for SparsitySpec {
                 rho: parse_f32("RHO", rho, s)?,
                 beta: parse_f32("BETA", beta, s)?,
             }),
-            ["topk", k] => SparsitySpec::TopK {
+            [kind @ ("topk" | "batchtopk"), k] => SparsitySpec::TopK {
                 k: count("K", k)?,
                 aux_k: None,
+                batch: *kind == "batchtopk",
             },
-            ["topk", k, aux] => SparsitySpec::TopK {
+            [kind @ ("topk" | "batchtopk"), k, aux] => SparsitySpec::TopK {
                 k: count("K", k)?,
                 aux_k: Some(count("AUXK", aux)?),
+                batch: *kind == "batchtopk",
             },
             _ => {
                 return Err(Error::Config(format!(
-                    "unknown sparsity '{s}': expected l1:LAMBDA[:decoder-norm], kl:RHO:BETA or \
-                     topk:K[:AUXK]"
+                    "unknown sparsity '{s}': expected l1:LAMBDA[:decoder-norm], kl:RHO:BETA, \
+                     topk:K[:AUXK] or batchtopk:K[:AUXK]"
                 )))
             }
         })
@@ -397,7 +401,16 @@ mod tests {
             "topk:32:256".parse::<SparsitySpec>().unwrap(),
             SparsitySpec::TopK {
                 k: 32,
-                aux_k: Some(256)
+                aux_k: Some(256),
+                batch: false,
+            }
+        );
+        assert_eq!(
+            "batchtopk:16".parse::<SparsitySpec>().unwrap(),
+            SparsitySpec::TopK {
+                k: 16,
+                aux_k: None,
+                batch: true,
             }
         );
         assert!(matches!(

@@ -199,6 +199,29 @@ fn topk(
     }
 }
 
+// ---- jump_relu: out = z where z > theta[col] and z > 0, else 0; mask = 1 there. One thread per
+// element, a 2-D grid of 256-wide workgroups (i = y * row_stride + x). (batch_topk is the topk
+// kernel above on the whole batch as one row.) ----
+
+struct JumpReluParams {
+    len: u32,
+    cols: u32,
+    row_stride: u32, // threads per row of the 2-D dispatch
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> jump_p: JumpReluParams;
+@group(0) @binding(9) var<storage, read> theta: array<f32>;
+
+@compute @workgroup_size(256, 1, 1)
+fn jump_relu(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.y * jump_p.row_stride + gid.x;
+    if (i < jump_p.len) {
+        let v = z[i];
+        write(i, v, v > theta[i % jump_p.cols]);
+    }
+}
+
 // ---- track_dead and mask_dead: the dead latents of the AuxK loss ----
 
 struct DeadParams {

@@ -99,6 +99,8 @@ kernels! {
     KlSparsityGradient => "sparsity", "kl_sparsity_gradient", KlSparsityParams,
         [3 grad write, 5 means write];
     Topk => "sparsity", "topk", TopkParams, [5 z read, 6 out write, 7 mask write];
+    JumpRelu => "sparsity", "jump_relu", JumpReluParams,
+        [5 z read, 6 out write, 7 mask write, 9 theta read];
     TrackDead => "sparsity", "track_dead", DeadParams, [1 code read, 2 since write];
     ActiveColumns => "sparse", "active_columns", SparseParams, [1 s read, 6 idx_out write];
     SparseMatmul => "sparse", "sparse_matmul", SparseParams,

@@ -183,6 +183,16 @@ params! {
 }
 
 params! {
+    /// `jump_relu` over the `len` elements of `z [rows, cols]`.
+    JumpReluParams {
+        len: u32,
+        cols: u32,
+        row_stride: u32,
+        _pad: u32,
+    }
+}
+
+params! {
     /// `topk` of each row of `z [rows, cols]`.
     TopkParams {
         rows: u32,

@@ -83,6 +83,25 @@ pub trait SparsityOps: TensorOps {
     /// `out = max(z, 0)` on kept elements and 0 elsewhere; `mask = 1` where kept and `z > 0`,
     /// else 0 (so the backward is `grad *= mask`). `out`, `mask` `[rows, cols]`.
     fn topk(&self, z: &Self::Tensor, k: usize, out: &mut Self::Tensor, mask: &mut Self::Tensor);
+    /// BatchTopK: [`SparsityOps::topk`] over the whole of `z` `[rows, cols]` as one row, keeping
+    /// its `k * rows` largest values (ties: the lower flat index), so that a row may keep more or
+    /// fewer than `k`. `out`, `mask` `[rows, cols]`.
+    fn batch_topk(
+        &self,
+        z: &Self::Tensor,
+        k: usize,
+        out: &mut Self::Tensor,
+        mask: &mut Self::Tensor,
+    );
+    /// JumpReLU: `out[i, j] = z[i, j]` where `z[i, j] > theta[0, j]` and `z[i, j] > 0`, else 0;
+    /// `mask = 1` there, else 0. `z`, `out`, `mask` `[rows, cols]`; `theta` `[1, cols]`.
+    fn jump_relu(
+        &self,
+        z: &Self::Tensor,
+        theta: &Self::Tensor,
+        out: &mut Self::Tensor,
+        mask: &mut Self::Tensor,
+    );
     /// Dead-unit tracking: `since[0, j] = 0` where unit `j` is active on some row
     /// (`code[i, j] >` [`ACTIVE_THRESHOLD`]), else `since[0, j] += rows`. `code` `[rows, cols]`,
     /// `since` `[1, cols]`: the training samples since each unit last fired.

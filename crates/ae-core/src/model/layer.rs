@@ -168,7 +168,14 @@ impl<B: Backend> Autoencoder<B> {
             backend.add_bias(&mut cur.z, &self.params[plan.bias]);
             match (cur.a.as_mut(), self.config.code_topk, ws.topk_mask.as_mut()) {
                 (Some(a), Some(k), Some(mask)) if i == code_layer => {
-                    backend.topk(&cur.z, k, a, mask);
+                    match (ws.code_theta.as_mut(), self.config.code_threshold) {
+                        (Some(theta), Some(t)) if !ws.training => {
+                            backend.fill(theta, t);
+                            backend.jump_relu(&cur.z, theta, a, mask);
+                        }
+                        (Some(_), _) => backend.batch_topk(&cur.z, k, a, mask),
+                        (None, _) => backend.topk(&cur.z, k, a, mask),
+                    }
                     if let Some(idx) = ws.code_idx.as_mut() {
                         backend.active_columns(mask, idx);
                     }

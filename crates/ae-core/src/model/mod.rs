@@ -31,6 +31,11 @@ pub struct Workspace<B: Backend> {
     /// The columns of those units, `[rows, k]` (TopK models on the sparse path only:
     /// [`Autoencoder::sparse_code`]).
     code_idx: Option<B::Tensor>,
+    /// BatchTopK's threshold per unit, `[1, code_dim]` (BatchTopK models only).
+    code_theta: Option<B::Tensor>,
+    /// The forward pass is a training step's: a BatchTopK code selects over the batch. Outside
+    /// training (the default) a BatchTopK model with a learned threshold applies it instead.
+    pub training: bool,
     /// `[1, 1]`: the loss op adds into it.
     pub loss_acc: B::Tensor,
     /// `[1, 1]`: code penalties add `scale * penalty` into it.
@@ -83,7 +88,9 @@ impl CodeProducts {
     /// Whether a model of `config` takes the sparse path under this choice.
     pub fn sparse_for(self, config: &ModelConfig) -> bool {
         match (self, config.code_topk) {
+            // A BatchTopK row may keep more than k units: not in k index slots.
             (_, None) | (CodeProducts::Dense, _) => false,
+            _ if config.batch_topk => false,
             (CodeProducts::Sparse, Some(_)) => true,
             (CodeProducts::Auto, Some(k)) => k * SPARSE_CODE_RATIO <= config.code_dim(),
         }
@@ -215,6 +222,11 @@ impl<B: Backend> Autoencoder<B> {
         self.sparse_code
     }
 
+    /// Sets BatchTopK's inference threshold ([`ModelConfig::code_threshold`]).
+    pub fn set_code_threshold(&mut self, threshold: Option<f32>) {
+        self.config.code_threshold = threshold;
+    }
+
     /// Chooses the sparse path (for a TopK model) or the dense one; workspaces made before keep
     /// the buffers of the path they were made for, so make new ones.
     pub fn set_code_products(&mut self, products: CodeProducts) {
@@ -269,6 +281,11 @@ impl<B: Backend> Autoencoder<B> {
                 (Some(k), true) => Some(backend.zeros(rows, k)?),
                 _ => None,
             },
+            code_theta: match self.config.batch_topk {
+                true => Some(backend.zeros(1, code)?),
+                false => None,
+            },
+            training: false,
             loss_acc: backend.zeros(1, 1)?,
             penalty_acc: backend.zeros(1, 1)?,
             unit_scratch: backend.zeros(1, code)?,

@@ -18,7 +18,7 @@ pub use self::plan::{human_bytes, MemoryPlan};
 pub use self::sae::resample_dead;
 
 use self::batches::{batch_buffers, read_scalar, restore, snapshot, BatchBuffers};
-use self::sae::{DeadLatents, UnitNormDecoder};
+use self::sae::{update_threshold, DeadLatents, UnitNormDecoder};
 use crate::regularizer::{Regularizer, WeightDecay};
 use crate::sparsity::{hash_u32, AuxK, CodePenalty, Noise};
 use crate::{
@@ -392,6 +392,12 @@ pub fn train_rows<B: Backend>(
                 if track_dead {
                     dead.track(backend, model.code(ws));
                 }
+                if model.config().batch_topk {
+                    if let Err(e) = update_threshold(backend, model, ws) {
+                        restore(backend, model, &last_good);
+                        return Err(e);
+                    }
+                }
                 if let (Some(aux), Some(aw)) = (&config.auxk, buf.aux.as_mut()) {
                     let reduction = config.reduction;
                     model.auxk_backward(
@@ -541,6 +547,7 @@ fn step_buffers<B: Backend>(
     rows: usize,
 ) -> Result<BatchBuffers<B>> {
     let mut b = batch_buffers(backend, model, rows)?;
+    b.ws.training = true;
     if config.noise.is_some() {
         b.noisy = Some(backend.zeros(rows, model.config().input_dim)?);
     }
@@ -560,6 +567,13 @@ fn check<B: Backend>(
 ) -> Result<Option<UnitNormDecoder>> {
     config.validate()?;
     model.check_loss(config.loss)?;
+    if config.code_products == CodeProducts::Sparse && model.config().batch_topk {
+        return Err(Error::Config(
+            "sparse code products (`train.code_products` sparse) need a per-sample TopK code; \
+             a BatchTopK sample may keep more than k units"
+                .into(),
+        ));
+    }
     let input_dim = model.config().input_dim;
     for (what, m) in std::iter::once(("training", train)).chain(val.map(|v| ("validation", v))) {
         if m.cols() != input_dim {

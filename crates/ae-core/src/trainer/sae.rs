@@ -3,7 +3,7 @@
 //! dead units between epochs.
 
 use super::Rows;
-use crate::{Autoencoder, Backend, Gradients, Optimizer, Result};
+use crate::{Autoencoder, Backend, Gradients, Optimizer, Result, Workspace};
 
 /// Training samples since each code unit last fired, `[1, code_dim]` on the device: the
 /// dead-latent metric and the AuxK loss's dead set.
@@ -174,3 +174,32 @@ pub fn resample_dead<B: Backend>(
     }
     Ok(dead)
 }
+
+/// BatchTopK's threshold update after a training step's forward pass: the smallest positive
+/// kept code value of the batch, folded into the model's threshold as an exponential moving
+/// average ([`THRESHOLD_DECAY`]; the first batch sets it).
+pub(super) fn update_threshold<B: Backend>(
+    backend: &B,
+    model: &mut Autoencoder<B>,
+    ws: &Workspace<B>,
+) -> Result<()> {
+    let code = backend.download(model.code(ws))?;
+    let smallest = code
+        .data
+        .iter()
+        .copied()
+        .filter(|&v| v > 0.0)
+        .fold(f32::INFINITY, f32::min);
+    if smallest.is_finite() {
+        let t = match model.config().code_threshold {
+            Some(t) => THRESHOLD_DECAY * t + (1.0 - THRESHOLD_DECAY) * smallest,
+            None => smallest,
+        };
+        model.set_code_threshold(Some(t));
+    }
+    Ok(())
+}
+
+/// The decay of BatchTopK's threshold average: 0.99, a rate of 0.01 per step, SAELens's
+/// default (`topk_threshold_lr`); Bussmann et al.'s own trainer uses 0.999 from step 1,000.
+pub const THRESHOLD_DECAY: f32 = 0.99;

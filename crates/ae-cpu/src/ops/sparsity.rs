@@ -74,35 +74,45 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
     fn topk(&self, z: &CpuTensor<T>, k: usize, out: &mut CpuTensor<T>, mask: &mut CpuTensor<T>) {
         same_shape(z, out, "topk");
         same_shape(z, mask, "topk");
-        let cols = z.cols;
-        debug_assert!(k >= 1 && k <= cols, "topk: k = {k} of {cols}");
-        let key = |v: T| sparsity::topk_key(v.to_f32());
-        // `out`'s row is the scratch of the selection, so nothing is allocated.
-        let body = |((o, m), zr): ((&mut [T], &mut [T]), &[T])| {
-            o.copy_from_slice(zr);
-            o.select_nth_unstable_by(k - 1, |a, b| key(*b).cmp(&key(*a)));
-            let threshold = key(o[k - 1]);
-            let mut ties = k - zr.iter().filter(|&&v| key(v) > threshold).count();
-            for ((o, m), &v) in o.iter_mut().zip(m.iter_mut()).zip(zr) {
-                let kv = key(v);
-                let kept = kv > threshold || (kv == threshold && ties > 0);
-                if kv == threshold && kept {
-                    ties -= 1;
-                }
-                let on = kept && v > T::ZERO;
+        topk_runs(&z.data, z.cols, k, &mut out.data, &mut mask.data);
+    }
+
+    fn batch_topk(
+        &self,
+        z: &CpuTensor<T>,
+        k: usize,
+        out: &mut CpuTensor<T>,
+        mask: &mut CpuTensor<T>,
+    ) {
+        same_shape(z, out, "batch_topk");
+        same_shape(z, mask, "batch_topk");
+        let len = z.data.len();
+        topk_runs(&z.data, len, k * z.rows, &mut out.data, &mut mask.data);
+    }
+
+    fn jump_relu(
+        &self,
+        z: &CpuTensor<T>,
+        theta: &CpuTensor<T>,
+        out: &mut CpuTensor<T>,
+        mask: &mut CpuTensor<T>,
+    ) {
+        same_shape(z, out, "jump_relu");
+        same_shape(z, mask, "jump_relu");
+        debug_assert_eq!(theta.data.len(), z.cols, "jump_relu threshold width");
+        let cols = z.cols.max(1);
+        for ((o, m), zr) in out
+            .data
+            .chunks_exact_mut(cols)
+            .zip(mask.data.chunks_exact_mut(cols))
+            .zip(z.data.chunks_exact(cols))
+        {
+            for (((o, m), &v), &t) in o.iter_mut().zip(m.iter_mut()).zip(zr).zip(&theta.data) {
+                let on = v > t && v > T::ZERO;
                 *o = if on { v } else { T::ZERO };
                 *m = if on { T::ONE } else { T::ZERO };
             }
-        };
-        if cols == 0 {
-            return;
         }
-        use rayon::prelude::*;
-        out.data
-            .par_chunks_mut(cols)
-            .zip(mask.data.par_chunks_mut(cols))
-            .zip(z.data.par_chunks(cols))
-            .for_each(body);
     }
 
     fn track_dead(&self, code: &CpuTensor<T>, since: &mut CpuTensor<T>) {
@@ -139,4 +149,38 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
             }
         }
     }
+}
+
+/// TopK over runs of `len` values of `z` (rows of a matrix, or the whole of it): in each run keep
+/// the `k` largest (in `topk_key` order; among equal keys the lower index), `out = max(z, 0)` on
+/// kept values and 0 elsewhere, `mask = 1` where kept and positive.
+fn topk_runs<T: CpuElement>(z: &[T], len: usize, k: usize, out: &mut [T], mask: &mut [T]) {
+    let cols = len;
+    debug_assert!(len == 0 || (k >= 1 && k <= cols), "topk: k = {k} of {cols}");
+    let key = |v: T| sparsity::topk_key(v.to_f32());
+    // `out`'s row is the scratch of the selection, so nothing is allocated.
+    let body = |((o, m), zr): ((&mut [T], &mut [T]), &[T])| {
+        o.copy_from_slice(zr);
+        o.select_nth_unstable_by(k - 1, |a, b| key(*b).cmp(&key(*a)));
+        let threshold = key(o[k - 1]);
+        let mut ties = k - zr.iter().filter(|&&v| key(v) > threshold).count();
+        for ((o, m), &v) in o.iter_mut().zip(m.iter_mut()).zip(zr) {
+            let kv = key(v);
+            let kept = kv > threshold || (kv == threshold && ties > 0);
+            if kv == threshold && kept {
+                ties -= 1;
+            }
+            let on = kept && v > T::ZERO;
+            *o = if on { v } else { T::ZERO };
+            *m = if on { T::ONE } else { T::ZERO };
+        }
+    };
+    if cols == 0 {
+        return;
+    }
+    use rayon::prelude::*;
+    out.par_chunks_mut(cols)
+        .zip(mask.par_chunks_mut(cols))
+        .zip(z.par_chunks(cols))
+        .for_each(body);
 }

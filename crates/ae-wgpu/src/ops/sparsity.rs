@@ -3,7 +3,7 @@
 
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
 use crate::kernels::Kernel;
-use crate::params::{DeadParams, KlSparsityParams, L1PenaltyParams, TopkParams};
+use crate::params::{DeadParams, JumpReluParams, KlSparsityParams, L1PenaltyParams, TopkParams};
 use ae_backend::ops::{LinearOps, SparsityOps};
 
 impl SparsityOps for WgpuBackend {
@@ -100,6 +100,52 @@ impl SparsityOps for WgpuBackend {
             Bind::Buffer(mask.buffer()),
         ];
         self.dispatch(Kernel::Topk, &p, &binds, self.row_groups(z.rows));
+    }
+
+    fn batch_topk(&self, z: &WgpuTensor, k: usize, out: &mut WgpuTensor, mask: &mut WgpuTensor) {
+        // The topk kernel on the whole batch as one row.
+        if z.len() == 0 {
+            return;
+        }
+        let p = TopkParams {
+            rows: 1,
+            cols: z.len() as u32,
+            k: (k * z.rows) as u32,
+            ..Default::default()
+        };
+        let binds = [
+            Bind::Buffer(z.buffer()),
+            Bind::Buffer(out.buffer()),
+            Bind::Buffer(mask.buffer()),
+        ];
+        self.dispatch(Kernel::Topk, &p, &binds, self.row_groups(1));
+    }
+
+    fn jump_relu(
+        &self,
+        z: &WgpuTensor,
+        theta: &WgpuTensor,
+        out: &mut WgpuTensor,
+        mask: &mut WgpuTensor,
+    ) {
+        debug_assert_eq!(theta.len(), z.cols, "jump_relu threshold width");
+        if z.len() == 0 {
+            return;
+        }
+        let grid = self.grid(z.len());
+        let p = JumpReluParams {
+            len: z.len() as u32,
+            cols: z.cols as u32,
+            row_stride: grid.row_stride,
+            ..Default::default()
+        };
+        let binds = [
+            Bind::Buffer(z.buffer()),
+            Bind::Buffer(out.buffer()),
+            Bind::Buffer(mask.buffer()),
+            Bind::Buffer(theta.buffer()),
+        ];
+        self.dispatch(Kernel::JumpRelu, &p, &binds, grid.groups);
     }
 
     fn track_dead(&self, code: &WgpuTensor, since: &mut WgpuTensor) {

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct InferArgs {
-    /// A model directory written by `ae train` (model.safetensors + config.json).
+    /// A model directory written by `ae train` (model.safetensors + config.json), or a SAELens
+    /// (cfg.json + sae_weights.safetensors) or sparsify (cfg.json + sae.safetensors) SAE.
     pub model: PathBuf,
     /// Data to run it on: IDX, CSV, NPY, safetensors, or a directory or pattern of shards, with the model's input width.
     pub data: PathBuf,

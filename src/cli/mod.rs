@@ -6,6 +6,7 @@ mod columns;
 mod compare;
 mod demo;
 mod devices;
+mod export;
 mod filters;
 mod infer;
 mod oneclass;
@@ -84,6 +85,9 @@ pub enum Command {
     Encode(infer::InferArgs),
     /// Reconstruct data with a trained model: writes NPY [n, d] (in the data's original units).
     Reconstruct(infer::InferArgs),
+    /// Write a one-layer SAE model as a SAELens or sparsify directory (its normalisation folded
+    /// into the weights); encode, reconstruct and score also read those directories.
+    Export(export::ExportArgs),
     /// Anomaly scores (mean squared reconstruction error per row), a threshold, predictions,
     /// and with labels ROC AUC, average precision, precision, recall and F1.
     Score(score::ScoreArgs),
@@ -141,6 +145,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(a) => train::run(g, a),
         Command::Encode(a) => infer::run(g, a, infer::Mode::Encode),
         Command::Reconstruct(a) => infer::run(g, a, infer::Mode::Reconstruct),
+        Command::Export(a) => export::run(g, a),
         Command::Score(a) => score::run(g, a),
         Command::Compare(a) => compare::run(g, a),
         Command::Bench(a) => bench::run(g, a),

@@ -66,7 +66,8 @@ impl LabelArgs {
 
 #[derive(Args, Debug)]
 pub struct ScoreArgs {
-    /// A model directory written by `ae train`.
+    /// A model directory written by `ae train`, or a SAELens or sparsify SAE directory (scored
+    /// on raw inputs; pass --contamination or --threshold).
     pub model: PathBuf,
     /// Data to score: IDX, CSV, NPY, safetensors, or a directory or pattern of shards, with the model's input width.
     pub data: PathBuf,
@@ -187,12 +188,22 @@ impl Job for ScoreJob<'_> {
             (None, Some(c), _) => (0.0, format!("--contamination {c}")),
             (None, None, Some(t)) => (t, "saved with the model".to_string()),
             (None, None, None) => {
-                return Err(Error::Model {
-                    path: a.model.join(ae_core::checkpoint::CONFIG_FILE),
-                    message: "no anomaly threshold is saved with this model: train it with \
-                              --contamination, or pass --contamination or --threshold"
-                        .into(),
-                })
+                let config = a.model.join(ae_core::checkpoint::CONFIG_FILE);
+                return Err(if config.exists() {
+                    Error::Model {
+                        path: config,
+                        message: "no anomaly threshold is saved with this model: train it with \
+                                  --contamination, or pass --contamination or --threshold"
+                            .into(),
+                    }
+                } else {
+                    Error::Model {
+                        path: a.model.clone(),
+                        message: "a SAELens or sparsify SAE carries no anomaly threshold: pass \
+                                  --contamination or --threshold"
+                            .into(),
+                    }
+                });
             }
         };
         // One chunk at a time: the scores (one per row) are all that is kept, and per-feature

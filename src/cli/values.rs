@@ -4,6 +4,7 @@
 //! files), which a test holds them to.
 
 use ae_core::data::normalize::Normalization;
+use ae_core::interop::SaeFormat;
 use ae_core::{Activation, CodeProducts, Loss, LrSchedule, OptimizerKind, Reduction, SynthKind};
 use clap::ValueEnum;
 
@@ -110,6 +111,15 @@ value_enum! {
     }
 }
 
+value_enum! {
+    /// `ae export --format`.
+    SaeFormatArg => SaeFormat {
+        #[value(name = "saelens")]
+        SaeLens => SaeFormat::SaeLens,
+        Sparsify => SaeFormat::Sparsify,
+    }
+}
+
 /// `--schedule`: the learning-rate schedule's shape (its steps come from `--warmup`). (The
 /// variants have no doc comments: those would make `--help` list each value on a line of its
 /// own, and switch the whole of `ae train --help` to clap's long layout.)
@@ -181,6 +191,7 @@ mod tests {
             Normalization::Standard,
         ]);
         names_are_the_library_s::<SynthArg, _>(&SynthKind::ALL);
+        names_are_the_library_s::<SaeFormatArg, _>(&SaeFormat::ALL);
     }
 
     #[test]

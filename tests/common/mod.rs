@@ -61,3 +61,8 @@ pub fn assert_clean_error(out: &std::process::Output, needles: &[&str]) {
         assert!(error_lines[0].contains(n), "error line lacks {n:?}: {err}");
     }
 }
+
+/// Reads an NPY file `ae` wrote.
+pub fn load_npy(path: &str) -> ae_core::Matrix {
+    ae_core::data::load_matrix(Path::new(path)).unwrap()
+}

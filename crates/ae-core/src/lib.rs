@@ -2,7 +2,8 @@
 //!
 //! The model graph and its training, generic over the [`Backend`] seam of `ae-backend`: the dense
 //! [`Autoencoder`] built from a [`ModelConfig`], regularisers, optimisers, the
-//! [`train`](trainer::train) loop and model [`checkpoint`]s. It contains no device code.
+//! [`train`](trainer::train) loop and model [`checkpoint`]s, and one-layer SAEs to and from
+//! SAELens and sparsify directories ([`interop`]). It contains no device code.
 //!
 //! It re-exports the layers it builds on, so that a user links this crate and a backend: the seam
 //! (`ae-backend`: [`Element`], [`Matrix`], [`Error`], the op families, [`prelude`]), the data layer
@@ -11,6 +12,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod interop;
 pub mod model;
 pub mod optim;
 pub mod params;

@@ -37,7 +37,13 @@ pub struct TrainSettings {
     /// The columns of the training file read, and how empty cells were filled (saved with the
     /// model so that inference reads files the same way).
     pub input: Option<ae_core::data::table::InputColumns>,
+    /// Continue the run whose state `ae train` left in the output directory's `resume/` after
+    /// its last finished epoch ([`trainer::train_resumed`]), up to `train.epochs` in all.
+    pub resume: bool,
 }
+
+/// The folder of a model directory holding the state a resumed run continues from.
+pub const RESUME_DIR: &str = "resume";
 
 /// What `config.json` records of a training run (its `training` key, written by
 /// [`train_model`]): the settings, the split, and the history.
@@ -227,25 +233,38 @@ pub fn train_source<B: Backend>(
             stats: Some(&stats),
         },
     };
+    let state = match (settings.resume, out) {
+        (false, _) => None,
+        (true, None) => {
+            return Err(Error::Config(
+                "resuming needs the output directory of the run (--out)".into(),
+            ))
+        }
+        (true, Some(dir)) => Some(resumable_state(dir, settings)?),
+    };
     let mut model = Autoencoder::new(backend, settings.model.clone(), settings.train.seed)?;
-    if settings.encoder_from_decoder {
+    if settings.encoder_from_decoder && state.is_none() {
         model.init_encoder_from_decoder(backend)?;
     }
-    if settings.model.pre_bias {
+    if settings.model.pre_bias && state.is_none() {
         model.init_pre_bias_to(backend, &column_means(train_rows)?)?;
     }
     let mut saved = SavedConfig::new(settings.model.clone());
     saved.normalization = Some(stats.clone());
     saved.input = settings.input.clone().filter(|i| !i.is_whole());
     let val = (!val_rows.is_empty()).then_some(val_rows);
-    let report = trainer::train_rows(
+    let report = trainer::train_resumed(
         backend,
         &mut model,
         train_rows,
         val,
         &settings.train,
         &[],
+        state.as_ref(),
         &mut |event| {
+            if let (TrainEvent::EpochEnd { state }, Some(dir)) = (&event, out) {
+                trainer::resume::save(&dir.join(RESUME_DIR), &state()?)?;
+            }
             if let (
                 TrainEvent::Epoch {
                     model,
@@ -308,6 +327,62 @@ pub fn train_source<B: Backend>(
         saved,
         report,
     })
+}
+
+/// The state saved in `dir` by an earlier run of `settings` (all but `epochs`, the step budget and
+/// the patience the same): an error names what differs, or says that nothing is there to resume.
+fn resumable_state(dir: &Path, settings: &TrainSettings) -> Result<trainer::resume::TrainState> {
+    let state_dir = dir.join(RESUME_DIR);
+    if !state_dir.join(trainer::resume::STATE_FILE).exists() {
+        return Err(Error::Config(format!(
+            "nothing to resume in {}: no {}/{} (a run saves it after each epoch)",
+            dir.display(),
+            RESUME_DIR,
+            trainer::resume::STATE_FILE
+        )));
+    }
+    let state = trainer::resume::load(&state_dir)?;
+    let mut saved = state.progress.model.clone();
+    saved.code_threshold = None;
+    if saved != settings.model {
+        return Err(Error::Config(format!(
+            "the run in {} trained another architecture (input {}, encoder {:?}, decoder {:?}); \
+             resume it with the same --layers and model flags",
+            dir.display(),
+            saved.input_dim,
+            saved.encoder,
+            saved.decoder
+        )));
+    }
+    {
+        let strip = |t: &TrainConfig| {
+            let mut v = serde_json::to_value(t).expect("a train config serialises");
+            if let Some(m) = v.as_object_mut() {
+                for key in ["epochs", "max_steps", "early_stopping_patience"] {
+                    m.remove(key);
+                }
+            }
+            v
+        };
+        let (was, now) = (strip(&state.progress.train), strip(&settings.train));
+        if was != now {
+            let differ: Vec<&String> = match (was.as_object(), now.as_object()) {
+                (Some(a), Some(b)) => a.keys().filter(|k| a.get(*k) != b.get(*k)).collect(),
+                _ => Vec::new(),
+            };
+            return Err(Error::Config(format!(
+                "the run in {} was trained with other settings ({}); resume it with the same \
+                 flags, only --epochs, --max-steps and --patience may change",
+                dir.display(),
+                differ
+                    .iter()
+                    .map(|k| format!("`train.{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    Ok(state)
 }
 
 /// Whether [`train_source`] reads `source`'s training rows into memory: when they are there
@@ -514,6 +589,7 @@ mod tests {
             encoder_from_decoder: false,
             stream: false,
             input: None,
+            resume: false,
         };
         let dir = tempfile::tempdir().unwrap();
         let trained = train_model(&cpu, &data, &settings, Some(dir.path()), &mut |_| {}).unwrap();

@@ -625,3 +625,107 @@ fn max_rel(a: &ae_core::Matrix, b: &ae_core::Matrix) -> f64 {
         .map(|(&x, &y)| (x as f64 - y as f64).abs() / (y as f64).abs().max(1.0))
         .fold(0.0, f64::max)
 }
+
+/// A run stopped after 2 of 4 epochs and resumed with `--resume --epochs 4` ends as the
+/// uninterrupted run does (the same final losses and weights, to the bit on the CPU), also with
+/// the state of a TopK code, AuxK and denoising; resuming another architecture, other settings
+/// or nothing is a clear error.
+#[test]
+fn a_resumed_run_ends_as_the_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("x.csv");
+    write_csv(&data, 200, 6);
+    let d = data.to_str().unwrap();
+    let runs: [&[&str]; 2] = [
+        &["--layers", "6,4,3"],
+        &[
+            "--layers",
+            "6,12",
+            "--sparsity",
+            "topk:3:4",
+            "--output",
+            "identity",
+            "--denoise",
+            "gauss:0.05",
+            "--pre-bias",
+        ],
+    ];
+    for (i, flags) in runs.iter().enumerate() {
+        let train = |out: &str, epochs: &str, more: &[&str]| {
+            let base = [
+                "train",
+                d,
+                "--out",
+                out,
+                "--epochs",
+                epochs,
+                "--backend",
+                "cpu",
+                "--json",
+            ];
+            let out = ae(&[&base[..], flags, more].concat());
+            assert!(out.status.success(), "{}", stderr(&out));
+            json(&out)
+        };
+        let whole = dir.path().join(format!("whole{i}"));
+        let split = dir.path().join(format!("split{i}"));
+        let (w, s) = (whole.to_str().unwrap(), split.to_str().unwrap());
+        let full = train(w, "4", &[]);
+        let half = train(s, "2", &[]);
+        assert_eq!(half["history"].as_array().unwrap().len(), 2);
+        let resumed = train(s, "4", &["--resume"]);
+        assert_eq!(resumed["history"].as_array().unwrap().len(), 4);
+        for key in ["final_train_loss", "final_val_loss"] {
+            assert_eq!(full[key], resumed[key], "{key} of run {i}");
+        }
+        let weights = |p: &std::path::Path| {
+            let mut w =
+                ae_core::checkpoint::read_safetensors(&p.join("model.safetensors")).unwrap();
+            w.sort_by(|a, b| a.0.cmp(&b.0));
+            w
+        };
+        assert_eq!(weights(&whole), weights(&split), "the weights of run {i}");
+    }
+    let s = dir.path().join("split0");
+    let s = s.to_str().unwrap();
+    let err = |more: &[&str]| {
+        let out = ae(&[
+            &[
+                "train",
+                d,
+                "--out",
+                s,
+                "--epochs",
+                "5",
+                "--backend",
+                "cpu",
+                "--resume",
+            ][..],
+            more,
+        ]
+        .concat());
+        assert!(!out.status.success());
+        stderr(&out)
+    };
+    assert!(err(&["--layers", "6,5,3"]).contains("another architecture"));
+    let e = err(&["--layers", "6,4,3", "--lr", "0.5"]);
+    assert!(
+        e.contains("other settings") && e.contains("train.optimizer"),
+        "{e}"
+    );
+    let empty = dir.path().join("empty");
+    let out = ae(&[
+        "train",
+        d,
+        "--out",
+        empty.to_str().unwrap(),
+        "--layers",
+        "6,4,3",
+        "--resume",
+    ]);
+    assert!(
+        stderr(&out).contains("nothing to resume"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -103,6 +103,7 @@ impl Job for CompareJob<'_> {
                 encoder_from_decoder: false,
                 stream: false,
                 input: None,
+                resume: false,
             };
             let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);
             let trained = workflow::train_model(backend, &self.train, &settings, None, &mut |e| {

@@ -141,6 +141,7 @@ impl Job for DemoJob<'_> {
             encoder_from_decoder: false,
             stream: false,
             input: None,
+            resume: false,
         };
         let model_dir = self.args.out.join("model");
         let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);
@@ -176,6 +177,7 @@ impl Job for DemoJob<'_> {
             encoder_from_decoder: false,
             stream: false,
             input: None,
+            resume: false,
         };
         let anomaly = ae::workflow::one_class(
             backend,

@@ -171,6 +171,7 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
         encoder_from_decoder: false,
         stream: false,
         input: None,
+        resume: false,
     };
     let device = open_device(g)?;
     let results = device.run(OneClassJob {

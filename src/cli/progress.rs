@@ -67,6 +67,7 @@ impl TrainProgress {
                     }
                 }
             }
+            TrainEvent::EpochEnd { .. } => {}
         }
     }
 

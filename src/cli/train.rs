@@ -177,6 +177,11 @@ pub struct TrainArgs {
     /// at most one code unit in 8 is kept). The results agree within rounding.
     #[arg(long, value_enum, default_value_t = CodeProductsArg::Auto)]
     pub code_products: CodeProductsArg,
+    /// Continue the run in --out from the state it saved after its last finished epoch (also
+    /// after Ctrl-C or a crash), with the same data and flags, up to --epochs in all (--epochs,
+    /// --max-steps and --patience may change).
+    #[arg(long)]
+    pub resume: bool,
     /// Read the training rows from the file a batch at a time (shuffled over a window of
     /// blocks, by a reader thread) even when they would fit in memory; files over 1 GiB always
     /// are.
@@ -638,6 +643,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         encoder_from_decoder: args.init_encoder_transpose,
         stream: args.stream,
         input: Some(input),
+        resume: args.resume,
     };
     let plan = workflow::memory_plan(data.as_ref(), &settings);
     let free = workflow::available_memory();

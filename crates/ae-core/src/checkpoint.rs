@@ -101,7 +101,19 @@ pub fn save<B: Backend>(
     config: &SavedConfig,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let named = model.to_named(backend)?;
+    let blob = serialize_named(model.to_named(backend)?)?;
+    let mut config = config.clone();
+    config.model = model.config().clone();
+    config.weights_checksum = Some(checksum(&blob));
+    let json = serde_json::to_vec_pretty(&config).expect("config serialises");
+    // Each file is replaced atomically; the checksum in config.json lets a load tell a torn pair
+    // (a crash between the two renames) from a matching one.
+    write_atomic(&dir.join(WEIGHTS_FILE), &blob)?;
+    write_atomic(&dir.join(CONFIG_FILE), &json)
+}
+
+/// Named f32 matrices as safetensors bytes (a `[1, n]` tensor named `*.bias` as `[n]`).
+pub(crate) fn serialize_named(named: Vec<(String, Matrix)>) -> Result<Vec<u8>> {
     let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = named
         .into_iter()
         .map(|(name, m)| {
@@ -121,16 +133,7 @@ pub fn save<B: Backend>(
                 .map_err(|e| Error::Backend(format!("safetensors: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let blob = safetensors::serialize(views, None)
-        .map_err(|e| Error::Backend(format!("safetensors: {e}")))?;
-    let mut config = config.clone();
-    config.model = model.config().clone();
-    config.weights_checksum = Some(checksum(&blob));
-    let json = serde_json::to_vec_pretty(&config).expect("config serialises");
-    // Each file is replaced atomically; the checksum in config.json lets a load tell a torn pair
-    // (a crash between the two renames) from a matching one.
-    write_atomic(&dir.join(WEIGHTS_FILE), &blob)?;
-    write_atomic(&dir.join(CONFIG_FILE), &json)
+    safetensors::serialize(views, None).map_err(|e| Error::Backend(format!("safetensors: {e}")))
 }
 
 /// Reads `config.json` from a model directory.

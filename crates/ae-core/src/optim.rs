@@ -1,7 +1,7 @@
 //! Optimisers (SGD with momentum, Adam, AdamW) and learning-rate schedules. The update itself is
 //! one fused backend op per parameter tensor ([`Backend::sgd_step`], [`Backend::adam_step`]).
 
-use crate::{Autoencoder, Backend, Error, Gradients, Result};
+use crate::{Autoencoder, Backend, Error, Gradients, Matrix, Result};
 use ae_backend::{AdamStep, SgdStep};
 use std::fmt;
 use std::str::FromStr;
@@ -152,6 +152,36 @@ impl<B: Backend> Optimizer<B> {
     /// Updates taken so far.
     pub fn steps(&self) -> u64 {
         self.steps
+    }
+
+    /// Every state tensor: the first moments (or momenta), then the second moments (Adam).
+    pub fn state(&self) -> impl Iterator<Item = &B::Tensor> {
+        self.first.iter().chain(&self.second)
+    }
+
+    /// Sets the state to `tensors` (in [`Optimizer::state`]'s order) after `steps` updates, as a
+    /// resumed run continues it.
+    pub fn restore(&mut self, backend: &B, tensors: &[Matrix], steps: u64) -> Result<()> {
+        let count = self.first.len() + self.second.len();
+        if tensors.len() != count {
+            return Err(Error::Shape(format!(
+                "the saved optimiser state has {} tensors, this optimiser {count}",
+                tensors.len()
+            )));
+        }
+        for (t, m) in self.first.iter_mut().chain(&mut self.second).zip(tensors) {
+            if backend.shape(t) != (m.rows, m.cols) {
+                return Err(Error::Shape(format!(
+                    "a saved optimiser tensor is [{}, {}], its parameter {:?}",
+                    m.rows,
+                    m.cols,
+                    backend.shape(t)
+                )));
+            }
+            backend.write(m, t)?;
+        }
+        self.steps = steps;
+        Ok(())
     }
 
     /// The state tensors of parameter `i` (momentum, or Adam's two moments), same shape as it.

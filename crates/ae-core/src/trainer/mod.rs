@@ -7,6 +7,7 @@
 mod batches;
 mod metrics;
 mod plan;
+pub mod resume;
 mod sae;
 pub mod stream;
 
@@ -201,6 +202,13 @@ pub enum TrainEvent<'a, B: Backend> {
         /// The validation loss (or, without validation data, the training loss) is the best yet.
         improved: bool,
     },
+    /// The epoch's work is done (after any resampling): `state()` captures what a resumed run
+    /// needs to continue from here ([`train_resumed`]), downloading the weights and the
+    /// optimiser's state.
+    EpochEnd {
+        /// Captures the run's state.
+        state: &'a dyn Fn() -> Result<resume::TrainState>,
+    },
 }
 
 /// The outcome of [`train`].
@@ -266,6 +274,26 @@ pub fn train_rows<B: Backend>(
     extra: &[Box<dyn Regularizer<B>>],
     on_event: &mut dyn FnMut(TrainEvent<'_, B>) -> Result<()>,
 ) -> Result<TrainReport> {
+    train_resumed(backend, model, train, val, config, extra, None, on_event)
+}
+
+/// [`train_rows`] continuing the run that `resume` captured after one of its epochs (a
+/// [`TrainEvent::EpochEnd`] of a run with the same data and settings, `epochs` and the step
+/// budget aside): the model, the optimiser, the dead-latent counters, the best weights, the
+/// counters and the history are set from it and the shuffling is replayed from the seed, so the
+/// run ends as the uninterrupted one would have (bit for bit on the CPU). The model must have
+/// the architecture of the captured one.
+#[allow(clippy::too_many_arguments)]
+pub fn train_resumed<B: Backend>(
+    backend: &B,
+    model: &mut Autoencoder<B>,
+    train: Rows<'_>,
+    val: Option<Rows<'_>>,
+    config: &TrainConfig,
+    extra: &[Box<dyn Regularizer<B>>],
+    resume: Option<&resume::TrainState>,
+    on_event: &mut dyn FnMut(TrainEvent<'_, B>) -> Result<()>,
+) -> Result<TrainReport> {
     let unit_norm = check(model, train, val, config)?;
     model.set_code_products(config.code_products);
     let implied = config.regularizers::<B>();
@@ -300,7 +328,9 @@ pub fn train_rows<B: Backend>(
     let track_dead = config.code_metrics || config.auxk.is_some();
     let mut grads: Gradients<B> = model.gradients(backend)?;
     let mut optimizer = Optimizer::new(backend, config.optimizer, model)?;
-    if let Some(u) = unit_norm {
+    if let Some(state) = resume {
+        resume::apply(backend, model, &mut optimizer, &mut dead.since, state, n)?;
+    } else if let Some(u) = unit_norm {
         u.normalize(backend, model);
     }
     let zeros_like = |model: &Autoencoder<B>| -> Result<Vec<B::Tensor>> {
@@ -314,6 +344,9 @@ pub fn train_rows<B: Backend>(
     let mut best = zeros_like(model)?;
     snapshot(backend, model, &mut last_good);
     snapshot(backend, model, &mut best);
+    if let Some(state) = resume.filter(|s| !s.best.is_empty()) {
+        resume::write_named(backend, model.param_specs(), &state.best, &mut best)?;
+    }
 
     let mut rng = Rng::new(config.seed);
     // Rows read from a source (not in memory) are shuffled over a window of blocks, so that
@@ -331,8 +364,20 @@ pub fn train_rows<B: Backend>(
     let mut stopped_early = false;
     let mut global_step = 0;
     let mut lr = config.optimizer.lr;
+    let mut first_epoch = 1;
+    if let Some(state) = resume {
+        let p = &state.progress;
+        (history, best_loss, best_epoch) = (p.history.clone(), p.best_loss, p.best_epoch);
+        global_step = p.global_step;
+        first_epoch = p.epochs_done + 1;
+        // Each epoch shuffles the order the one before left: replay them.
+        for _ in 0..p.epochs_done {
+            order.shuffle(&mut rng);
+        }
+        lr = history.last().map_or(lr, |h| h.lr);
+    }
 
-    for epoch in 1..=config.epochs {
+    for epoch in first_epoch..=config.epochs {
         let started = Instant::now();
         order.shuffle(&mut rng);
         // Rows this epoch trained on (fewer than n when the step budget ends it).
@@ -502,6 +547,28 @@ pub fn train_rows<B: Backend>(
             metrics.resampled = Some(units.len());
         }
         history.push(metrics);
+        let capture = || {
+            resume::capture(
+                backend,
+                model,
+                &optimizer,
+                &dead.since,
+                &best,
+                resume::Progress {
+                    version: resume::STATE_VERSION,
+                    model: model.config().clone(),
+                    train: config.clone(),
+                    train_rows: n,
+                    epochs_done: epoch,
+                    global_step,
+                    optimizer_steps: optimizer.steps(),
+                    best_loss,
+                    best_epoch,
+                    history: history.clone(),
+                },
+            )
+        };
+        on_event(TrainEvent::EpochEnd { state: &capture })?;
         if stopped_early {
             break;
         }

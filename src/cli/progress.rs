@@ -45,8 +45,8 @@ impl TrainProgress {
                 ));
                 if let (Some(code), false) = (&metrics.code, self.quiet) {
                     let line = format!(
-                        "epoch {}: loss {:.5}{} MSE {:.5} FVU {:.4} L0 {:.2} dead latents {} \
-                         mean activation {:.4}{}",
+                        "epoch {}: loss {:.5}{} MSE {:.5} FVU {:.4} cosine {:.4} L0 {:.2} dead \
+                         latents {} dense {} mean activation {:.4}{}",
                         metrics.epoch,
                         metrics.train_loss,
                         metrics
@@ -54,8 +54,10 @@ impl TrainProgress {
                             .map_or(String::new(), |p| format!(" penalty {p:.5}")),
                         code.mse,
                         code.fvu,
+                        code.cosine_similarity,
                         code.l0,
                         code.dead_latents,
+                        code.dense_latents,
                         code.mean_activation,
                         code.max_abs_rho_error
                             .map_or(String::new(), |e| format!(" max |mean - rho| {e:.4}")),

@@ -288,6 +288,33 @@ pub struct CodeMetrics {
     pub mean_activation: f64,
     /// Each unit's mean activation `[code_dim]`.
     pub unit_means: Vec<f64>,
+    /// Mean over samples of the cosine between a sample and its reconstruction.
+    pub cosine_similarity: f64,
+    /// Mean over samples of `|x_hat| / |x|`.
+    pub l2_ratio: f64,
+    /// Relative reconstruction bias (Wright and Sharkey 2024): `sum |x_hat|^2 / sum x . x_hat`,
+    /// the `gamma` that best rescales the reconstructions (1: unbiased; below 1: shrunk).
+    pub relative_reconstruction_bias: f64,
+    /// Units active on more than [`DENSE_FREQUENCY`] of the samples.
+    pub dense_latents: usize,
+    /// Units by firing frequency: never, then below 1e-6, [1e-6, 1e-5), ..., [1e-1, 1]
+    /// ([`DENSITY_BINS`] counts).
+    pub density_histogram: Vec<usize>,
+}
+
+/// A unit firing on more than this fraction of the samples counts as dense.
+pub const DENSE_FREQUENCY: f64 = 0.1;
+/// Bins of [`CodeMetrics::density_histogram`].
+pub const DENSITY_BINS: usize = 8;
+
+/// The bin of [`CodeMetrics::density_histogram`] of a firing frequency in `[0, 1]`.
+pub fn density_bin(frequency: f64) -> usize {
+    if frequency <= 0.0 {
+        return 0;
+    }
+    // log10 below -6 is bin 1; [-6, -5) bin 2; ...; [-1, 0] bin 7.
+    let decade = frequency.log10().floor() as i64;
+    (decade + 8).clamp(1, DENSITY_BINS as i64 - 1) as usize
 }
 
 impl CodeMetrics {
@@ -318,6 +345,11 @@ pub struct CodeMetricsAccumulator {
     feature_m2: Vec<f64>,
     unit_sums: Vec<f64>,
     active: Vec<usize>,
+    /// Sums over samples of the cosine and the norm ratio; sums of `|x_hat|^2` and `x . x_hat`.
+    cosine: f64,
+    ratio: f64,
+    recon_sq: f64,
+    dot: f64,
 }
 
 impl CodeMetricsAccumulator {
@@ -330,6 +362,10 @@ impl CodeMetricsAccumulator {
             feature_m2: vec![0.0; d],
             unit_sums: vec![0.0; code_dim],
             active: vec![0; code_dim],
+            cosine: 0.0,
+            ratio: 0.0,
+            recon_sq: 0.0,
+            dot: 0.0,
         }
     }
 
@@ -350,6 +386,20 @@ impl CodeMetricsAccumulator {
             return Ok(());
         }
         self.sse += x.row_squared_errors(reconstruction)?.iter().sum::<f64>();
+        for r in 0..x.rows {
+            let (a, b) = (x.row(r), reconstruction.row(r));
+            let (mut xx, mut yy, mut xy) = (0.0f64, 0.0f64, 0.0f64);
+            for (&u, &v) in a.iter().zip(b) {
+                let (u, v) = (u as f64, v as f64);
+                (xx, yy, xy) = (xx + u * u, yy + v * v, xy + u * v);
+            }
+            let norms = (xx * yy).sqrt();
+            // A zero sample or reconstruction has no direction: its cosine counts as 0.
+            self.cosine += if norms > 0.0 { xy / norms } else { 0.0 };
+            self.ratio += if xx > 0.0 { (yy / xx).sqrt() } else { 0.0 };
+            self.recon_sq += yy;
+            self.dot += xy;
+        }
         let (n, k) = (self.rows as f64, x.rows as f64);
         for (c, mean) in x.column_means().into_iter().enumerate() {
             let m2: f64 = (0..x.rows)
@@ -380,6 +430,10 @@ impl CodeMetricsAccumulator {
         let sst: f64 = self.feature_m2.iter().sum();
         let unit_means: Vec<f64> = self.unit_sums.iter().map(|s| s / n).collect();
         let code_dim = unit_means.len();
+        let mut density_histogram = vec![0; DENSITY_BINS];
+        for &a in &self.active {
+            density_histogram[density_bin(a as f64 / n)] += 1;
+        }
         Ok(CodeMetrics {
             mse: self.sse / (n * self.feature_mean.len().max(1) as f64),
             fvu: self.sse / sst.max(f64::MIN_POSITIVE),
@@ -387,6 +441,18 @@ impl CodeMetricsAccumulator {
             dead_latents: self.active.iter().filter(|&&a| a == 0).count(),
             mean_activation: unit_means.iter().sum::<f64>() / code_dim.max(1) as f64,
             unit_means,
+            cosine_similarity: self.cosine / n,
+            l2_ratio: self.ratio / n,
+            relative_reconstruction_bias: match self.dot {
+                0.0 => f64::NAN,
+                dot => self.recon_sq / dot,
+            },
+            dense_latents: self
+                .active
+                .iter()
+                .filter(|&&a| a as f64 / n > DENSE_FREQUENCY)
+                .count(),
+            density_histogram,
         })
     }
 }
@@ -479,5 +545,25 @@ mod tests {
             assert!((a - b).abs() < 1e-12 * b.abs().max(1.0), "{a} vs {b}");
         }
         assert!(CodeMetricsAccumulator::new(2, 3).finish().is_err());
+    }
+
+    #[test]
+    fn reconstruction_metrics_of_a_known_pair() {
+        let x = Matrix::new(2, 2, vec![1.0, 0.0, 0.0, 2.0]).unwrap();
+        let recon = Matrix::new(2, 2, vec![2.0, 0.0, 0.0, 1.0]).unwrap();
+        // Unit 0 fires on both samples, unit 1 on one, unit 2 on none.
+        let code = Matrix::new(2, 3, vec![1.0, 1.0, 0.0, 1.0, 0.0, 0.0]).unwrap();
+        let m = CodeMetrics::compute(&x, &code, &recon).unwrap();
+        assert_eq!(m.cosine_similarity, 1.0);
+        assert_eq!(m.l2_ratio, 1.25);
+        // sum |x_hat|^2 = 5, sum x . x_hat = 4.
+        assert_eq!(m.relative_reconstruction_bias, 1.25);
+        assert_eq!(m.dense_latents, 2);
+        assert_eq!(m.density_histogram, vec![1, 0, 0, 0, 0, 0, 0, 2]);
+        assert_eq!(density_bin(0.0), 0);
+        assert_eq!(density_bin(1e-9), 1);
+        assert_eq!(density_bin(3e-6), 2);
+        assert_eq!(density_bin(0.05), 6);
+        assert_eq!(density_bin(1.0), 7);
     }
 }

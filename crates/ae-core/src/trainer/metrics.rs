@@ -54,6 +54,21 @@ pub struct EpochCodeMetrics {
     /// Each code unit's mean activation, to hold against rho (with a KL penalty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_mean_activation: Option<Vec<f64>>,
+    /// Mean cosine between a sample and its reconstruction.
+    #[serde(default)]
+    pub cosine_similarity: f64,
+    /// Mean `|x_hat| / |x|`.
+    #[serde(default)]
+    pub l2_ratio: f64,
+    /// `sum |x_hat|^2 / sum x . x_hat` (1: unbiased).
+    #[serde(default)]
+    pub relative_reconstruction_bias: f64,
+    /// Units active on more than 10% of the samples.
+    #[serde(default)]
+    pub dense_latents: usize,
+    /// Units by firing frequency: never, below 1e-6, then one decade a bin up to [0.1, 1].
+    #[serde(default)]
+    pub density_histogram: Vec<usize>,
 }
 
 impl EpochCodeMetrics {
@@ -67,6 +82,11 @@ impl EpochCodeMetrics {
             dead_latents,
             mean_activation: code.mean_activation,
             max_abs_rho_error: rho.map(|rho| code.max_abs_rho_error(rho as f64)),
+            cosine_similarity: code.cosine_similarity,
+            l2_ratio: code.l2_ratio,
+            relative_reconstruction_bias: code.relative_reconstruction_bias,
+            dense_latents: code.dense_latents,
+            density_histogram: code.density_histogram.clone(),
             unit_mean_activation: rho.map(|_| code.unit_means),
         }
     }
@@ -124,6 +144,11 @@ mod tests {
             mean_activation: 0.5,
             max_abs_rho_error: None,
             unit_mean_activation: None,
+            cosine_similarity: 0.9,
+            l2_ratio: 0.95,
+            relative_reconstruction_bias: 0.97,
+            dense_latents: 1,
+            density_histogram: vec![4, 0, 0, 0, 0, 1, 2, 3],
         }));
         let json = serde_json::to_value(&with).unwrap();
         assert_eq!(json["l0"], 3.0);

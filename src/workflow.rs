@@ -40,7 +40,26 @@ pub struct TrainSettings {
     /// Continue the run whose state `ae train` left in the output directory's `resume/` after
     /// its last finished epoch ([`trainer::train_resumed`]), up to `train.epochs` in all.
     pub resume: bool,
+    /// Where the pre-encoder bias starts (with `model.pre_bias`).
+    pub pre_bias_init: PreBiasInit,
+    /// Scale every decoder column to this L2 norm at initialisation
+    /// ([`Autoencoder::set_decoder_column_norms`]), before the encoder is set from the decoder.
+    pub decoder_init_norm: Option<f32>,
 }
+
+/// Where the pre-encoder bias starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PreBiasInit {
+    /// The training rows' column means.
+    #[default]
+    Mean,
+    /// Their geometric median ([`ae_core::median::geometric_median`]), over the first
+    /// [`GEOMETRIC_MEDIAN_ROWS`] training rows.
+    GeometricMedian,
+}
+
+/// Training rows the geometric median of [`PreBiasInit::GeometricMedian`] is taken over.
+pub const GEOMETRIC_MEDIAN_ROWS: usize = 4096;
 
 /// The folder of a model directory holding the state a resumed run continues from.
 pub const RESUME_DIR: &str = "resume";
@@ -243,11 +262,21 @@ pub fn train_source<B: Backend>(
         (true, Some(dir)) => Some(resumable_state(dir, settings)?),
     };
     let mut model = Autoencoder::new(backend, settings.model.clone(), settings.train.seed)?;
+    if let (Some(norm), None) = (settings.decoder_init_norm, &state) {
+        model.set_decoder_column_norms(backend, norm)?;
+    }
     if settings.encoder_from_decoder && state.is_none() {
         model.init_encoder_from_decoder(backend)?;
     }
     if settings.model.pre_bias && state.is_none() {
-        model.init_pre_bias_to(backend, &column_means(train_rows)?)?;
+        let centre = match settings.pre_bias_init {
+            PreBiasInit::Mean => column_means(train_rows)?,
+            PreBiasInit::GeometricMedian => {
+                let sample = train_rows.chunk(0, GEOMETRIC_MEDIAN_ROWS.min(train_rows.len()))?;
+                ae_core::median::geometric_median(&sample, 200, 1e-7)?
+            }
+        };
+        model.init_pre_bias_to(backend, &centre)?;
     }
     let mut saved = SavedConfig::new(settings.model.clone());
     saved.normalization = Some(stats.clone());
@@ -590,6 +619,8 @@ mod tests {
             stream: false,
             input: None,
             resume: false,
+            pre_bias_init: PreBiasInit::Mean,
+            decoder_init_norm: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let trained = train_model(&cpu, &data, &settings, Some(dir.path()), &mut |_| {}).unwrap();

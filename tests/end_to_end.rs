@@ -729,3 +729,65 @@ fn a_resumed_run_ends_as_the_uninterrupted_one() {
         stderr(&out)
     );
 }
+
+/// The SAE start options: `--decoder-init-norm` starts every decoder column at that norm, and
+/// `--pre-bias-init geometric-median` starts the output bias at the training rows' geometric
+/// median (a learning rate too small to move them keeps both visible after one epoch).
+#[test]
+fn decoder_norm_and_geometric_median_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("x.csv");
+    write_csv(&data, 300, 5);
+    let m = dir.path().join("m");
+    let out = ae(&[
+        "train",
+        data.to_str().unwrap(),
+        "--out",
+        m.to_str().unwrap(),
+        "--layers",
+        "5,16",
+        "--sparsity",
+        "topk:2",
+        "--output",
+        "identity",
+        "--pre-bias",
+        "--pre-bias-init",
+        "geometric-median",
+        "--decoder-init-norm",
+        "0.1",
+        "--epochs",
+        "1",
+        "--lr",
+        "1e-12",
+        "--val-split",
+        "0",
+        "--backend",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let w = ae_core::checkpoint::read_safetensors(&m.join("model.safetensors")).unwrap();
+    let get = |name: &str| w.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    let dec = get("decoder.0.weight"); // [5, 16]
+    for c in 0..dec.cols {
+        let norm = (0..dec.rows)
+            .map(|r| (dec.data[r * dec.cols + c] as f64).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!((norm - 0.1).abs() < 1e-5, "column {c}: {norm}");
+    }
+    let x = ae_core::data::load_matrix(&data).unwrap();
+    let median = ae_core::median::geometric_median(&x, 200, 1e-7).unwrap();
+    let mean = x.column_means();
+    let bias = get("decoder.0.bias");
+    for (j, &b) in bias.data.iter().enumerate() {
+        assert!(
+            (b as f64 - median[j]).abs() < 1e-4,
+            "{j}: {b} vs {}",
+            median[j]
+        );
+    }
+    assert!(
+        median.iter().zip(&mean).any(|(a, b)| (a - b).abs() > 1e-3),
+        "median differs from the mean here"
+    );
+}

@@ -4,7 +4,7 @@ use super::progress::TrainProgress;
 use super::train::{FitArgs, ModelArgs};
 use super::values::NormalizeArg;
 use super::{open_device, print_result, GlobalArgs};
-use ae::workflow::{self, TrainSettings};
+use ae::workflow::{self, PreBiasInit, TrainSettings};
 use ae::{Job, Matrix, Result};
 use ae_core::pca::{CovarianceAccumulator, MAX_STREAMING_DIM};
 use ae_core::{trainer, Backend, Output, Pca};
@@ -104,6 +104,8 @@ impl Job for CompareJob<'_> {
                 stream: false,
                 input: None,
                 resume: false,
+                pre_bias_init: PreBiasInit::Mean,
+                decoder_init_norm: None,
             };
             let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);
             let trained = workflow::train_model(backend, &self.train, &settings, None, &mut |e| {

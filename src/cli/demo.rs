@@ -5,7 +5,7 @@
 
 use super::progress::TrainProgress;
 use super::{open_device, print_result, GlobalArgs};
-use ae::workflow::{self, TrainSettings};
+use ae::workflow::{self, PreBiasInit, TrainSettings};
 use ae::{picture, Job, Matrix, Result};
 use ae_core::data::normalize::Normalization;
 use ae_core::{
@@ -142,6 +142,8 @@ impl Job for DemoJob<'_> {
             stream: false,
             input: None,
             resume: false,
+            pre_bias_init: PreBiasInit::Mean,
+            decoder_init_norm: None,
         };
         let model_dir = self.args.out.join("model");
         let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);
@@ -178,6 +180,8 @@ impl Job for DemoJob<'_> {
             stream: false,
             input: None,
             resume: false,
+            pre_bias_init: PreBiasInit::Mean,
+            decoder_init_norm: None,
         };
         let anomaly = ae::workflow::one_class(
             backend,

@@ -6,7 +6,7 @@ use super::train::{FitArgs, ModelArgs};
 use super::values::NormalizeArg;
 use super::{open_device, print_result, GlobalArgs};
 use ae::workflow::OneClass;
-use ae::workflow::TrainSettings;
+use ae::workflow::{PreBiasInit, TrainSettings};
 use ae::{Job, Matrix, Result};
 use ae_core::data;
 use ae_core::{Backend, Error};
@@ -172,6 +172,8 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
         stream: false,
         input: None,
         resume: false,
+        pre_bias_init: PreBiasInit::Mean,
+        decoder_init_norm: None,
     };
     let device = open_device(g)?;
     let results = device.run(OneClassJob {

@@ -6,7 +6,7 @@ use super::values::{
 };
 use super::{open_device, print_result, GlobalArgs};
 use ae::report::Report;
-use ae::workflow::{self, TrainSettings, Trained};
+use ae::workflow::{self, PreBiasInit, TrainSettings, Trained};
 use ae::{chart, Job, Matrix, Result};
 use ae_core::data::{self, RowSource};
 use ae_core::{
@@ -177,6 +177,14 @@ pub struct TrainArgs {
     /// at most one code unit in 8 is kept). The results agree within rounding.
     #[arg(long, value_enum, default_value_t = CodeProductsArg::Auto)]
     pub code_products: CodeProductsArg,
+    /// Where the pre-encoder bias (--pre-bias) starts: the training rows' means, or their
+    /// geometric median (Weiszfeld's iteration over the first 4,096 rows; Gao et al. 2024).
+    #[arg(long, value_enum, default_value_t = PreBiasInitArg::Mean)]
+    pub pre_bias_init: PreBiasInitArg,
+    /// Start every decoder column (a code unit's direction) at this L2 norm, as SAE recipes do
+    /// (0.1); untied models.
+    #[arg(long, value_name = "NORM")]
+    pub decoder_init_norm: Option<f32>,
     /// Continue the run in --out from the state it saved after its last finished epoch (also
     /// after Ctrl-C or a crash), with the same data and flags, up to --epochs in all (--epochs,
     /// --max-steps and --patience may change).
@@ -644,6 +652,11 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         stream: args.stream,
         input: Some(input),
         resume: args.resume,
+        pre_bias_init: match args.pre_bias_init {
+            PreBiasInitArg::Mean => PreBiasInit::Mean,
+            PreBiasInitArg::GeometricMedian => PreBiasInit::GeometricMedian,
+        },
+        decoder_init_norm: args.decoder_init_norm,
     };
     let plan = workflow::memory_plan(data.as_ref(), &settings);
     let free = workflow::available_memory();
@@ -670,4 +683,11 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
     })?;
     print_result(g, &out);
     Ok(())
+}
+
+/// `--pre-bias-init`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PreBiasInitArg {
+    Mean,
+    GeometricMedian,
 }

@@ -184,6 +184,39 @@ impl<B: Backend> Autoencoder<B> {
         Ok(())
     }
 
+    /// Scales every column of the decoder weight that reads the code (code unit `j`'s direction)
+    /// to L2 norm `norm` (Gao et al. 2024 and SAELens start it small, at 0.1); a zero column stays
+    /// zero. Needs an untied model.
+    pub fn set_decoder_column_norms(&mut self, backend: &B, norm: f32) -> Result<()> {
+        let Some(w) = self.code_decoder_weight() else {
+            return Err(Error::Config(
+                "a decoder initial norm needs an untied model (a tied decoder is the encoder)"
+                    .into(),
+            ));
+        };
+        if !(norm.is_finite() && norm > 0.0) {
+            return Err(Error::Config(format!(
+                "the decoder's initial column norm must be positive, got {norm}"
+            )));
+        }
+        let mut m = backend.download(&self.params[w])?; // [out, code]
+        let (rows, cols) = (m.rows, m.cols);
+        for c in 0..cols {
+            let len = (0..rows)
+                .map(|r| (m.data[r * cols + c] as f64).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            if len > 0.0 {
+                let f = norm as f64 / len;
+                for r in 0..rows {
+                    m.data[r * cols + c] = (m.data[r * cols + c] as f64 * f) as f32;
+                }
+            }
+        }
+        self.params[w] = upload_param(backend, &m, &self.specs[w])?;
+        Ok(())
+    }
+
     /// Initialises each encoder weight as the transpose of its mirror decoder weight (Gao et
     /// al. 2024: the encoder starts as the decoder's transpose, so a unit fires on the inputs it
     /// reconstructs). Needs an untied model with a mirrored decoder.

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 pub struct InferArgs {
     /// A model directory written by `ae train` (model.safetensors + config.json).
     pub model: PathBuf,
-    /// Data to run it on: IDX, CSV, NPY, safetensors, or a directory or pattern of shards, with the model's input width.
+    /// Data to run it on: IDX, CSV, NPY, safetensors, Parquet, or a directory or pattern of shards, with the model's input width.
     pub data: PathBuf,
     #[command(flatten)]
     pub input: super::columns::ColumnArgs,

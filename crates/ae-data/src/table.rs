@@ -1,10 +1,11 @@
 //! Tables as people have them: which columns are the features ([`ColumnSpec`]: `--columns`,
 //! `--drop-columns`, by header name or by number counted from 1), which one holds the labels
-//! (`--labels-column`), and what an empty cell becomes ([`Impute`]: an error naming the cell,
-//! or the column's median). [`open_table`] applies a spec to any file; what it chose is an
-//! [`InputColumns`], saved with a model so that inference reads the same columns the same way.
+//! (`--labels-column`), and what an empty cell (or a Parquet null) becomes ([`Impute`]: an error
+//! naming the cell, or the column's median). [`open_table`] applies a spec to any file; what it
+//! chose is an [`InputColumns`], saved with a model so that inference reads the same columns the
+//! same way.
 
-use crate::source::{self, RowSource};
+use crate::source::{self, ParquetSource, RowSource};
 use crate::Format;
 use ae_backend::{Error, Matrix, Result, Rng};
 use std::path::{Path, PathBuf};
@@ -208,24 +209,51 @@ pub struct Table {
     pub input: InputColumns,
 }
 
+/// The format of a single file (not a directory or a pattern of shards).
+fn file_format(path: &Path) -> Option<Format> {
+    match source::is_sharded(path) {
+        true => None,
+        false => Format::of(path).ok(),
+    }
+}
+
 /// Opens `path` (as [`source::open_tensor`] does) and reads the columns `spec` picks. Text
-/// files are parsed column by column ([`crate::csv::CsvSource`]); binary arrays have no header,
+/// files are parsed column by column ([`crate::csv::CsvSource`]) and Parquet files read by their
+/// schema's column names ([`ParquetSource`], shards of them too); binary arrays have no header,
 /// so their columns are named by number, and their labels column must hold integers.
 pub fn open_table(path: &Path, tensor: Option<&str>, spec: &ColumnSpec) -> Result<Table> {
-    let text = !path.is_dir() && matches!(Format::of(path), Ok(Format::Csv));
-    if text {
-        if tensor.is_some() {
-            // The error that a tensor name is for safetensors files only.
-            source::open_tensor(path, tensor)?;
+    let format = file_format(path);
+    if tensor.is_some() && matches!(format, Some(Format::Csv | Format::Parquet)) {
+        // The error that a tensor name is for safetensors files only.
+        source::open_tensor(path, tensor)?;
+    }
+    match format {
+        Some(Format::Csv) => {
+            let csv = crate::csv::CsvSource::open(path, spec)?;
+            let input = csv.input_columns();
+            let labels = csv.labels().map(<[i64]>::to_vec);
+            return Ok(Table {
+                source: Box::new(csv),
+                labels,
+                input,
+            });
         }
-        let csv = crate::csv::CsvSource::open(path, spec)?;
-        let input = csv.input_columns();
-        let labels = csv.labels().map(<[i64]>::to_vec);
-        return Ok(Table {
-            source: Box::new(csv),
-            labels,
-            input,
-        });
+        Some(Format::Parquet) => {
+            let parquet = ParquetSource::open(path, spec)?;
+            let input = parquet.input_columns();
+            let labels = parquet.labels().map(<[i64]>::to_vec);
+            return Ok(Table {
+                source: Box::new(parquet),
+                labels,
+                input,
+            });
+        }
+        _ => {}
+    }
+    if tensor.is_none() && source::is_sharded(path) {
+        if let Some(table) = open_parquet_shards(path, spec)? {
+            return Ok(table);
+        }
     }
     let inner = source::open_tensor(path, tensor)?;
     let width = inner.cols();
@@ -260,6 +288,47 @@ pub fn open_table(path: &Path, tensor: Option<&str>, spec: &ColumnSpec) -> Resul
     })
 }
 
+/// Shards that are Parquet files, each read under `spec` ([`ParquetSource`], by column name),
+/// as one table; `None` when no shard is a Parquet file. The first shard's medians fill the
+/// others' nulls when imputing, so that every shard is filled alike.
+fn open_parquet_shards(path: &Path, spec: &ColumnSpec) -> Result<Option<Table>> {
+    let parquet = |f: &Path| matches!(Format::of(f), Ok(Format::Parquet));
+    let files = source::shard_files(path)?;
+    if !files.iter().any(|f| parquet(f)) {
+        return Ok(None);
+    }
+    if let Some(other) = files.iter().find(|f| !parquet(f)) {
+        return Err(Error::format(
+            other,
+            "shards",
+            format!(
+                "not a Parquet file, among Parquet shards in {}; name the shards with a pattern \
+                 such as 'dir/*.parquet'",
+                path.display()
+            ),
+        ));
+    }
+    let mut spec = spec.clone();
+    let (mut labels, mut input) = (Vec::new(), None);
+    let sharded = source::ShardedSource::open_with(path, |file| {
+        let shard = ParquetSource::open(file, &spec)?;
+        labels.extend_from_slice(shard.labels().unwrap_or_default());
+        if input.is_none() {
+            let first = shard.input_columns();
+            if let (Impute::Median, Some(fill)) = (&spec.impute, &first.fill) {
+                spec.impute = Impute::Values(fill.clone());
+            }
+            input = Some(first);
+        }
+        Ok(Box::new(shard))
+    })?;
+    Ok(Some(Table {
+        source: Box::new(sharded),
+        labels: spec.labels.is_some().then_some(labels),
+        input: input.expect("at least one shard"),
+    }))
+}
+
 /// Opens `path` for a model that was trained on the columns `saved` (if it recorded any): the
 /// columns `spec` picks where it picks any (a spec that reads the whole file and names no labels
 /// column defers to `saved`), else the saved ones, by header name where the file has a header;
@@ -273,10 +342,19 @@ pub fn open_for_model(
     let Some(saved) = saved.filter(|s| !s.is_whole()) else {
         return open_table(path, tensor, spec);
     };
-    let text = !path.is_dir() && matches!(Format::of(path), Ok(Format::Csv));
-    let header = match text {
-        true => crate::csv::read_header(path)?,
-        false => None,
+    let header = match file_format(path) {
+        Some(Format::Csv) => crate::csv::read_header(path)?,
+        Some(Format::Parquet) => Some(source::parquet::read_header(path)?),
+        _ if source::is_sharded(path) => {
+            let files = source::shard_files(path)?;
+            match files.first() {
+                Some(f) if matches!(Format::of(f), Ok(Format::Parquet)) => {
+                    Some(source::parquet::read_header(f)?)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
     };
     let mut chosen = match spec.columns.is_none() && spec.drop.is_empty() {
         true => saved.spec(header.as_deref()),

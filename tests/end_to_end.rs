@@ -791,3 +791,113 @@ fn decoder_norm_and_geometric_median_starts() {
         "median differs from the mean here"
     );
 }
+
+/// Parquet files as they come: a table with an id column of strings (refused, naming the flag
+/// that leaves it out) trains with `--drop-columns id`, remembers its columns by name, and
+/// encodes and scores (labels from their column) the same file; an activation dump of one list
+/// column per row trains and encodes, streamed from the file too.
+#[test]
+fn train_encode_and_score_parquet_files() {
+    use common::{write_parquet, write_parquet_lists};
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("x.parquet");
+    write_parquet(&table, 300, 4);
+    let (x, m) = (table.to_str().unwrap(), dir.path().join("m"));
+    let m = m.to_str().unwrap();
+    let base = [
+        "train",
+        x,
+        "--out",
+        m,
+        "--layers",
+        "4,2",
+        "--output",
+        "identity",
+        "--normalize",
+        "standard",
+        "--epochs",
+        "5",
+        "--backend",
+        "cpu",
+    ];
+    let out = ae(&base);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("x.parquet") && err.contains("(\"id\")") && err.contains("--drop-columns id"),
+        "{err}"
+    );
+    let flags = [
+        "--drop-columns",
+        "id",
+        "--labels-column",
+        "label",
+        "--contamination",
+        "0.1",
+        "--json",
+    ];
+    let out = ae(&[&base[..], &flags[..]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(json(&out)["final_train_loss"].as_f64().unwrap().is_finite());
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("m/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        config["input"]["names"],
+        serde_json::json!(["x0", "x1", "x2", "x3"])
+    );
+    let codes = dir.path().join("codes.npy");
+    let c = codes.to_str().unwrap();
+    let out = ae(&["encode", m, x, "--out", c, "--backend", "cpu", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let read = ae_core::data::load_matrix(&codes).unwrap();
+    assert_eq!((read.rows, read.cols), (300, 2));
+    assert!(read.data.iter().all(|v| v.is_finite()));
+    let scores = dir.path().join("scores.npy");
+    let out = ae(&[
+        "score",
+        m,
+        x,
+        "--labels-column",
+        "label",
+        "--out",
+        scores.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(json(&out)["roc_auc"].as_f64().is_some(), "{}", json(&out));
+    // An activation dump: the list column is the row.
+    let acts = dir.path().join("acts.parquet");
+    write_parquet_lists(&acts, 500, 8);
+    let (a, m2) = (acts.to_str().unwrap(), dir.path().join("m2"));
+    let m2 = m2.to_str().unwrap();
+    for stream in [false, true] {
+        let mut args = vec![
+            "train",
+            a,
+            "--out",
+            m2,
+            "--layers",
+            "8,3",
+            "--epochs",
+            "3",
+            "--backend",
+            "cpu",
+            "--columns",
+            "acts",
+            "--json",
+        ];
+        if stream {
+            args.push("--stream");
+        }
+        let out = ae(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(json(&out)["streamed"].as_bool(), Some(stream));
+    }
+    let out = ae(&["encode", m2, a, "--out", c, "--backend", "cpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let read = ae_core::data::load_matrix(&codes).unwrap();
+    assert_eq!((read.rows, read.cols), (500, 3));
+}

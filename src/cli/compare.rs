@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// Data: IDX, CSV or NPY.
+    /// Data: IDX, CSV, NPY or Parquet.
     pub data: PathBuf,
     /// Code sizes to compare, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "2,8,32")]

@@ -14,7 +14,7 @@ pub struct InferArgs {
     /// A model directory written by `ae train` (model.safetensors + config.json), or a SAELens
     /// (cfg.json + sae_weights.safetensors) or sparsify (cfg.json + sae.safetensors) SAE.
     pub model: PathBuf,
-    /// Data to run it on: IDX, CSV, NPY, safetensors, or a directory or pattern of shards, with the model's input width.
+    /// Data to run it on: IDX, CSV, NPY, safetensors, Parquet, or a directory or pattern of shards, with the model's input width.
     pub data: PathBuf,
     #[command(flatten)]
     pub input: super::columns::ColumnArgs,

@@ -79,7 +79,7 @@ pub enum Command {
     /// The main job: train a 784-512-128-32 autoencoder and PCA-32 on the bundled MNIST-10k,
     /// print both test MSEs, write a PNG of reconstructions and the model.
     Demo(demo::DemoArgs),
-    /// Train an autoencoder on a data file (IDX, CSV or NPY) and save it to a directory.
+    /// Train an autoencoder on a data file (IDX, CSV, NPY, safetensors or Parquet) and save it to a directory.
     Train(train::TrainArgs),
     /// Encode data with a trained model: writes the codes as NPY [n, code].
     Encode(infer::InferArgs),

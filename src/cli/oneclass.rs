@@ -16,9 +16,9 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct OneClassArgs {
-    /// Data: IDX, CSV, NPY or safetensors.
+    /// Data: IDX, CSV, NPY, safetensors or Parquet.
     pub data: PathBuf,
-    /// One integer label per row: IDX, NPY or CSV (or --labels-column for a column of the data).
+    /// One integer label per row: IDX, NPY, CSV or Parquet (or --labels-column for a column of the data).
     #[arg(
         long,
         required_unless_present = "labels_column",

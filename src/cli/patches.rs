@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct PatchesArgs {
-    /// Square images, one per row: IDX, CSV or NPY (e.g. the bundled MNIST).
+    /// Square images, one per row: IDX, CSV, NPY or Parquet (e.g. the bundled MNIST).
     pub data: PathBuf,
     /// Side of a patch in pixels.
     #[arg(long, default_value_t = 8)]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 /// Which labels are anomalies, shared by the commands that read labels.
 #[derive(Args, Debug, Clone)]
 pub struct LabelArgs {
-    /// Labels for the data (IDX, NPY or CSV; one per row), to measure the scores against.
+    /// Labels for the data (IDX, NPY, CSV or Parquet; one per row), to measure the scores against.
     #[arg(long)]
     pub labels: Option<PathBuf>,
     /// The label value that marks an anomaly.
@@ -69,7 +69,7 @@ pub struct ScoreArgs {
     /// A model directory written by `ae train`, or a SAELens or sparsify SAE directory (scored
     /// on raw inputs; pass --contamination or --threshold).
     pub model: PathBuf,
-    /// Data to score: IDX, CSV, NPY, safetensors, or a directory or pattern of shards, with the model's input width.
+    /// Data to score: IDX, CSV, NPY, safetensors, Parquet, or a directory or pattern of shards, with the model's input width.
     pub data: PathBuf,
     #[command(flatten)]
     pub input: super::columns::ColumnArgs,

@@ -146,7 +146,7 @@ impl ModelArgs {
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Training data: IDX (gzipped or raw), CSV (header optional), NPY, safetensors, or a directory or pattern of shards; rows are samples.
+    /// Training data: IDX (gzipped or raw), CSV (header optional), NPY, safetensors, Parquet, or a directory or pattern of shards; rows are samples.
     pub data: PathBuf,
     #[command(flatten)]
     pub input: super::columns::ColumnArgs,
@@ -262,7 +262,7 @@ pub struct TrainArgs {
 struct TrainJob<'a> {
     args: &'a TrainArgs,
     settings: TrainSettings,
-    /// The training data, read lazily (NPY, safetensors, shards) or held whole.
+    /// The training data, read lazily (NPY, safetensors, Parquet, CSV, shards) or held whole.
     data: Box<dyn RowSource>,
     json: bool,
 }

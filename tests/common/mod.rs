@@ -66,3 +66,110 @@ pub fn assert_clean_error(out: &std::process::Output, needles: &[&str]) {
 pub fn load_npy(path: &str) -> ae_core::Matrix {
     ae_core::data::load_matrix(Path::new(path)).unwrap()
 }
+
+/// Writes a Parquet file of `rows` rows into `path`, in two row groups (Snappy): a string column
+/// `id`, `cols` double columns `x0, x1, ...` of the smooth values [`write_csv`] writes, and an
+/// int32 column `label` (every 10th row 1, else 0).
+pub fn write_parquet(path: &Path, rows: usize, cols: usize) {
+    use parquet::data_type::ByteArray;
+    let mut schema = String::from("message t { required binary id (STRING);");
+    for j in 0..cols {
+        schema += &format!(" required double x{j};");
+    }
+    schema += " required int32 label; }";
+    let columns = 1 + cols + 1;
+    write_parquet_with(path, &schema, rows, |col, range| match col {
+        0 => {
+            let ids: Vec<ByteArray> = range.map(|r| format!("u{r}").as_str().into()).collect();
+            Value::Bytes(ids)
+        }
+        c if c == columns - 1 => Value::I32(range.map(|r| (r % 10 == 0) as i32).collect()),
+        c => Value::F64(
+            range
+                .map(|i| {
+                    let t = i as f64 / rows as f64;
+                    0.5 + 0.4 * (6.0 * t + (c - 1) as f64).sin()
+                })
+                .collect(),
+        ),
+    });
+}
+
+/// Writes a Parquet file of `rows` rows into `path`: an int64 column `token` and a list column
+/// `acts` of `width` floats per row (smooth values, as [`write_csv`] writes), in two row groups.
+pub fn write_parquet_lists(path: &Path, rows: usize, width: usize) {
+    let schema = "message acts {
+        required int64 token;
+        required group acts (LIST) { repeated group list { required float element; } }
+    }";
+    write_parquet_with(path, schema, rows, |col, range| match col {
+        0 => Value::I64(range.map(|r| r as i64).collect()),
+        _ => Value::Lists(
+            range
+                .map(|i| {
+                    let t = i as f32 / rows as f32;
+                    (0..width)
+                        .map(|j| 0.5 + 0.4 * (6.0 * t + j as f32).sin())
+                        .collect()
+                })
+                .collect(),
+        ),
+    });
+}
+
+/// The values of a column of a row group, for [`write_parquet_with`].
+pub enum Value {
+    Bytes(Vec<parquet::data_type::ByteArray>),
+    F64(Vec<f64>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+    /// Rows of a required list of required floats.
+    Lists(Vec<Vec<f32>>),
+}
+
+/// Writes `schema` (a Parquet message type) with `rows` rows in two row groups, each column's
+/// values of a row range given by `column(index, rows)`.
+pub fn write_parquet_with(
+    path: &Path,
+    schema: &str,
+    rows: usize,
+    column: impl Fn(usize, std::ops::Range<usize>) -> Value,
+) {
+    use parquet::data_type::{ByteArrayType, DoubleType, FloatType, Int32Type, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use std::sync::Arc;
+    let schema = Arc::new(parquet::schema::parser::parse_message_type(schema).unwrap());
+    let props = WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = SerializedFileWriter::new(file, schema, Arc::new(props)).unwrap();
+    for range in [0..rows / 3, rows / 3..rows] {
+        let mut rg = w.next_row_group().unwrap();
+        let mut c = 0;
+        while let Some(mut col) = rg.next_column().unwrap() {
+            match column(c, range.clone()) {
+                Value::Bytes(v) => col.typed::<ByteArrayType>().write_batch(&v, None, None),
+                Value::F64(v) => col.typed::<DoubleType>().write_batch(&v, None, None),
+                Value::I32(v) => col.typed::<Int32Type>().write_batch(&v, None, None),
+                Value::I64(v) => col.typed::<Int64Type>().write_batch(&v, None, None),
+                Value::Lists(v) => {
+                    let rep: Vec<i16> = v
+                        .iter()
+                        .flat_map(|l| (0..l.len()).map(|j| (j > 0) as i16))
+                        .collect();
+                    let def = vec![1; rep.len()];
+                    let values = v.concat();
+                    let t = col.typed::<FloatType>();
+                    t.write_batch(&values, Some(&def), Some(&rep))
+                }
+            }
+            .unwrap();
+            col.close().unwrap();
+            c += 1;
+        }
+        rg.close().unwrap();
+    }
+    w.close().unwrap();
+}

@@ -1,7 +1,7 @@
 //! # ae-data
 //!
 //! Data loading: matrices of samples (`[rows, cols]`, one sample per row) and integer labels from
-//! NPY, CSV and IDX (MNIST) files, writing NPY, and per-feature [`normalize`]ation.
+//! NPY, CSV, Parquet and IDX (MNIST) files, writing NPY, and per-feature [`normalize`]ation.
 //!
 //! [`load_matrix`] and [`load_labels`] pick the reader from the file name:
 //!
@@ -9,23 +9,26 @@
 //! |----------------------------------------|----------------------------------------|
 //! | `*.npy`                                | NumPy array ([`npy`])                  |
 //! | `*.csv`, `*.tsv`, `*.txt`              | delimited text ([`csv`])               |
+//! | `*.parquet`, `*.pq`                    | Parquet ([`ParquetSource`])            |
 //! | `*.gz`, `*.idx`, `*-ubyte*`, `*idx*`   | IDX, raw or gzipped ([`idx`])          |
 //!
 //! Every reader returns finite data only: a NaN or infinity is an error naming the file and the
 //! place (`row 12, column 3` for binary arrays, counted from 0 as in NumPy; `line 13, column 4` for
-//! text, counted from 1 as in an editor). Bytes (`u8` IDX and NPY data) are scaled to `[0, 1]` by
+//! text, counted from 1 as in an editor; `row 12, column 3 ("x")` for Parquet, rows from 0 and
+//! columns from 1 as the column flags count them). Bytes (`u8` IDX and NPY data) are scaled to `[0, 1]` by
 //! dividing by 255 when read as a matrix; labels are always returned as stored.
 
 pub mod atomic;
-pub mod csv;
 pub mod idx;
 pub mod normalize;
 pub mod npy;
 pub mod source;
+pub mod spec;
 pub mod synth;
 pub mod table;
 
-pub use source::{MatrixSource, NpySource, RowSource, ShardedSource};
+pub use source::csv;
+pub use source::{MatrixSource, NpySource, ParquetSource, RowSource, ShardedSource};
 pub use synth::{SynthKind, Synthetic};
 
 use ae_backend::{Error, Matrix, Result};
@@ -33,13 +36,14 @@ use std::path::Path;
 
 /// The formats [`load_matrix`] and [`load_labels`] understand, as said in their errors.
 const SUPPORTED: &str = ".npy (NumPy), .csv/.tsv/.txt (delimited text), \
-                         .gz/.idx/*-ubyte (IDX, raw or gzipped)";
+                         .parquet/.pq (Parquet), .gz/.idx/*-ubyte (IDX, raw or gzipped)";
 
 /// A file format, chosen from a file name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
     Npy,
     Csv,
+    Parquet,
     Idx,
 }
 
@@ -53,6 +57,8 @@ impl Format {
             Ok(Format::Npy)
         } else if [".csv", ".tsv", ".txt"].iter().any(|e| name.ends_with(e)) {
             Ok(Format::Csv)
+        } else if name.ends_with(".parquet") || name.ends_with(".pq") {
+            Ok(Format::Parquet)
         } else if name.ends_with(".gz") || name.contains("-ubyte") || name.contains("idx") {
             Ok(Format::Idx)
         } else {
@@ -65,23 +71,26 @@ impl Format {
     }
 }
 
-/// Loads a `[rows, cols]` matrix of samples from an NPY, CSV or IDX file (chosen by file name,
+/// Loads a `[rows, cols]` matrix of samples from an NPY, CSV, Parquet or IDX file (chosen by file name,
 /// see the [module docs](self)). `u8` data is scaled to `[0, 1]`; 1-D data is `[n, 1]`; an array
 /// of more dimensions is `[d0, d1 * d2 * ...]`. Errors on NaN or infinity.
 pub fn load_matrix(path: &Path) -> Result<Matrix> {
     match Format::of(path)? {
         Format::Npy => npy::read_matrix(path),
         Format::Csv => csv::read_matrix(path),
+        Format::Parquet => source::parquet::read_matrix(path),
         Format::Idx => idx::read_matrix(path),
     }
 }
 
 /// Loads `[n]` integer labels from an IDX file (1-D), an NPY file (1-D or `[n, 1]`, integer or
-/// integral float values) or a CSV file (one column, optional header). Values are not scaled.
+/// integral float values), a CSV file (one column, optional header) or a Parquet file (one
+/// integer or integral column). Values are not scaled.
 pub fn load_labels(path: &Path) -> Result<Vec<i64>> {
     match Format::of(path)? {
         Format::Npy => npy::read_labels(path),
         Format::Csv => csv::read_labels(path),
+        Format::Parquet => source::parquet::read_labels(path),
         Format::Idx => idx::read_labels(path),
     }
 }
@@ -333,11 +342,13 @@ mod tests {
         assert_eq!(f("train-images-idx3-ubyte"), Some(Format::Idx));
         assert_eq!(f("x.idx"), Some(Format::Idx));
         assert_eq!(f("t10k-labels.idx1"), Some(Format::Idx));
-        let err = load_matrix(Path::new("data/x.parquet"))
+        assert_eq!(f("x.parquet"), Some(Format::Parquet));
+        assert_eq!(f("part-0.PQ"), Some(Format::Parquet));
+        let err = load_matrix(Path::new("data/x.feather"))
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("data/x.parquet") && err.contains(".npy"),
+            err.contains("data/x.feather") && err.contains(".npy") && err.contains(".parquet"),
             "{err}"
         );
         assert!(load_labels(Path::new("x.json")).is_err());

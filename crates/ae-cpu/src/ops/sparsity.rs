@@ -119,9 +119,15 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
         debug_assert_eq!((since.rows, since.cols), (1, code.cols), "track_dead");
         let rows = T::from_f64(code.rows as f64);
         let threshold = T::from_f64(sparsity::ACTIVE_THRESHOLD as f64);
-        for (j, s) in since.data.iter_mut().enumerate() {
-            let fired = (0..code.rows).any(|i| code.data[i * code.cols + j] > threshold);
-            *s = if fired { T::ZERO } else { *s + rows };
+        // Row by row (the code's memory order): a unit that fires anywhere is marked.
+        let mut fired = vec![false; code.cols];
+        for row in code.data.chunks_exact(code.cols.max(1)) {
+            for (f, &v) in fired.iter_mut().zip(row) {
+                *f |= v > threshold;
+            }
+        }
+        for (s, &f) in since.data.iter_mut().zip(&fired) {
+            *s = if f { T::ZERO } else { *s + rows };
         }
     }
 

@@ -3,15 +3,20 @@
 //! chunk, not the data. [`open`] picks the source from the file name: NPY and safetensors files
 //! are read by positional reads ([`NpySource`], [`SafetensorsSource`]: nothing is read until rows
 //! are asked for, the header is checked against the file's length first, and the data stays in
-//! the page cache, not in the process's memory); delimited text is parsed as it is read
-//! ([`crate::csv::CsvSource`]); a directory or a pattern of shards is one [`ShardedSource`]; IDX
+//! the page cache, not in the process's memory); Parquet files are decoded from the row groups
+//! that hold the rows asked for ([`ParquetSource`]); delimited text is parsed as it is read
+//! ([`CsvSource`]); a directory or a pattern of shards is one [`ShardedSource`]; IDX
 //! files (gzipped as MNIST comes) are read whole into a [`MatrixSource`].
 //!
 //! Rows come back as f32 `[count, cols]`, `u8` data divided by 255, and finite: a NaN or infinity
 //! is an error naming the file and the row and column in the whole file (counted from 0).
 
+pub mod csv;
+pub(crate) mod parquet;
 mod safetensors;
 
+pub use self::csv::CsvSource;
+pub use self::parquet::ParquetSource;
 pub use self::safetensors::SafetensorsSource;
 use crate::npy::{self, Header};
 use crate::{load_matrix, not_finite, Dtype, Format, RawArray};
@@ -69,9 +74,9 @@ pub fn runs(indices: &[u32]) -> impl Iterator<Item = std::ops::Range<usize>> + '
     })
 }
 
-/// Opens `path` as a [`RowSource`]: NPY and safetensors files read lazily, other formats whole, and a
-/// directory (or a `dir/*.npy`-style pattern: `*` and `?` in the file name) as its files, sorted
-/// by name, one data set ([`ShardedSource`]).
+/// Opens `path` as a [`RowSource`]: NPY, safetensors and Parquet files read lazily, CSV streamed,
+/// IDX whole, and a directory (or a `dir/*.npy`-style pattern: `*` and `?` in the file name) as
+/// its files, sorted by name, one data set ([`ShardedSource`]).
 pub fn open(path: &Path) -> Result<Box<dyn RowSource>> {
     open_tensor(path, None)
 }
@@ -91,14 +96,18 @@ pub fn open_tensor(path: &Path, tensor: Option<&str>) -> Result<Box<dyn RowSourc
     if safetensors {
         return Ok(Box::new(SafetensorsSource::open(path, tensor)?));
     }
-    if path.is_dir() || name.as_deref().is_some_and(|n| n.contains(['*', '?'])) {
+    if is_sharded(path) {
         return Ok(Box::new(ShardedSource::open(path)?));
     }
     match Format::of(path)? {
         Format::Npy => Ok(Box::new(NpySource::open(path)?)),
-        Format::Csv => Ok(Box::new(crate::csv::CsvSource::open(
+        Format::Csv => Ok(Box::new(csv::CsvSource::open(
             path,
-            &crate::table::ColumnSpec::default(),
+            &crate::spec::ColumnSpec::default(),
+        )?)),
+        Format::Parquet => Ok(Box::new(ParquetSource::open(
+            path,
+            &crate::spec::ColumnSpec::default(),
         )?)),
         Format::Idx => Ok(Box::new(MatrixSource::new(path, load_matrix(path)?))),
     }
@@ -197,12 +206,16 @@ impl PositionalFile {
 
     /// Fills `buf` from byte `offset`.
     pub(crate) fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.read_exact_at(offset, buf)
+            .map_err(|e| Error::io(path, e))
+    }
+
+    /// Fills `buf` from byte `offset` (the I/O error as it came).
+    pub(crate) fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::FileExt;
-            self.file
-                .read_exact_at(buf, offset)
-                .map_err(|e| Error::io(path, e))
+            self.file.read_exact_at(buf, offset)
         }
         #[cfg(not(unix))]
         {
@@ -211,7 +224,6 @@ impl PositionalFile {
             let mut f = &self.file;
             f.seek(SeekFrom::Start(offset))
                 .and_then(|_| f.read_exact(buf))
-                .map_err(|e| Error::io(path, e))
         }
     }
 
@@ -353,12 +365,18 @@ impl NpySource {
 /// `m` if every value is finite, else an error naming `path` and the first bad value's row (as
 /// `row_of` numbers a row of `m` in the file) and column.
 pub(crate) fn finite(path: &Path, m: Matrix, row_of: impl Fn(usize) -> usize) -> Result<Matrix> {
+    finite_at(path, m, |r, c| format!("row {}, column {c}", row_of(r)))
+}
+
+/// `m` if every value is finite, else an error naming `path` and the first bad value's place as
+/// `place(row, column)` of `m` says it.
+pub(crate) fn finite_at(
+    path: &Path,
+    m: Matrix,
+    place: impl Fn(usize, usize) -> String,
+) -> Result<Matrix> {
     match m.first_non_finite() {
-        Some((r, c, v)) => Err(Error::format(
-            path,
-            format!("row {}, column {c}", row_of(r)),
-            not_finite(v),
-        )),
+        Some((r, c, v)) => Err(Error::format(path, place(r, c), not_finite(v))),
         None => Ok(m),
     }
 }
@@ -374,44 +392,68 @@ pub struct ShardedSource {
     cols: usize,
 }
 
+/// Whether `path` names shards: a directory, or a pattern (`*` or `?` in its file name).
+pub(crate) fn is_sharded(path: &Path) -> bool {
+    path.is_dir()
+        || path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains(['*', '?']))
+}
+
+/// The shards `path` names: the files of a directory, or those matching the pattern in its file
+/// name, sorted by name (hidden files left out); none is an error.
+pub(crate) fn shard_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let (dir, pattern) = if path.is_dir() {
+        (path.to_path_buf(), None)
+    } else {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let pattern = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        (dir, pattern)
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| Error::io(&dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            let name = name.unwrap_or_default();
+            !name.starts_with('.')
+                && pattern
+                    .as_deref()
+                    .is_none_or(|pat| wildcard_match(pat, &name))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::format(
+            path,
+            "shards",
+            "no data files here; expected one or more .npy, .safetensors, .parquet, .csv or \
+                 IDX files",
+        ));
+    }
+    Ok(files)
+}
+
 impl ShardedSource {
     /// The files of directory `path`, or those matching the pattern in its file name.
     pub fn open(path: &Path) -> Result<Self> {
-        let (dir, pattern) = if path.is_dir() {
-            (path.to_path_buf(), None)
-        } else {
-            let dir = match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                _ => PathBuf::from("."),
-            };
-            let pattern = path.file_name().map(|n| n.to_string_lossy().into_owned());
-            (dir, pattern)
-        };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map_err(|e| Error::io(&dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .filter(|p| {
-                let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-                let name = name.unwrap_or_default();
-                !name.starts_with('.')
-                    && pattern
-                        .as_deref()
-                        .is_none_or(|pat| wildcard_match(pat, &name))
-            })
-            .collect();
-        files.sort();
-        if files.is_empty() {
-            return Err(Error::format(
-                path,
-                "shards",
-                "no data files here; expected one or more .npy, .csv or IDX files",
-            ));
-        }
+        Self::open_with(path, open)
+    }
+
+    /// [`ShardedSource::open`], opening each shard with `open_shard`.
+    pub(crate) fn open_with(
+        path: &Path,
+        mut open_shard: impl FnMut(&Path) -> Result<Box<dyn RowSource>>,
+    ) -> Result<Self> {
+        let files = shard_files(path)?;
         let mut shards: Vec<Box<dyn RowSource>> = Vec::with_capacity(files.len());
         let mut starts = vec![0];
         for file in &files {
-            let shard = open(file)?;
+            let shard = open_shard(file)?;
             if let Some(first) = shards.first() {
                 if shard.dtype() != first.dtype() {
                     return Err(Error::format(

@@ -10,9 +10,9 @@
 //! errors are `line L, column C`, counted from 1, where `L` is the line the record starts on.
 //! Which columns are read, the labels column and empty cells follow a [`ColumnSpec`].
 
-use super::integral;
-use crate::table::{check_fill, ColumnSpec, Impute, InputColumns, Medians, Resolved};
-use crate::{not_finite, RowSource};
+use super::{out_of_range, RowSource};
+use crate::spec::{check_fill, Column, ColumnSpec, Impute, InputColumns, Medians, Resolved};
+use crate::{integral, not_finite};
 use ae_backend::{Error, Matrix, Result};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -28,7 +28,7 @@ pub fn read_matrix(path: &Path) -> Result<Matrix> {
 pub fn read_labels(path: &Path) -> Result<Vec<i64>> {
     let spec = ColumnSpec {
         columns: Some(Vec::new()),
-        labels: Some(crate::table::Column::Number(1)),
+        labels: Some(Column::Number(1)),
         ..ColumnSpec::default()
     };
     let source = CsvSource::open(path, &spec)?;
@@ -243,7 +243,8 @@ impl CsvSource {
             &self.path,
             place(line, c + 1),
             format!(
-                "an empty cell in column {}; fill empty cells with --impute median, or leave                  the column out with --drop-columns {}",
+                "an empty cell in column {}; fill empty cells with --impute median, or leave \
+                 the column out with --drop-columns {}",
                 self.column_name(c),
                 self.flag_name(c)
             ),
@@ -319,9 +320,7 @@ impl RowSource for CsvSource {
     }
     fn read(&self, start: usize, count: usize) -> Result<Matrix> {
         if start.checked_add(count).is_none_or(|end| end > self.rows) {
-            return Err(crate::source::out_of_range(
-                &self.path, start, count, self.rows,
-            ));
+            return Err(out_of_range(&self.path, start, count, self.rows));
         }
         let mut data = Vec::with_capacity(count * self.cols());
         if count > 0 {
@@ -337,12 +336,7 @@ impl RowSource for CsvSource {
     fn gather(&self, indices: &[u32]) -> Result<Matrix> {
         let cols = self.cols();
         if let Some(&bad) = indices.iter().find(|&&i| i as usize >= self.rows) {
-            return Err(crate::source::out_of_range(
-                &self.path,
-                bad as usize,
-                1,
-                self.rows,
-            ));
+            return Err(out_of_range(&self.path, bad as usize, 1, self.rows));
         }
         let mut slots: Vec<usize> = (0..indices.len()).collect();
         slots.sort_by_key(|&s| indices[s]);

@@ -72,11 +72,10 @@ pub fn open_table(path: &Path, tensor: Option<&str>, spec: &ColumnSpec) -> Resul
     let inner = source::open_tensor(path, tensor)?;
     let width = inner.cols();
     let resolved = spec.resolve(path, None, width)?;
-    if !matches!(spec.impute, Impute::Refuse) {
-        // Binary arrays have no empty cells; a NaN is an error where it is read.
-        if let Impute::Values(v) = &spec.impute {
-            check_fill(path, v, resolved.features.len())?;
-        }
+    // Binary arrays have no empty cells (a NaN is an error where it is read); saved fill values
+    // must still fit the columns read.
+    if let Impute::Values(v) = &spec.impute {
+        check_fill(path, v, resolved.features.len())?;
     }
     let labels = match resolved.labels {
         Some(c) => Some(read_label_column(inner.as_ref(), c)?),

@@ -331,7 +331,16 @@ fn every_command_prints_its_keys() {
         "--epochs",
         "1",
     ]);
-    assert_exact("compare", &v, &[("results", Array), ("backend", String)]);
+    assert_exact(
+        "compare",
+        &v,
+        &[
+            ("results", Array),
+            ("train_rows", Number),
+            ("test_rows", Number),
+            ("backend", String),
+        ],
+    );
     for r in v["results"].as_array().unwrap() {
         assert_exact(
             "compare result",

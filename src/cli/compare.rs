@@ -1,4 +1,5 @@
-//! `ae compare`: PCA against the autoencoder at several code sizes on a held-out split.
+//! `ae compare`: PCA against the autoencoder at several code sizes on a held-out split, every
+//! pass over the data a chunk of rows at a time.
 
 use super::progress::TrainProgress;
 use super::train::{FitArgs, ModelArgs};
@@ -6,16 +7,21 @@ use super::values::NormalizeArg;
 use super::{open_device, print_result, GlobalArgs};
 use ae::workflow::{self, PreBiasInit, TrainSettings};
 use ae::{Job, Matrix, Result};
+use ae_core::data::{RowSource, RowSubset};
 use ae_core::pca::{CovarianceAccumulator, MAX_STREAMING_DIM};
-use ae_core::{trainer, Backend, Output, Pca};
+use ae_core::trainer::{self, Rows};
+use ae_core::{Backend, Output, Pca};
 use clap::Args;
 use std::fmt;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// Data: IDX, CSV, NPY or Parquet.
+    /// Data: IDX, CSV, NPY, safetensors, Parquet, or a directory or pattern of shards (read a
+    /// chunk at a time: memory is bounded by the batch, not the data).
     pub data: PathBuf,
+    #[command(flatten)]
+    pub input: super::columns::ColumnArgs,
     /// Code sizes to compare, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "2,8,32")]
     pub codes: Vec<usize>,
@@ -29,6 +35,10 @@ pub struct CompareArgs {
     /// Fraction of rows held out to measure test MSE.
     #[arg(long, default_value_t = 0.2)]
     pub test_fraction: f64,
+    /// Read the training rows from the file a batch at a time and split off the test rows by a
+    /// seeded row hash, even when the data would fit in memory (data over 1 GiB always is).
+    #[arg(long)]
+    pub stream: bool,
     /// Input normalisation (fitted on the training rows).
     #[arg(long, value_enum, ignore_case = true, default_value_t = NormalizeArg::None)]
     pub normalize: NormalizeArg,
@@ -36,8 +46,10 @@ pub struct CompareArgs {
 
 struct CompareJob<'a> {
     args: &'a CompareArgs,
-    train: Matrix,
-    test: Matrix,
+    source: &'a dyn RowSource,
+    /// Training and test rows of `source`.
+    train: Vec<u32>,
+    test: Vec<u32>,
     prefix: Vec<usize>,
     json: bool,
 }
@@ -47,6 +59,10 @@ struct CompareJob<'a> {
 pub struct CompareOutput {
     /// One entry per `--codes` value, in order.
     pub results: Vec<CompareRow>,
+    /// Rows the models were fitted on.
+    pub train_rows: usize,
+    /// Rows the test MSEs are measured on.
+    pub test_rows: usize,
     /// The backend.
     pub backend: String,
 }
@@ -90,6 +106,10 @@ impl Job for CompareJob<'_> {
 
     fn run<B: Backend>(self, backend: &B) -> Result<Vec<CompareRow>> {
         let a = self.args;
+        let train_set = RowSubset::new(self.source, &self.train);
+        // PCA's covariance of the normalised training rows, accumulated once (every code size's
+        // run fits the same normalisation on the same rows).
+        let mut pca_fit: Option<PcaFit> = None;
         let mut results = Vec::new();
         for &code in &a.codes {
             let mut layers = self.prefix.clone();
@@ -101,15 +121,17 @@ impl Job for CompareJob<'_> {
                 val_split: 0.0,
                 contamination: None,
                 encoder_from_decoder: false,
-                stream: false,
+                stream: a.stream,
                 input: None,
                 resume: false,
                 pre_bias_init: PreBiasInit::Mean,
                 decoder_init_norm: None,
             };
-            let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);
-            let trained = workflow::train_model(backend, &self.train, &settings, None, &mut |e| {
-                progress.update(e)
+            let mut progress =
+                TrainProgress::new(&settings.train, self.train.len(), 0.0, self.json);
+            let trained = workflow::train_source(backend, &train_set, &settings, None, &mut |e| {
+                progress.update(e);
+                Ok(())
             });
             progress.finish();
             let trained = trained?;
@@ -117,17 +139,32 @@ impl Job for CompareJob<'_> {
                 .saved
                 .normalization
                 .clone()
-                .expect("train_model sets it");
-            let (mut train, mut test) = (self.train.clone(), self.test.clone());
-            stats.apply(&mut train)?;
-            stats.apply(&mut test)?;
-            let ae_mse = test.mse(&trained.model.map_rows(
-                backend,
-                &test,
-                Output::Reconstruction,
-            )?)?;
-            let pca = fit_pca(&train, code.min(train.cols))?;
-            let pca_mse = test.mse(&pca.reconstruct(&test)?)?;
+                .expect("train_source sets it");
+            let rows = |idx| Rows::Source {
+                source: self.source,
+                rows: idx,
+                stats: Some(&stats),
+            };
+            let fit = match pca_fit.take() {
+                Some(fit) => fit,
+                None => PcaFit::of(rows(&self.train))?,
+            };
+            let pca = fit.components(code.min(self.source.cols()))?;
+            // Test MSEs, a chunk of test rows at a time.
+            let (mut ae_sse, mut pca_sse) = (0.0f64, 0.0f64);
+            let test = rows(&self.test);
+            for chunk in test.chunks() {
+                let (_, x) = chunk?;
+                let ae = trained
+                    .model
+                    .map_rows(backend, &x, Output::Reconstruction)?;
+                let n = x.data.len() as f64;
+                ae_sse += x.mse(&ae)? * n;
+                pca_sse += x.mse(&pca.reconstruct(&x)?)? * n;
+            }
+            pca_fit = Some(fit);
+            let elements = (test.len() * test.cols()) as f64;
+            let (ae_mse, pca_mse) = (ae_sse / elements, pca_sse / elements);
             if !self.json {
                 eprintln!("code {code:>4}: autoencoder test mse {ae_mse:.6}, pca {pca_mse:.6}");
             }
@@ -142,29 +179,57 @@ impl Job for CompareJob<'_> {
     }
 }
 
-/// PCA with `k` components of `train` (`[n, d]`). Up to [`MAX_STREAMING_DIM`] columns it goes
-/// through the accumulator, whose f64 scratch is one block of rows instead of a centred f64 copy
-/// of all of them; wider data (which the accumulator refuses) takes the whole-matrix fit.
-fn fit_pca(train: &Matrix, k: usize) -> Result<Pca> {
-    if train.cols > MAX_STREAMING_DIM {
-        return Pca::fit(train, k);
+/// What PCA is fitted from: up to [`MAX_STREAMING_DIM`] columns the covariance accumulated a
+/// chunk of rows at a time (f64, `d x d`), so memory is bounded by the chunk; wider data (which
+/// the accumulator refuses) the training rows themselves, which must then fit in memory.
+enum PcaFit {
+    Covariance(CovarianceAccumulator),
+    Rows(Matrix),
+}
+
+impl PcaFit {
+    fn of(train: Rows<'_>) -> Result<PcaFit> {
+        let cols = train.cols();
+        if cols > MAX_STREAMING_DIM {
+            let bytes = (train.len() * cols) as u64 * 4;
+            if bytes > workflow::RESIDENT_BYTES {
+                return Err(ae::Error::Config(format!(
+                    "PCA of {cols} columns is fitted in memory (the streaming covariance goes up \
+                     to {MAX_STREAMING_DIM}), and the {} training rows need {} MiB, more than the \
+                     {} MiB allowed; use fewer rows or columns",
+                    train.len(),
+                    bytes >> 20,
+                    workflow::RESIDENT_BYTES >> 20
+                )));
+            }
+            return Ok(PcaFit::Rows(train.chunk(0, train.len())?));
+        }
+        let mut acc = CovarianceAccumulator::new(cols)?;
+        for chunk in train.chunks() {
+            acc.push(&chunk?.1)?;
+        }
+        Ok(PcaFit::Covariance(acc))
     }
-    let mut acc = CovarianceAccumulator::new(train.cols)?;
-    acc.push(train)?;
-    acc.finish(k)
+
+    /// PCA with `k` components.
+    fn components(&self, k: usize) -> Result<Pca> {
+        match self {
+            PcaFit::Covariance(acc) => acc.finish(k),
+            PcaFit::Rows(m) => Pca::fit(m, k),
+        }
+    }
 }
 
 pub fn run(g: &GlobalArgs, args: CompareArgs) -> Result<()> {
-    let data = ae_core::data::load_matrix(&args.data)?;
-    let prefix = args
-        .layers
-        .clone()
-        .unwrap_or_else(|| vec![data.cols, 512, 128]);
-    if prefix.first() != Some(&data.cols) {
+    let table = args.input.open(&args.data)?;
+    let source = table.source.as_ref();
+    let cols = source.cols();
+    let prefix = args.layers.clone().unwrap_or_else(|| vec![cols, 512, 128]);
+    if prefix.first() != Some(&cols) {
         return Err(ae::Error::Shape(format!(
             "{} has {} columns but --layers starts with {}",
             args.data.display(),
-            data.cols,
+            cols,
             prefix.first().copied().unwrap_or(0)
         )));
     }
@@ -173,15 +238,25 @@ pub fn run(g: &GlobalArgs, args: CompareArgs) -> Result<()> {
             "--codes needs positive code sizes".into(),
         ));
     }
-    let (train, test) = trainer::split(&data, args.test_fraction, args.fit.seed)?;
-    if test.rows == 0 {
+    // Data that fits in memory keeps the permutation split of every release; larger data is split
+    // by a row hash, in file order, without a permutation of all rows.
+    let fits = source.in_memory()
+        || !args.stream && (source.rows() * cols) as u64 * 4 <= workflow::RESIDENT_BYTES;
+    let split = match fits {
+        true => trainer::split_rows,
+        false => trainer::split_rows_hashed,
+    };
+    let (train, test) = split(source.rows(), args.test_fraction, args.fit.seed)?;
+    if test.is_empty() {
         return Err(ae::Error::Config(
             "--test-fraction leaves no test rows".into(),
         ));
     }
+    let (train_rows, test_rows) = (train.len(), test.len());
     let device = open_device(g)?;
     let results = device.run(CompareJob {
         args: &args,
+        source,
         train,
         test,
         prefix,
@@ -191,6 +266,8 @@ pub fn run(g: &GlobalArgs, args: CompareArgs) -> Result<()> {
         g,
         &CompareOutput {
             results,
+            train_rows,
+            test_rows,
             backend: device.name(),
         },
     );

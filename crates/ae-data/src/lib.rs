@@ -28,7 +28,7 @@ pub mod synth;
 pub mod table;
 
 pub use source::csv;
-pub use source::{MatrixSource, NpySource, ParquetSource, RowSource, ShardedSource};
+pub use source::{MatrixSource, NpySource, ParquetSource, RowSource, RowSubset, ShardedSource};
 pub use synth::{SynthKind, Synthetic};
 
 use ae_backend::{Error, Matrix, Result};

@@ -5,8 +5,9 @@
 //! are asked for, the header is checked against the file's length first, and the data stays in
 //! the page cache, not in the process's memory); Parquet files are decoded from the row groups
 //! that hold the rows asked for ([`ParquetSource`]); delimited text is parsed as it is read
-//! ([`CsvSource`]); a directory or a pattern of shards is one [`ShardedSource`]; IDX
-//! files (gzipped as MNIST comes) are read whole into a [`MatrixSource`].
+//! ([`CsvSource`]); a directory or a pattern of shards is one [`ShardedSource`]; IDX files are
+//! read by positional reads when raw, and decompressed once when gzipped as MNIST comes (into
+//! memory when small, else into a temporary file: [`IdxSource`]).
 //!
 //! Rows come back as f32 `[count, cols]`, `u8` data divided by 255, and finite: a NaN or infinity
 //! is an error naming the file and the row and column in the whole file (counted from 0).
@@ -21,8 +22,9 @@ pub use self::parquet::ParquetSource;
 pub use self::safetensors::SafetensorsSource;
 pub use self::sharded::ShardedSource;
 pub(crate) use self::sharded::{is_sharded, shard_files};
+pub use crate::idx::IdxSource;
 use crate::npy::{self, Header};
-use crate::{load_matrix, not_finite, Dtype, Format, RawArray};
+use crate::{not_finite, Dtype, Format, RawArray};
 use ae_backend::{Error, Matrix, Result};
 use std::path::{Path, PathBuf};
 
@@ -112,7 +114,7 @@ pub fn open_tensor(path: &Path, tensor: Option<&str>) -> Result<Box<dyn RowSourc
             path,
             &crate::spec::ColumnSpec::default(),
         )?)),
-        Format::Idx => Ok(Box::new(MatrixSource::new(path, load_matrix(path)?))),
+        Format::Idx => Ok(Box::new(IdxSource::open(path)?)),
     }
 }
 
@@ -181,6 +183,56 @@ impl RowSource for MatrixSource<'_> {
     }
 }
 
+/// Some rows of a source as a data set of their own: row `i` is `source`'s row `rows[i]` (for
+/// the training side of a split, without reading it).
+pub struct RowSubset<'a> {
+    source: &'a dyn RowSource,
+    rows: &'a [u32],
+}
+
+impl<'a> RowSubset<'a> {
+    /// `source`'s rows `rows`, in that order.
+    pub fn new(source: &'a dyn RowSource, rows: &'a [u32]) -> Self {
+        RowSubset { source, rows }
+    }
+}
+
+impl RowSource for RowSubset<'_> {
+    fn path(&self) -> &Path {
+        self.source.path()
+    }
+    fn dtype(&self) -> Option<&'static str> {
+        self.source.dtype()
+    }
+    fn in_memory(&self) -> bool {
+        self.source.in_memory()
+    }
+    fn rows(&self) -> usize {
+        self.rows.len()
+    }
+    fn cols(&self) -> usize {
+        self.source.cols()
+    }
+    fn read(&self, start: usize, count: usize) -> Result<Matrix> {
+        match start.checked_add(count) {
+            Some(end) if end <= self.rows.len() => self.source.gather(&self.rows[start..end]),
+            _ => Err(out_of_range(self.path(), start, count, self.rows.len())),
+        }
+    }
+    fn gather(&self, indices: &[u32]) -> Result<Matrix> {
+        let mapped = indices
+            .iter()
+            .map(|&i| {
+                self.rows
+                    .get(i as usize)
+                    .copied()
+                    .ok_or_else(|| out_of_range(self.path(), i as usize, 1, self.rows.len()))
+            })
+            .collect::<Result<Vec<u32>>>()?;
+        self.source.gather(&mapped)
+    }
+}
+
 /// A file read by positional reads (`pread`): each chunk's bytes are read into a buffer of that
 /// chunk, so the data set stays in the operating system's page cache and out of the process's
 /// resident memory (a memory map would count every page it touched).
@@ -194,6 +246,11 @@ pub(crate) struct PositionalFile {
 impl PositionalFile {
     pub(crate) fn open(path: &Path) -> Result<Self> {
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        Self::from_file(path, file)
+    }
+
+    /// An open `file`; `path` names it in errors.
+    pub(crate) fn from_file(path: &Path, file: std::fs::File) -> Result<Self> {
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         Ok(PositionalFile {
             file,
@@ -387,6 +444,7 @@ pub(crate) fn finite_at(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load_matrix;
 
     fn npy_bytes(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
         let mut header =
@@ -402,6 +460,20 @@ mod tests {
         out.extend_from_slice(header.as_bytes());
         out.extend_from_slice(data);
         out
+    }
+
+    #[test]
+    fn a_row_subset_reads_the_rows_it_names() {
+        let m = Matrix::new(10, 2, (0..20).map(|i| i as f32).collect()).unwrap();
+        let src = MatrixSource::borrowed("m", &m);
+        let rows = [7u32, 2, 3, 9];
+        let sub = RowSubset::new(&src, &rows);
+        assert_eq!((sub.rows(), sub.cols(), sub.in_memory()), (4, 2, true));
+        assert_eq!(sub.read(1, 2).unwrap().data, [4.0, 5.0, 6.0, 7.0]);
+        assert_eq!(sub.gather(&[3, 0]).unwrap().data, [18.0, 19.0, 14.0, 15.0]);
+        let err = sub.read(3, 2).unwrap_err().to_string();
+        assert!(err.contains("rows 3..5") && err.contains("4 rows"), "{err}");
+        assert!(sub.gather(&[4]).is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! panic.
 
 mod common;
-use common::{ae, assert_clean_error, stderr, write_csv};
+use common::{ae, assert_clean_error, load_npy, stderr, write_csv};
 
 #[test]
 fn csv_with_non_numeric_cell() {
@@ -285,4 +285,73 @@ fn flag_values_ignore_case_and_take_the_library_s_aliases() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(common::json(&out)["kind"], "swiss-roll");
+}
+
+/// `ae args` under a file-size limit of 16 blocks (8 or 16 KiB as the shell counts them): every
+/// write past it fails part way, as on a disk that fills (`EFBIG` here, `ENOSPC` there; the same
+/// error path), with SIGXFSZ ignored so that the write returns the error instead of killing.
+#[cfg(unix)]
+fn ae_on_a_full_disk(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 16; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_ae"))
+        .args(args)
+        .env("NODEVICE_SELECT", "1")
+        .output()
+        .expect("sh runs")
+}
+
+/// Names in `dir` (and `dir/resume`) that are temporary files of atomic writes.
+#[cfg(unix)]
+fn temporaries(dir: &std::path::Path) -> Vec<String> {
+    [dir.to_path_buf(), dir.join("resume")]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_disk_that_fills_is_an_error_naming_the_file_and_what_was_saved_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.csv");
+    write_csv(&data, 2000, 40);
+    let model = dir.path().join("model");
+    let (d, m) = (data.to_str().unwrap(), model.to_str().unwrap());
+    let train =
+        |layers: &'static str| ["train", d, "--out", m, "--layers", layers, "--epochs", "1"];
+    let out = ae(&train("40,128,8"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let saved = |name: &str| std::fs::read(model.join(name)).unwrap();
+    let (weights, config) = (saved("model.safetensors"), saved("config.json"));
+    assert!(weights.len() > 32 << 10, "the model must outgrow the limit");
+
+    // Training again into the same directory: the new files cannot be written in full.
+    let out = ae_on_a_full_disk(&train("40,96,8"));
+    assert_clean_error(&out, &[m]);
+    assert_eq!(saved("model.safetensors"), weights);
+    assert_eq!(saved("config.json"), config);
+    assert_eq!(temporaries(&model), Vec::<String>::new());
+
+    // Codes of 2,000 rows x 8 (64 KB) into a file that exists: it keeps its old contents.
+    let codes = dir.path().join("codes.npy");
+    std::fs::write(&codes, b"keep").unwrap();
+    let c = codes.to_str().unwrap();
+    let out = ae_on_a_full_disk(&["encode", m, d, "--out", c]);
+    assert_clean_error(&out, &["codes.npy"]);
+    assert!(
+        !stderr(&out).contains(".codes.npy."),
+        "names a temporary: {}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&codes).unwrap(), b"keep");
+    assert_eq!(temporaries(dir.path()), Vec::<String>::new());
+    // The model saved before still loads and encodes.
+    let out = ae(&["encode", m, d, "--out", c]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(load_npy(c).cols, 8);
 }

@@ -4,7 +4,7 @@
 //! every tensor's name and shape against the config.
 
 use crate::{Autoencoder, Backend, Error, Matrix, ModelConfig, Result};
-use ae_data::atomic::write_atomic;
+use ae_data::atomic::write_atomic_all;
 use ae_data::normalize::NormStats;
 use safetensors::tensor::{Dtype, TensorView};
 use std::path::{Path, PathBuf};
@@ -108,8 +108,10 @@ pub fn save<B: Backend>(
     let json = serde_json::to_vec_pretty(&config).expect("config serialises");
     // Each file is replaced atomically; the checksum in config.json lets a load tell a torn pair
     // (a crash between the two renames) from a matching one.
-    write_atomic(&dir.join(WEIGHTS_FILE), &blob)?;
-    write_atomic(&dir.join(CONFIG_FILE), &json)
+    write_atomic_all(&[
+        (&dir.join(WEIGHTS_FILE), &blob),
+        (&dir.join(CONFIG_FILE), &json),
+    ])
 }
 
 /// Named f32 matrices as safetensors bytes (a `[1, n]` tensor named `*.bias` as `[n]`).

@@ -16,6 +16,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     file.commit()
 }
 
+/// Writes several files atomically and together: every one is written to its temporary file and
+/// flushed to disk before any is renamed over its target, so a write that fails (a full disk)
+/// leaves every target as it was. Only a crash between the renames can leave some replaced and
+/// some not (checkpoints carry a checksum that tells such a pair apart).
+pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> Result<()> {
+    let mut written = Vec::with_capacity(files.len());
+    for &(path, bytes) in files {
+        let mut file = AtomicFile::create(path)?;
+        file.write_all(bytes)?;
+        written.push(file.flushed()?);
+    }
+    written.into_iter().try_for_each(Flushed::commit)
+}
+
 /// A file written in pieces that appears at its path only when [`AtomicFile::commit`] succeeds:
 /// until then it is a temporary file beside the target, removed when dropped (an error, a full
 /// disk, Ctrl-C), so nothing half-written is ever left at `path`.
@@ -55,16 +69,58 @@ impl AtomicFile {
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
         self.tmp
             .write_all(bytes)
-            .map_err(|e| Error::io(&self.path, e))
+            .map_err(|e| Error::io(&self.path, unwrapped(e)))
     }
 
     /// Flushes to disk and renames over the target, then (on unix) syncs the directory.
     pub fn commit(self) -> Result<()> {
+        self.flushed()?.commit()
+    }
+
+    /// Flushes the temporary file to disk (where a full disk shows at the latest), not yet
+    /// renamed.
+    fn flushed(self) -> Result<Flushed> {
         let path = self.path;
-        let result = (|| {
+        let flush = || {
             let tmp = self.tmp.into_inner().map_err(|e| e.into_error())?;
             tmp.as_file().sync_all()?;
-            tmp.persist(&path).map_err(|e| e.error)?;
+            Ok(tmp)
+        };
+        match flush() {
+            Ok(tmp) => Ok(Flushed {
+                path,
+                dir: self.dir,
+                tmp,
+            }),
+            Err(e) => Err(Error::io(&path, unwrapped(e))),
+        }
+    }
+}
+
+/// An error of the temporary file without the temporary path `tempfile` appends to it (`... at
+/// path "dir/.name.XXXX.tmp"`, a file gone by the time the error is read; the message names the
+/// target instead).
+fn unwrapped(e: std::io::Error) -> std::io::Error {
+    let text = e.to_string();
+    match text.rsplit_once(" at path \"") {
+        Some((message, _)) if e.get_ref().is_some() => std::io::Error::new(e.kind(), message),
+        _ => e,
+    }
+}
+
+/// An [`AtomicFile`] on disk in full under its temporary name, to be renamed over its target.
+struct Flushed {
+    path: PathBuf,
+    dir: PathBuf,
+    tmp: tempfile::NamedTempFile,
+}
+
+impl Flushed {
+    /// Renames over the target, then (on unix) syncs the directory.
+    fn commit(self) -> Result<()> {
+        let path = self.path;
+        let result = (|| {
+            self.tmp.persist(&path).map_err(|e| e.error)?;
             #[cfg(unix)]
             std::fs::File::open(&self.dir)?.sync_all()?;
             Ok(())
@@ -115,6 +171,27 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["taken"]);
+    }
+
+    #[test]
+    fn files_written_together_replace_none_when_one_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.bin"), dir.path().join("sub/b"));
+        write_atomic(&a, b"old").unwrap();
+        // The second file cannot be written (its directory is missing), so the first keeps its
+        // old contents although its own new bytes were written in full.
+        let err = write_atomic_all(&[(&a, b"new"), (&b, b"x")]).unwrap_err();
+        assert!(err.to_string().contains("sub/b"), "{err}");
+        assert_eq!(std::fs::read(&a).unwrap(), b"old");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temporaries left"
+        );
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        write_atomic_all(&[(&a, b"new"), (&b, b"x")]).unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), b"new");
+        assert_eq!(std::fs::read(&b).unwrap(), b"x");
     }
 
     #[cfg(unix)]

@@ -482,8 +482,10 @@ pub fn save(dir: &Path, format: SaeFormat, sae: &Sae) -> Result<()> {
     if cfg_path.exists() {
         std::fs::remove_file(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
     }
-    crate::atomic::write_atomic(&dir.join(format.weights_file()), &blob)?;
-    crate::atomic::write_atomic(&cfg_path, &json)
+    crate::atomic::write_atomic_all(&[
+        (&dir.join(format.weights_file()), &blob),
+        (&cfg_path, &json),
+    ])
 }
 
 /// Reads the SAE in `dir`, of the format [`detect`] finds (an error when it finds none).

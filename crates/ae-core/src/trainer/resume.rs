@@ -4,7 +4,7 @@
 //! [`save`] writes into a directory beside the model and [`load`] reads back. The epoch's
 //! shuffling is not stored: the order of epoch `e` is replayed from the seed.
 
-use crate::atomic::write_atomic;
+use crate::atomic::write_atomic_all;
 use crate::checkpoint::{read_safetensors, serialize_named};
 use crate::{
     Autoencoder, Backend, EpochMetrics, Error, Matrix, ModelConfig, Optimizer, ParamSpec, Result,
@@ -80,9 +80,12 @@ pub fn save(dir: &Path, state: &TrainState) -> Result<()> {
             .map(|(i, m)| (format!("optimizer/{i:04}"), m.clone())),
     );
     named.push(("dead_since".into(), state.dead_since.clone()));
-    write_atomic(&dir.join(TENSORS_FILE), &serialize_named(named)?)?;
+    let tensors = serialize_named(named)?;
     let json = serde_json::to_vec_pretty(&state.progress).expect("progress serialises");
-    write_atomic(&dir.join(STATE_FILE), &json)
+    write_atomic_all(&[
+        (&dir.join(TENSORS_FILE), &tensors),
+        (&dir.join(STATE_FILE), &json),
+    ])
 }
 
 /// Reads the state [`save`] wrote into `dir`; an error names the file when it is missing, of

@@ -5,18 +5,20 @@
 use crate::anomaly;
 use ae_core::checkpoint::{self, SavedConfig};
 use ae_core::data::normalize::{NormStats, Normalization};
-use ae_core::data::{MatrixSource, RowSource};
+use ae_core::data::{MatrixSource, RowSource, RowSubset};
 use ae_core::metrics;
 use ae_core::trainer::{self, Rows, TrainEvent};
 use ae_core::{
-    Autoencoder, Backend, EpochMetrics, Error, Matrix, ModelConfig, Pca, Result, TrainConfig,
+    Autoencoder, Backend, EpochMetrics, Error, Matrix, ModelConfig, Result, TrainConfig,
     TrainReport,
 };
 use std::path::Path;
 
 mod models;
+mod pca;
 
 pub use models::{export_model, load_model, Exported};
+pub use pca::PcaFit;
 
 /// Everything `ae train` decides before training starts.
 #[derive(Clone, Debug)]
@@ -482,38 +484,62 @@ pub struct OneClass {
 
 /// Trains an autoencoder (`settings`) and a PCA of the same code size on the rows of `train`
 /// labelled `class`, scores every row of `test`, and measures how well each ranks the other
-/// classes as anomalies. Inputs are raw; `settings.normalization` is fitted on the class's rows.
+/// classes as anomalies. Each set comes with one label per row. Inputs are raw;
+/// `settings.normalization` is fitted on the class's rows. Rows are read a chunk at a time (the
+/// class's rows into memory only when they fit, as [`train_source`] decides).
 pub fn one_class<B: Backend>(
     backend: &B,
-    train: (&Matrix, &[i64]),
-    test: (&Matrix, &[i64]),
+    train: (&dyn RowSource, &[i64]),
+    test: (&dyn RowSource, &[i64]),
     class: i64,
     settings: &TrainSettings,
 ) -> Result<OneClass> {
-    let rows: Vec<usize> = (0..train.0.rows).filter(|&i| train.1[i] == class).collect();
+    for (set, labels) in [train, test] {
+        if labels.len() != set.rows() {
+            return Err(Error::Shape(format!(
+                "{} has {} rows but {} labels",
+                set.path().display(),
+                set.rows(),
+                labels.len()
+            )));
+        }
+    }
+    let rows: Vec<u32> = (0..train.1.len() as u32)
+        .filter(|&i| train.1[i as usize] == class)
+        .collect();
     if rows.len() < 2 {
         return Err(Error::Config(format!(
             "class {class} has {} training rows; at least 2 are needed",
             rows.len()
         )));
     }
-    let normal = train.0.select_rows(&rows);
-    let trained = train_model(backend, &normal, settings, None, &mut |_| {})?;
+    let normal = RowSubset::new(train.0, &rows);
+    let trained = train_source(backend, &normal, settings, None, &mut |_| Ok(()))?;
     let stats = trained
         .saved
         .normalization
         .clone()
-        .expect("train_model sets it");
-    let (mut normal_n, mut test_n) = (normal, test.0.clone());
-    stats.apply(&mut normal_n)?;
-    stats.apply(&mut test_n)?;
+        .expect("train_source sets it");
+    let k = settings.model.code_dim().min(rows.len() - 1).max(1);
+    let pca = PcaFit::of(Rows::Source {
+        source: train.0,
+        rows: &rows,
+        stats: Some(&stats),
+    })?
+    .components(k)?;
+    let all: Vec<u32> = (0..test.1.len() as u32).collect();
+    let test_rows = Rows::Source {
+        source: test.0,
+        rows: &all,
+        stats: Some(&stats),
+    };
+    let (mut ae_scores, mut pca_scores) = (Vec::new(), Vec::new());
+    for chunk in test_rows.chunks() {
+        let (_, x) = chunk?;
+        ae_scores.extend(anomaly::scores(backend, &trained.model, &x)?);
+        pca_scores.extend(anomaly::row_errors(&x, &pca.reconstruct(&x)?)?);
+    }
     let labels = anomaly::LabelRule::NormalIs(class).apply(test.1);
-    let ae_scores = anomaly::scores(backend, &trained.model, &test_n)?;
-    let pca = Pca::fit(
-        &normal_n,
-        settings.model.code_dim().min(normal_n.rows - 1).max(1),
-    )?;
-    let pca_scores = anomaly::row_errors(&test_n, &pca.reconstruct(&test_n)?)?;
     Ok(OneClass {
         class,
         train_rows: rows.len(),

@@ -1,7 +1,7 @@
 //! The flags that say how a data file is read, shared by every command that reads one: the
 //! tensor of a safetensors file, the columns of a table, its labels column and empty cells.
 
-use ae::{Error, Matrix, Result};
+use ae::{Error, Result};
 use ae_core::checkpoint::SavedConfig;
 use ae_core::data::table::{self, Column, ColumnSpec, Impute, Table};
 use clap::{Args, ValueEnum};
@@ -65,13 +65,6 @@ impl ColumnArgs {
             saved.input.as_ref(),
         )
     }
-}
-
-/// Every row of a table, read a chunk at a time into one matrix (for the commands that work in
-/// memory).
-pub fn read_all(table: &Table) -> Result<Matrix> {
-    let source = table.source.as_ref();
-    source.read(0, source.rows())
 }
 
 /// The labels of a table read with `--labels-column`, or an error saying where labels come from.

@@ -5,12 +5,11 @@ use super::progress::TrainProgress;
 use super::train::{FitArgs, ModelArgs};
 use super::values::NormalizeArg;
 use super::{open_device, print_result, GlobalArgs};
-use ae::workflow::{self, PreBiasInit, TrainSettings};
-use ae::{Job, Matrix, Result};
+use ae::workflow::{self, PcaFit, PreBiasInit, TrainSettings};
+use ae::{Job, Result};
 use ae_core::data::{RowSource, RowSubset};
-use ae_core::pca::{CovarianceAccumulator, MAX_STREAMING_DIM};
 use ae_core::trainer::{self, Rows};
-use ae_core::{Backend, Output, Pca};
+use ae_core::{Backend, Output};
 use clap::Args;
 use std::fmt;
 use std::path::PathBuf;
@@ -176,47 +175,6 @@ impl Job for CompareJob<'_> {
             });
         }
         Ok(results)
-    }
-}
-
-/// What PCA is fitted from: up to [`MAX_STREAMING_DIM`] columns the covariance accumulated a
-/// chunk of rows at a time (f64, `d x d`), so memory is bounded by the chunk; wider data (which
-/// the accumulator refuses) the training rows themselves, which must then fit in memory.
-enum PcaFit {
-    Covariance(CovarianceAccumulator),
-    Rows(Matrix),
-}
-
-impl PcaFit {
-    fn of(train: Rows<'_>) -> Result<PcaFit> {
-        let cols = train.cols();
-        if cols > MAX_STREAMING_DIM {
-            let bytes = (train.len() * cols) as u64 * 4;
-            if bytes > workflow::RESIDENT_BYTES {
-                return Err(ae::Error::Config(format!(
-                    "PCA of {cols} columns is fitted in memory (the streaming covariance goes up \
-                     to {MAX_STREAMING_DIM}), and the {} training rows need {} MiB, more than the \
-                     {} MiB allowed; use fewer rows or columns",
-                    train.len(),
-                    bytes >> 20,
-                    workflow::RESIDENT_BYTES >> 20
-                )));
-            }
-            return Ok(PcaFit::Rows(train.chunk(0, train.len())?));
-        }
-        let mut acc = CovarianceAccumulator::new(cols)?;
-        for chunk in train.chunks() {
-            acc.push(&chunk?.1)?;
-        }
-        Ok(PcaFit::Covariance(acc))
-    }
-
-    /// PCA with `k` components.
-    fn components(&self, k: usize) -> Result<Pca> {
-        match self {
-            PcaFit::Covariance(acc) => acc.finish(k),
-            PcaFit::Rows(m) => Pca::fit(m, k),
-        }
     }
 }
 

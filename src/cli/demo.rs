@@ -8,6 +8,7 @@ use super::{open_device, print_result, GlobalArgs};
 use ae::workflow::{self, PreBiasInit, TrainSettings};
 use ae::{picture, Job, Matrix, Result};
 use ae_core::data::normalize::Normalization;
+use ae_core::data::MatrixSource;
 use ae_core::{
     data, Activation, Backend, Loss, LrSchedule, ModelConfig, OptimizerConfig, Output, Pca,
     TrainConfig,
@@ -183,10 +184,14 @@ impl Job for DemoJob<'_> {
             pre_bias_init: PreBiasInit::Mean,
             decoder_init_norm: None,
         };
+        let (train, test) = (
+            MatrixSource::borrowed("the training digits", &self.train),
+            MatrixSource::borrowed("the test digits", &self.test),
+        );
         let anomaly = ae::workflow::one_class(
             backend,
-            (&self.train, &self.labels.0),
-            (&self.test, &self.labels.1),
+            (&train, &self.labels.0),
+            (&test, &self.labels.1),
             NORMAL_DIGIT,
             &one_class_settings,
         )?;

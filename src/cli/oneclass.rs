@@ -7,8 +7,8 @@ use super::values::NormalizeArg;
 use super::{open_device, print_result, GlobalArgs};
 use ae::workflow::OneClass;
 use ae::workflow::{PreBiasInit, TrainSettings};
-use ae::{Job, Matrix, Result};
-use ae_core::data;
+use ae::{Job, Result};
+use ae_core::data::{self, RowSource, RowSubset};
 use ae_core::{Backend, Error};
 use clap::Args;
 use std::fmt;
@@ -84,24 +84,34 @@ impl fmt::Display for OneClassOutput {
     }
 }
 
-struct OneClassJob {
-    train: (Matrix, Vec<i64>),
-    test: (Matrix, Vec<i64>),
+struct OneClassJob<'a> {
+    /// The data set and one label per row.
+    source: &'a dyn RowSource,
+    labels: &'a [i64],
+    /// Rows `0..split` train, the rest are the test rows.
+    split: usize,
     classes: Vec<i64>,
     settings: TrainSettings,
     json: bool,
 }
 
-impl Job for OneClassJob {
+impl Job for OneClassJob<'_> {
     type Output = Vec<OneClass>;
 
     fn run<B: Backend>(self, backend: &B) -> Result<Vec<OneClass>> {
+        let (train_idx, test_idx): (Vec<u32>, Vec<u32>) = (
+            (0..self.split as u32).collect(),
+            (self.split as u32..self.labels.len() as u32).collect(),
+        );
+        let train = RowSubset::new(self.source, &train_idx);
+        let test = RowSubset::new(self.source, &test_idx);
+        let (train_labels, test_labels) = self.labels.split_at(self.split);
         let mut out = Vec::new();
         for &class in &self.classes {
             let r = ae::workflow::one_class(
                 backend,
-                (&self.train.0, &self.train.1),
-                (&self.test.0, &self.test.1),
+                (&train, train_labels),
+                (&test, test_labels),
                 class,
                 &self.settings,
             )?;
@@ -119,17 +129,18 @@ impl Job for OneClassJob {
 
 pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
     let table = args.input.open(&args.data)?;
-    let x = super::columns::read_all(&table)?;
+    let source = table.source.as_ref();
+    let (n, cols) = (source.rows(), source.cols());
     let labels = match &args.labels {
         Some(path) => {
             let labels = data::load_labels(path)?;
-            if labels.len() != x.rows {
+            if labels.len() != n {
                 return Err(Error::Shape(format!(
                     "{} has {} labels but {} has {} rows",
                     path.display(),
                     labels.len(),
                     args.data.display(),
-                    x.rows
+                    n
                 )));
             }
             labels
@@ -142,10 +153,8 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
             args.test_fraction
         )));
     }
-    let test_rows = ((x.rows as f64) * args.test_fraction).round() as usize;
-    let split = x.rows - test_rows;
-    let train_idx: Vec<usize> = (0..split).collect();
-    let test_idx: Vec<usize> = (split..x.rows).collect();
+    let test_rows = ((n as f64) * args.test_fraction).round() as usize;
+    let split = n - test_rows;
     let mut classes = args.classes.clone().unwrap_or_else(|| {
         let mut c = labels.clone();
         c.sort_unstable();
@@ -153,12 +162,12 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
         c
     });
     classes.dedup();
-    let layers = args.layers.clone().unwrap_or_else(|| vec![x.cols, 128, 16]);
-    if layers.first() != Some(&x.cols) {
+    let layers = args.layers.clone().unwrap_or_else(|| vec![cols, 128, 16]);
+    if layers.first() != Some(&cols) {
         return Err(Error::Shape(format!(
             "{} has {} columns but --layers starts with {}",
             args.data.display(),
-            x.cols,
+            cols,
             layers.first().copied().unwrap_or(0)
         )));
     }
@@ -177,8 +186,9 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
     };
     let device = open_device(g)?;
     let results = device.run(OneClassJob {
-        train: (x.select_rows(&train_idx), labels[..split].to_vec()),
-        test: (x.select_rows(&test_idx), labels[split..].to_vec()),
+        source,
+        labels: &labels,
+        split,
         classes,
         settings,
         json: g.json,

@@ -33,6 +33,34 @@ pub struct BenchResult {
     pub rows: usize,
     /// Batch size.
     pub batch_size: usize,
+    /// Kernels one training step launches, where the backend counts them (wgpu).
+    pub dispatches_per_step: Option<Dispatches>,
+}
+
+/// The kernels of one training step: how many in all, and how many of each entry point.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Dispatches {
+    /// Dispatches in the step.
+    pub total: u64,
+    /// Dispatches of each kernel launched in the step, most first.
+    pub by_kernel: Vec<(String, u64)>,
+}
+
+impl Dispatches {
+    /// The dispatches between two readings of [`ae_core::backend::ops::TensorOps::dispatch_counts`].
+    fn between(before: &[(&'static str, u64)], after: &[(&'static str, u64)]) -> Dispatches {
+        let mut by_kernel: Vec<(String, u64)> = before
+            .iter()
+            .zip(after)
+            .map(|(&(name, b), &(_, a))| (name.to_string(), a - b))
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        by_kernel.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
+        Dispatches {
+            total: by_kernel.iter().map(|(_, n)| n).sum(),
+            by_kernel,
+        }
+    }
 }
 
 /// Trains the reference model for `epochs` epochs on `data` and times each epoch.
@@ -61,6 +89,9 @@ impl Job for ThroughputBench {
             early_stopping_patience: None,
             ..TrainConfig::default()
         };
+        // The dispatches of one steady step: from the end of the first epoch's second step to
+        // the end of its third (the first of a run allocates; all full batches do the same work).
+        let (mut before, mut per_step) = (None, None);
         let report = trainer::train(
             backend,
             &mut model,
@@ -68,7 +99,22 @@ impl Job for ThroughputBench {
             None,
             &train_cfg,
             &[],
-            &mut |_: TrainEvent<'_, B>| Ok(()),
+            &mut |e: TrainEvent<'_, B>| {
+                if let TrainEvent::Step {
+                    epoch: 1,
+                    step,
+                    steps_per_epoch,
+                } = e
+                {
+                    let counts = backend.dispatch_counts();
+                    match (step, steps_per_epoch >= 3, before.take()) {
+                        (2, true, _) => before = Some(counts),
+                        (3, true, Some(b)) => per_step = Some(Dispatches::between(&b, &counts)),
+                        _ => {}
+                    }
+                }
+                Ok(())
+            },
         )?;
         let per_epoch: Vec<f64> = report.history.iter().map(|m| m.samples_per_sec).collect();
         let mut steady: Vec<f64> = per_epoch.iter().skip(1).copied().collect();
@@ -89,6 +135,7 @@ impl Job for ThroughputBench {
             gflops: median * macs as f64 * 2.0 / 1e9,
             rows: self.data.rows,
             batch_size: self.batch_size,
+            dispatches_per_step: per_step.filter(|d| d.total > 0),
         })
     }
 }

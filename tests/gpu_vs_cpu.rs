@@ -129,6 +129,40 @@ proptest! {
     }
 
     #[test]
+    fn fused_bias_activation_equals_the_separate_ops_and_matches_cpu(rows in dim(), cols in dim(), seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let z0 = random(rows, cols, seed, 6.0);
+        let bias0 = random(1, cols, seed + 1, 1.0);
+        let up = random(rows, cols, seed + 2, 1.0);
+        for act in Activation::ALL {
+            // [z, a, d/dz, db] fused, then the same from add_bias, activation,
+            // activation_backward and bias_grad.
+            let (g, c) = both!(gpu, |be| {
+                let bias = be.upload(&bias0).unwrap();
+                let mut z = be.upload(&z0).unwrap();
+                let mut a = be.upload(&poison(rows, cols)).unwrap();
+                be.bias_activation(act, &mut z, &bias, &mut a);
+                let mut grad = be.upload(&up).unwrap();
+                let mut db = be.upload(&poison(1, cols)).unwrap();
+                be.activation_bias_backward(act, &z, &a, &mut grad, &mut db);
+                let mut z2 = be.upload(&z0).unwrap();
+                be.add_bias(&mut z2, &bias);
+                let mut a2 = be.upload(&poison(rows, cols)).unwrap();
+                be.activation(act, &z2, &mut a2);
+                let mut grad2 = be.upload(&up).unwrap();
+                be.activation_backward(act, &z2, &a2, &mut grad2);
+                let mut db2 = be.upload(&poison(1, cols)).unwrap();
+                be.bias_grad(&grad2, &mut db2);
+                [z, a, grad, db, z2, a2, grad2, db2].iter().map(|t| be.download(t).unwrap()).collect()
+            });
+            for (side, out) in [("gpu", &g), ("cpu", &c)] {
+                prop_assert_eq!(&out[..4], &out[4..], "{} {}: fused differs from the separate ops", side, act.name());
+            }
+            assert_close(&g[..3], &c[..3], ELEMENTWISE, act.name())?;
+        }
+    }
+
+    #[test]
     fn bias_ops_match_cpu(rows in dim(), cols in dim(), seed in 0u64..1000) {
         let Some(gpu) = device() else { return Ok(()) };
         let x0 = random(rows, cols, seed, 1.0);

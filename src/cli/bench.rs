@@ -77,6 +77,19 @@ impl fmt::Display for BenchEntry {
                         .collect::<Vec<_>>()
                         .join(" ")
                 )?;
+                if let Some(d) = &r.dispatches_per_step {
+                    let kernels: Vec<String> = d
+                        .by_kernel
+                        .iter()
+                        .map(|(k, n)| format!("{k} {n}"))
+                        .collect();
+                    write!(
+                        f,
+                        "\n    {} dispatches per training step: {}",
+                        d.total,
+                        kernels.join(", ")
+                    )?;
+                }
                 for t in matmul.iter().flatten() {
                     write!(
                         f,

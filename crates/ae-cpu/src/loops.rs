@@ -280,6 +280,38 @@ fn sum_zip_serial<T: Copy>(a: &[T], b: &[T], f: &impl Fn(T, T) -> f64) -> f64 {
     (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
 }
 
+/// `f(x_row, y_row)` for each pair of `cols`-wide rows of `x` and `y` (same length).
+pub(crate) fn for_rows2<T: Copy + Send + Sync>(
+    x: &mut [T],
+    y: &mut [T],
+    cols: usize,
+    f: impl Fn(&mut [T], &mut [T]) + Sync,
+) {
+    debug_assert_eq!(x.len(), y.len(), "for_rows2 lengths");
+    let cols = cols.max(1);
+    let pairs = |x: &mut [T], y: &mut [T]| {
+        x.chunks_exact_mut(cols)
+            .zip(y.chunks_exact_mut(cols))
+            .for_each(|(a, b)| f(a, b))
+    };
+    if parallel(x.len()) {
+        let block = (CHUNK / cols).max(1) * cols;
+        x.par_chunks_mut(block)
+            .zip(y.par_chunks_mut(block))
+            .for_each(|(xb, yb)| {
+                vectorised(
+                    #[inline(always)]
+                    || pairs(xb, yb),
+                )
+            });
+    } else {
+        vectorised(
+            #[inline(always)]
+            || pairs(x, y),
+        );
+    }
+}
+
 /// `f(row)` for each `cols`-wide row of `x`.
 pub(crate) fn for_rows<T: Copy + Send + Sync>(
     x: &mut [T],

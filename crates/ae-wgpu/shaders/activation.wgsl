@@ -75,3 +75,70 @@ fn activation_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
         out[i] = out[i] * derivative(p.act, z[i], a[i]);
     }
 }
+
+// bias_activation: a layer's epilogue in one pass, add_bias then activation: pre[r, c] +=
+// act_bias[c], then post = f(pre); pre, post [len / cols, cols], act_bias [1, cols]; a 2-D grid
+// of 256-wide workgroups (i = y * row_stride + x).
+
+struct BiasActivationParams {
+    len: u32,
+    cols: u32,
+    act: u32,
+    row_stride: u32,
+}
+
+@group(0) @binding(0) var<uniform> bias_act_p: BiasActivationParams;
+@group(0) @binding(1) var<storage, read> act_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> pre: array<f32>;
+@group(0) @binding(3) var<storage, read_write> post: array<f32>;
+
+@compute @workgroup_size(256, 1, 1)
+fn bias_activation(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.y * bias_act_p.row_stride + gid.x;
+    if (i < bias_act_p.len) {
+        let v = pre[i] + act_bias[i % bias_act_p.cols];
+        pre[i] = v;
+        post[i] = forward(bias_act_p.act, v);
+    }
+}
+
+// activation_bias_backward: the epilogue's backward in one pass, activation_backward then
+// bias_grad: grad_in_place *= f'(z) (a = f(z)), then bias_grad[0, j] = sum_i grad_in_place[i, j];
+// z, a, grad_in_place [rows, cols]. A 256-thread workgroup per block of 64 columns: 4 threads per
+// column each take every 4th row, then the 4 partials are added (bias_grad's order).
+
+struct ActivationBiasBackwardParams {
+    rows: u32,
+    cols: u32,
+    act: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> act_bias_back_p: ActivationBiasBackwardParams;
+@group(0) @binding(4) var<storage, read_write> grad_in_place: array<f32>;
+@group(0) @binding(5) var<storage, read_write> bias_grad: array<f32>;
+
+var<workgroup> bias_parts: array<f32, 256>;
+
+@compute @workgroup_size(64, 4, 1)
+fn activation_bias_backward(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let cols = act_bias_back_p.cols;
+    let j = wg.x * 64u + lid.x;
+    var s = 0.0;
+    if (j < cols) {
+        for (var i = lid.y; i < act_bias_back_p.rows; i += 4u) {
+            let at = i * cols + j;
+            let g = grad_in_place[at] * derivative(act_bias_back_p.act, z[at], a[at]);
+            grad_in_place[at] = g;
+            s += g;
+        }
+    }
+    bias_parts[lid.y * 64u + lid.x] = s;
+    workgroupBarrier();
+    if (lid.y == 0u && j < cols) {
+        bias_grad[j] = bias_parts[lid.x] + bias_parts[64u + lid.x] + bias_parts[128u + lid.x] + bias_parts[192u + lid.x];
+    }
+}

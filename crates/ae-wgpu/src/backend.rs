@@ -116,6 +116,8 @@ pub struct WgpuBackend {
     partials: Mutex<wgpu::Buffer>,
     /// The first device error or loss, reported by the next `sync` or `download`.
     failure: Arc<Mutex<Option<String>>>,
+    /// Dispatches recorded per kernel, in [`Kernel::ALL`] order.
+    dispatched: Vec<std::sync::atomic::AtomicU64>,
 }
 
 fn storage_usage() -> wgpu::BufferUsages {
@@ -173,6 +175,7 @@ impl WgpuBackend {
             pending: Mutex::default(),
             uniform_arena,
             index_arena: Mutex::new(index_arena),
+            dispatched: Kernel::ALL.iter().map(|_| Default::default()).collect(),
             partials: Mutex::new(partials),
             failure,
         };
@@ -306,6 +309,7 @@ impl WgpuBackend {
         groups: (u32, u32, u32),
     ) {
         debug_assert_eq!(P::NAME, kernel.params_name(), "{kernel:?}'s parameters");
+        self.dispatched[kernel.index()].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let bindings = kernel.bindings();
         assert_eq!(
             binds.len(),
@@ -529,6 +533,19 @@ impl TensorOps for WgpuBackend {
 
     fn shape(&self, t: &WgpuTensor) -> (usize, usize) {
         (t.rows, t.cols)
+    }
+
+    fn dispatch_counts(&self) -> Vec<(&'static str, u64)> {
+        Kernel::ALL
+            .iter()
+            .zip(&self.dispatched)
+            .map(|(k, n)| {
+                (
+                    k.entry_point(),
+                    n.load(std::sync::atomic::Ordering::Relaxed),
+                )
+            })
+            .collect()
     }
 
     fn sync(&self) -> Result<()> {

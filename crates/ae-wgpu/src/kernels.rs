@@ -35,6 +35,11 @@ macro_rules! kernels {
             /// Every kernel, in table order.
             pub const ALL: &'static [Kernel] = &[$(Kernel::$kernel,)*];
 
+            /// Its place in [`Kernel::ALL`] (the table's order, which is the declaration order).
+            pub fn index(self) -> usize {
+                self as usize
+            }
+
             /// The WGSL file (without `.wgsl`) that holds the entry point.
             pub fn file(self) -> &'static str {
                 match self { $(Kernel::$kernel => $file,)* }
@@ -85,6 +90,10 @@ kernels! {
     Activation => "activation", "activation", ActivationParams, [1 z read, 3 out write];
     ActivationBackward => "activation", "activation_backward", ActivationParams,
         [1 z read, 2 a read, 3 out write];
+    BiasActivation => "activation", "bias_activation", BiasActivationParams,
+        [1 act_bias read, 2 pre write, 3 post write];
+    ActivationBiasBackward => "activation", "activation_bias_backward",
+        ActivationBiasBackwardParams, [1 z read, 2 a read, 4 grad_in_place write, 5 bias_grad write];
     Loss => "loss", "loss", LossParams,
         [1 input read, 2 expected read, 3 grad write, 4 partial write];
     /// `acc[0] += scale * sum(partial)`: the end of every reduction (loss, L1, KL).
@@ -291,11 +300,7 @@ impl Pipelines {
     }
 
     pub(crate) fn get(&self, k: Kernel) -> &Pipeline {
-        let i = Kernel::ALL
-            .iter()
-            .position(|&x| x == k)
-            .expect("all kernels are built");
-        &self.pipelines[i]
+        &self.pipelines[k.index()]
     }
 }
 
@@ -318,7 +323,8 @@ mod tests {
     #[test]
     fn every_kernel_has_a_file_and_distinct_entry_point() {
         let mut seen = std::collections::HashSet::new();
-        for k in Kernel::ALL {
+        for (i, k) in Kernel::ALL.iter().enumerate() {
+            assert_eq!(k.index(), i, "{k:?}: the index is its place in the table");
             assert!(shader_source(k.file()).is_some(), "{k:?}");
             assert!(seen.insert(k.entry_point()), "{k:?} repeats an entry point");
             assert_eq!(

@@ -70,6 +70,28 @@ params! {
     }
 }
 
+params! {
+    /// `bias_activation` over the `len` elements of `z [len / cols, cols]`.
+    BiasActivationParams {
+        len: u32,
+        cols: u32,
+        /// The activation's `ACT_*` id ([`activation_id`]).
+        act: u32,
+        row_stride: u32,
+    }
+}
+
+params! {
+    /// `activation_bias_backward` of `grad [rows, cols]`.
+    ActivationBiasBackwardParams {
+        rows: u32,
+        cols: u32,
+        /// The activation's `ACT_*` id ([`activation_id`]).
+        act: u32,
+        _pad: u32,
+    }
+}
+
 // ---- loss ----
 
 params! {

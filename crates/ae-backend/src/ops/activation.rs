@@ -175,6 +175,28 @@ impl FromStr for Activation {
 pub trait ActivationOps: TensorOps {
     /// `a = f(z)` elementwise, same shapes.
     fn activation(&self, act: Activation, z: &Self::Tensor, a: &mut Self::Tensor);
+    /// A layer's epilogue in one pass: `z[i, j] += bias[0, j]`, then `a = f(z)`; `z`, `a`
+    /// `[rows, cols]`, `bias` `[1, cols]`. The same values as
+    /// [`crate::ops::LinearOps::add_bias`] then [`ActivationOps::activation`].
+    fn bias_activation(
+        &self,
+        act: Activation,
+        z: &mut Self::Tensor,
+        bias: &Self::Tensor,
+        a: &mut Self::Tensor,
+    );
+    /// The epilogue's backward in one pass: `grad *= f'(z)` in place (given `a = f(z)`), then
+    /// `db[0, j] = sum_i grad[i, j]`; `z`, `a`, `grad` `[rows, cols]`, `db` `[1, cols]`. The same
+    /// values as [`ActivationOps::activation_backward`] then
+    /// [`crate::ops::LinearOps::bias_grad`].
+    fn activation_bias_backward(
+        &self,
+        act: Activation,
+        z: &Self::Tensor,
+        a: &Self::Tensor,
+        grad: &mut Self::Tensor,
+        db: &mut Self::Tensor,
+    );
     /// The backward of [`ActivationOps::activation`], in place: `grad *= f'(z)` (given
     /// `a = f(z)`), same shapes.
     fn activation_backward(

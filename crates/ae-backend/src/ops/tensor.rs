@@ -33,6 +33,13 @@ pub trait TensorOps: Send + Sync {
     fn shape(&self, t: &Self::Tensor) -> (usize, usize);
     /// Waits for all queued work; reports a device failure.
     fn sync(&self) -> Result<()>;
+
+    /// Kernels launched so far, by name, where the backend counts them (wgpu: the compute
+    /// dispatches recorded for each entry point; empty where nothing is counted), to measure
+    /// how many a training step takes.
+    fn dispatch_counts(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// The error [`TensorOps::write`] gives when `m` is not of the tensor's `shape`.

@@ -165,9 +165,10 @@ impl<B: Backend> Autoencoder<B> {
                 }
                 _ => backend.matmul(input, false, w, !plan.transposed, 1.0, 0.0, &mut cur.z),
             }
-            backend.add_bias(&mut cur.z, &self.params[plan.bias]);
+            let bias = &self.params[plan.bias];
             match (cur.a.as_mut(), self.config.code_topk, ws.topk_mask.as_mut()) {
                 (Some(a), Some(k), Some(mask)) if i == code_layer => {
+                    backend.add_bias(&mut cur.z, bias);
                     match (ws.code_theta.as_mut(), self.config.code_threshold) {
                         (Some(theta), Some(t)) if !ws.training => {
                             backend.fill(theta, t);
@@ -180,8 +181,10 @@ impl<B: Backend> Autoencoder<B> {
                         backend.active_columns(mask, idx);
                     }
                 }
-                (Some(a), _, _) => backend.activation(plan.spec.activation, &cur.z, a),
-                (None, _, _) => {}
+                (Some(a), _, _) => {
+                    backend.bias_activation(plan.spec.activation, &mut cur.z, bias, a)
+                }
+                (None, _, _) => backend.add_bias(&mut cur.z, bias),
             }
         }
     }
@@ -207,13 +210,19 @@ impl<B: Backend> Autoencoder<B> {
         input_grad: Option<&mut B::Tensor>,
     ) {
         let plan = self.plans[i];
+        // d / d z, and from it the bias gradient (fused with the activation's backward).
+        let db = &mut grads.tensors[plan.bias];
         match (cur.a.as_ref(), mask) {
-            (Some(_), Some(mask)) => backend.mul_assign(&mut cur.grad, mask),
-            (Some(a), None) if !folded => {
-                backend.activation_backward(plan.spec.activation, &cur.z, a, &mut cur.grad)
+            (Some(_), Some(mask)) => {
+                backend.mul_assign(&mut cur.grad, mask);
+                backend.bias_grad(&cur.grad, db);
             }
-            _ => {}
+            (Some(a), None) if !folded => {
+                backend.activation_bias_backward(plan.spec.activation, &cur.z, a, &mut cur.grad, db)
+            }
+            _ => backend.bias_grad(&cur.grad, db),
         }
+        grads.written[plan.bias] = true;
         let accumulate = grads.written[plan.weight];
         let beta = if accumulate { 1.0 } else { 0.0 };
         let gw = &mut grads.tensors[plan.weight];
@@ -238,8 +247,6 @@ impl<B: Backend> Autoencoder<B> {
                 }
             }
             grads.written[plan.weight] = true;
-            backend.bias_grad(&cur.grad, &mut grads.tensors[plan.bias]);
-            grads.written[plan.bias] = true;
             return;
         }
         if plan.transposed {
@@ -250,8 +257,6 @@ impl<B: Backend> Autoencoder<B> {
             backend.matmul(&cur.grad, true, input, false, 1.0, beta, gw);
         }
         grads.written[plan.weight] = true;
-        backend.bias_grad(&cur.grad, &mut grads.tensors[plan.bias]);
-        grads.written[plan.bias] = true;
         if let Some(dx) = input_grad {
             backend.matmul(&cur.grad, false, w, plan.transposed, 1.0, 0.0, dx);
         }

@@ -2,7 +2,7 @@
 //! (maths and shapes in `ae_backend::ops::activation`).
 
 use crate::{loops, same_shape, CpuBackend, CpuElement, CpuTensor};
-use ae_backend::ops::ActivationOps;
+use ae_backend::ops::{ActivationOps, LinearOps};
 use ae_backend::Activation;
 
 impl<T: CpuElement> ActivationOps for CpuBackend<T> {
@@ -18,6 +18,43 @@ impl<T: CpuElement> ActivationOps for CpuBackend<T> {
             };
         }
         apply!(Identity, Relu, LeakyRelu, Sigmoid, Tanh, Gelu, Softplus);
+    }
+
+    fn bias_activation(
+        &self,
+        act: Activation,
+        z: &mut CpuTensor<T>,
+        bias: &CpuTensor<T>,
+        a: &mut CpuTensor<T>,
+    ) {
+        same_shape(z, a, "bias_activation");
+        debug_assert_eq!(bias.data.len(), z.cols, "bias_activation bias width");
+        macro_rules! apply {
+            ($($variant:ident),*) => {
+                match act {
+                    $(Activation::$variant => loops::for_rows2(&mut z.data, &mut a.data, z.cols, #[inline(always)] |zr, ar| {
+                        for ((z, a), b) in zr.iter_mut().zip(ar.iter_mut()).zip(&bias.data) {
+                            *z += *b;
+                            *a = Activation::$variant.forward(*z);
+                        }
+                    }),)*
+                }
+            };
+        }
+        apply!(Identity, Relu, LeakyRelu, Sigmoid, Tanh, Gelu, Softplus);
+    }
+
+    fn activation_bias_backward(
+        &self,
+        act: Activation,
+        z: &CpuTensor<T>,
+        a: &CpuTensor<T>,
+        grad: &mut CpuTensor<T>,
+        db: &mut CpuTensor<T>,
+    ) {
+        // The elementwise part runs in parallel; the column sums keep bias_grad's row order.
+        self.activation_backward(act, z, a, grad);
+        self.bias_grad(grad, db);
     }
 
     fn activation_backward(

@@ -3,7 +3,7 @@
 
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
 use crate::kernels::{activation_id, Kernel};
-use crate::params::ActivationParams;
+use crate::params::{ActivationBiasBackwardParams, ActivationParams, BiasActivationParams};
 use ae_backend::ops::ActivationOps;
 use ae_backend::Activation;
 
@@ -33,6 +33,67 @@ impl ActivationOps for WgpuBackend {
         let (p, groups) = self.activation_params(act, a.len());
         let binds = [Bind::Buffer(z.buffer()), Bind::Buffer(a.buffer())];
         self.dispatch(Kernel::Activation, &p, &binds, groups);
+    }
+
+    fn bias_activation(
+        &self,
+        act: Activation,
+        z: &mut WgpuTensor,
+        bias: &WgpuTensor,
+        a: &mut WgpuTensor,
+    ) {
+        debug_assert_eq!((z.rows, z.cols), (a.rows, a.cols), "bias_activation");
+        debug_assert_eq!((bias.rows, bias.cols), (1, z.cols), "bias_activation bias");
+        if z.len() == 0 {
+            return;
+        }
+        let grid = self.grid(z.len());
+        let p = BiasActivationParams {
+            len: z.len() as u32,
+            cols: z.cols as u32,
+            act: activation_id(act),
+            row_stride: grid.row_stride,
+        };
+        let binds = [
+            Bind::Buffer(bias.buffer()),
+            Bind::Buffer(z.buffer()),
+            Bind::Buffer(a.buffer()),
+        ];
+        self.dispatch(Kernel::BiasActivation, &p, &binds, grid.groups);
+    }
+
+    fn activation_bias_backward(
+        &self,
+        act: Activation,
+        z: &WgpuTensor,
+        a: &WgpuTensor,
+        grad: &mut WgpuTensor,
+        db: &mut WgpuTensor,
+    ) {
+        debug_assert_eq!(
+            (z.rows, z.cols),
+            (grad.rows, grad.cols),
+            "activation_bias_backward"
+        );
+        debug_assert_eq!(
+            (db.rows, db.cols),
+            (1, grad.cols),
+            "activation_bias_backward db"
+        );
+        let p = ActivationBiasBackwardParams {
+            rows: grad.rows as u32,
+            cols: grad.cols as u32,
+            act: activation_id(act),
+            ..Default::default()
+        };
+        let groups = (grad.cols.div_ceil(64).max(1) as u32, 1, 1);
+        let binds = [
+            Bind::Buffer(z.buffer()),
+            Bind::Buffer(a.buffer()),
+            Bind::Buffer(grad.buffer()),
+            Bind::Buffer(db.buffer()),
+        ];
+        self.dispatch(Kernel::ActivationBiasBackward, &p, &binds, groups);
     }
 
     fn activation_backward(

@@ -924,3 +924,51 @@ fn train_encode_and_score_parquet_files() {
     let read = ae_core::data::load_matrix(&codes).unwrap();
     assert_eq!((read.rows, read.cols), (500, 3));
 }
+
+/// `ae bench` on the wgpu backend counts the kernels of one training step: each layer's bias and
+/// activation are one dispatch, and so are the activation's backward and the bias gradient.
+#[test]
+fn bench_counts_the_dispatches_of_a_training_step() {
+    let out = ae(&[
+        "bench",
+        "--backend",
+        "wgpu",
+        "--epochs",
+        "1",
+        "--rows",
+        "768",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    let r = &v["results"][0];
+    if let Some(why) = r["skipped"].as_str() {
+        assert!(
+            std::env::var_os("AE_REQUIRE_GPU").is_none(),
+            "AE_REQUIRE_GPU is set but wgpu was skipped: {why}"
+        );
+        eprintln!("skipped: no wgpu adapter ({why})");
+        return;
+    }
+    let d = &r["dispatches_per_step"];
+    let count = |kernel: &str| {
+        d["by_kernel"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e[0] == kernel)
+            .map_or(0, |e| e[1].as_u64().unwrap())
+    };
+    // 784-512-128-32-128-512-784: six layers, 17 products (no input gradient of the first),
+    // twelve parameter tensors, one loss.
+    assert_eq!(count("matmul"), 17, "{d}");
+    assert_eq!(count("bias_activation"), 6, "{d}");
+    assert_eq!(count("activation_bias_backward"), 6, "{d}");
+    assert_eq!(count("adam_step"), 12, "{d}");
+    assert_eq!(
+        (count("add_bias"), count("activation"), count("bias_grad")),
+        (0, 0, 0),
+        "{d}"
+    );
+    assert_eq!(d["total"], 44, "{d}");
+}

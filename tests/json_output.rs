@@ -18,6 +18,8 @@ enum Kind {
     NumberOrNull,
     /// A string, or null.
     StringOrNull,
+    /// An object, or null (e.g. what only some backends count).
+    ObjectOrNull,
 }
 use Kind::*;
 
@@ -30,6 +32,7 @@ fn is(kind: Kind, v: &Value) -> bool {
         Object => v.is_object(),
         NumberOrNull => v.is_number() || v.is_null(),
         StringOrNull => v.is_string() || v.is_null(),
+        ObjectOrNull => v.is_object() || v.is_null(),
     }
 }
 
@@ -455,6 +458,7 @@ fn every_command_prints_its_keys() {
             ("gflops", Number),
             ("rows", Number),
             ("batch_size", Number),
+            ("dispatches_per_step", ObjectOrNull),
             ("matmul", Array),
         ],
     );

@@ -209,6 +209,32 @@ pub fn train_source<B: Backend>(
     out: Option<&Path>,
     on_event: &mut dyn FnMut(&TrainEvent<'_, B>) -> Result<()>,
 ) -> Result<Trained<B>> {
+    train_source_from(backend, source, settings, None, out, on_event)
+}
+
+/// [`train_source`], starting from the weights of the model in `init` (an ae model directory, or
+/// a SAELens or sparsify SAE: [`load_model`]) instead of a fresh initialisation, and with its
+/// normalisation (an imported SAE reads raw inputs). Its architecture must be the one `settings`
+/// asks for; the optimiser starts afresh (to continue a run exactly, resume it instead).
+pub fn train_source_from<B: Backend>(
+    backend: &B,
+    source: &dyn RowSource,
+    settings: &TrainSettings,
+    init: Option<&Path>,
+    out: Option<&Path>,
+    on_event: &mut dyn FnMut(&TrainEvent<'_, B>) -> Result<()>,
+) -> Result<Trained<B>> {
+    let init = match init {
+        Some(_) if settings.resume => {
+            return Err(Error::Config(
+                "--init-from starts a new run from a model's weights and --resume continues a \
+                 run: give one of them"
+                    .into(),
+            ))
+        }
+        Some(dir) => Some(initial_model(backend, dir, settings)?),
+        None => None,
+    };
     if let Some(c) = settings.contamination {
         if !(c > 0.0 && c <= 0.5) {
             return Err(Error::Config(format!(
@@ -231,7 +257,10 @@ pub fn train_source<B: Backend>(
         false => trainer::split_rows_hashed,
     };
     let (train_idx, val_idx) = split(source.rows(), settings.val_split, settings.train.seed)?;
-    let stats = NormStats::fit_source(settings.normalization, source, &train_idx)?;
+    let stats = match &init {
+        Some((_, stats)) => stats.clone(),
+        None => NormStats::fit_source(settings.normalization, source, &train_idx)?,
+    };
     let read = |idx: &[u32]| -> Result<Matrix> {
         let mut m = source.gather(idx)?;
         stats.apply(&mut m)?;
@@ -266,14 +295,18 @@ pub fn train_source<B: Backend>(
         }
         (true, Some(dir)) => Some(resumable_state(dir, settings)?),
     };
-    let mut model = Autoencoder::new(backend, settings.model.clone(), settings.train.seed)?;
-    if let (Some(norm), None) = (settings.decoder_init_norm, &state) {
+    let fresh = state.is_none() && init.is_none();
+    let mut model = match init {
+        Some((model, _)) => model,
+        None => Autoencoder::new(backend, settings.model.clone(), settings.train.seed)?,
+    };
+    if let (Some(norm), true) = (settings.decoder_init_norm, fresh) {
         model.set_decoder_column_norms(backend, norm)?;
     }
-    if settings.encoder_from_decoder && state.is_none() {
+    if settings.encoder_from_decoder && fresh {
         model.init_encoder_from_decoder(backend)?;
     }
-    if settings.model.pre_bias && state.is_none() {
+    if settings.model.pre_bias && fresh {
         let centre = match settings.pre_bias_init {
             PreBiasInit::Mean => column_means(train_rows)?,
             PreBiasInit::GeometricMedian => {
@@ -417,6 +450,54 @@ fn resumable_state(dir: &Path, settings: &TrainSettings) -> Result<trainer::resu
         }
     }
     Ok(state)
+}
+
+/// The model in `dir` and its normalisation, to start training from: an error unless its
+/// architecture is the one `settings` asks for, or its normalisation is another kind.
+fn initial_model<B: Backend>(
+    backend: &B,
+    dir: &Path,
+    settings: &TrainSettings,
+) -> Result<(Autoencoder<B>, NormStats)> {
+    let (model, saved) = load_model(backend, dir)?;
+    let (have, want) = (model.config(), &settings.model);
+    let describe = |c: &ModelConfig| {
+        format!(
+            "layers {:?}, activations {:?}, topk {:?}{}{}",
+            [&[c.input_dim][..], &c.encoder, &c.decoder].concat(),
+            c.activations,
+            c.code_topk,
+            if c.tied { ", tied" } else { "" },
+            if c.pre_bias { ", pre-bias" } else { "" }
+        )
+    };
+    if describe(have) != describe(want) || have.batch_topk != want.batch_topk {
+        return Err(Error::Config(format!(
+            "the model in {} has {}, but this run asks for {}; start from a model of the same \
+             architecture (the same --layers, activations and sparsity flags)",
+            dir.display(),
+            describe(have),
+            describe(want)
+        )));
+    }
+    let stats = match saved.normalization {
+        Some(stats) => stats,
+        None => NormStats {
+            kind: Normalization::None,
+            offset: vec![0.0; want.input_dim],
+            scale: vec![1.0; want.input_dim],
+        },
+    };
+    if stats.kind != settings.normalization {
+        return Err(Error::Config(format!(
+            "the model in {} normalises its inputs with {:?}, this run asks for {:?}; training \
+             from it keeps its normalisation, so pass --normalize to match",
+            dir.display(),
+            stats.kind,
+            settings.normalization
+        )));
+    }
+    Ok((model, stats))
 }
 
 /// Whether [`train_source`] reads `source`'s training rows into memory: when they are there

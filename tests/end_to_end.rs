@@ -972,3 +972,88 @@ fn bench_counts_the_dispatches_of_a_training_step() {
     );
     assert_eq!(d["total"], 44, "{d}");
 }
+
+/// `ae train --init-from` starts from a model's weights: from an ae directory and from its
+/// SAELens export (the same weights, bit for bit) the runs are the same, both start below a fresh
+/// run, and a model of another architecture or normalisation is refused.
+#[test]
+fn training_starts_from_an_ae_model_or_its_saelens_export() {
+    use common::assert_clean_error;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.csv");
+    write_csv(&data, 300, 8);
+    let d = data.to_str().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let train = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            d,
+            "--out",
+            out,
+            "--layers",
+            "8,32",
+            "--sparsity",
+            "topk:4",
+            "--output",
+            "identity",
+            "--pre-bias",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "32",
+            "--backend",
+            "cpu",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        ae(&args)
+    };
+    let losses = |out: &std::process::Output| -> Vec<f64> {
+        assert!(out.status.success(), "{}", stderr(out));
+        json(out)["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["train_loss"].as_f64().unwrap())
+            .collect()
+    };
+    let fresh = losses(&train(&path("a"), &[]));
+    let out = ae(&[
+        "export",
+        &path("a"),
+        "--format",
+        "saelens",
+        "--out",
+        &path("s"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let from_ae = losses(&train(&path("b1"), &["--init-from", &path("a")]));
+    let from_saelens = losses(&train(&path("b2"), &["--init-from", &path("s")]));
+    assert_eq!(from_ae, from_saelens);
+    assert!(from_ae[0] < fresh[0], "{from_ae:?} vs fresh {fresh:?}");
+
+    let out = ae(&[
+        "train",
+        d,
+        "--out",
+        &path("c"),
+        "--layers",
+        "8,16",
+        "--sparsity",
+        "topk:4",
+        "--output",
+        "identity",
+        "--pre-bias",
+        "--init-from",
+        &path("a"),
+        "--json",
+    ]);
+    assert_clean_error(&out, &["architecture", "[8, 32]", "[8, 16]"]);
+    let out = train(
+        &path("c"),
+        &["--init-from", &path("a"), "--normalize", "standard"],
+    );
+    assert_clean_error(&out, &["normalises its inputs with None", "--normalize"]);
+    let out = train(&path("a"), &["--init-from", &path("a"), "--resume"]);
+    assert_clean_error(&out, &["--resume"]);
+}

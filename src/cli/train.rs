@@ -190,6 +190,11 @@ pub struct TrainArgs {
     /// --max-steps and --patience may change).
     #[arg(long)]
     pub resume: bool,
+    /// Start from the weights (and normalisation) of this model instead of a fresh
+    /// initialisation: an ae model directory, or a SAELens or sparsify SAE directory. Its
+    /// architecture must be the one the flags give; the optimiser starts afresh.
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    pub init_from: Option<PathBuf>,
     /// Read the training rows from the file a batch at a time (shuffled over a window of
     /// blocks, by a reader thread) even when they would fit in memory; files over 1 GiB always
     /// are.
@@ -376,10 +381,11 @@ impl Job for TrainJob<'_> {
             self.settings.val_split,
             self.json,
         );
-        let trained = workflow::train_source(
+        let trained = workflow::train_source_from(
             backend,
             self.data.as_ref(),
             &self.settings,
+            self.args.init_from.as_deref(),
             Some(&self.args.out),
             &mut |e| {
                 progress.update(e);

@@ -1057,3 +1057,105 @@ fn training_starts_from_an_ae_model_or_its_saelens_export() {
     let out = train(&path("a"), &["--init-from", &path("a"), "--resume"]);
     assert_clean_error(&out, &["--resume"]);
 }
+
+/// What an SAE export cannot carry is said, not dropped silently: the columns of the training
+/// table the model reads (by name, in order) and the medians it fills empty cells with.
+#[test]
+fn an_export_names_the_columns_and_fill_values_it_cannot_carry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("id,a,b,c\n");
+    for i in 0..200 {
+        let b = if i == 5 {
+            String::new()
+        } else {
+            format!("{}", i % 5)
+        };
+        text += &format!("r{i},{},{b},{}\n", i % 7, i % 3);
+    }
+    let data = dir.path().join("t.csv");
+    std::fs::write(&data, text).unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let train = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "train",
+            data.to_str().unwrap(),
+            "--out",
+            out,
+            "--layers",
+            "3,16",
+            "--sparsity",
+            "topk:2",
+            "--output",
+            "identity",
+            "--epochs",
+            "1",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = ae(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    train(&["--drop-columns", "id", "--impute", "median"], &path("m"));
+    let out = ae(&[
+        "export",
+        &path("m"),
+        "--format",
+        "saelens",
+        "--out",
+        &path("s"),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(
+        v["input_columns"],
+        serde_json::json!(["a", "b", "c"]),
+        "{v}"
+    );
+    assert_eq!(v["fill_values_dropped"], true, "{v}");
+    let out = ae(&[
+        "export",
+        &path("m"),
+        "--format",
+        "saelens",
+        "--out",
+        &path("s"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("a, b, c") && text.contains("medians"),
+        "{text}"
+    );
+
+    // A table of numbers only, read whole: nothing to say.
+    let plain = dir.path().join("p.csv");
+    write_csv(&plain, 100, 3);
+    let out = ae(&[
+        "train",
+        plain.to_str().unwrap(),
+        "--out",
+        &path("p"),
+        "--layers",
+        "3,16",
+        "--sparsity",
+        "topk:2",
+        "--output",
+        "identity",
+        "--epochs",
+        "1",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = ae(&[
+        "export",
+        &path("p"),
+        "--format",
+        "saelens",
+        "--out",
+        &path("ps"),
+        "--json",
+    ]);
+    let v = json(&out);
+    assert_eq!(v["input_columns"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["fill_values_dropped"], false, "{v}");
+}

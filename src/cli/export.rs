@@ -51,6 +51,21 @@ impl fmt::Display for ExportOutput {
                 " (the model's normalisation folded in: it reads raw inputs)"
             )?;
         }
+        if let Some(columns) = &e.input_columns {
+            write!(
+                f,
+                "\nnote: the model reads these columns of its training file, in this order: {}; \
+                 the exported file cannot say so, so feed it those columns",
+                columns.join(", ")
+            )?;
+        }
+        if e.fill_values_dropped {
+            write!(
+                f,
+                "\nnote: the model fills empty cells with the training file's medians; the \
+                 exported file cannot, so fill them before encoding"
+            )?;
+        }
         Ok(())
     }
 }

@@ -42,6 +42,13 @@ pub struct Exported {
     pub normalization_folded: bool,
     /// The encoder subtracts `b_dec` from its input (the pre-encoder bias; always in sparsify).
     pub subtracts_b_dec: bool,
+    /// The columns of the training file the model reads, in its input order (header names, or
+    /// numbers counted from 1), where it was trained on a selection of them: the exported file
+    /// cannot record it, so its user must feed these columns in this order. Null: all of them.
+    pub input_columns: Option<Vec<String>>,
+    /// The model fills empty cells with saved medians, which the exported file cannot carry:
+    /// its user must fill them before encoding.
+    pub fill_values_dropped: bool,
 }
 
 /// Exports the one-layer SAE in `model_dir` (an ae model, or a SAELens or sparsify directory)
@@ -78,6 +85,21 @@ pub fn export_model<B: Backend>(
         normalization_folded: norm.is_some(),
         subtracts_b_dec: format == interop::SaeFormat::Sparsify
             || sae.centre == interop::Centre::DecoderBias,
+        input_columns: saved
+            .input
+            .as_ref()
+            .filter(|i| !i.columns.iter().copied().eq(0..i.width))
+            .map(|i| {
+                let name = |(n, &c): (usize, &usize)| match &i.names {
+                    Some(names) => names
+                        .get(n)
+                        .cloned()
+                        .unwrap_or_else(|| format!("{}", c + 1)),
+                    None => format!("{}", c + 1),
+                };
+                i.columns.iter().enumerate().map(name).collect()
+            }),
+        fill_values_dropped: saved.input.as_ref().is_some_and(|i| i.fill.is_some()),
     })
 }
 

@@ -9,8 +9,8 @@ use ae_core::data::{MatrixSource, RowSource};
 use ae_core::metrics;
 use ae_core::trainer::{self, Rows, TrainEvent};
 use ae_core::{
-    Autoencoder, Backend, EpochMetrics, Error, Matrix, ModelConfig, Pca, Result, TrainConfig,
-    TrainReport,
+    Activation, Autoencoder, Backend, EpochMetrics, Error, Matrix, ModelConfig, Pca, Result,
+    TrainConfig, TrainReport,
 };
 use std::path::Path;
 
@@ -48,6 +48,10 @@ pub struct TrainSettings {
     /// Scale every decoder column to this L2 norm at initialisation
     /// ([`Autoencoder::set_decoder_column_norms`]), before the encoder is set from the decoder.
     pub decoder_init_norm: Option<f32>,
+    /// Choose the output activation from the data ([`choose_output`]): sigmoid when the
+    /// normalised training rows lie in [0, 1], else identity, in place of the one `model`
+    /// names.
+    pub output_from_data: bool,
 }
 
 /// Where the pre-encoder bias starts.
@@ -120,6 +124,41 @@ pub struct Trained<B: Backend> {
     pub saved: SavedConfig,
     /// Per-epoch history.
     pub report: TrainReport,
+    /// The output activation chosen from the data, and why (with
+    /// [`TrainSettings::output_from_data`]).
+    pub output_choice: Option<OutputChoice>,
+}
+
+/// The output activation [`choose_output`] picked, and why.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct OutputChoice {
+    /// Sigmoid or identity.
+    pub activation: Activation,
+    /// One sentence: the range of the normalised training rows that decided it.
+    pub reason: String,
+}
+
+/// Sigmoid when every normalised training value lies in [0, 1] (`bounds` = their smallest and
+/// largest), which a sigmoid output can reach; otherwise identity, which can reach any value.
+pub fn choose_output(bounds: (f32, f32)) -> OutputChoice {
+    let (lo, hi) = bounds;
+    if lo >= 0.0 && hi <= 1.0 {
+        OutputChoice {
+            activation: Activation::Sigmoid,
+            reason: format!(
+                "the normalised training rows lie in [0, 1] (from {lo} to {hi}), so the output is \
+                 a sigmoid"
+            ),
+        }
+    } else {
+        OutputChoice {
+            activation: Activation::Identity,
+            reason: format!(
+                "the normalised training rows reach outside [0, 1] (from {lo} to {hi}), which a \
+                 sigmoid cannot, so the output is the identity"
+            ),
+        }
+    }
 }
 
 /// Checks that data of `cols` columns (from `data_path`) fits the model saved in `model_dir`.
@@ -229,7 +268,29 @@ pub fn train_source<B: Backend>(
         false => trainer::split_rows_hashed,
     };
     let (train_idx, val_idx) = split(source.rows(), settings.val_split, settings.train.seed)?;
-    let stats = NormStats::fit_source(settings.normalization, source, &train_idx)?;
+    let (stats, output_choice) = match settings.output_from_data {
+        false => (
+            NormStats::fit_source(settings.normalization, source, &train_idx)?,
+            None,
+        ),
+        true => {
+            let (stats, range) =
+                NormStats::fit_source_with_range(settings.normalization, source, &train_idx)?;
+            let choice = choose_output(stats.normalised_bounds(&range));
+            (stats, Some(choice))
+        }
+    };
+    let mut model_config = settings.model.clone();
+    if let Some(choice) = &output_choice {
+        if let Some(last) = model_config.activations.last_mut() {
+            *last = choice.activation;
+        }
+        model_config.validate()?;
+    }
+    let settings = &TrainSettings {
+        model: model_config,
+        ..settings.clone()
+    };
     let read = |idx: &[u32]| -> Result<Matrix> {
         let mut m = source.gather(idx)?;
         stats.apply(&mut m)?;
@@ -358,6 +419,7 @@ pub fn train_source<B: Backend>(
         model,
         saved,
         report,
+        output_choice,
     })
 }
 
@@ -550,6 +612,7 @@ mod tests {
             resume: false,
             pre_bias_init: PreBiasInit::Mean,
             decoder_init_norm: None,
+            output_from_data: false,
         };
         let dir = tempfile::tempdir().unwrap();
         let trained = train_model(&cpu, &data, &settings, Some(dir.path()), &mut |_| {}).unwrap();
@@ -567,6 +630,55 @@ mod tests {
         assert_eq!((record.train_rows, record.val_rows), (80, 20));
         assert_eq!(record.contamination, Some(0.1));
         assert_eq!(record.best_epoch, trained.report.best_epoch);
+    }
+
+    #[test]
+    fn the_output_activation_follows_the_normalised_range_of_the_training_rows() {
+        let cpu = CpuBackend::<f32>::new();
+        // Values in [0, 1]: sigmoid unless standardised.
+        let data = Matrix::new(40, 2, (0..80).map(|i| (i % 11) as f32 / 10.0).collect()).unwrap();
+        let run = |normalization| {
+            let settings = TrainSettings {
+                model: ModelConfig::mirrored(&[2, 1]).unwrap(),
+                train: TrainConfig {
+                    epochs: 1,
+                    ..TrainConfig::default()
+                },
+                normalization,
+                val_split: 0.0,
+                contamination: None,
+                encoder_from_decoder: false,
+                stream: false,
+                input: None,
+                resume: false,
+                pre_bias_init: PreBiasInit::Mean,
+                decoder_init_norm: None,
+                output_from_data: true,
+            };
+            let trained = train_model(&cpu, &data, &settings, None, &mut |_| {}).unwrap();
+            let choice = trained.output_choice.unwrap();
+            let saved = *trained.saved.model.activations.last().unwrap();
+            assert_eq!(saved, choice.activation);
+            assert_eq!(*trained.model.config().activations.last().unwrap(), saved);
+            choice
+        };
+        let none = run(Normalization::None);
+        assert_eq!(none.activation, Activation::Sigmoid);
+        assert!(none.reason.contains("from 0 to 1"), "{}", none.reason);
+        assert_eq!(run(Normalization::MinMax).activation, Activation::Sigmoid);
+        let standard = run(Normalization::Standard);
+        assert_eq!(standard.activation, Activation::Identity);
+        assert!(
+            standard.reason.contains("outside [0, 1]"),
+            "{}",
+            standard.reason
+        );
+        assert_eq!(choose_output((0.0, 1.0)).activation, Activation::Sigmoid);
+        assert_eq!(choose_output((-1e-7, 1.0)).activation, Activation::Identity);
+        assert_eq!(
+            choose_output((0.0, 1.0001)).activation,
+            Activation::Identity
+        );
     }
 
     #[test]

@@ -144,6 +144,7 @@ impl Job for DemoJob<'_> {
             resume: false,
             pre_bias_init: PreBiasInit::Mean,
             decoder_init_norm: None,
+            output_from_data: false,
         };
         let model_dir = self.args.out.join("model");
         let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);
@@ -182,6 +183,7 @@ impl Job for DemoJob<'_> {
             resume: false,
             pre_bias_init: PreBiasInit::Mean,
             decoder_init_norm: None,
+            output_from_data: false,
         };
         let anomaly = ae::workflow::one_class(
             backend,

@@ -174,6 +174,7 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
         resume: false,
         pre_bias_init: PreBiasInit::Mean,
         decoder_init_norm: None,
+        output_from_data: args.model.output_from_data(&args.fit),
     };
     let device = open_device(g)?;
     let results = device.run(OneClassJob {

@@ -30,14 +30,11 @@ pub struct ModelArgs {
     /// Activation of the code (bottleneck) layer [default: identity; relu with --sparsity topk].
     #[arg(long, value_enum, ignore_case = true)]
     pub code_activation: Option<ActivationArg>,
-    /// Output activation: identity, or sigmoid for data in [0, 1].
-    #[arg(
-        long = "output",
-        value_enum,
-        ignore_case = true,
-        default_value_t = ActivationArg::Sigmoid
-    )]
-    pub output_activation: ActivationArg,
+    /// Output activation: identity, or sigmoid (for data in [0, 1]) [default: chosen from the
+    /// data: sigmoid when the normalised training rows all lie in [0, 1], else identity; the
+    /// run says which and why. Identity with --pre-bias, sigmoid with --loss bce].
+    #[arg(long = "output", value_enum, ignore_case = true)]
+    pub output_activation: Option<ActivationArg>,
     /// Decoder hidden widths, comma-separated (default: the encoder's, mirrored).
     #[arg(long, value_delimiter = ',')]
     pub decoder: Option<Vec<usize>>,
@@ -117,6 +114,12 @@ impl FitArgs {
 }
 
 impl ModelArgs {
+    /// Whether the output activation is left to the data ([`workflow::choose_output`]): no
+    /// `--output`, no `--pre-bias` (identity) and no `--loss bce` (sigmoid).
+    pub fn output_from_data(&self, fit: &FitArgs) -> bool {
+        self.output_activation.is_none() && !self.pre_bias && fit.loss != LossArg::Bce
+    }
+
     /// The architecture for `layers` = `[input, hidden..., code]`.
     pub fn model_config(&self, layers: &[usize]) -> Result<ModelConfig> {
         self.model_config_topk(layers, None)
@@ -137,7 +140,13 @@ impl ModelArgs {
             },
             Activation::from,
         );
-        cfg.with_activations(self.activation.into(), code, self.output_activation.into())?
+        let output = match (self.output_activation, self.pre_bias) {
+            (Some(given), _) => given.into(),
+            (None, true) => Activation::Identity,
+            // Replaced after the normalisation is fitted where `output_from_data` says so.
+            (None, false) => Activation::Sigmoid,
+        };
+        cfg.with_activations(self.activation.into(), code, output)?
             .with_tied(self.tied)?
             .with_topk(topk)?
             .with_pre_bias(self.pre_bias)
@@ -286,6 +295,10 @@ pub struct TrainOutput {
     pub model_dir: PathBuf,
     /// The backend that trained it.
     pub backend: String,
+    /// The output activation of the model.
+    pub output_activation: String,
+    /// Why, where the data chose it (null where a flag did).
+    pub output_reason: Option<String>,
     /// Trainable parameters.
     pub parameters: usize,
     /// The threshold saved with `--contamination` (null without).
@@ -356,6 +369,9 @@ impl fmt::Display for TrainOutput {
             )?;
         }
         write!(f, "; model saved in {}", self.model_dir.display())?;
+        if let Some(why) = &self.output_reason {
+            write!(f, "\noutput activation {}: {why}", self.output_activation)?;
+        }
         if let Some(t) = self.anomaly_threshold {
             write!(f, "\nanomaly threshold {t:.6} saved with the model")?;
         }
@@ -421,6 +437,13 @@ impl Job for TrainJob<'_> {
             history,
             model_dir: self.args.out.clone(),
             backend: backend.name(),
+            output_activation: trained
+                .model
+                .config()
+                .activations
+                .last()
+                .map_or("-".into(), |a| a.name().to_string()),
+            output_reason: trained.output_choice.as_ref().map(|c| c.reason.clone()),
             parameters: trained.model.num_parameters(),
             anomaly_threshold: trained.saved.anomaly_threshold,
             report,
@@ -657,6 +680,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
             PreBiasInitArg::GeometricMedian => PreBiasInit::GeometricMedian,
         },
         decoder_init_norm: args.decoder_init_norm,
+        output_from_data: args.model.output_from_data(&args.fit),
     };
     let plan = workflow::memory_plan(data.as_ref(), &settings);
     let free = workflow::available_memory();

@@ -162,14 +162,38 @@ impl NormStats {
     /// chunk. The sums run in the same order as `fit`'s, so the result is `fit`'s on the same
     /// rows, to the bit.
     pub fn fit_source(kind: Normalization, source: &dyn RowSource, rows: &[u32]) -> Result<Self> {
+        Ok(Self::fit_source_inner(kind, source, rows, false)?.0)
+    }
+
+    /// [`fit_source`](Self::fit_source), and each column's raw range over the same rows, taken
+    /// in its first pass (a pass of its own for [`Normalization::None`], which needs no other).
+    pub fn fit_source_with_range(
+        kind: Normalization,
+        source: &dyn RowSource,
+        rows: &[u32],
+    ) -> Result<(Self, ColumnRange)> {
+        let (stats, range) = Self::fit_source_inner(kind, source, rows, true)?;
+        Ok((stats, range.expect("asked for")))
+    }
+
+    fn fit_source_inner(
+        kind: Normalization,
+        source: &dyn RowSource,
+        rows: &[u32],
+        want_range: bool,
+    ) -> Result<(Self, Option<ColumnRange>)> {
         let cols = source.cols();
         let mut stats = NormStats {
             kind,
             offset: vec![0.0; cols],
             scale: vec![1.0; cols],
         };
-        if kind == Normalization::None || rows.is_empty() {
-            return Ok(stats);
+        if (kind == Normalization::None && !want_range) || rows.is_empty() {
+            let range = want_range.then(|| ColumnRange {
+                min: vec![0.0; cols],
+                max: vec![0.0; cols],
+            });
+            return Ok((stats, range));
         }
         let chunks = || rows.chunks(FIT_CHUNK_ROWS).map(|idx| source.gather(idx));
         let mut min = vec![f64::INFINITY; cols];
@@ -184,6 +208,13 @@ impl NormStats {
                     sum[c] += x;
                 }
             }
+        }
+        let range = want_range.then(|| ColumnRange {
+            min: min.iter().map(|&v| v as f32).collect(),
+            max: max.iter().map(|&v| v as f32).collect(),
+        });
+        if kind == Normalization::None {
+            return Ok((stats, range));
         }
         let n = rows.len() as f64;
         let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
@@ -206,8 +237,33 @@ impl NormStats {
             stats.offset[c] = o as f32;
             stats.scale[c] = guarded_scale(s, min[c], max[c]);
         }
-        Ok(stats)
+        Ok((stats, range))
     }
+
+    /// The smallest and the largest value of any column once normalised, for rows whose raw
+    /// columns span `range`: `(x - offset) / scale` is monotone in `x` (also in f32 rounding),
+    /// so the normalised extremes are those of the raw extremes, computed as [`apply`] does.
+    ///
+    /// [`apply`]: Self::apply
+    pub fn normalised_bounds(&self, range: &ColumnRange) -> (f32, f32) {
+        let map = |x: f32, c: usize| match self.kind {
+            Normalization::None => x,
+            _ => (x - self.offset[c]) / self.scale[c],
+        };
+        let lo = (range.min.iter().enumerate()).fold(f32::INFINITY, |a, (c, &x)| a.min(map(x, c)));
+        let hi =
+            (range.max.iter().enumerate()).fold(f32::NEG_INFINITY, |a, (c, &x)| a.max(map(x, c)));
+        (lo, hi)
+    }
+}
+
+/// Each column's smallest and largest raw value over some rows (`cols` values each).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnRange {
+    /// Per-column minimum.
+    pub min: Vec<f32>,
+    /// Per-column maximum.
+    pub max: Vec<f32>,
 }
 
 /// Rows read at a time by [`NormStats::fit_source`].
@@ -388,5 +444,39 @@ mod tests {
             let fitted = NormStats::fit_source(kind, &source, &idx).unwrap();
             assert_eq!(fitted, NormStats::fit(kind, &picked), "{kind}");
         }
+    }
+
+    #[test]
+    fn the_range_is_the_raw_extremes_and_the_bounds_those_normalised() {
+        let m = sample();
+        let source = crate::MatrixSource::new("m", m.clone());
+        let idx: Vec<u32> = (0..4).collect();
+        for kind in [
+            Normalization::Standard,
+            Normalization::MinMax,
+            Normalization::None,
+        ] {
+            let (stats, range) = NormStats::fit_source_with_range(kind, &source, &idx).unwrap();
+            assert_eq!(stats, NormStats::fit(kind, &m), "{kind}");
+            assert_eq!(range.min, vec![1.0, 5.0, 1e6, -2.0]);
+            assert_eq!(range.max, vec![7.0, 5.0, 1e6, 4.0]);
+            let mut normalised = m.clone();
+            stats.apply(&mut normalised).unwrap();
+            let lo = normalised
+                .data
+                .iter()
+                .copied()
+                .fold(f32::INFINITY, f32::min);
+            let hi = normalised
+                .data
+                .iter()
+                .copied()
+                .fold(f32::NEG_INFINITY, f32::max);
+            assert_eq!(stats.normalised_bounds(&range), (lo, hi), "{kind}");
+        }
+        // Min-max maps every column into [0, 1] exactly.
+        let (stats, range) =
+            NormStats::fit_source_with_range(Normalization::MinMax, &source, &idx).unwrap();
+        assert_eq!(stats.normalised_bounds(&range), (0.0, 1.0));
     }
 }

@@ -16,16 +16,29 @@ pub enum Normalization {
     MinMax,
     /// Subtract each feature's mean and divide by its (population) standard deviation.
     Standard,
+    /// Subtract each feature's median and divide by its interquartile range over 1.349 (the
+    /// standard deviation, for normal data): a few extreme rows move neither. Where the IQR is
+    /// 0 (a column that is mostly one value) the scale falls back to the 5-95% range over 3.29,
+    /// then to the standard deviation, then to 1 (a constant column). Exact on up to
+    /// [`ROBUST_SAMPLE_ROWS`] rows, from a seeded uniform sample of that many rows above.
+    Robust,
 }
 
+/// Rows the quantiles of [`Normalization::Robust`] are taken over: every row up to this many,
+/// else a uniform sample of this many (reservoir sampling, seeded), so that memory is this many
+/// rows whatever the data.
+pub const ROBUST_SAMPLE_ROWS: usize = 16_384;
+
+
 impl Normalization {
-    const NAMES: &'static str = "none, minmax, standard";
+    const NAMES: &'static str = "none, minmax, standard, robust";
 
     fn name(self) -> &'static str {
         match self {
             Normalization::None => "none",
             Normalization::MinMax => "minmax",
             Normalization::Standard => "standard",
+            Normalization::Robust => "robust",
         }
     }
 }
@@ -33,12 +46,13 @@ impl Normalization {
 impl FromStr for Normalization {
     type Err = Error;
 
-    /// `none`, `minmax` or `standard`, in any case.
+    /// `none`, `minmax`, `standard` or `robust`, in any case.
     fn from_str(s: &str) -> Result<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "none" => Ok(Normalization::None),
             "minmax" => Ok(Normalization::MinMax),
             "standard" => Ok(Normalization::Standard),
+            "robust" => Ok(Normalization::Robust),
             _ => Err(Error::Config(format!(
                 "unknown normalization {s:?}; expected one of {}",
                 Normalization::NAMES
@@ -59,9 +73,11 @@ pub struct NormStats {
     /// The kind these statistics were fitted for.
     pub kind: Normalization,
     /// Subtracted from each feature: its min ([`MinMax`](Normalization::MinMax)), mean
-    /// ([`Standard`](Normalization::Standard)) or 0 ([`None`](Normalization::None)).
+    /// ([`Standard`](Normalization::Standard)), median ([`Robust`](Normalization::Robust)) or 0
+    /// ([`None`](Normalization::None)).
     pub offset: Vec<f32>,
-    /// Then divided into each feature: `max - min`, the standard deviation, or 1. Never 0.
+    /// Then divided into each feature: `max - min`, the standard deviation, the floored
+    /// IQR / 1.349, or 1. Never 0.
     pub scale: Vec<f32>,
 }
 
@@ -78,6 +94,11 @@ impl NormStats {
                 offset,
                 scale,
             };
+        }
+        if kind == Normalization::Robust {
+            let rows: Vec<u32> = (0..m.rows as u32).collect();
+            let source = crate::MatrixSource::borrowed("the data", m);
+            return Self::fit_source(kind, &source, &rows).expect("a matrix reads");
         }
         let n = m.rows as f64;
         for c in 0..m.cols {
@@ -199,6 +220,7 @@ impl NormStats {
         let mut min = vec![f64::INFINITY; cols];
         let mut max = vec![f64::NEG_INFINITY; cols];
         let mut sum = vec![0.0f64; cols];
+        let mut sample = (kind == Normalization::Robust).then(|| RowSample::new(cols));
         for chunk in chunks() {
             let chunk = chunk?;
             for r in 0..chunk.rows {
@@ -206,6 +228,9 @@ impl NormStats {
                     let x = v as f64;
                     (min[c], max[c]) = (min[c].min(x), max[c].max(x));
                     sum[c] += x;
+                }
+                if let Some(sample) = sample.as_mut() {
+                    sample.add(chunk.row(r));
                 }
             }
         }
@@ -219,7 +244,7 @@ impl NormStats {
         let n = rows.len() as f64;
         let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
         let mut squares = vec![0.0f64; cols];
-        if kind == Normalization::Standard {
+        if matches!(kind, Normalization::Standard | Normalization::Robust) {
             for chunk in chunks() {
                 let chunk = chunk?;
                 for r in 0..chunk.rows {
@@ -230,9 +255,20 @@ impl NormStats {
             }
         }
         for c in 0..cols {
-            let (o, s) = match kind {
-                Normalization::MinMax => (min[c], max[c] - min[c]),
-                _ => (mean[c], (squares[c] / n).sqrt()),
+            let sd = (squares[c] / n).sqrt();
+            let (o, s) = match (kind, &mut sample) {
+                (Normalization::MinMax, _) => (min[c], max[c] - min[c]),
+                (Normalization::Robust, Some(sample)) => {
+                    let [q05, q1, median, q3, q95] = sample.quantiles(c);
+                    let magnitude = min[c].abs().max(max[c].abs());
+                    let spread = |s: f64| s > 4.0 * f32::EPSILON as f64 * magnitude;
+                    let s = [(q3 - q1) / IQR_PER_SD, (q95 - q05) / RANGE_90_PER_SD]
+                        .into_iter()
+                        .find(|&s| spread(s))
+                        .unwrap_or(sd);
+                    (median, s)
+                }
+                _ => (mean[c], sd),
             };
             stats.offset[c] = o as f32;
             stats.scale[c] = guarded_scale(s, min[c], max[c]);
@@ -254,6 +290,60 @@ impl NormStats {
         let hi =
             (range.max.iter().enumerate()).fold(f32::NEG_INFINITY, |a, (c, &x)| a.max(map(x, c)));
         (lo, hi)
+    }
+}
+
+/// The interquartile range of a normal distribution in standard deviations.
+const IQR_PER_SD: f64 = 1.349;
+
+/// The 5-95% range of a normal distribution in standard deviations.
+const RANGE_90_PER_SD: f64 = 3.29;
+
+/// A uniform sample of at most [`ROBUST_SAMPLE_ROWS`] rows (reservoir sampling, seeded): every
+/// row while there are no more than that.
+struct RowSample {
+    cols: usize,
+    rows: Vec<f32>,
+    seen: usize,
+    rng: ae_backend::rng::Rng,
+}
+
+impl RowSample {
+    fn new(cols: usize) -> Self {
+        RowSample {
+            cols,
+            rows: Vec::new(),
+            seen: 0,
+            rng: ae_backend::rng::Rng::new(0x726f_6275),
+        }
+    }
+
+    fn add(&mut self, row: &[f32]) {
+        self.seen += 1;
+        if self.rows.len() < ROBUST_SAMPLE_ROWS * self.cols {
+            self.rows.extend_from_slice(row);
+        } else {
+            let j = self.rng.below(self.seen);
+            if j < ROBUST_SAMPLE_ROWS {
+                self.rows[j * self.cols..(j + 1) * self.cols].copy_from_slice(row);
+            }
+        }
+    }
+
+    /// Column `c`'s 5% quantile, quartiles and 95% quantile (linear interpolation between
+    /// order statistics, as numpy's default).
+    fn quantiles(&self, c: usize) -> [f64; 5] {
+        let mut v: Vec<f64> = self.rows[c..]
+            .iter()
+            .step_by(self.cols.max(1))
+            .map(|&x| x as f64)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        [0.05, 0.25, 0.5, 0.75, 0.95].map(|q| {
+            let at = q * (v.len() - 1) as f64;
+            let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+            v[lo] + (v[hi] - v[lo]) * (at - lo as f64)
+        })
     }
 }
 
@@ -298,6 +388,7 @@ mod tests {
             ("none", Normalization::None),
             ("minmax", Normalization::MinMax),
             ("standard", Normalization::Standard),
+            ("robust", Normalization::Robust),
         ] {
             assert_eq!(s.parse::<Normalization>().unwrap(), k);
             assert_eq!(k.to_string(), s);
@@ -478,5 +569,64 @@ mod tests {
         let (stats, range) =
             NormStats::fit_source_with_range(Normalization::MinMax, &source, &idx).unwrap();
         assert_eq!(stats.normalised_bounds(&range), (0.0, 1.0));
+    }
+
+    #[test]
+    fn robust_statistics_are_the_median_and_the_floored_iqr() {
+        // Column 0: 1..=9 and one far outlier; column 1: mostly 0 (IQR 0); column 2: constant.
+        let mut data = Vec::new();
+        for i in 0..10 {
+            let x = if i == 9 { 1000.0 } else { (i + 1) as f32 };
+            let y = if i == 0 { 4.0 } else { 0.0 };
+            data.extend([x, y, 3.0]);
+        }
+        let m = Matrix::new(10, 3, data).unwrap();
+        let stats = NormStats::fit(Normalization::Robust, &m);
+        // Median of 1..=9, 1000: 5.5; quartiles 3.25 and 7.75.
+        assert_eq!(stats.offset, vec![5.5, 0.0, 3.0]);
+        assert!(
+            (stats.scale[0] as f64 - 4.5 / IQR_PER_SD).abs() < 1e-5,
+            "{:?}",
+            stats.scale
+        );
+        // The outlier does not move the robust scale; the standard one it inflates.
+        assert!(NormStats::fit(Normalization::Standard, &m).scale[0] > 50.0 * stats.scale[0]);
+        // IQR 0: the 5-95% range (0 to 0.55 * 4, interpolated at rank 8.55 of 0..=9) over 3.29.
+        assert!((stats.scale[1] as f64 - 2.2 / 3.29).abs() < 1e-6, "{:?}", stats.scale);
+        // Constant: 1, so it comes out as 0 rather than dividing by zero.
+        assert_eq!(stats.scale[2], 1.0);
+        let mut x = m.clone();
+        stats.apply(&mut x).unwrap();
+        assert!(x.data.iter().all(|v| v.is_finite()));
+        assert_eq!(x.row(0)[2], 0.0);
+        // Streamed in chunks, the same.
+        let source = crate::MatrixSource::new("m", m.clone());
+        let idx: Vec<u32> = (0..10).collect();
+        assert_eq!(
+            NormStats::fit_source(Normalization::Robust, &source, &idx).unwrap(),
+            stats
+        );
+        assert_eq!(
+            "robust".parse::<Normalization>().unwrap(),
+            Normalization::Robust
+        );
+    }
+
+    #[test]
+    fn robust_quartiles_come_from_a_bounded_sample_above_its_size() {
+        let rows = ROBUST_SAMPLE_ROWS * 2 + 17;
+        let m = Matrix::new(rows, 1, (0..rows).map(|i| i as f32).collect()).unwrap();
+        let stats = NormStats::fit(Normalization::Robust, &m);
+        // A uniform sample of the values 0..rows: its median within a few percent of the
+        // exact one, its scale of the exact IQR / 1.349.
+        let (median, scale) = (rows as f64 / 2.0, rows as f64 / 2.0 / IQR_PER_SD);
+        assert!(
+            (stats.offset[0] as f64 - median).abs() < 0.03 * median,
+            "{stats:?}"
+        );
+        assert!(
+            (stats.scale[0] as f64 - scale).abs() < 0.03 * scale,
+            "{stats:?}"
+        );
     }
 }

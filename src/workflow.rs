@@ -14,6 +14,8 @@ use ae_core::{
 };
 use std::path::Path;
 
+pub mod detectors;
+pub mod ensemble;
 mod models;
 
 pub use models::{export_model, load_model, Exported};

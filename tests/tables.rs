@@ -254,3 +254,292 @@ fn labels_of_one_class_leave_the_auc_undefined_and_still_write_the_scores() {
     assert_eq!(v["predicted_anomalies"], v["confusion"]["fp"]);
     assert_eq!(load_npy(s(&scores)).data.len(), 120);
 }
+
+/// Reads `dir/config.json`.
+fn config(dir: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(Path::new(dir).join("config.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn the_anomaly_preset_trains_an_ensemble_that_score_reads_as_one_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (table, labels) = write_table(dir.path(), 400, 20);
+    let ens = s(&dir.path().join("ens")).to_string();
+    let out = ae(&[
+        "train",
+        &table,
+        "--out",
+        &ens,
+        "--preset",
+        "anomaly",
+        "--members",
+        "3",
+        "--epochs",
+        "60",
+        "--contamination",
+        "0.05",
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["members"].as_array().unwrap().len(), 3, "{v}");
+    assert!(v["anomaly_threshold"].as_f64().is_some());
+    // Every choice is in config.json, the flags given in place of the preset's.
+    let c = config(&ens);
+    assert_eq!(c["format"], "ae-ensemble");
+    let recipe = &c["recipe"];
+    assert_eq!(
+        (recipe["members"].as_u64(), recipe["epochs"].as_u64()),
+        (Some(3), Some(60))
+    );
+    assert_eq!(recipe["normalization"], "robust");
+    for key in [
+        "feature_fraction",
+        "hidden_ratio",
+        "max_hidden",
+        "patience",
+        "val_split",
+        "lr",
+        "weight_decay",
+        "batch_size",
+    ] {
+        assert!(!recipe[key].is_null(), "{key}: {recipe}");
+    }
+    for m in c["members"].as_array().unwrap() {
+        let layers: Vec<u64> = m["plan"]["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_u64().unwrap())
+            .collect();
+        assert!(layers.last() < layers.first(), "{layers:?}");
+        let member = Path::new(&ens).join(m["dir"].as_str().unwrap());
+        assert!(member.join("model.safetensors").exists());
+    }
+    // The constant column divides by nothing: every score is finite, the outliers rank high.
+    let scores = dir.path().join("scores.npy");
+    let out = ae(&[
+        "score",
+        &ens,
+        &table,
+        "--labels",
+        &labels,
+        "--out",
+        s(&scores),
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["threshold_source"], "saved with the model");
+    let auc = v["roc_auc"].as_f64().unwrap();
+    assert!(auc > 0.8, "ROC AUC {auc}");
+    assert!(load_npy(s(&scores)).data.iter().all(|x| x.is_finite()));
+    // --normalize replaces the preset's choice.
+    let std_ens = s(&dir.path().join("std")).to_string();
+    let out = ae(&[
+        "train",
+        &table,
+        "--out",
+        &std_ens,
+        "--preset",
+        "anomaly",
+        "--members",
+        "1",
+        "--epochs",
+        "2",
+        "--normalize",
+        "standard",
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(config(&std_ens)["recipe"]["normalization"], "standard");
+    // What an ensemble is not: one model to encode, a source of per-feature errors.
+    let out = ae(&[
+        "encode",
+        &ens,
+        &table,
+        "--out",
+        s(&dir.path().join("c.npy")),
+        "--backend",
+        "cpu",
+    ]);
+    assert_clean_error(&out, &["ensemble", "member-0"]);
+    let out = ae(&[
+        "score",
+        &ens,
+        &table,
+        "--per-feature",
+        s(&dir.path().join("f.npy")),
+        "--backend",
+        "cpu",
+    ]);
+    assert_clean_error(&out, &["--per-feature", "ensemble"]);
+    let out = ae(&[
+        "train",
+        &table,
+        "--out",
+        &m_dir(dir.path()),
+        "--preset",
+        "anomaly",
+        "--sparsity",
+        "topk:1",
+    ]);
+    assert_clean_error(&out, &["--preset anomaly", "--sparsity"]);
+}
+
+fn m_dir(p: &Path) -> String {
+    s(&p.join("never")).to_string()
+}
+
+#[test]
+fn compare_detectors_measures_every_detector_on_the_same_test_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (table, _) = write_table(dir.path(), 500, 25);
+    // Train on the first 300 rows (their outliers unlabelled), test on the last 200.
+    let text = std::fs::read_to_string(&table).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (train, test, labels) = (
+        dir.path().join("train.csv"),
+        dir.path().join("test.csv"),
+        dir.path().join("test-labels.csv"),
+    );
+    std::fs::write(
+        &train,
+        format!("{}\n{}\n", lines[0], lines[1..301].join("\n")),
+    )
+    .unwrap();
+    std::fs::write(
+        &test,
+        format!("{}\n{}\n", lines[0], lines[301..].join("\n")),
+    )
+    .unwrap();
+    let flags: Vec<bool> = (300..500).map(|i| i % 25 == 0).collect();
+    std::fs::write(
+        &labels,
+        flags
+            .iter()
+            .map(|&f| if f { "1\n" } else { "0\n" })
+            .collect::<String>(),
+    )
+    .unwrap();
+    let out_dir = dir.path().join("det");
+    let out = ae(&[
+        "compare-detectors",
+        s(&train),
+        s(&test),
+        "--labels",
+        s(&labels),
+        "--out",
+        s(&out_dir),
+        "--members",
+        "3",
+        "--knn-k",
+        "3",
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(
+        (
+            v["train_rows"].as_u64(),
+            v["test_rows"].as_u64(),
+            v["test_anomalies"].as_u64()
+        ),
+        (Some(300), Some(200), Some(8))
+    );
+    let results = v["results"].as_array().unwrap();
+    let names: Vec<&str> = results
+        .iter()
+        .map(|r| r["detector"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "preset (3 members)",
+            "autoencoder",
+            "pca-recon k=2",
+            "pca-spectrum",
+            "knn k=3"
+        ]
+    );
+    for r in results {
+        for key in ["roc_auc", "average_precision"] {
+            let x = r[key].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&x), "{r}");
+        }
+    }
+    // The outliers lie off the curve the normal rows trace: far from every training row.
+    assert!(results[4]["roc_auc"].as_f64().unwrap() > 0.95, "{v}");
+    // The autoencoders are saved, and `ae score` gives the same ROC AUC on the same rows.
+    for (i, name) in [(0, "preset"), (1, "autoencoder")] {
+        let out = ae(&[
+            "score",
+            s(&out_dir.join(name)),
+            s(&test),
+            "--labels",
+            s(&labels),
+            "--backend",
+            "cpu",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let got = json(&out)["roc_auc"].as_f64().unwrap();
+        let want = results[i]["roc_auc"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-9, "{name}: {got} vs {want}");
+    }
+    // Without labels it has nothing to measure.
+    let out = ae(&[
+        "compare-detectors",
+        s(&train),
+        s(&test),
+        "--out",
+        s(&out_dir),
+        "--backend",
+        "cpu",
+    ]);
+    assert_clean_error(&out, &["no labels", "--labels"]);
+}
+
+#[test]
+fn a_column_of_nan_or_of_nothing_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let nan = dir.path().join("nan.csv");
+    let rows: String = (0..20).map(|i| format!("{i},nan,{}\n", i * 2)).collect();
+    std::fs::write(&nan, format!("a,b,c\n{rows}")).unwrap();
+    let out = ae(&[
+        "train",
+        s(&nan),
+        "--out",
+        &m_dir(dir.path()),
+        "--preset",
+        "anomaly",
+        "--backend",
+        "cpu",
+    ]);
+    assert_clean_error(&out, &["nan.csv", "column 2", "NaN"]);
+    let empty = dir.path().join("empty.csv");
+    let rows: String = (0..20).map(|i| format!("{i},,{}\n", i * 2)).collect();
+    std::fs::write(&empty, format!("a,b,c\n{rows}")).unwrap();
+    let out = ae(&[
+        "train",
+        s(&empty),
+        "--out",
+        &m_dir(dir.path()),
+        "--preset",
+        "anomaly",
+        "--impute",
+        "median",
+        "--backend",
+        "cpu",
+    ]);
+    assert_clean_error(&out, &["empty.csv", "column 2 (\"b\")", "every cell is empty"]);
+}

@@ -4,6 +4,7 @@
 use super::{open_device, print_result, GlobalArgs};
 use ae::anomaly::{self, LabelRule};
 use ae::report::Report;
+use ae::workflow::ensemble::{self, Ensemble};
 use ae::{chart, workflow, Job, Result};
 use ae_core::metrics::{self, Confusion};
 use ae_core::{data, Backend, Error, Output};
@@ -235,13 +236,42 @@ impl Job for ScoreJob<'_> {
                 )));
             }
         }
-        let (model, saved) = workflow::load_model(backend, &a.model)?;
-        let table = a.input.open_for(&a.data, &saved)?;
+        let scorer = match ensemble::is_ensemble(&a.model) {
+            true => Scorer::Many(Ensemble::load(backend, &a.model)?),
+            false => {
+                let (model, saved) = workflow::load_model(backend, &a.model)?;
+                Scorer::One(model, saved)
+            }
+        };
+        let (input_columns, saved_threshold) = match &scorer {
+            Scorer::One(_, saved) => (saved.input.as_ref(), saved.anomaly_threshold),
+            Scorer::Many(e) => (e.config.input.as_ref(), e.config.anomaly_threshold),
+        };
+        let table = a.input.open_with(&a.data, input_columns)?;
         let input = table.source;
-        workflow::check_width(&saved, input.cols(), &a.data, &a.model)?;
+        match &scorer {
+            Scorer::One(_, saved) => workflow::check_width(saved, input.cols(), &a.data, &a.model)?,
+            Scorer::Many(e) if e.config.input_dim != input.cols() => {
+                return Err(Error::Shape(format!(
+                    "{} has {} columns but the ensemble in {} takes {}",
+                    a.data.display(),
+                    input.cols(),
+                    a.model.display(),
+                    e.config.input_dim
+                )))
+            }
+            Scorer::Many(_) if a.per_feature.is_some() => {
+                return Err(Error::Config(format!(
+                    "--per-feature needs one model, and {} is an ensemble whose members read \
+                     different columns; score one of its member-K directories",
+                    a.model.display()
+                )))
+            }
+            Scorer::Many(_) => {}
+        }
         let labels = a.labels.load(input.rows(), &a.data, table.labels)?;
         // Only predictions need a threshold; scores, ROC AUC and average precision do not.
-        let (threshold, source) = match (a.threshold, a.contamination, saved.anomaly_threshold) {
+        let (threshold, source) = match (a.threshold, a.contamination, saved_threshold) {
             (Some(t), _, _) => (Some(t), "--threshold".to_string()),
             (None, Some(c), _) => (None, format!("--contamination {c}")),
             (None, None, Some(t)) => (Some(t), "saved with the model".to_string()),
@@ -290,11 +320,16 @@ impl Job for ScoreJob<'_> {
         for start in (0..rows).step_by(CHUNK_ROWS) {
             let mut x = input.read(start, CHUNK_ROWS.min(rows - start))?;
             bar.inc(x.rows as u64);
-            workflow::prepare_input(&saved, &mut x, &a.data, &a.model)?;
-            let recon = model.map_rows(backend, &x, Output::Reconstruction)?;
-            scores.extend(anomaly::row_errors(&x, &recon)?);
-            if let Some(w) = per_feature.as_mut() {
-                w.write(&anomaly::feature_errors(&x, &recon)?)?;
+            match &scorer {
+                Scorer::One(model, saved) => {
+                    workflow::prepare_input(saved, &mut x, &a.data, &a.model)?;
+                    let recon = model.map_rows(backend, &x, Output::Reconstruction)?;
+                    scores.extend(anomaly::row_errors(&x, &recon)?);
+                    if let Some(w) = per_feature.as_mut() {
+                        w.write(&anomaly::feature_errors(&x, &recon)?)?;
+                    }
+                }
+                Scorer::Many(e) => scores.extend(e.scores(backend, &x)?),
             }
         }
         bar.finish_and_clear();
@@ -406,6 +441,13 @@ impl Job for ScoreJob<'_> {
 
 /// Rows read and scored at a time.
 const CHUNK_ROWS: usize = 4096;
+
+/// What scores the rows: one model (its reconstruction error), or an ensemble (its members'
+/// standardised errors, averaged).
+enum Scorer<B: Backend> {
+    One(ae_core::Autoencoder<B>, ae_core::checkpoint::SavedConfig),
+    Many(Ensemble<B>),
+}
 
 pub fn run(g: &GlobalArgs, args: ScoreArgs) -> Result<()> {
     let device = open_device(g)?;

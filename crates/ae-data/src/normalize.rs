@@ -29,7 +29,6 @@ pub enum Normalization {
 /// rows whatever the data.
 pub const ROBUST_SAMPLE_ROWS: usize = 16_384;
 
-
 impl Normalization {
     const NAMES: &'static str = "none, minmax, standard, robust";
 
@@ -592,7 +591,11 @@ mod tests {
         // The outlier does not move the robust scale; the standard one it inflates.
         assert!(NormStats::fit(Normalization::Standard, &m).scale[0] > 50.0 * stats.scale[0]);
         // IQR 0: the 5-95% range (0 to 0.55 * 4, interpolated at rank 8.55 of 0..=9) over 3.29.
-        assert!((stats.scale[1] as f64 - 2.2 / 3.29).abs() < 1e-6, "{:?}", stats.scale);
+        assert!(
+            (stats.scale[1] as f64 - 2.2 / 3.29).abs() < 1e-6,
+            "{:?}",
+            stats.scale
+        );
         // Constant: 1, so it comes out as 0 rather than dividing by zero.
         assert_eq!(stats.scale[2], 1.0);
         let mut x = m.clone();

@@ -1,7 +1,7 @@
 //! `--preset anomaly`: a recipe for anomaly detection on a table of any width, without tuning.
 //! An ensemble of small autoencoders (after RandNet, Chen et al. 2017): each member sees a
 //! random subset of the columns, has its own seed and width, a bottleneck sized from its input
-//! width (never wider), identity output, robust normalisation, and stops early on held-out
+//! width (never wider), identity output, standardised inputs, and stops early on held-out
 //! training rows; the members' scores are standardised on the training rows and averaged
 //! ([`crate::workflow::ensemble`]).
 //!
@@ -37,9 +37,11 @@ pub struct AnomalyPreset {
     /// Fixed widths `[input, hidden..., code]` for every member instead (`--layers`): then
     /// every member sees every column.
     pub layers: Option<Vec<usize>>,
-    /// Input normalisation, fitted on each member's training rows.
+    /// Input normalisation, fitted on each member's training rows. Standard, by measurement:
+    /// on the six tables of `scripts/pyod_compare.py` (3 splits each) robust normalisation gave
+    /// a mean ROC AUC of 0.761 against standard's 0.781 (tanh hidden layers).
     pub normalization: Normalization,
-    /// Hidden activation.
+    /// Hidden activation (tanh: 0.781 against ReLU's 0.740 there, standardised).
     pub activation: Activation,
     /// Most epochs; early stopping usually ends a member first.
     pub epochs: usize,
@@ -67,8 +69,8 @@ impl Default for AnomalyPreset {
             hidden_ratio: (0.5, 1.0),
             max_hidden: 64,
             layers: None,
-            normalization: Normalization::Robust,
-            activation: Activation::Relu,
+            normalization: Normalization::Standard,
+            activation: Activation::Tanh,
             epochs: 200,
             patience: 10,
             val_split: 0.2,
@@ -103,7 +105,7 @@ impl AnomalyPreset {
     /// The members' plans for a table of `d` columns: seeded, so the same preset gives the same
     /// plans.
     pub fn plan(&self, d: usize) -> Vec<MemberPlan> {
-        let mut rng = Rng::new(self.seed ^ 0x7261_6e64_6e65_74);
+        let mut rng = Rng::new(self.seed ^ 0x0072_616e_646e_6574);
         (0..self.members)
             .map(|m| {
                 let seed = self.seed + m as u64;

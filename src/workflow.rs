@@ -6,10 +6,9 @@ use crate::anomaly;
 use ae_core::checkpoint::{self, SavedConfig};
 use ae_core::data::normalize::{NormStats, Normalization};
 use ae_core::data::{MatrixSource, RowSource};
-use ae_core::metrics;
 use ae_core::trainer::{self, Rows, TrainEvent};
 use ae_core::{
-    Activation, Autoencoder, Backend, EpochMetrics, Error, Matrix, ModelConfig, Pca, Result,
+    Activation, Autoencoder, Backend, EpochMetrics, Error, Matrix, ModelConfig, Result,
     TrainConfig, TrainReport,
 };
 use std::path::Path;
@@ -17,8 +16,10 @@ use std::path::Path;
 pub mod detectors;
 pub mod ensemble;
 mod models;
+mod oneclass;
 
 pub use models::{export_model, load_model, Exported};
+pub use oneclass::{one_class, one_class_ensemble, OneClass};
 
 /// Everything `ae train` decides before training starts.
 #[derive(Clone, Debug)]
@@ -529,61 +530,6 @@ pub fn bundled_mnist(file: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("data/mnist-10k")
         .join(file)
-}
-
-/// One class of the one-class protocol.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct OneClass {
-    /// The class used as normal.
-    pub class: i64,
-    /// Training rows of that class.
-    pub train_rows: usize,
-    /// The autoencoder's ROC AUC on the test rows (that class normal, the rest anomalies).
-    pub roc_auc_ae: f64,
-    /// PCA reconstruction error's ROC AUC, same code size, same rows.
-    pub roc_auc_pca: f64,
-}
-
-/// Trains an autoencoder (`settings`) and a PCA of the same code size on the rows of `train`
-/// labelled `class`, scores every row of `test`, and measures how well each ranks the other
-/// classes as anomalies. Inputs are raw; `settings.normalization` is fitted on the class's rows.
-pub fn one_class<B: Backend>(
-    backend: &B,
-    train: (&Matrix, &[i64]),
-    test: (&Matrix, &[i64]),
-    class: i64,
-    settings: &TrainSettings,
-) -> Result<OneClass> {
-    let rows: Vec<usize> = (0..train.0.rows).filter(|&i| train.1[i] == class).collect();
-    if rows.len() < 2 {
-        return Err(Error::Config(format!(
-            "class {class} has {} training rows; at least 2 are needed",
-            rows.len()
-        )));
-    }
-    let normal = train.0.select_rows(&rows);
-    let trained = train_model(backend, &normal, settings, None, &mut |_| {})?;
-    let stats = trained
-        .saved
-        .normalization
-        .clone()
-        .expect("train_model sets it");
-    let (mut normal_n, mut test_n) = (normal, test.0.clone());
-    stats.apply(&mut normal_n)?;
-    stats.apply(&mut test_n)?;
-    let labels = anomaly::LabelRule::NormalIs(class).apply(test.1);
-    let ae_scores = anomaly::scores(backend, &trained.model, &test_n)?;
-    let pca = Pca::fit(
-        &normal_n,
-        settings.model.code_dim().min(normal_n.rows - 1).max(1),
-    )?;
-    let pca_scores = anomaly::row_errors(&test_n, &pca.reconstruct(&test_n)?)?;
-    Ok(OneClass {
-        class,
-        train_rows: rows.len(),
-        roc_auc_ae: metrics::roc_auc(&ae_scores, &labels)?,
-        roc_auc_pca: metrics::roc_auc(&pca_scores, &labels)?,
-    })
 }
 
 #[cfg(test)]

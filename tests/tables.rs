@@ -295,7 +295,7 @@ fn the_anomaly_preset_trains_an_ensemble_that_score_reads_as_one_model() {
         (recipe["members"].as_u64(), recipe["epochs"].as_u64()),
         (Some(3), Some(60))
     );
-    assert_eq!(recipe["normalization"], "robust");
+    assert_eq!(recipe["normalization"], "standard");
     for key in [
         "feature_fraction",
         "hidden_ratio",
@@ -308,6 +308,14 @@ fn the_anomaly_preset_trains_an_ensemble_that_score_reads_as_one_model() {
     ] {
         assert!(!recipe[key].is_null(), "{key}: {recipe}");
     }
+    // The members are built as the recipe says: tanh hidden layers, identity output.
+    let member = config(&format!("{ens}/member-0"));
+    let acts = member["model"]["activations"].as_array().unwrap();
+    assert_eq!(
+        (&acts[0], acts.last().unwrap()),
+        (&serde_json::json!("tanh"), &serde_json::json!("identity"))
+    );
+    assert_eq!(recipe["activation"], "tanh");
     for m in c["members"].as_array().unwrap() {
         let layers: Vec<u64> = m["plan"]["layers"]
             .as_array()
@@ -541,5 +549,8 @@ fn a_column_of_nan_or_of_nothing_is_an_error_naming_it() {
         "--backend",
         "cpu",
     ]);
-    assert_clean_error(&out, &["empty.csv", "column 2 (\"b\")", "every cell is empty"]);
+    assert_clean_error(
+        &out,
+        &["empty.csv", "column 2 (\"b\")", "every cell is empty"],
+    );
 }

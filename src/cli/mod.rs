@@ -17,6 +17,7 @@ mod progress;
 mod score;
 mod synth;
 mod train;
+mod train_report;
 mod values;
 
 use ae::{BackendChoice, Device, Result};

@@ -59,7 +59,7 @@ pub fn recipe(args: &TrainArgs, cols: usize) -> Result<AnomalyPreset> {
         ModelConfig::mirrored(layers)?;
         p.layers = Some(layers.clone());
     }
-    p.activation = args.model.activation.into();
+    p.activation = args.model.activation.map_or(p.activation, Into::into);
     p.epochs = args.fit.epochs.unwrap_or(p.epochs);
     p.batch_size = args.fit.batch_size.unwrap_or(p.batch_size);
     p.lr = args.fit.lr;
@@ -159,7 +159,7 @@ impl Job for EnsembleJob<'_> {
             &self.recipe,
             &plans,
             &base,
-            &self.args.out,
+            Some(&self.args.out),
             &mut |w| eprintln!("warning: {w}"),
             &mut |m, n| {
                 if !quiet {
@@ -173,7 +173,7 @@ impl Job for EnsembleJob<'_> {
             recipe: config.recipe.describe(),
             members: config.members,
             dropped: config.dropped,
-            model_dir: trained.dir,
+            model_dir: self.args.out.clone(),
             backend: backend.name(),
             anomaly_threshold: config.anomaly_threshold,
         })
@@ -235,6 +235,7 @@ mod tests {
                 "--preset's help lacks {said:?}: {help}"
             );
         }
-        assert!(p.denoise.is_none() && p.activation == ae_core::Activation::Relu);
+        assert!(help.contains("tanh hidden layers"), "{help}");
+        assert!(p.denoise.is_none() && p.activation == ae_core::Activation::Tanh);
     }
 }

@@ -119,7 +119,7 @@ pub fn compare_detectors<B: Backend>(
             recipe,
             &plans,
             &base,
-            &out.join(dir),
+            Some(&out.join(dir)),
             &mut |w| eprintln!("warning: {w}"),
             &mut |_, _| {},
         )?;

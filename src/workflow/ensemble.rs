@@ -198,8 +198,8 @@ fn member_scores<B: Backend>(
 pub struct TrainedEnsemble<B: Backend> {
     /// The ensemble, loaded.
     pub ensemble: Ensemble<B>,
-    /// Where it was saved.
-    pub dir: PathBuf,
+    /// Where it was saved (none: kept in memory only).
+    pub dir: Option<PathBuf>,
 }
 
 /// A standard deviation floored so that dividing by it stays finite: at least `1e-12` times the
@@ -210,8 +210,8 @@ fn floored_sd(sd: f64, mean: f64) -> f64 {
 
 /// Trains one member per plan on `source`'s rows (each reads its columns; `settings` gives
 /// everything but the architecture and trainer settings, which come from `recipe`), saves each
-/// into `out/member-K/`, measures each member's scores on every row of `source`, and writes the
-/// ensemble's `config.json` (with a threshold flagging `contamination` of the training rows).
+/// into `out/member-K/` (with `out`), measures each member's scores on every row of `source`, and writes the
+/// ensemble's `config.json` there (with a threshold flagging `contamination` of the training rows).
 /// A member whose training diverges or whose scores are not finite is dropped, with `warn`
 /// told why; when every member is, the error says so.
 #[allow(clippy::too_many_arguments)]
@@ -221,7 +221,7 @@ pub fn train_ensemble<B: Backend>(
     recipe: &AnomalyPreset,
     plans: &[MemberPlan],
     base: &TrainSettings,
-    out: &Path,
+    out: Option<&Path>,
     warn: &mut dyn FnMut(&str),
     on_member: &mut dyn FnMut(usize, usize),
 ) -> Result<TrainedEnsemble<B>> {
@@ -232,13 +232,14 @@ pub fn train_ensemble<B: Backend>(
             )));
         }
     }
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    if let Some(out) = out {
+        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    }
     let mut kept: Vec<(MemberRecord, Autoencoder<B>, SavedConfig)> = Vec::new();
     let mut dropped = Vec::new();
     for (m, plan) in plans.iter().enumerate() {
         on_member(m, plans.len());
         let dir_name = format!("member-{m}");
-        let dir = out.join(&dir_name);
         let columns = Columns {
             inner: source,
             columns: &plan.columns,
@@ -282,7 +283,14 @@ pub fn train_ensemble<B: Backend>(
             dropped.push(DroppedMember { member: m, reason });
             continue;
         }
-        checkpoint::save(&dir, backend, &trained.model, &trained.saved)?;
+        if let Some(out) = out {
+            checkpoint::save(
+                &out.join(&dir_name),
+                backend,
+                &trained.model,
+                &trained.saved,
+            )?;
+        }
         let record = MemberRecord {
             dir: dir_name,
             plan: plan.clone(),
@@ -329,11 +337,14 @@ pub fn train_ensemble<B: Backend>(
         }
         ensemble.config.anomaly_threshold = Some(anomaly::threshold(&scores, c)?);
     }
-    let json = serde_json::to_vec_pretty(&ensemble.config).expect("an ensemble config serialises");
-    ae_core::atomic::write_atomic(&out.join(checkpoint::CONFIG_FILE), &json)?;
+    if let Some(out) = out {
+        let json =
+            serde_json::to_vec_pretty(&ensemble.config).expect("an ensemble config serialises");
+        ae_core::atomic::write_atomic(&out.join(checkpoint::CONFIG_FILE), &json)?;
+    }
     Ok(TrainedEnsemble {
         ensemble,
-        dir: out.to_path_buf(),
+        dir: out.map(Path::to_path_buf),
     })
 }
 
@@ -402,7 +413,7 @@ mod tests {
             &recipe,
             &plans,
             &base(),
-            dir.path(),
+            Some(dir.path()),
             &mut |w| panic!("{w}"),
             &mut |_, _| {},
         )
@@ -470,7 +481,7 @@ mod tests {
             &recipe,
             &[good.clone(), bad.clone()],
             &base(),
-            &dir.path().join("one"),
+            Some(&dir.path().join("one")),
             &mut |w| warnings.push(w.to_string()),
             &mut |_, _| {},
         )
@@ -497,7 +508,7 @@ mod tests {
             &recipe,
             &[bad.clone(), bad],
             &base(),
-            &dir.path().join("all"),
+            Some(&dir.path().join("all")),
             &mut |_| {},
             &mut |_, _| {},
         )

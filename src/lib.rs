@@ -12,6 +12,7 @@ pub mod bench;
 pub mod chart;
 pub mod device;
 pub mod picture;
+pub mod preset;
 pub mod report;
 pub mod workflow;
 

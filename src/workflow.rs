@@ -5,19 +5,22 @@
 use crate::anomaly;
 use ae_core::checkpoint::{self, SavedConfig};
 use ae_core::data::normalize::{NormStats, Normalization};
-use ae_core::data::{MatrixSource, RowSource, RowSubset};
-use ae_core::metrics;
+use ae_core::data::{MatrixSource, RowSource};
 use ae_core::trainer::{self, Rows, TrainEvent};
 use ae_core::{
-    Autoencoder, Backend, EpochMetrics, Error, Matrix, ModelConfig, Result, TrainConfig,
-    TrainReport,
+    Activation, Autoencoder, Backend, EpochMetrics, Error, Matrix, ModelConfig, Result,
+    TrainConfig, TrainReport,
 };
 use std::path::Path;
 
+pub mod detectors;
+pub mod ensemble;
 mod models;
+mod oneclass;
 mod pca;
 
 pub use models::{export_model, load_model, Exported};
+pub use oneclass::{one_class, one_class_ensemble, OneClass};
 pub use pca::PcaFit;
 
 /// Everything `ae train` decides before training starts.
@@ -50,6 +53,10 @@ pub struct TrainSettings {
     /// Scale every decoder column to this L2 norm at initialisation
     /// ([`Autoencoder::set_decoder_column_norms`]), before the encoder is set from the decoder.
     pub decoder_init_norm: Option<f32>,
+    /// Choose the output activation from the data ([`choose_output`]): sigmoid when the
+    /// normalised training rows lie in [0, 1], else identity, in place of the one `model`
+    /// names.
+    pub output_from_data: bool,
 }
 
 /// Where the pre-encoder bias starts.
@@ -122,6 +129,41 @@ pub struct Trained<B: Backend> {
     pub saved: SavedConfig,
     /// Per-epoch history.
     pub report: TrainReport,
+    /// The output activation chosen from the data, and why (with
+    /// [`TrainSettings::output_from_data`]).
+    pub output_choice: Option<OutputChoice>,
+}
+
+/// The output activation [`choose_output`] picked, and why.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct OutputChoice {
+    /// Sigmoid or identity.
+    pub activation: Activation,
+    /// One sentence: the range of the normalised training rows that decided it.
+    pub reason: String,
+}
+
+/// Sigmoid when every normalised training value lies in [0, 1] (`bounds` = their smallest and
+/// largest), which a sigmoid output can reach; otherwise identity, which can reach any value.
+pub fn choose_output(bounds: (f32, f32)) -> OutputChoice {
+    let (lo, hi) = bounds;
+    if lo >= 0.0 && hi <= 1.0 {
+        OutputChoice {
+            activation: Activation::Sigmoid,
+            reason: format!(
+                "the normalised training rows lie in [0, 1] (from {lo} to {hi}), so the output is \
+                 a sigmoid"
+            ),
+        }
+    } else {
+        OutputChoice {
+            activation: Activation::Identity,
+            reason: format!(
+                "the normalised training rows reach outside [0, 1] (from {lo} to {hi}), which a \
+                 sigmoid cannot, so the output is the identity"
+            ),
+        }
+    }
 }
 
 /// Checks that data of `cols` columns (from `data_path`) fits the model saved in `model_dir`.
@@ -257,9 +299,32 @@ pub fn train_source_from<B: Backend>(
         false => trainer::split_rows_hashed,
     };
     let (train_idx, val_idx) = split(source.rows(), settings.val_split, settings.train.seed)?;
-    let stats = match &init {
-        Some((_, stats)) => stats.clone(),
-        None => NormStats::fit_source(settings.normalization, source, &train_idx)?,
+    let (stats, output_choice) = match (&init, settings.output_from_data) {
+        (Some((_, stats)), _) => (stats.clone(), None),
+        (None, false) => (
+            NormStats::fit_source(settings.normalization, source, &train_idx)?,
+            None,
+        ),
+        (None, true) => {
+            let (stats, range) =
+                NormStats::fit_source_with_range(settings.normalization, source, &train_idx)?;
+            let choice = choose_output(stats.normalised_bounds(&range));
+            (stats, Some(choice))
+        }
+    };
+    let mut model_config = match &init {
+        Some((model, _)) => model.config().clone(),
+        None => settings.model.clone(),
+    };
+    if let Some(choice) = &output_choice {
+        if let Some(last) = model_config.activations.last_mut() {
+            *last = choice.activation;
+        }
+        model_config.validate()?;
+    }
+    let settings = &TrainSettings {
+        model: model_config,
+        ..settings.clone()
     };
     let read = |idx: &[u32]| -> Result<Matrix> {
         let mut m = source.gather(idx)?;
@@ -393,6 +458,7 @@ pub fn train_source_from<B: Backend>(
         model,
         saved,
         report,
+        output_choice,
     })
 }
 
@@ -460,7 +526,17 @@ fn initial_model<B: Backend>(
     settings: &TrainSettings,
 ) -> Result<(Autoencoder<B>, NormStats)> {
     let (model, saved) = load_model(backend, dir)?;
-    let (have, want) = (model.config(), &settings.model);
+    let have = model.config();
+    let mut want = settings.model.clone();
+    // Without --output the output activation is the data's to choose; the model has chosen.
+    if let (true, Some(w), Some(&h)) = (
+        settings.output_from_data,
+        want.activations.last_mut(),
+        have.activations.last(),
+    ) {
+        *w = h;
+    }
+    let want = &want;
     let describe = |c: &ModelConfig| {
         format!(
             "layers {:?}, activations {:?}, topk {:?}{}{}",
@@ -550,85 +626,6 @@ pub fn bundled_mnist(file: &str) -> std::path::PathBuf {
         .join(file)
 }
 
-/// One class of the one-class protocol.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct OneClass {
-    /// The class used as normal.
-    pub class: i64,
-    /// Training rows of that class.
-    pub train_rows: usize,
-    /// The autoencoder's ROC AUC on the test rows (that class normal, the rest anomalies).
-    pub roc_auc_ae: f64,
-    /// PCA reconstruction error's ROC AUC, same code size, same rows.
-    pub roc_auc_pca: f64,
-}
-
-/// Trains an autoencoder (`settings`) and a PCA of the same code size on the rows of `train`
-/// labelled `class`, scores every row of `test`, and measures how well each ranks the other
-/// classes as anomalies. Each set comes with one label per row. Inputs are raw;
-/// `settings.normalization` is fitted on the class's rows. Rows are read a chunk at a time (the
-/// class's rows into memory only when they fit, as [`train_source`] decides).
-pub fn one_class<B: Backend>(
-    backend: &B,
-    train: (&dyn RowSource, &[i64]),
-    test: (&dyn RowSource, &[i64]),
-    class: i64,
-    settings: &TrainSettings,
-) -> Result<OneClass> {
-    for (set, labels) in [train, test] {
-        if labels.len() != set.rows() {
-            return Err(Error::Shape(format!(
-                "{} has {} rows but {} labels",
-                set.path().display(),
-                set.rows(),
-                labels.len()
-            )));
-        }
-    }
-    let rows: Vec<u32> = (0..train.1.len() as u32)
-        .filter(|&i| train.1[i as usize] == class)
-        .collect();
-    if rows.len() < 2 {
-        return Err(Error::Config(format!(
-            "class {class} has {} training rows; at least 2 are needed",
-            rows.len()
-        )));
-    }
-    let normal = RowSubset::new(train.0, &rows);
-    let trained = train_source(backend, &normal, settings, None, &mut |_| Ok(()))?;
-    let stats = trained
-        .saved
-        .normalization
-        .clone()
-        .expect("train_source sets it");
-    let k = settings.model.code_dim().min(rows.len() - 1).max(1);
-    let pca = PcaFit::of(Rows::Source {
-        source: train.0,
-        rows: &rows,
-        stats: Some(&stats),
-    })?
-    .components(k)?;
-    let all: Vec<u32> = (0..test.1.len() as u32).collect();
-    let test_rows = Rows::Source {
-        source: test.0,
-        rows: &all,
-        stats: Some(&stats),
-    };
-    let (mut ae_scores, mut pca_scores) = (Vec::new(), Vec::new());
-    for chunk in test_rows.chunks() {
-        let (_, x) = chunk?;
-        ae_scores.extend(anomaly::scores(backend, &trained.model, &x)?);
-        pca_scores.extend(anomaly::row_errors(&x, &pca.reconstruct(&x)?)?);
-    }
-    let labels = anomaly::LabelRule::NormalIs(class).apply(test.1);
-    Ok(OneClass {
-        class,
-        train_rows: rows.len(),
-        roc_auc_ae: metrics::roc_auc(&ae_scores, &labels)?,
-        roc_auc_pca: metrics::roc_auc(&pca_scores, &labels)?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -657,6 +654,7 @@ mod tests {
             resume: false,
             pre_bias_init: PreBiasInit::Mean,
             decoder_init_norm: None,
+            output_from_data: false,
         };
         let dir = tempfile::tempdir().unwrap();
         let trained = train_model(&cpu, &data, &settings, Some(dir.path()), &mut |_| {}).unwrap();
@@ -674,6 +672,55 @@ mod tests {
         assert_eq!((record.train_rows, record.val_rows), (80, 20));
         assert_eq!(record.contamination, Some(0.1));
         assert_eq!(record.best_epoch, trained.report.best_epoch);
+    }
+
+    #[test]
+    fn the_output_activation_follows_the_normalised_range_of_the_training_rows() {
+        let cpu = CpuBackend::<f32>::new();
+        // Values in [0, 1]: sigmoid unless standardised.
+        let data = Matrix::new(40, 2, (0..80).map(|i| (i % 11) as f32 / 10.0).collect()).unwrap();
+        let run = |normalization| {
+            let settings = TrainSettings {
+                model: ModelConfig::mirrored(&[2, 1]).unwrap(),
+                train: TrainConfig {
+                    epochs: 1,
+                    ..TrainConfig::default()
+                },
+                normalization,
+                val_split: 0.0,
+                contamination: None,
+                encoder_from_decoder: false,
+                stream: false,
+                input: None,
+                resume: false,
+                pre_bias_init: PreBiasInit::Mean,
+                decoder_init_norm: None,
+                output_from_data: true,
+            };
+            let trained = train_model(&cpu, &data, &settings, None, &mut |_| {}).unwrap();
+            let choice = trained.output_choice.unwrap();
+            let saved = *trained.saved.model.activations.last().unwrap();
+            assert_eq!(saved, choice.activation);
+            assert_eq!(*trained.model.config().activations.last().unwrap(), saved);
+            choice
+        };
+        let none = run(Normalization::None);
+        assert_eq!(none.activation, Activation::Sigmoid);
+        assert!(none.reason.contains("from 0 to 1"), "{}", none.reason);
+        assert_eq!(run(Normalization::MinMax).activation, Activation::Sigmoid);
+        let standard = run(Normalization::Standard);
+        assert_eq!(standard.activation, Activation::Identity);
+        assert!(
+            standard.reason.contains("outside [0, 1]"),
+            "{}",
+            standard.reason
+        );
+        assert_eq!(choose_output((0.0, 1.0)).activation, Activation::Sigmoid);
+        assert_eq!(choose_output((-1e-7, 1.0)).activation, Activation::Identity);
+        assert_eq!(
+            choose_output((0.0, 1.0001)).activation,
+            Activation::Identity
+        );
     }
 
     #[test]

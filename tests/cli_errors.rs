@@ -218,7 +218,7 @@ fn a_value_outside_a_flag_s_set_is_refused_by_name_and_help_lists_the_set() {
         "[possible values: mean, sum, half-sum]",
         "[possible values: adam, adamw, sgd]",
         "[possible values: constant, cosine]",
-        "[possible values: none, minmax, standard]",
+        "[possible values: none, minmax, standard, robust]",
     ] {
         assert!(
             help.contains(listed),

@@ -146,6 +146,8 @@ fn every_command_prints_its_keys() {
         ("parameters", Number),
         ("anomaly_threshold", NumberOrNull),
         ("report", StringOrNull),
+        ("output_activation", String),
+        ("output_reason", StringOrNull),
     ];
     assert_exact("train", &v, &train_keys);
     assert!(v["final_val_loss"].is_number() && v["anomaly_threshold"].is_number());
@@ -306,9 +308,11 @@ fn every_command_prints_its_keys() {
         ("recall", Number),
         ("f1", Number),
         ("confusion", Object),
+        ("note", StringOrNull),
         ("report", String),
     ]);
     assert_exact("score --labels --report", &v, &labelled);
+    assert!(v["note"].is_null(), "{v}");
     assert_exact(
         "score confusion",
         &v["confusion"],

@@ -529,7 +529,10 @@ fn bad_sparsity_settings_are_clean_config_errors() {
             &["--sparsity-warmup", "100"][..],
             "warmup needs an l1 or kl",
         ),
-        (&["--pre-bias"][..], "--output identity"),
+        (
+            &["--pre-bias", "--output", "sigmoid"][..],
+            "--output identity",
+        ),
         (
             &["--init-encoder-transpose", "--tied"][..],
             "decoder's transpose needs an untied model",

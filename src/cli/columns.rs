@@ -3,7 +3,7 @@
 
 use ae::{Error, Result};
 use ae_core::checkpoint::SavedConfig;
-use ae_core::data::table::{self, Column, ColumnSpec, Impute, Table};
+use ae_core::data::table::{self, Column, ColumnSpec, Impute, InputColumns, Table};
 use clap::{Args, ValueEnum};
 use std::path::Path;
 
@@ -58,12 +58,13 @@ impl ColumnArgs {
     /// `path` read for the model saved as `saved`: the columns it was trained on unless the
     /// flags pick others, and its saved fill values.
     pub fn open_for(&self, path: &Path, saved: &SavedConfig) -> Result<Table> {
-        table::open_for_model(
-            path,
-            self.tensor.as_deref(),
-            &self.spec(),
-            saved.input.as_ref(),
-        )
+        self.open_with(path, saved.input.as_ref())
+    }
+
+    /// `path` read for a model (or ensemble) that read the columns `input` of its training
+    /// file.
+    pub fn open_with(&self, path: &Path, input: Option<&InputColumns>) -> Result<Table> {
+        table::open_for_model(path, self.tensor.as_deref(), &self.spec(), input)
     }
 }
 

@@ -125,6 +125,7 @@ impl Job for CompareJob<'_> {
                 resume: false,
                 pre_bias_init: PreBiasInit::Mean,
                 decoder_init_norm: None,
+                output_from_data: a.model.output_from_data(&a.fit),
             };
             let mut progress =
                 TrainProgress::new(&settings.train, self.train.len(), 0.0, self.json);

@@ -5,16 +5,19 @@ mod bench;
 mod columns;
 mod compare;
 mod demo;
+mod detectors;
 mod devices;
 mod export;
 mod filters;
 mod infer;
 mod oneclass;
 mod patches;
+mod preset;
 mod progress;
 mod score;
 mod synth;
 mod train;
+mod train_report;
 mod values;
 
 use ae::{BackendChoice, Device, Result};
@@ -93,6 +96,10 @@ pub enum Command {
     Score(score::ScoreArgs),
     /// PCA against the autoencoder at several code sizes, on a held-out test split.
     Compare(compare::CompareArgs),
+    /// Anomaly detectors on the same rows: the anomaly preset, a single autoencoder, PCA
+    /// reconstruction error, PCA's full-spectrum score and kNN distance, fitted on TRAIN and
+    /// measured on labelled TEST rows (ROC AUC, average precision).
+    CompareDetectors(detectors::DetectorArgs),
     /// Training throughput of the reference model on the bundled MNIST (samples/s, GFLOP/s).
     Bench(bench::BenchArgs),
     /// List the compute devices: every wgpu adapter with its limits and features, and the CPU.
@@ -148,6 +155,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export(a) => export::run(g, a),
         Command::Score(a) => score::run(g, a),
         Command::Compare(a) => compare::run(g, a),
+        Command::CompareDetectors(a) => detectors::run(g, a),
         Command::Bench(a) => bench::run(g, a),
         Command::Devices => devices::run(g),
         Command::Oneclass(a) => oneclass::run(g, a),

@@ -5,6 +5,7 @@
 use super::train::{FitArgs, ModelArgs};
 use super::values::NormalizeArg;
 use super::{open_device, print_result, GlobalArgs};
+use ae::preset::AnomalyPreset;
 use ae::workflow::OneClass;
 use ae::workflow::{PreBiasInit, TrainSettings};
 use ae::{Job, Result};
@@ -43,6 +44,14 @@ pub struct OneClassArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub fit: FitArgs,
+    /// `anomaly`: train the anomaly preset's ensemble on each class (see `ae train --help`;
+    /// --members, --epochs, --batch-size and --seed replace its choices) instead of one
+    /// autoencoder, beside PCA at the preset's code width round(sqrt(columns)).
+    #[arg(long, value_enum)]
+    pub preset: Option<super::train::PresetArg>,
+    /// Autoencoders in the ensemble [default: the preset's, 10].
+    #[arg(long, requires = "preset")]
+    pub members: Option<usize>,
 }
 
 /// What `ae oneclass` prints: each class's ROC AUCs and their means.
@@ -92,6 +101,8 @@ struct OneClassJob<'a> {
     split: usize,
     classes: Vec<i64>,
     settings: TrainSettings,
+    /// With `--preset anomaly`: its recipe, trained in place of `settings`' model.
+    recipe: Option<AnomalyPreset>,
     json: bool,
 }
 
@@ -108,13 +119,22 @@ impl Job for OneClassJob<'_> {
         let (train_labels, test_labels) = self.labels.split_at(self.split);
         let mut out = Vec::new();
         for &class in &self.classes {
-            let r = ae::workflow::one_class(
-                backend,
-                (&train, train_labels),
-                (&test, test_labels),
-                class,
-                &self.settings,
-            )?;
+            let (train, test) = (
+                (&train as &dyn RowSource, train_labels),
+                (&test as &dyn RowSource, test_labels),
+            );
+            let r = match &self.recipe {
+                None => ae::workflow::one_class(backend, train, test, class, &self.settings)?,
+                Some(recipe) => ae::workflow::one_class_ensemble(
+                    backend,
+                    train,
+                    test,
+                    class,
+                    recipe,
+                    &self.settings,
+                    &mut |w| eprintln!("warning: class {class}: {w}"),
+                )?,
+            };
             if !self.json {
                 eprintln!(
                     "class {class}: {} training rows, ROC AUC autoencoder {:.4}, PCA {:.4}",
@@ -183,9 +203,25 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
         resume: false,
         pre_bias_init: PreBiasInit::Mean,
         decoder_init_norm: None,
+        output_from_data: args.model.output_from_data(&args.fit),
+    };
+    let recipe = match args.preset {
+        None => None,
+        Some(_) => {
+            let mut p = AnomalyPreset::default();
+            p.members = args.members.unwrap_or(p.members);
+            if p.members == 0 {
+                return Err(Error::Config("--members must be at least 1".into()));
+            }
+            p.epochs = args.fit.epochs.unwrap_or(p.epochs);
+            p.batch_size = args.fit.batch_size.unwrap_or(p.batch_size);
+            p.seed = args.fit.seed;
+            Some(p)
+        }
     };
     let device = open_device(g)?;
     let results = device.run(OneClassJob {
+        recipe,
         source,
         labels: &labels,
         split,

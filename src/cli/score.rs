@@ -4,6 +4,7 @@
 use super::{open_device, print_result, GlobalArgs};
 use ae::anomaly::{self, LabelRule};
 use ae::report::Report;
+use ae::workflow::ensemble::{self, Ensemble};
 use ae::{chart, workflow, Job, Result};
 use ae_core::metrics::{self, Confusion};
 use ae_core::{data, Backend, Error, Output};
@@ -107,12 +108,13 @@ struct ScoreJob<'a> {
 pub struct ScoreOutput {
     /// Rows scored.
     pub rows: usize,
-    /// Rows scoring above it are flagged.
-    pub threshold: f64,
-    /// Where the threshold came from: `--threshold`, `--contamination C` or the model.
+    /// Rows scoring above it are flagged (null without a threshold: no predictions).
+    pub threshold: Option<f64>,
+    /// Where the threshold came from: `--threshold`, `--contamination C`, the model, or
+    /// `none`.
     pub threshold_source: String,
-    /// Rows flagged.
-    pub predicted_anomalies: usize,
+    /// Rows flagged (null without a threshold).
+    pub predicted_anomalies: Option<usize>,
     /// Mean score.
     pub mean_score: f64,
     /// Largest score (null with no rows).
@@ -127,37 +129,93 @@ pub struct ScoreOutput {
     pub report: Option<PathBuf>,
 }
 
-/// The scores measured against the labels.
+/// The scores measured against the labels. The rank measures need both classes among the
+/// labels and the others a threshold; each is null without what it needs, and `note` says why.
 #[derive(Debug, serde::Serialize)]
 pub struct ScoreEvaluation {
     /// Area under the ROC curve.
-    pub roc_auc: f64,
+    pub roc_auc: Option<f64>,
     /// Average precision.
-    pub average_precision: f64,
+    pub average_precision: Option<f64>,
     /// Precision at the threshold.
-    pub precision: f64,
+    pub precision: Option<f64>,
     /// Recall at the threshold.
-    pub recall: f64,
+    pub recall: Option<f64>,
     /// F1 at the threshold.
-    pub f1: f64,
+    pub f1: Option<f64>,
     /// The counts at the threshold.
-    pub confusion: Confusion,
+    pub confusion: Option<Confusion>,
+    /// Why a measure is missing (null when none is).
+    pub note: Option<String>,
+}
+
+impl ScoreEvaluation {
+    /// `scores` against `labels` (`true` = anomaly), at `threshold` where there is one.
+    pub fn of(scores: &[f64], labels: &[bool], threshold: Option<f64>) -> Result<Self> {
+        let anomalies = labels.iter().filter(|&&l| l).count();
+        let one_class = anomalies == 0 || anomalies == labels.len();
+        let confusion = match threshold {
+            Some(t) => Some(metrics::confusion_at(scores, labels, t)?),
+            None => None,
+        };
+        let mut notes = Vec::new();
+        if one_class {
+            notes.push(format!(
+                "the labels are all one class ({anomalies} anomalies among {} rows), so ROC AUC \
+                 and average precision are undefined",
+                labels.len()
+            ));
+        }
+        if threshold.is_none() {
+            notes.push(
+                "no threshold (none saved with the model; pass --contamination or --threshold), \
+                 so no predictions, precision, recall or F1"
+                    .to_string(),
+            );
+        }
+        let ranked = |f: fn(&[f64], &[bool]) -> Result<f64>| match one_class {
+            true => Ok(None),
+            false => f(scores, labels).map(Some),
+        };
+        Ok(ScoreEvaluation {
+            roc_auc: ranked(metrics::roc_auc)?,
+            average_precision: ranked(metrics::average_precision)?,
+            precision: confusion.map(|c| c.precision),
+            recall: confusion.map(|c| c.recall),
+            f1: confusion.map(|c| c.f1),
+            confusion,
+            note: (!notes.is_empty()).then(|| notes.join("; ")),
+        })
+    }
 }
 
 impl fmt::Display for ScoreOutput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} rows scored; threshold {:.6} ({}); {} flagged as anomalies",
-            self.rows, self.threshold, self.threshold_source, self.predicted_anomalies
-        )?;
-        if let Some(e) = &self.evaluation {
-            write!(
+        match (self.threshold, self.predicted_anomalies) {
+            (Some(t), Some(p)) => write!(
                 f,
-                "\nROC AUC {:.4}, average precision {:.4}; at the threshold: precision {:.4}, \
-                 recall {:.4}, F1 {:.4}",
-                e.roc_auc, e.average_precision, e.precision, e.recall, e.f1
-            )?;
+                "{} rows scored; threshold {t:.6} ({}); {p} flagged as anomalies",
+                self.rows, self.threshold_source
+            )?,
+            _ => write!(
+                f,
+                "{} rows scored; no threshold, so no predictions",
+                self.rows
+            )?,
+        }
+        if let Some(e) = &self.evaluation {
+            if let (Some(auc), Some(ap)) = (e.roc_auc, e.average_precision) {
+                write!(f, "\nROC AUC {auc:.4}, average precision {ap:.4}")?;
+            }
+            if let (Some(p), Some(r), Some(f1)) = (e.precision, e.recall, e.f1) {
+                write!(
+                    f,
+                    "\nat the threshold: precision {p:.4}, recall {r:.4}, F1 {f1:.4}"
+                )?;
+            }
+            if let Some(note) = &e.note {
+                write!(f, "\nnote: {note}")?;
+            }
         }
         if let Some(p) = &self.report {
             write!(f, "\nreport: {}", p.display())?;
@@ -178,34 +236,78 @@ impl Job for ScoreJob<'_> {
                 )));
             }
         }
-        let (model, saved) = workflow::load_model(backend, &a.model)?;
-        let table = a.input.open_for(&a.data, &saved)?;
-        let input = table.source;
-        workflow::check_width(&saved, input.cols(), &a.data, &a.model)?;
-        let labels = a.labels.load(input.rows(), &a.data, table.labels)?;
-        let (threshold, source) = match (a.threshold, a.contamination, saved.anomaly_threshold) {
-            (Some(t), _, _) => (t, "--threshold".to_string()),
-            (None, Some(c), _) => (0.0, format!("--contamination {c}")),
-            (None, None, Some(t)) => (t, "saved with the model".to_string()),
-            (None, None, None) => {
-                let config = a.model.join(ae_core::checkpoint::CONFIG_FILE);
-                return Err(if config.exists() {
-                    Error::Model {
-                        path: config,
-                        message: "no anomaly threshold is saved with this model: train it with \
-                                  --contamination, or pass --contamination or --threshold"
-                            .into(),
-                    }
-                } else {
-                    Error::Model {
-                        path: a.model.clone(),
-                        message: "a SAELens or sparsify SAE carries no anomaly threshold: pass \
-                                  --contamination or --threshold"
-                            .into(),
-                    }
-                });
+        let scorer = match ensemble::is_ensemble(&a.model) {
+            true => Scorer::Many(Ensemble::load(backend, &a.model)?),
+            false => {
+                let (model, saved) = workflow::load_model(backend, &a.model)?;
+                Scorer::One(model, saved)
             }
         };
+        let (input_columns, saved_threshold) = match &scorer {
+            Scorer::One(_, saved) => (saved.input.as_ref(), saved.anomaly_threshold),
+            Scorer::Many(e) => (e.config.input.as_ref(), e.config.anomaly_threshold),
+        };
+        let table = a.input.open_with(&a.data, input_columns)?;
+        let input = table.source;
+        match &scorer {
+            Scorer::One(_, saved) => workflow::check_width(saved, input.cols(), &a.data, &a.model)?,
+            Scorer::Many(e) if e.config.input_dim != input.cols() => {
+                return Err(Error::Shape(format!(
+                    "{} has {} columns but the ensemble in {} takes {}",
+                    a.data.display(),
+                    input.cols(),
+                    a.model.display(),
+                    e.config.input_dim
+                )))
+            }
+            Scorer::Many(_) if a.per_feature.is_some() => {
+                return Err(Error::Config(format!(
+                    "--per-feature needs one model, and {} is an ensemble whose members read \
+                     different columns; score one of its member-K directories",
+                    a.model.display()
+                )))
+            }
+            Scorer::Many(_) => {}
+        }
+        let labels = a.labels.load(input.rows(), &a.data, table.labels)?;
+        // Only predictions need a threshold; scores, ROC AUC and average precision do not.
+        let (threshold, source) = match (a.threshold, a.contamination, saved_threshold) {
+            (Some(t), _, _) => (Some(t), "--threshold".to_string()),
+            (None, Some(c), _) => (None, format!("--contamination {c}")),
+            (None, None, Some(t)) => (Some(t), "saved with the model".to_string()),
+            (None, None, None) => (None, "none".to_string()),
+        };
+        let no_threshold = |what: &str| {
+            let config = a.model.join(ae_core::checkpoint::CONFIG_FILE);
+            let message = format!(
+                "{what} needs a threshold, and {}: pass --contamination or --threshold{}",
+                match config.exists() {
+                    true => "no anomaly threshold is saved with this model",
+                    false => "a SAELens or sparsify SAE carries no anomaly threshold",
+                },
+                match config.exists() {
+                    true => " (or train with --contamination)",
+                    false => "",
+                }
+            );
+            Error::Model {
+                path: if config.exists() {
+                    config
+                } else {
+                    a.model.clone()
+                },
+                message,
+            }
+        };
+        let thresholded = threshold.is_some() || a.contamination.is_some();
+        if !thresholded && a.predictions.is_some() {
+            return Err(no_threshold("--predictions"));
+        }
+        if !thresholded && labels.is_none() && a.out.is_none() && a.per_feature.is_none() {
+            return Err(no_threshold(
+                "scoring without --labels, --out or --per-feature (it would only flag rows)",
+            ));
+        }
         // One chunk at a time: the scores (one per row) are all that is kept, and per-feature
         // errors go to their file as they come.
         let rows = input.rows();
@@ -218,50 +320,48 @@ impl Job for ScoreJob<'_> {
         for start in (0..rows).step_by(CHUNK_ROWS) {
             let mut x = input.read(start, CHUNK_ROWS.min(rows - start))?;
             bar.inc(x.rows as u64);
-            workflow::prepare_input(&saved, &mut x, &a.data, &a.model)?;
-            let recon = model.map_rows(backend, &x, Output::Reconstruction)?;
-            scores.extend(anomaly::row_errors(&x, &recon)?);
-            if let Some(w) = per_feature.as_mut() {
-                w.write(&anomaly::feature_errors(&x, &recon)?)?;
+            match &scorer {
+                Scorer::One(model, saved) => {
+                    workflow::prepare_input(saved, &mut x, &a.data, &a.model)?;
+                    let recon = model.map_rows(backend, &x, Output::Reconstruction)?;
+                    scores.extend(anomaly::row_errors(&x, &recon)?);
+                    if let Some(w) = per_feature.as_mut() {
+                        w.write(&anomaly::feature_errors(&x, &recon)?)?;
+                    }
+                }
+                Scorer::Many(e) => scores.extend(e.scores(backend, &x)?),
             }
         }
         bar.finish_and_clear();
         if let Some(w) = per_feature {
             w.finish()?;
         }
-        let threshold = match a.contamination {
-            Some(c) => anomaly::threshold(&scores, c)?,
-            None => threshold,
-        };
-        let predicted = anomaly::predict(&scores, threshold);
         if let Some(path) = &a.out {
             data::save_npy_vec(path, &scores.iter().map(|&s| s as f32).collect::<Vec<_>>())?;
         }
-        if let Some(path) = &a.predictions {
+        let threshold = match a.contamination {
+            Some(c) => Some(anomaly::threshold(&scores, c)?),
+            None => threshold,
+        };
+        let predicted = threshold.map(|t| anomaly::predict(&scores, t));
+        if let (Some(path), Some(predicted)) = (&a.predictions, &predicted) {
             let p: Vec<f32> = predicted.iter().map(|&p| p as u8 as f32).collect();
             data::save_npy_vec(path, &p)?;
         }
         let n = scores.len();
         let evaluation = match &labels {
-            Some((_, flags)) => Some(anomaly::evaluate(&scores, flags, threshold)?),
+            Some((_, flags)) => Some(ScoreEvaluation::of(&scores, flags, threshold)?),
             None => None,
         };
         let mut out = ScoreOutput {
             rows: n,
             threshold,
             threshold_source: source,
-            predicted_anomalies: predicted.iter().filter(|&&p| p).count(),
+            predicted_anomalies: predicted.map(|p| p.iter().filter(|&&p| p).count()),
             mean_score: scores.iter().sum::<f64>() / n.max(1) as f64,
             max_score: scores.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             backend: backend.name(),
-            evaluation: evaluation.as_ref().map(|e| ScoreEvaluation {
-                roc_auc: e.roc_auc,
-                average_precision: e.average_precision,
-                precision: e.at_threshold.precision,
-                recall: e.at_threshold.recall,
-                f1: e.at_threshold.f1,
-                confusion: e.at_threshold,
-            }),
+            evaluation,
             report: None,
         };
         if let Some(dir) = &a.report {
@@ -270,17 +370,29 @@ impl Job for ScoreJob<'_> {
             r.setting("data", a.data.display());
             r.setting(
                 "threshold",
-                format!("{threshold:.6} ({})", out.threshold_source),
+                match threshold {
+                    Some(t) => format!("{t:.6} ({})", out.threshold_source),
+                    None => "none".to_string(),
+                },
             );
             r.metric("rows", out.rows);
-            r.metric("predicted_anomalies", out.predicted_anomalies);
+            if let Some(p) = out.predicted_anomalies {
+                r.metric("predicted_anomalies", p);
+            }
             if let Some(e) = &out.evaluation {
                 // `{:?}`: every digit, and 1.0 rather than 1, as the JSON has them.
-                r.metric("roc_auc", format!("{:?}", e.roc_auc));
-                r.metric("average_precision", format!("{:?}", e.average_precision));
-                r.metric("precision", format!("{:?}", e.precision));
-                r.metric("recall", format!("{:?}", e.recall));
-                r.metric("f1", format!("{:?}", e.f1));
+                let metrics = [
+                    ("roc_auc", e.roc_auc),
+                    ("average_precision", e.average_precision),
+                    ("precision", e.precision),
+                    ("recall", e.recall),
+                    ("f1", e.f1),
+                ];
+                for (name, value) in metrics {
+                    if let Some(v) = value {
+                        r.metric(name, format!("{v:?}"));
+                    }
+                }
             }
             let groups: Vec<(&str, Vec<f64>)> = match &labels {
                 Some((_, flags)) => vec![
@@ -312,13 +424,13 @@ impl Job for ScoreJob<'_> {
                 "score (mean squared error)",
                 &groups,
                 40,
-                Some(("threshold", threshold)),
+                threshold.map(|t| ("threshold", t)),
             )?;
             r.chart("scores.svg", "Score histogram with the threshold", &hist)?;
-            if let (Some((_, flags)), Some(e)) = (&labels, &evaluation) {
+            let auc = out.evaluation.as_ref().and_then(|e| e.roc_auc);
+            if let (Some((_, flags)), Some(auc)) = (&labels, auc) {
                 let curve = metrics::roc_curve(&scores, flags)?;
-                let roc =
-                    chart::roc_chart("ROC curve", &[("autoencoder".into(), curve, e.roc_auc)])?;
+                let roc = chart::roc_chart("ROC curve", &[("autoencoder".into(), curve, auc)])?;
                 r.chart("roc.svg", "ROC curve", &roc)?;
             }
             out.report = Some(r.write()?);
@@ -329,6 +441,13 @@ impl Job for ScoreJob<'_> {
 
 /// Rows read and scored at a time.
 const CHUNK_ROWS: usize = 4096;
+
+/// What scores the rows: one model (its reconstruction error), or an ensemble (its members'
+/// standardised errors, averaged).
+enum Scorer<B: Backend> {
+    One(ae_core::Autoencoder<B>, ae_core::checkpoint::SavedConfig),
+    Many(Ensemble<B>),
+}
 
 pub fn run(g: &GlobalArgs, args: ScoreArgs) -> Result<()> {
     let device = open_device(g)?;

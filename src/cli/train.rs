@@ -5,13 +5,12 @@ use super::values::{
     ActivationArg, CodeProductsArg, LossArg, NormalizeArg, OptimizerArg, ReductionArg, ScheduleArg,
 };
 use super::{open_device, print_result, GlobalArgs};
-use ae::report::Report;
-use ae::workflow::{self, PreBiasInit, TrainSettings, Trained};
-use ae::{chart, Job, Matrix, Result};
-use ae_core::data::{self, RowSource};
+use ae::workflow::{self, PreBiasInit, TrainSettings};
+use ae::{Job, Result};
+use ae_core::data::RowSource;
 use ae_core::{
-    Activation, Backend, EpochMetrics, ModelConfig, Noise, OptimizerConfig, Output, Pca,
-    SparsitySpec, TrainConfig,
+    Activation, Backend, EpochMetrics, ModelConfig, Noise, OptimizerConfig, SparsitySpec,
+    TrainConfig,
 };
 use clap::Args;
 use std::fmt;
@@ -24,20 +23,17 @@ pub const FIT_DEFAULTS: (usize, usize) = (20, 256);
 /// Architecture flags, shared by `train` and `compare`.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Activation of the hidden layers.
-    #[arg(long, value_enum, ignore_case = true, default_value_t = ActivationArg::Relu)]
-    pub activation: ActivationArg,
+    /// Activation of the hidden layers [default: relu; tanh with --preset anomaly].
+    #[arg(long, value_enum, ignore_case = true)]
+    pub activation: Option<ActivationArg>,
     /// Activation of the code (bottleneck) layer [default: identity; relu with --sparsity topk].
     #[arg(long, value_enum, ignore_case = true)]
     pub code_activation: Option<ActivationArg>,
-    /// Output activation: identity, or sigmoid for data in [0, 1].
-    #[arg(
-        long = "output",
-        value_enum,
-        ignore_case = true,
-        default_value_t = ActivationArg::Sigmoid
-    )]
-    pub output_activation: ActivationArg,
+    /// Output activation: identity, or sigmoid (for data in [0, 1]) [default: chosen from the
+    /// data: sigmoid when the normalised training rows all lie in [0, 1], else identity; the
+    /// run says which and why. Identity with --pre-bias, sigmoid with --loss bce].
+    #[arg(long = "output", value_enum, ignore_case = true)]
+    pub output_activation: Option<ActivationArg>,
     /// Decoder hidden widths, comma-separated (default: the encoder's, mirrored).
     #[arg(long, value_delimiter = ',')]
     pub decoder: Option<Vec<usize>>,
@@ -69,9 +65,10 @@ pub struct FitArgs {
     /// Peak learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f32,
-    /// Weight decay (an L2 penalty for sgd and adam, decoupled for adamw).
-    #[arg(long, default_value_t = 0.0)]
-    pub weight_decay: f32,
+    /// Weight decay (an L2 penalty for sgd and adam, decoupled for adamw) [default: 0; the
+    /// anomaly preset's with --preset].
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
     /// SGD momentum.
     #[arg(long, default_value_t = 0.9)]
     pub momentum: f32,
@@ -106,7 +103,7 @@ impl FitArgs {
                 kind: self.optimizer.into(),
                 lr: self.lr,
                 momentum: self.momentum,
-                weight_decay: self.weight_decay,
+                weight_decay: self.weight_decay.unwrap_or(0.0),
                 ..OptimizerConfig::default()
             },
             schedule: self.schedule.schedule(self.warmup),
@@ -117,6 +114,12 @@ impl FitArgs {
 }
 
 impl ModelArgs {
+    /// Whether the output activation is left to the data ([`workflow::choose_output`]): no
+    /// `--output`, no `--pre-bias` (identity) and no `--loss bce` (sigmoid).
+    pub fn output_from_data(&self, fit: &FitArgs) -> bool {
+        self.output_activation.is_none() && !self.pre_bias && fit.loss != LossArg::Bce
+    }
+
     /// The architecture for `layers` = `[input, hidden..., code]`.
     pub fn model_config(&self, layers: &[usize]) -> Result<ModelConfig> {
         self.model_config_topk(layers, None)
@@ -137,7 +140,14 @@ impl ModelArgs {
             },
             Activation::from,
         );
-        cfg.with_activations(self.activation.into(), code, self.output_activation.into())?
+        let output = match (self.output_activation, self.pre_bias) {
+            (Some(given), _) => given.into(),
+            (None, true) => Activation::Identity,
+            // Replaced after the normalisation is fitted where `output_from_data` says so.
+            (None, false) => Activation::Sigmoid,
+        };
+        let hidden = self.activation.unwrap_or(ActivationArg::Relu).into();
+        cfg.with_activations(hidden, code, output)?
             .with_tied(self.tied)?
             .with_topk(topk)?
             .with_pre_bias(self.pre_bias)
@@ -160,9 +170,10 @@ pub struct TrainArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub fit: FitArgs,
-    /// Fraction of rows held out for validation.
-    #[arg(long, default_value_t = 0.1)]
-    pub val_split: f64,
+    /// Fraction of rows held out for validation [default: 0.1; the anomaly preset's with
+    /// --preset].
+    #[arg(long)]
+    pub val_split: Option<f64>,
     /// Stop after this many epochs without a better validation loss (and keep the best).
     #[arg(long)]
     pub patience: Option<usize>,
@@ -200,9 +211,26 @@ pub struct TrainArgs {
     /// are.
     #[arg(long)]
     pub stream: bool,
-    /// Input normalisation (statistics saved with the model).
-    #[arg(long, value_enum, ignore_case = true, default_value_t = NormalizeArg::None)]
-    pub normalize: NormalizeArg,
+    /// Input normalisation (statistics saved with the model) [default: none; the anomaly
+    /// preset's with --preset].
+    #[arg(long, value_enum, ignore_case = true)]
+    pub normalize: Option<NormalizeArg>,
+    /// A recipe: `anomaly` trains an ensemble of small autoencoders for anomaly detection on a
+    /// table of any width (after RandNet, Chen et al. 2017): 10 members, each but the first on
+    /// a random 50-100% of the columns, hidden width 0.5-1x its input (at most 64), code
+    /// round(sqrt(input)) (never wider than the input), standard normalisation (chosen over
+    /// robust by measurement), tanh hidden layers with identity code and output, Adam lr 1e-3
+    /// with weight decay 1e-4,
+    /// batch 32, up to 200 epochs stopping after 10 without a better loss on 20% held-out
+    /// training rows; each member's scores standardised on the training rows and averaged.
+    /// Every choice is saved in config.json; --members, --layers, --activation, --epochs,
+    /// --batch-size, --lr, --weight-decay, --denoise, --normalize, --val-split, --patience and
+    /// --seed replace the preset's. `ae score` scores the ensemble as one model.
+    #[arg(long, value_enum)]
+    pub preset: Option<PresetArg>,
+    /// Autoencoders in the ensemble [default: 10 with --preset anomaly].
+    #[arg(long, requires = "preset")]
+    pub members: Option<usize>,
     /// Save an anomaly threshold with the model: the (1 - C) quantile of the training rows'
     /// scores, so that `ae score` flags about this fraction. C in (0, 0.5].
     #[arg(long)]
@@ -291,6 +319,10 @@ pub struct TrainOutput {
     pub model_dir: PathBuf,
     /// The backend that trained it.
     pub backend: String,
+    /// The output activation of the model.
+    pub output_activation: String,
+    /// Why, where the data chose it (null where a flag did).
+    pub output_reason: Option<String>,
     /// Trainable parameters.
     pub parameters: usize,
     /// The threshold saved with `--contamination` (null without).
@@ -361,6 +393,9 @@ impl fmt::Display for TrainOutput {
             )?;
         }
         write!(f, "; model saved in {}", self.model_dir.display())?;
+        if let Some(why) = &self.output_reason {
+            write!(f, "\noutput activation {}: {why}", self.output_activation)?;
+        }
         if let Some(t) = self.anomaly_threshold {
             write!(f, "\nanomaly threshold {t:.6} saved with the model")?;
         }
@@ -400,7 +435,7 @@ impl Job for TrainJob<'_> {
         progress.finish();
         let trained = trained?;
         let report = match &self.args.report {
-            Some(dir) => Some(write_report(
+            Some(dir) => Some(super::train_report::write_report(
                 backend,
                 dir,
                 self.args,
@@ -427,6 +462,13 @@ impl Job for TrainJob<'_> {
             history,
             model_dir: self.args.out.clone(),
             backend: backend.name(),
+            output_activation: trained
+                .model
+                .config()
+                .activations
+                .last()
+                .map_or("-".into(), |a| a.name().to_string()),
+            output_reason: trained.output_choice.as_ref().map(|c| c.reason.clone()),
             parameters: trained.model.num_parameters(),
             anomaly_threshold: trained.saved.anomaly_threshold,
             report,
@@ -434,155 +476,6 @@ impl Job for TrainJob<'_> {
             resampled,
         })
     }
-}
-
-/// Loss curves, reconstructions (square inputs), the code in 2-D and the training scores.
-fn write_report<B: Backend>(
-    backend: &B,
-    dir: &std::path::Path,
-    args: &TrainArgs,
-    raw: &dyn RowSource,
-    trained: &Trained<B>,
-) -> Result<std::path::PathBuf> {
-    let mut r = Report::new(dir, "ae train")?;
-    r.setting("data", args.data.display());
-    r.setting("backend", backend.name());
-    r.setting(
-        "layers",
-        format!(
-            "{:?} -> {:?}",
-            trained.model.config().encoder,
-            trained.model.config().decoder
-        ),
-    );
-    r.setting(
-        "activations",
-        trained
-            .model
-            .config()
-            .activations
-            .iter()
-            .map(|a| a.name())
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
-    r.setting(
-        "training",
-        serde_json::to_string(&args.fit.train_config(args.patience, FIT_DEFAULTS))
-            .unwrap_or_default(),
-    );
-    let last = trained.report.last();
-    r.metric("final train loss", format!("{:.6}", last.train_loss));
-    if let Some(v) = last.val_loss {
-        r.metric("final validation loss", format!("{v:.6}"));
-    }
-    r.metric("best epoch", trained.report.best_epoch);
-    if let Some(t) = trained.saved.anomaly_threshold {
-        r.metric("anomaly threshold", format!("{t:.6}"));
-    }
-    let series = |name: &str, f: &dyn Fn(&ae_core::EpochMetrics) -> Option<f64>| chart::Series {
-        name: name.into(),
-        points: trained
-            .report
-            .history
-            .iter()
-            .filter_map(|m| f(m).map(|v| (m.epoch as f64, v)))
-            .collect(),
-    };
-    let curves = vec![
-        series("train", &|m| Some(m.train_loss)),
-        series("validation", &|m| m.val_loss),
-    ];
-    let curves: Vec<chart::Series> = curves
-        .into_iter()
-        .filter(|s| !s.points.is_empty())
-        .collect();
-    r.chart(
-        "loss.svg",
-        "Loss per epoch",
-        &chart::line_chart("Loss", "epoch", "loss", &curves, true)?,
-    )?;
-
-    // Up to 2,000 rows, normalised as the model sees them.
-    let shown: Vec<usize> = (0..raw.rows().min(2000)).collect();
-    let mut x = raw.read(0, shown.len())?;
-    if let Some(stats) = &trained.saved.normalization {
-        stats.apply(&mut x)?;
-    }
-    let recon = trained
-        .model
-        .map_rows(backend, &x, Output::Reconstruction)?;
-    if ae::picture::square_side(x.cols).is_some() {
-        let grid = ae::picture::image_grid(&[&x, &recon], 16, 2)?;
-        r.image(
-            "reconstructions.png",
-            "Originals over reconstructions",
-            &grid,
-        )?;
-    }
-    let codes = trained.model.map_rows(backend, &x, Output::Code)?;
-    let (points, axes) = if codes.cols == 2 {
-        (codes, ("code 1", "code 2"))
-    } else if codes.cols > 2 {
-        let pca = Pca::fit(&codes, 2)?;
-        (pca.encode(&codes)?, ("code PC 1", "code PC 2"))
-    } else {
-        (
-            Matrix::new(
-                codes.rows,
-                2,
-                codes.data.iter().flat_map(|&v| [v, 0.0]).collect(),
-            )?,
-            ("code", "-"),
-        )
-    };
-    let xy: Vec<(f64, f64)> = (0..points.rows)
-        .map(|i| (points.row(i)[0] as f64, points.row(i)[1] as f64))
-        .collect();
-    let scores = ae::anomaly::row_errors(&x, &recon)?;
-    let (colour, categorical, what) = match &args.colour_by {
-        Some(path) => {
-            let v = data::load_matrix(path)?;
-            if v.rows != raw.rows() {
-                return Err(ae::Error::Shape(format!(
-                    "{} has {} rows but {} has {}",
-                    path.display(),
-                    v.rows,
-                    args.data.display(),
-                    raw.rows()
-                )));
-            }
-            let values: Vec<f64> = shown.iter().map(|&i| v.row(i)[0] as f64).collect();
-            let mut distinct: Vec<i64> = values.iter().map(|&v| v as i64).collect();
-            distinct.sort_unstable();
-            distinct.dedup();
-            let categorical = values.iter().all(|v| v.fract() == 0.0) && distinct.len() <= 10;
-            (values, categorical, path.display().to_string())
-        }
-        None => (scores.clone(), false, "anomaly score".to_string()),
-    };
-    let scatter = chart::scatter(
-        &format!("Code, coloured by {what}"),
-        axes.0,
-        axes.1,
-        &xy,
-        &colour,
-        categorical,
-    )?;
-    r.chart("code.svg", "The code in 2-D", &scatter)?;
-    let hist = chart::histogram(
-        "Training scores",
-        "score (mean squared error)",
-        &[("rows", &scores)],
-        40,
-        trained.saved.anomaly_threshold.map(|t| ("threshold", t)),
-    )?;
-    r.chart(
-        "scores.svg",
-        "Reconstruction error of the rows shown",
-        &hist,
-    )?;
-    r.write()
 }
 
 /// Set by Ctrl-C: training stops after the current step and saves the model.
@@ -599,6 +492,9 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
             std::process::exit(130);
         }
     });
+    if let Some(preset) = args.preset {
+        return super::preset::run(g, &args, preset);
+    }
     let table = args.input.open(&args.data)?;
     let (data, input) = (table.source, table.input);
     let layers = args
@@ -651,8 +547,10 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
     let settings = TrainSettings {
         model,
         train,
-        normalization: args.normalize.into(),
-        val_split: args.val_split,
+        normalization: args
+            .normalize
+            .map_or(ae_core::data::normalize::Normalization::None, Into::into),
+        val_split: args.val_split.unwrap_or(0.1),
         contamination: args.contamination,
         encoder_from_decoder: args.init_encoder_transpose,
         stream: args.stream,
@@ -663,6 +561,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
             PreBiasInitArg::GeometricMedian => PreBiasInit::GeometricMedian,
         },
         decoder_init_norm: args.decoder_init_norm,
+        output_from_data: args.model.output_from_data(&args.fit),
     };
     let plan = workflow::memory_plan(data.as_ref(), &settings);
     let free = workflow::available_memory();
@@ -689,6 +588,12 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
     })?;
     print_result(g, &out);
     Ok(())
+}
+
+/// `--preset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PresetArg {
+    Anomaly,
 }
 
 /// `--pre-bias-init`.

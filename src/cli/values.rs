@@ -96,6 +96,7 @@ value_enum! {
         #[value(name = "minmax")]
         MinMax => Normalization::MinMax,
         Standard => Normalization::Standard,
+        Robust => Normalization::Robust,
     }
 }
 
@@ -189,6 +190,7 @@ mod tests {
             Normalization::None,
             Normalization::MinMax,
             Normalization::Standard,
+            Normalization::Robust,
         ]);
         names_are_the_library_s::<SynthArg, _>(&SynthKind::ALL);
         names_are_the_library_s::<SaeFormatArg, _>(&SaeFormat::ALL);

@@ -12,6 +12,15 @@ use std::path::Path;
 /// (`cfg.json` + `sae.safetensors`) SAE, imported ([`interop`]) as an ae model on raw inputs
 /// (no normalisation, no threshold). The one place that tells them apart, by their files.
 pub fn load_model<B: Backend>(backend: &B, dir: &Path) -> Result<(Autoencoder<B>, SavedConfig)> {
+    if super::ensemble::is_ensemble(dir) {
+        return Err(Error::Model {
+            path: dir.join(checkpoint::CONFIG_FILE),
+            message: "this is an ensemble of autoencoders (ae train --preset anomaly), which \
+                      `ae score` reads; this command takes one model, such as the ensemble's \
+                      member-0"
+                .into(),
+        });
+    }
     if !dir.join(checkpoint::CONFIG_FILE).exists() && interop::detect(dir)?.is_some() {
         let (format, sae) = interop::load(dir)?;
         let (config, named) = sae.to_ae()?;

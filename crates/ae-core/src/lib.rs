@@ -29,7 +29,7 @@ pub use ae_backend::{
 /// The data layer, re-exported: `ae_core::data` is `ae_data`.
 pub use ae_data as data;
 pub use ae_data::{atomic, synth, SynthKind, Synthetic};
-pub use ae_eval::{median, metrics, pca, Pca};
+pub use ae_eval::{knn, median, metrics, pca, Pca};
 pub use config::{LayerSpec, ModelConfig};
 pub use model::{
     Autoencoder, AuxWorkspace, CodeProducts, CodeTerms, Gradients, Output, ParamKind, ParamSpec,

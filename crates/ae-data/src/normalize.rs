@@ -16,16 +16,28 @@ pub enum Normalization {
     MinMax,
     /// Subtract each feature's mean and divide by its (population) standard deviation.
     Standard,
+    /// Subtract each feature's median and divide by its interquartile range over 1.349 (the
+    /// standard deviation, for normal data): a few extreme rows move neither. Where the IQR is
+    /// 0 (a column that is mostly one value) the scale falls back to the 5-95% range over 3.29,
+    /// then to the standard deviation, then to 1 (a constant column). Exact on up to
+    /// [`ROBUST_SAMPLE_ROWS`] rows, from a seeded uniform sample of that many rows above.
+    Robust,
 }
 
+/// Rows the quantiles of [`Normalization::Robust`] are taken over: every row up to this many,
+/// else a uniform sample of this many (reservoir sampling, seeded), so that memory is this many
+/// rows whatever the data.
+pub const ROBUST_SAMPLE_ROWS: usize = 16_384;
+
 impl Normalization {
-    const NAMES: &'static str = "none, minmax, standard";
+    const NAMES: &'static str = "none, minmax, standard, robust";
 
     fn name(self) -> &'static str {
         match self {
             Normalization::None => "none",
             Normalization::MinMax => "minmax",
             Normalization::Standard => "standard",
+            Normalization::Robust => "robust",
         }
     }
 }
@@ -33,12 +45,13 @@ impl Normalization {
 impl FromStr for Normalization {
     type Err = Error;
 
-    /// `none`, `minmax` or `standard`, in any case.
+    /// `none`, `minmax`, `standard` or `robust`, in any case.
     fn from_str(s: &str) -> Result<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "none" => Ok(Normalization::None),
             "minmax" => Ok(Normalization::MinMax),
             "standard" => Ok(Normalization::Standard),
+            "robust" => Ok(Normalization::Robust),
             _ => Err(Error::Config(format!(
                 "unknown normalization {s:?}; expected one of {}",
                 Normalization::NAMES
@@ -59,9 +72,11 @@ pub struct NormStats {
     /// The kind these statistics were fitted for.
     pub kind: Normalization,
     /// Subtracted from each feature: its min ([`MinMax`](Normalization::MinMax)), mean
-    /// ([`Standard`](Normalization::Standard)) or 0 ([`None`](Normalization::None)).
+    /// ([`Standard`](Normalization::Standard)), median ([`Robust`](Normalization::Robust)) or 0
+    /// ([`None`](Normalization::None)).
     pub offset: Vec<f32>,
-    /// Then divided into each feature: `max - min`, the standard deviation, or 1. Never 0.
+    /// Then divided into each feature: `max - min`, the standard deviation, the floored
+    /// IQR / 1.349, or 1. Never 0.
     pub scale: Vec<f32>,
 }
 
@@ -78,6 +93,11 @@ impl NormStats {
                 offset,
                 scale,
             };
+        }
+        if kind == Normalization::Robust {
+            let rows: Vec<u32> = (0..m.rows as u32).collect();
+            let source = crate::MatrixSource::borrowed("the data", m);
+            return Self::fit_source(kind, &source, &rows).expect("a matrix reads");
         }
         let n = m.rows as f64;
         for c in 0..m.cols {
@@ -162,19 +182,44 @@ impl NormStats {
     /// chunk. The sums run in the same order as `fit`'s, so the result is `fit`'s on the same
     /// rows, to the bit.
     pub fn fit_source(kind: Normalization, source: &dyn RowSource, rows: &[u32]) -> Result<Self> {
+        Ok(Self::fit_source_inner(kind, source, rows, false)?.0)
+    }
+
+    /// [`fit_source`](Self::fit_source), and each column's raw range over the same rows, taken
+    /// in its first pass (a pass of its own for [`Normalization::None`], which needs no other).
+    pub fn fit_source_with_range(
+        kind: Normalization,
+        source: &dyn RowSource,
+        rows: &[u32],
+    ) -> Result<(Self, ColumnRange)> {
+        let (stats, range) = Self::fit_source_inner(kind, source, rows, true)?;
+        Ok((stats, range.expect("asked for")))
+    }
+
+    fn fit_source_inner(
+        kind: Normalization,
+        source: &dyn RowSource,
+        rows: &[u32],
+        want_range: bool,
+    ) -> Result<(Self, Option<ColumnRange>)> {
         let cols = source.cols();
         let mut stats = NormStats {
             kind,
             offset: vec![0.0; cols],
             scale: vec![1.0; cols],
         };
-        if kind == Normalization::None || rows.is_empty() {
-            return Ok(stats);
+        if (kind == Normalization::None && !want_range) || rows.is_empty() {
+            let range = want_range.then(|| ColumnRange {
+                min: vec![0.0; cols],
+                max: vec![0.0; cols],
+            });
+            return Ok((stats, range));
         }
         let chunks = || rows.chunks(FIT_CHUNK_ROWS).map(|idx| source.gather(idx));
         let mut min = vec![f64::INFINITY; cols];
         let mut max = vec![f64::NEG_INFINITY; cols];
         let mut sum = vec![0.0f64; cols];
+        let mut sample = (kind == Normalization::Robust).then(|| RowSample::new(cols));
         for chunk in chunks() {
             let chunk = chunk?;
             for r in 0..chunk.rows {
@@ -183,12 +228,22 @@ impl NormStats {
                     (min[c], max[c]) = (min[c].min(x), max[c].max(x));
                     sum[c] += x;
                 }
+                if let Some(sample) = sample.as_mut() {
+                    sample.add(chunk.row(r));
+                }
             }
+        }
+        let range = want_range.then(|| ColumnRange {
+            min: min.iter().map(|&v| v as f32).collect(),
+            max: max.iter().map(|&v| v as f32).collect(),
+        });
+        if kind == Normalization::None {
+            return Ok((stats, range));
         }
         let n = rows.len() as f64;
         let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
         let mut squares = vec![0.0f64; cols];
-        if kind == Normalization::Standard {
+        if matches!(kind, Normalization::Standard | Normalization::Robust) {
             for chunk in chunks() {
                 let chunk = chunk?;
                 for r in 0..chunk.rows {
@@ -199,15 +254,105 @@ impl NormStats {
             }
         }
         for c in 0..cols {
-            let (o, s) = match kind {
-                Normalization::MinMax => (min[c], max[c] - min[c]),
-                _ => (mean[c], (squares[c] / n).sqrt()),
+            let sd = (squares[c] / n).sqrt();
+            let (o, s) = match (kind, &mut sample) {
+                (Normalization::MinMax, _) => (min[c], max[c] - min[c]),
+                (Normalization::Robust, Some(sample)) => {
+                    let [q05, q1, median, q3, q95] = sample.quantiles(c);
+                    let magnitude = min[c].abs().max(max[c].abs());
+                    let spread = |s: f64| s > 4.0 * f32::EPSILON as f64 * magnitude;
+                    let s = [(q3 - q1) / IQR_PER_SD, (q95 - q05) / RANGE_90_PER_SD]
+                        .into_iter()
+                        .find(|&s| spread(s))
+                        .unwrap_or(sd);
+                    (median, s)
+                }
+                _ => (mean[c], sd),
             };
             stats.offset[c] = o as f32;
             stats.scale[c] = guarded_scale(s, min[c], max[c]);
         }
-        Ok(stats)
+        Ok((stats, range))
     }
+
+    /// The smallest and the largest value of any column once normalised, for rows whose raw
+    /// columns span `range`: `(x - offset) / scale` is monotone in `x` (also in f32 rounding),
+    /// so the normalised extremes are those of the raw extremes, computed as [`apply`] does.
+    ///
+    /// [`apply`]: Self::apply
+    pub fn normalised_bounds(&self, range: &ColumnRange) -> (f32, f32) {
+        let map = |x: f32, c: usize| match self.kind {
+            Normalization::None => x,
+            _ => (x - self.offset[c]) / self.scale[c],
+        };
+        let lo = (range.min.iter().enumerate()).fold(f32::INFINITY, |a, (c, &x)| a.min(map(x, c)));
+        let hi =
+            (range.max.iter().enumerate()).fold(f32::NEG_INFINITY, |a, (c, &x)| a.max(map(x, c)));
+        (lo, hi)
+    }
+}
+
+/// The interquartile range of a normal distribution in standard deviations.
+const IQR_PER_SD: f64 = 1.349;
+
+/// The 5-95% range of a normal distribution in standard deviations.
+const RANGE_90_PER_SD: f64 = 3.29;
+
+/// A uniform sample of at most [`ROBUST_SAMPLE_ROWS`] rows (reservoir sampling, seeded): every
+/// row while there are no more than that.
+struct RowSample {
+    cols: usize,
+    rows: Vec<f32>,
+    seen: usize,
+    rng: ae_backend::rng::Rng,
+}
+
+impl RowSample {
+    fn new(cols: usize) -> Self {
+        RowSample {
+            cols,
+            rows: Vec::new(),
+            seen: 0,
+            rng: ae_backend::rng::Rng::new(0x726f_6275),
+        }
+    }
+
+    fn add(&mut self, row: &[f32]) {
+        self.seen += 1;
+        if self.rows.len() < ROBUST_SAMPLE_ROWS * self.cols {
+            self.rows.extend_from_slice(row);
+        } else {
+            let j = self.rng.below(self.seen);
+            if j < ROBUST_SAMPLE_ROWS {
+                self.rows[j * self.cols..(j + 1) * self.cols].copy_from_slice(row);
+            }
+        }
+    }
+
+    /// Column `c`'s 5% quantile, quartiles and 95% quantile (linear interpolation between
+    /// order statistics, as numpy's default).
+    fn quantiles(&self, c: usize) -> [f64; 5] {
+        let mut v: Vec<f64> = self.rows[c..]
+            .iter()
+            .step_by(self.cols.max(1))
+            .map(|&x| x as f64)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        [0.05, 0.25, 0.5, 0.75, 0.95].map(|q| {
+            let at = q * (v.len() - 1) as f64;
+            let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+            v[lo] + (v[hi] - v[lo]) * (at - lo as f64)
+        })
+    }
+}
+
+/// Each column's smallest and largest raw value over some rows (`cols` values each).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnRange {
+    /// Per-column minimum.
+    pub min: Vec<f32>,
+    /// Per-column maximum.
+    pub max: Vec<f32>,
 }
 
 /// Rows read at a time by [`NormStats::fit_source`].
@@ -242,6 +387,7 @@ mod tests {
             ("none", Normalization::None),
             ("minmax", Normalization::MinMax),
             ("standard", Normalization::Standard),
+            ("robust", Normalization::Robust),
         ] {
             assert_eq!(s.parse::<Normalization>().unwrap(), k);
             assert_eq!(k.to_string(), s);
@@ -388,5 +534,102 @@ mod tests {
             let fitted = NormStats::fit_source(kind, &source, &idx).unwrap();
             assert_eq!(fitted, NormStats::fit(kind, &picked), "{kind}");
         }
+    }
+
+    #[test]
+    fn the_range_is_the_raw_extremes_and_the_bounds_those_normalised() {
+        let m = sample();
+        let source = crate::MatrixSource::new("m", m.clone());
+        let idx: Vec<u32> = (0..4).collect();
+        for kind in [
+            Normalization::Standard,
+            Normalization::MinMax,
+            Normalization::None,
+        ] {
+            let (stats, range) = NormStats::fit_source_with_range(kind, &source, &idx).unwrap();
+            assert_eq!(stats, NormStats::fit(kind, &m), "{kind}");
+            assert_eq!(range.min, vec![1.0, 5.0, 1e6, -2.0]);
+            assert_eq!(range.max, vec![7.0, 5.0, 1e6, 4.0]);
+            let mut normalised = m.clone();
+            stats.apply(&mut normalised).unwrap();
+            let lo = normalised
+                .data
+                .iter()
+                .copied()
+                .fold(f32::INFINITY, f32::min);
+            let hi = normalised
+                .data
+                .iter()
+                .copied()
+                .fold(f32::NEG_INFINITY, f32::max);
+            assert_eq!(stats.normalised_bounds(&range), (lo, hi), "{kind}");
+        }
+        // Min-max maps every column into [0, 1] exactly.
+        let (stats, range) =
+            NormStats::fit_source_with_range(Normalization::MinMax, &source, &idx).unwrap();
+        assert_eq!(stats.normalised_bounds(&range), (0.0, 1.0));
+    }
+
+    #[test]
+    fn robust_statistics_are_the_median_and_the_floored_iqr() {
+        // Column 0: 1..=9 and one far outlier; column 1: mostly 0 (IQR 0); column 2: constant.
+        let mut data = Vec::new();
+        for i in 0..10 {
+            let x = if i == 9 { 1000.0 } else { (i + 1) as f32 };
+            let y = if i == 0 { 4.0 } else { 0.0 };
+            data.extend([x, y, 3.0]);
+        }
+        let m = Matrix::new(10, 3, data).unwrap();
+        let stats = NormStats::fit(Normalization::Robust, &m);
+        // Median of 1..=9, 1000: 5.5; quartiles 3.25 and 7.75.
+        assert_eq!(stats.offset, vec![5.5, 0.0, 3.0]);
+        assert!(
+            (stats.scale[0] as f64 - 4.5 / IQR_PER_SD).abs() < 1e-5,
+            "{:?}",
+            stats.scale
+        );
+        // The outlier does not move the robust scale; the standard one it inflates.
+        assert!(NormStats::fit(Normalization::Standard, &m).scale[0] > 50.0 * stats.scale[0]);
+        // IQR 0: the 5-95% range (0 to 0.55 * 4, interpolated at rank 8.55 of 0..=9) over 3.29.
+        assert!(
+            (stats.scale[1] as f64 - 2.2 / 3.29).abs() < 1e-6,
+            "{:?}",
+            stats.scale
+        );
+        // Constant: 1, so it comes out as 0 rather than dividing by zero.
+        assert_eq!(stats.scale[2], 1.0);
+        let mut x = m.clone();
+        stats.apply(&mut x).unwrap();
+        assert!(x.data.iter().all(|v| v.is_finite()));
+        assert_eq!(x.row(0)[2], 0.0);
+        // Streamed in chunks, the same.
+        let source = crate::MatrixSource::new("m", m.clone());
+        let idx: Vec<u32> = (0..10).collect();
+        assert_eq!(
+            NormStats::fit_source(Normalization::Robust, &source, &idx).unwrap(),
+            stats
+        );
+        assert_eq!(
+            "robust".parse::<Normalization>().unwrap(),
+            Normalization::Robust
+        );
+    }
+
+    #[test]
+    fn robust_quartiles_come_from_a_bounded_sample_above_its_size() {
+        let rows = ROBUST_SAMPLE_ROWS * 2 + 17;
+        let m = Matrix::new(rows, 1, (0..rows).map(|i| i as f32).collect()).unwrap();
+        let stats = NormStats::fit(Normalization::Robust, &m);
+        // A uniform sample of the values 0..rows: its median within a few percent of the
+        // exact one, its scale of the exact IQR / 1.349.
+        let (median, scale) = (rows as f64 / 2.0, rows as f64 / 2.0 / IQR_PER_SD);
+        assert!(
+            (stats.offset[0] as f64 - median).abs() < 0.03 * median,
+            "{stats:?}"
+        );
+        assert!(
+            (stats.scale[0] as f64 - scale).abs() < 0.03 * scale,
+            "{stats:?}"
+        );
     }
 }

@@ -17,8 +17,10 @@ use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 use ae_backend::{Error, Matrix, Result};
 
 mod covariance;
+mod scores;
 
 pub use covariance::{CovarianceAccumulator, MAX_STREAMING_DIM};
+pub use scores::SPECTRUM_FLOOR;
 
 /// Rows processed per matmul in [`Pca::encode`], [`Pca::decode`] and
 /// [`CovarianceAccumulator::push`] (bounds the f64 scratch).

@@ -1,0 +1,249 @@
+//! `--preset anomaly`: a recipe for anomaly detection on a table of any width, without tuning.
+//! An ensemble of small autoencoders (after RandNet, Chen et al. 2017): each member sees a
+//! random subset of the columns, has its own seed and width, a bottleneck sized from its input
+//! width (never wider), identity output, standardised inputs, and stops early on held-out
+//! training rows; the members' scores are standardised on the training rows and averaged
+//! ([`crate::workflow::ensemble`]).
+//!
+//! ```
+//! use ae::preset::AnomalyPreset;
+//! let preset = AnomalyPreset::default();
+//! let plans = preset.plan(30);
+//! assert_eq!(plans.len(), preset.members);
+//! assert_eq!(plans[0].columns.len(), 30); // the first member sees every column
+//! assert!(plans.iter().all(|p| p.layers.last() < p.layers.first()));
+//! ```
+
+use ae_core::data::normalize::Normalization;
+use ae_core::rng::Rng;
+use ae_core::{
+    Activation, LrSchedule, ModelConfig, Noise, OptimizerConfig, OptimizerKind, Result, TrainConfig,
+};
+
+/// Every choice of the recipe; saved in the ensemble's `config.json`. Explicit `ae train` flags
+/// replace the fields they name.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AnomalyPreset {
+    /// Autoencoders in the ensemble.
+    pub members: usize,
+    /// Each member but the first sees a random subset of this fraction of the columns, drawn
+    /// uniformly from the range (the first sees them all).
+    pub feature_fraction: (f64, f64),
+    /// A member's hidden width is this multiple of its input width, drawn uniformly from the
+    /// range (the first member: the range's middle), at most [`max_hidden`](Self::max_hidden).
+    pub hidden_ratio: (f64, f64),
+    /// The widest hidden layer.
+    pub max_hidden: usize,
+    /// Fixed widths `[input, hidden..., code]` for every member instead (`--layers`): then
+    /// every member sees every column.
+    pub layers: Option<Vec<usize>>,
+    /// Input normalisation, fitted on each member's training rows. Standard, by measurement:
+    /// on the six tables of `scripts/pyod_compare.py` (3 splits each) robust normalisation gave
+    /// a mean ROC AUC of 0.761 against standard's 0.781 (tanh hidden layers).
+    pub normalization: Normalization,
+    /// Hidden activation (tanh: 0.781 against ReLU's 0.740 there, standardised).
+    pub activation: Activation,
+    /// Most epochs; early stopping usually ends a member first.
+    pub epochs: usize,
+    /// Epochs without a better held-out loss before a member stops (its best weights kept).
+    pub patience: usize,
+    /// Fraction of the training rows held out for early stopping.
+    pub val_split: f64,
+    /// Samples per step.
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    pub lr: f32,
+    /// L2 weight decay.
+    pub weight_decay: f32,
+    /// Denoising corruption of the inputs, if any.
+    pub denoise: Option<Noise>,
+    /// Seed of the first member (member `m` uses `seed + m`) and of the subsets.
+    pub seed: u64,
+}
+
+impl Default for AnomalyPreset {
+    fn default() -> Self {
+        AnomalyPreset {
+            members: 10,
+            feature_fraction: (0.5, 1.0),
+            hidden_ratio: (0.5, 1.0),
+            max_hidden: 64,
+            layers: None,
+            normalization: Normalization::Standard,
+            activation: Activation::Tanh,
+            epochs: 200,
+            patience: 10,
+            val_split: 0.2,
+            batch_size: 32,
+            lr: 1e-3,
+            weight_decay: 1e-4,
+            denoise: None,
+            seed: 0,
+        }
+    }
+}
+
+/// What one member trains on: the columns it reads (of the table's, in order) and its widths.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MemberPlan {
+    /// Columns of the input, counted from 0, ascending.
+    pub columns: Vec<usize>,
+    /// `[columns.len(), hidden, code]` (or the fixed `--layers`).
+    pub layers: Vec<usize>,
+    /// Its initialisation and shuffling seed.
+    pub seed: u64,
+}
+
+/// The bottleneck of a member reading `d` columns: `round(sqrt(d))`, at least 1 and, above one
+/// column, narrower than `d`.
+pub fn code_width(d: usize) -> usize {
+    let c = (d as f64).sqrt().round() as usize;
+    c.clamp(1, d.saturating_sub(1).max(1))
+}
+
+impl AnomalyPreset {
+    /// The members' plans for a table of `d` columns: seeded, so the same preset gives the same
+    /// plans.
+    pub fn plan(&self, d: usize) -> Vec<MemberPlan> {
+        let mut rng = Rng::new(self.seed ^ 0x0072_616e_646e_6574);
+        (0..self.members)
+            .map(|m| {
+                let seed = self.seed + m as u64;
+                if let Some(layers) = &self.layers {
+                    return MemberPlan {
+                        columns: (0..d).collect(),
+                        layers: layers.clone(),
+                        seed,
+                    };
+                }
+                let (f, r) = match m {
+                    0 => (1.0, (self.hidden_ratio.0 + self.hidden_ratio.1) / 2.0),
+                    _ => (
+                        rng.uniform_in(self.feature_fraction.0, self.feature_fraction.1),
+                        rng.uniform_in(self.hidden_ratio.0, self.hidden_ratio.1),
+                    ),
+                };
+                let count = ((f * d as f64).round() as usize).clamp(d.min(2), d);
+                let mut columns = rng.permutation(d);
+                columns.truncate(count);
+                columns.sort_unstable();
+                let code = code_width(count);
+                let hidden =
+                    ((r * count as f64).ceil() as usize).clamp(code, self.max_hidden.max(code));
+                MemberPlan {
+                    columns,
+                    layers: vec![count, hidden, code],
+                    seed,
+                }
+            })
+            .collect()
+    }
+
+    /// The architecture of a member: mirrored, the hidden activation, identity code and output.
+    pub fn model_config(&self, plan: &MemberPlan) -> Result<ModelConfig> {
+        ModelConfig::mirrored(&plan.layers)?.with_activations(
+            self.activation,
+            Activation::Identity,
+            Activation::Identity,
+        )
+    }
+
+    /// The trainer settings of a member.
+    pub fn train_config(&self, plan: &MemberPlan) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            seed: plan.seed,
+            optimizer: OptimizerConfig {
+                kind: OptimizerKind::Adam,
+                lr: self.lr,
+                weight_decay: self.weight_decay,
+                ..OptimizerConfig::default()
+            },
+            schedule: LrSchedule::Constant,
+            early_stopping_patience: Some(self.patience),
+            noise: self.denoise,
+            ..TrainConfig::default()
+        }
+    }
+
+    /// The recipe in one line, for `--help` and the run's output.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} members; each but the first on a random {:.0}-{:.0}% of the columns; hidden width \
+             {}-{}x the input (at most {}), code round(sqrt(input)); {} normalisation; {} hidden, \
+             identity code and output; Adam lr {}, weight decay {}{}; batch {}; up to {} epochs, \
+             stopping after {} without a better loss on {:.0}% held-out rows; scores standardised \
+             on the training rows and averaged",
+            self.members,
+            self.feature_fraction.0 * 100.0,
+            self.feature_fraction.1 * 100.0,
+            self.hidden_ratio.0,
+            self.hidden_ratio.1,
+            self.max_hidden,
+            self.normalization,
+            self.activation.name(),
+            self.lr,
+            self.weight_decay,
+            self.denoise
+                .map_or(String::new(), |n| format!(", denoising {n}")),
+            self.batch_size,
+            self.epochs,
+            self.patience,
+            self.val_split * 100.0
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_code_is_narrower_than_the_input_at_every_width() {
+        assert_eq!(code_width(1), 1);
+        assert_eq!(code_width(2), 1);
+        assert_eq!(code_width(4), 2);
+        assert_eq!(code_width(30), 5);
+        assert_eq!(code_width(784), 28);
+        for d in 2..200 {
+            assert!(code_width(d) < d, "{d}");
+        }
+    }
+
+    #[test]
+    fn plans_are_seeded_subsets_with_narrow_codes() {
+        let preset = AnomalyPreset::default();
+        for d in [1, 2, 3, 6, 30, 784] {
+            let plans = preset.plan(d);
+            assert_eq!(plans, preset.plan(d));
+            assert_eq!(plans[0].columns, (0..d).collect::<Vec<_>>());
+            for p in &plans {
+                assert_eq!(p.layers[0], p.columns.len());
+                assert!(
+                    p.columns.windows(2).all(|w| w[0] < w[1]) && p.columns.iter().all(|&c| c < d)
+                );
+                assert!(p.columns.len() * 2 >= d, "{d}: {p:?}");
+                assert!(
+                    p.layers[2] <= p.layers[1] && p.layers[1] <= preset.max_hidden.max(p.layers[2])
+                );
+                assert!(d == 1 || p.layers[2] < p.layers[0], "{d}: {p:?}");
+                preset.model_config(p).unwrap();
+            }
+            let seeds: Vec<u64> = plans.iter().map(|p| p.seed).collect();
+            assert_eq!(seeds, (0..10).collect::<Vec<_>>());
+        }
+        // Different members see different columns.
+        let plans = preset.plan(30);
+        assert!(plans[1..].iter().any(|p| p.columns != plans[1].columns));
+        // Fixed widths: every member sees every column.
+        let fixed = AnomalyPreset {
+            layers: Some(vec![30, 8, 3]),
+            ..AnomalyPreset::default()
+        };
+        assert!(fixed
+            .plan(30)
+            .iter()
+            .all(|p| p.layers == [30, 8, 3] && p.columns.len() == 30));
+    }
+}

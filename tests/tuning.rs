@@ -156,7 +156,8 @@ fn a_corrupt_or_stale_cache_is_ignored_with_a_warning_and_retuned() {
     }
     // An entry naming no variant is dropped with a warning; the others are kept.
     let mut bad_entry = good.clone();
-    bad_entry["classes"]["m8 k4 n8 nt"] = serde_json::json!({"variant": "9x9/9x9", "seconds": 1.0});
+    bad_entry["classes"]["m16 k4 n8 nt"] =
+        serde_json::json!({"variant": "9x9/9x9", "seconds": 1.0});
     std::fs::write(&file, bad_entry.to_string()).unwrap();
     let gpu = open(Tuning::Auto, dir.path()).unwrap();
     let warnings = gpu.tuning_warnings();

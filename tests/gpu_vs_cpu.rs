@@ -506,7 +506,7 @@ fn every_matmul_variant_on_odd_shapes_and_long_k() {
     ];
     for (i, &(m, k, n)) in shapes.iter().enumerate() {
         for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
-            let beta = if (i + ta as usize) % 2 == 0 {
+            let beta = if (i + ta as usize).is_multiple_of(2) {
                 0.0
             } else {
                 -0.75

@@ -39,8 +39,8 @@ impl fmt::Display for TuneOutput {
         }
         write!(
             f,
-            "{:<22} {:<16} {:<12} {:>11}  {}",
-            "shape class", "product m.k.n", "variant", "time", "all variants (timer)"
+            "{:<22} {:<16} {:<12} {:>11}  all variants (timer)",
+            "shape class", "product m.k.n", "variant", "time"
         )?;
         for r in &self.classes {
             let best = r

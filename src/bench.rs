@@ -17,6 +17,23 @@ pub fn reference_model(input_dim: usize) -> Result<ModelConfig> {
     )
 }
 
+/// The matrix products of one training step of `config` at batch `batch`, as
+/// `(m, k, n, trans_a, trans_b)` of `c [m, n] = op(a) [m, k] op(b) [k, n]`, per layer (weights
+/// `[out, in]`): the forward `x Wᵀ` (batch, in, out, nt), the weight gradient `dzᵀ x` (out,
+/// batch, in, tn) and, for every layer but the first, the input gradient `dz W` (batch, out, in,
+/// nn).
+pub fn step_products(config: &ModelConfig, batch: usize) -> Vec<(usize, usize, usize, bool, bool)> {
+    let mut out = Vec::new();
+    for (i, l) in config.layers().iter().enumerate() {
+        out.push((batch, l.inputs, l.outputs, false, true));
+        out.push((l.outputs, batch, l.inputs, true, false));
+        if i > 0 {
+            out.push((batch, l.outputs, l.inputs, false, false));
+        }
+    }
+    out
+}
+
 /// One backend's result.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BenchResult {
@@ -217,5 +234,36 @@ impl Job for MatmulBench {
             });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_products_are_the_three_per_layer_with_the_bench_flop_count() {
+        let cfg = ModelConfig::mirrored(&[8, 4]).unwrap(); // 8-4-8
+        let p = step_products(&cfg, 5);
+        assert_eq!(
+            p,
+            vec![
+                (5, 8, 4, false, true),
+                (4, 5, 8, true, false),
+                (5, 4, 8, false, true),
+                (8, 5, 4, true, false),
+                (5, 8, 4, false, false),
+            ]
+        );
+        // The multiply-adds ThroughputBench counts per sample, times the batch.
+        let cfg = reference_model(784).unwrap();
+        let layers = cfg.layers();
+        let macs: usize = layers.iter().map(|l| l.inputs * l.outputs).sum::<usize>() * 3
+            - layers[0].inputs * layers[0].outputs;
+        let total: usize = step_products(&cfg, 256)
+            .iter()
+            .map(|p| p.0 * p.1 * p.2)
+            .sum();
+        assert_eq!(total, 256 * macs);
     }
 }

@@ -64,10 +64,16 @@ impl Device {
     /// Opens the backend `choice` names (with `adapter` picking a wgpu adapter by name). Returns
     /// the device and one line saying which backend was taken and why.
     pub fn open(choice: BackendChoice, adapter: Option<&str>) -> Result<(Device, String)> {
-        let mut wanted = AdapterChoice {
+        let wanted = AdapterChoice {
             name: adapter.map(str::to_string),
             ..AdapterChoice::default()
         };
+        Device::open_with(choice, wanted)
+    }
+
+    /// [`Device::open`] with every wgpu setting given (adapter name, matmul tuning, tuning cache
+    /// directory); `hardware_only` is set for `auto`.
+    pub fn open_with(choice: BackendChoice, mut wanted: AdapterChoice) -> Result<(Device, String)> {
         match choice {
             BackendChoice::Cpu => Ok((Device::Cpu(CpuBackend::new()), "asked for".into())),
             BackendChoice::Auto => {

@@ -8,7 +8,7 @@ use ae_core::backend::{AdamStep, SgdStep};
 use ae_core::prelude::*;
 use ae_core::{Activation, Loss, Matrix, Noise, Rng};
 use ae_cpu::CpuBackend;
-use ae_wgpu::WgpuBackend;
+use ae_wgpu::{MatmulVariant, WgpuBackend};
 use proptest::prelude::*;
 use std::sync::OnceLock;
 
@@ -92,22 +92,65 @@ fn dim() -> impl Strategy<Value = usize> {
     ]
 }
 
+/// The shapes of the matmul property: `dim()`, and M = 535 (burn's regression).
+fn mm_dim() -> impl Strategy<Value = usize> {
+    prop_oneof![Just(535usize), dim()]
+}
+
+fn mm_n() -> impl Strategy<Value = usize> {
+    prop_oneof![Just(1usize), Just(3), Just(17), Just(257), 1..130usize]
+}
+
+/// `c = alpha op(a) op(b) + beta c` on the CPU, then with every matmul variant on the GPU,
+/// `c` poisoned first where `beta == 0`.
+fn check_variants(
+    gpu: &WgpuBackend,
+    (m, k, n): (usize, usize, usize),
+    (ta, tb): (bool, bool),
+    (alpha, beta): (f32, f32),
+    seed: u64,
+) -> Result<(), TestCaseError> {
+    let a = if ta {
+        random(k, m, seed, 1.0)
+    } else {
+        random(m, k, seed, 1.0)
+    };
+    let b = if tb {
+        random(n, k, seed + 1, 1.0)
+    } else {
+        random(k, n, seed + 1, 1.0)
+    };
+    let c0 = if beta != 0.0 {
+        random(m, n, seed + 2, 1.0)
+    } else {
+        poison(m, n)
+    };
+    let cpu = CpuBackend::<f32>::new();
+    let mut want = cpu.upload(&c0).unwrap();
+    let (ca, cb) = (cpu.upload(&a).unwrap(), cpu.upload(&b).unwrap());
+    cpu.matmul(&ca, ta, &cb, tb, alpha, beta, &mut want);
+    let want = cpu.download(&want).unwrap();
+    let (ga, gb) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap());
+    for &v in MatmulVariant::ALL {
+        let mut out = gpu.upload(&c0).unwrap();
+        gpu.matmul_with(v, &ga, ta, &gb, tb, alpha, beta, &mut out);
+        let got = gpu.download(&out).unwrap();
+        let what = format!("matmul {} [{m}, {k}] x [{k}, {n}] ta {ta} tb {tb}", v.name);
+        assert_close(&[got], std::slice::from_ref(&want), REDUCTION, &what)?;
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
+    /// Every matmul variant against the CPU on the same case.
     #[test]
-    fn matmul_matches_cpu(m in dim(), k in dim(), n in 1..130usize, ta: bool, tb: bool,
+    fn matmul_matches_cpu(m in mm_dim(), k in mm_dim(), n in mm_n(), ta: bool, tb: bool,
                           alpha in -2.0f32..2.0, use_beta: bool, seed in 0u64..1000) {
         let Some(gpu) = device() else { return Ok(()) };
-        let a = if ta { random(k, m, seed, 1.0) } else { random(m, k, seed, 1.0) };
-        let b = if tb { random(n, k, seed + 1, 1.0) } else { random(k, n, seed + 1, 1.0) };
-        let (beta, c0) = if use_beta { (0.5, random(m, n, seed + 2, 1.0)) } else { (0.0, poison(m, n)) };
-        let (g, c) = both!(gpu, |be| {
-            let mut out = be.upload(&c0).unwrap();
-            be.matmul(&be.upload(&a).unwrap(), ta, &be.upload(&b).unwrap(), tb, alpha, beta, &mut out);
-            vec![be.download(&out).unwrap()]
-        });
-        assert_close(&g, &c, REDUCTION, "matmul")?;
+        let beta = if use_beta { 0.5 } else { 0.0 };
+        check_variants(gpu, (m, k, n), (ta, tb), (alpha, beta), seed)?;
     }
 
     #[test]
@@ -478,6 +521,32 @@ fn topk_wide_rows_keep_exactly_k() {
     assert_eq!(g[0], c[0]);
     for r in 0..7 {
         assert_eq!(g[0].row(r).iter().filter(|v| **v != 0.0).count(), 32);
+    }
+}
+
+/// Every variant on the odd sizes 1, 3, 17, 257, 535 (each in each of m, k, n), all four
+/// transpose combinations, with and without beta, and at K = 4096.
+#[test]
+fn every_matmul_variant_on_odd_shapes_and_long_k() {
+    let Some(gpu) = device() else { return };
+    let shapes = [
+        (1, 3, 17),
+        (3, 17, 257),
+        (17, 257, 535),
+        (257, 535, 1),
+        (535, 1, 3),
+        (17, 4096, 3),
+        (3, 4096, 17),
+    ];
+    for (i, &(m, k, n)) in shapes.iter().enumerate() {
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            let beta = if (i + ta as usize).is_multiple_of(2) {
+                0.0
+            } else {
+                -0.75
+            };
+            check_variants(gpu, (m, k, n), (ta, tb), (1.5, beta), i as u64).unwrap();
+        }
     }
 }
 

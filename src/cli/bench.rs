@@ -136,7 +136,7 @@ pub fn run(g: &GlobalArgs, args: BenchArgs) -> Result<()> {
     };
     let mut results = Vec::new();
     for choice in choices {
-        let entry = match Device::open(choice, g.adapter.as_deref()) {
+        let entry = match Device::open_with(choice, g.adapter_choice()) {
             Ok((device, _)) => measure(&device, &data, &args)?,
             Err(e) if all => BenchEntry::Skipped {
                 backend: choice.to_string(),

@@ -18,6 +18,7 @@ mod score;
 mod synth;
 mod train;
 mod train_report;
+mod tune;
 mod values;
 
 use ae::{BackendChoice, Device, Result};
@@ -75,6 +76,11 @@ pub struct GlobalArgs {
     /// CPU threads for the cpu backend (default: all cores).
     #[arg(long, global = true)]
     pub threads: Option<usize>,
+    /// wgpu: always use the default matmul variant, neither reading nor timing the tuning cache
+    /// (by default each product's shape class takes the cached fastest variant, timed on first
+    /// use on a hardware GPU; see `ae tune`).
+    #[arg(long, global = true)]
+    pub no_tune: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -113,6 +119,9 @@ pub enum Command {
     Filters(filters::FiltersArgs),
     /// Cut random square patches out of image data and write them as NPY.
     Patches(patches::PatchesArgs),
+    /// Time the wgpu matmul variants at a model's shapes and keep the fastest per shape class in
+    /// the tuning cache ($AE_CACHE_DIR, else $XDG_CACHE_HOME/ae, else ~/.cache/ae); prints the table.
+    Tune(tune::TuneArgs),
 }
 
 /// `--backend`: one backend, or (for `ae bench`) all of them.
@@ -125,6 +134,18 @@ pub enum BackendArg {
 }
 
 impl GlobalArgs {
+    /// The wgpu settings the flags give: `--adapter`, `--no-tune`.
+    pub fn adapter_choice(&self) -> ae_wgpu::AdapterChoice {
+        ae_wgpu::AdapterChoice {
+            name: self.adapter.clone(),
+            tuning: match self.no_tune {
+                true => ae_wgpu::Tuning::Fixed(ae_wgpu::MatmulVariant::DEFAULT),
+                false => ae_wgpu::Tuning::Auto,
+            },
+            ..Default::default()
+        }
+    }
+
     /// The one backend `--backend` names; `all` is an error outside `ae bench`.
     pub fn backend_choice(&self) -> Result<BackendChoice> {
         match self.backend {
@@ -162,12 +183,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Synth(a) => synth::run(g, a),
         Command::Filters(a) => filters::run(g, a),
         Command::Patches(a) => patches::run(g, a),
+        Command::Tune(a) => tune::run(g, a),
     }
 }
 
 /// Opens the chosen backend and says which one was taken (on stderr, unless `--json`).
 pub fn open_device(g: &GlobalArgs) -> Result<Device> {
-    let (device, why) = Device::open(g.backend_choice()?, g.adapter.as_deref())?;
+    let (device, why) = Device::open_with(g.backend_choice()?, g.adapter_choice())?;
     if !g.json {
         eprintln!("backend: {} ({why})", device.name());
     }

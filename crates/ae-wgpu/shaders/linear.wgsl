@@ -2,9 +2,11 @@
 //
 // matmul: c = alpha * op(a) op(b) + beta * c, row-major f32.
 // op(a): [m, k], op(b): [k, n], c: [m, n]; op(x) is x or its transpose as the flags say.
-// A 16x16 workgroup computes a 64x64 tile of c, each thread 4x4 outputs spaced 16 apart, with
-// 16-deep slices of op(a) and op(b) staged in workgroup memory. Edges are guarded, so any shape
-// works; beta == 0 never reads c.
+// A WY x WX workgroup computes a BM x BN tile of c (BM = WY * RM, BN = WX * RN), each thread
+// RM x RN outputs spaced WY rows and WX columns apart, with BK-deep slices of op(a) and op(b)
+// staged in workgroup memory. Edges are guarded, so any shape works; beta == 0 never reads c.
+// The tile constants below are the default variant's: the matmul variants (ae-wgpu's
+// src/variants.rs) are this file with those five lines rewritten at pipeline build time.
 
 struct MatmulParams {
     m: u32,
@@ -26,10 +28,17 @@ struct MatmulParams {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
-const TILE: u32 = 64u;
-const DEPTH: u32 = 16u;
-var<workgroup> tile_a: array<f32, 1024>; // [DEPTH][TILE]: tile_a[kk * TILE + i] = op(a)[row0 + i, k0 + kk]
-var<workgroup> tile_b: array<f32, 1024>; // [DEPTH][TILE]: tile_b[kk * TILE + j] = op(b)[k0 + kk, col0 + j]
+const WX: u32 = 16u;
+const WY: u32 = 16u;
+const RM: u32 = 4u;
+const RN: u32 = 4u;
+const BK: u32 = 16u;
+
+const BM: u32 = WY * RM;
+const BN: u32 = WX * RN;
+const THREADS: u32 = WX * WY;
+var<workgroup> tile_a: array<f32, BK * BM>; // [BK][BM]: tile_a[kk * BM + i] = op(a)[row0 + i, k0 + kk]
+var<workgroup> tile_b: array<f32, BK * BN>; // [BK][BN]: tile_b[kk * BN + j] = op(b)[k0 + kk, col0 + j]
 
 // op(a)[i, kk], zero outside the matrix.
 fn load_a(i: u32, kk: u32) -> f32 {
@@ -53,66 +62,69 @@ fn load_b(kk: u32, j: u32) -> f32 {
     return b[kk * p.n + j]; // stored [k, n]
 }
 
-@compute @workgroup_size(16, 16, 1)
+@compute @workgroup_size(WX, WY, 1)
 fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let row0 = wg.y * TILE;
-    let col0 = wg.x * TILE;
-    let t = lid.y * 16u + lid.x;
-    var acc: array<array<f32, 4>, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) {
+    let row0 = wg.y * BM;
+    let col0 = wg.x * BN;
+    let t = lid.y * WX + lid.x;
+    var acc: array<array<f32, RN>, RM>;
+    for (var i = 0u; i < RM; i++) {
+        for (var j = 0u; j < RN; j++) {
             acc[i][j] = 0.0;
         }
     }
-    for (var k0 = 0u; k0 < p.k; k0 += DEPTH) {
-        // Each of the 256 threads stages 4 elements of each tile; the index order follows the
-        // stored layout so neighbouring threads read neighbouring addresses.
-        for (var e = 0u; e < 4u; e++) {
-            let idx = t + e * 256u;
+    for (var k0 = 0u; k0 < p.k; k0 += BK) {
+        // The threads stage both slices together; the index order follows the stored layout
+        // so neighbouring threads read neighbouring addresses.
+        for (var idx = t; idx < BK * BM; idx += THREADS) {
             var i: u32;
             var kk: u32;
             if (p.trans_a != 0u) {
-                kk = idx / TILE;
-                i = idx % TILE;
+                kk = idx / BM;
+                i = idx % BM;
             } else {
-                i = idx / DEPTH;
-                kk = idx % DEPTH;
+                i = idx / BK;
+                kk = idx % BK;
             }
-            tile_a[kk * TILE + i] = load_a(row0 + i, k0 + kk);
+            tile_a[kk * BM + i] = load_a(row0 + i, k0 + kk);
+        }
+        for (var idx = t; idx < BK * BN; idx += THREADS) {
             var j: u32;
             var kb: u32;
             if (p.trans_b != 0u) {
-                j = idx / DEPTH;
-                kb = idx % DEPTH;
+                j = idx / BK;
+                kb = idx % BK;
             } else {
-                kb = idx / TILE;
-                j = idx % TILE;
+                kb = idx / BN;
+                j = idx % BN;
             }
-            tile_b[kb * TILE + j] = load_b(k0 + kb, col0 + j);
+            tile_b[kb * BN + j] = load_b(k0 + kb, col0 + j);
         }
         workgroupBarrier();
-        for (var kk = 0u; kk < DEPTH; kk++) {
-            var av: array<f32, 4>;
-            var bv: array<f32, 4>;
-            for (var i = 0u; i < 4u; i++) {
-                av[i] = tile_a[kk * TILE + lid.y + 16u * i];
-                bv[i] = tile_b[kk * TILE + lid.x + 16u * i];
+        for (var kk = 0u; kk < BK; kk++) {
+            var av: array<f32, RM>;
+            var bv: array<f32, RN>;
+            for (var i = 0u; i < RM; i++) {
+                av[i] = tile_a[kk * BM + lid.y + WY * i];
             }
-            for (var i = 0u; i < 4u; i++) {
-                for (var j = 0u; j < 4u; j++) {
+            for (var j = 0u; j < RN; j++) {
+                bv[j] = tile_b[kk * BN + lid.x + WX * j];
+            }
+            for (var i = 0u; i < RM; i++) {
+                for (var j = 0u; j < RN; j++) {
                     acc[i][j] = fma(av[i], bv[j], acc[i][j]);
                 }
             }
         }
         workgroupBarrier();
     }
-    for (var i = 0u; i < 4u; i++) {
-        let r = row0 + lid.y + 16u * i;
+    for (var i = 0u; i < RM; i++) {
+        let r = row0 + lid.y + WY * i;
         if (r >= p.m) {
             continue;
         }
-        for (var j = 0u; j < 4u; j++) {
-            let col = col0 + lid.x + 16u * j;
+        for (var j = 0u; j < RN; j++) {
+            let col = col0 + lid.x + WX * j;
             if (col >= p.n) {
                 continue;
             }

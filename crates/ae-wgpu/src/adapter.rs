@@ -1,6 +1,7 @@
 //! Finding adapters: list every one with its limits and features (`ae devices`), and pick one by
 //! name or by kind (a real GPU first, a software one such as lavapipe last).
 
+use crate::tune::Tuning;
 use ae_backend::{Error, Result};
 
 /// The limits that matter for compute, as an adapter reports them.
@@ -49,6 +50,10 @@ pub struct AdapterChoice {
     /// Cap every tensor at this many bytes, below the device's own limits (to leave room for
     /// other work on a shared GPU; a dataset over the cap is streamed in batches).
     pub max_tensor_bytes: Option<u64>,
+    /// How `matmul` picks its kernel variant (default: the tuning cache, timed on first use).
+    pub tuning: Tuning,
+    /// The tuning cache's directory (default: [`crate::tune::cache_dir`]).
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn instance() -> wgpu::Instance {

@@ -8,8 +8,9 @@
 //! submission, so every op sees its own values. Tensor buffers are pooled by size and reused.
 
 use crate::adapter::{self, AdapterChoice, AdapterReport};
-use crate::kernels::{Kernel, KernelParams, Pipelines};
+use crate::kernels::{Kernel, KernelParams, Pipeline, Pipelines};
 use crate::params::FinishSumParams;
+use crate::tune::MatmulState;
 use ae_backend::ops::tensor::check_write;
 use ae_backend::ops::TensorOps;
 use ae_backend::{Error, Matrix, Result};
@@ -101,11 +102,15 @@ impl Grid {
 
 /// The wgpu backend: one device and queue, its pipelines, pools and pending work.
 pub struct WgpuBackend {
-    device: wgpu::Device,
-    queue: wgpu::Queue,
-    report: AdapterReport,
-    pipelines: Pipelines,
-    limits: wgpu::Limits,
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    pub(crate) report: AdapterReport,
+    pub(crate) pipelines: Pipelines,
+    pub(crate) limits: wgpu::Limits,
+    /// The device was opened with `TIMESTAMP_QUERY`.
+    pub(crate) timestamps: bool,
+    /// The matmul variants: tuning mode, choices per shape class, built pipelines.
+    pub(crate) matmul: Mutex<MatmulState>,
     /// `AdapterChoice::max_tensor_bytes`.
     max_tensor_bytes: Option<u64>,
     pool: Arc<Mutex<BufferPool>>,
@@ -131,9 +136,12 @@ impl WgpuBackend {
         let adapter = adapter::choose(&instance, choice)?;
         let report = adapter::report(&adapter);
         let limits = adapter.limits();
+        // Timestamp queries time the matmul variants for the autotuner (tune.rs).
+        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("ae"),
             required_limits: limits.clone(),
+            required_features: features,
             ..Default::default()
         }))
         .map_err(|e| Error::Backend(format!("{}: cannot open the device: {e}", report.name)))?;
@@ -164,7 +172,11 @@ impl WgpuBackend {
             })
         };
         let (index_arena, partials) = (small("index arena"), small("partial sums"));
+        let cache_dir = choice.cache_dir.clone().or_else(crate::tune::cache_dir);
+        let matmul = MatmulState::new(choice.tuning, &report, cache_dir.as_deref());
         let backend = WgpuBackend {
+            timestamps: !features.is_empty(),
+            matmul: Mutex::new(matmul),
             device,
             queue,
             report,
@@ -308,6 +320,18 @@ impl WgpuBackend {
         binds: &[Bind<'_>],
         groups: (u32, u32, u32),
     ) {
+        self.dispatch_on(kernel, self.pipelines.get(kernel), params, binds, groups);
+    }
+
+    /// [`Self::dispatch`] on `pipeline`, a variant of `kernel` with its bind group layout.
+    pub(crate) fn dispatch_on<P: KernelParams>(
+        &self,
+        kernel: Kernel,
+        pipeline: &Pipeline,
+        params: &P,
+        binds: &[Bind<'_>],
+        groups: (u32, u32, u32),
+    ) {
         debug_assert_eq!(P::NAME, kernel.params_name(), "{kernel:?}'s parameters");
         self.dispatched[kernel.index()].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let bindings = kernel.bindings();
@@ -333,7 +357,6 @@ impl WgpuBackend {
         slot[..bytes.len()].copy_from_slice(bytes);
         pending.uniforms.extend_from_slice(&slot);
 
-        let pipeline = self.pipelines.get(kernel);
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: 0,
             resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {

@@ -223,9 +223,35 @@ pub fn shader_source(file: &str) -> Option<String> {
 }
 
 /// A compute pipeline and its bind group layout.
+#[derive(Clone)]
 pub(crate) struct Pipeline {
     pub(crate) pipeline: wgpu::ComputePipeline,
     pub(crate) layout: wgpu::BindGroupLayout,
+}
+
+impl Pipeline {
+    /// The pipeline of `entry` in `module` with the one bind group `layout`.
+    pub(crate) fn new(
+        device: &wgpu::Device,
+        module: &wgpu::ShaderModule,
+        entry: &str,
+        layout: wgpu::BindGroupLayout,
+    ) -> Pipeline {
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(entry),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(entry),
+            layout: Some(&pipeline_layout),
+            module,
+            entry_point: Some(entry),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        Pipeline { pipeline, layout }
+    }
 }
 
 /// Compute pipelines for every kernel.
@@ -279,21 +305,7 @@ impl Pipelines {
                     label: Some(k.entry_point()),
                     entries: &entries,
                 });
-                let pipeline_layout =
-                    device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                        label: Some(k.entry_point()),
-                        bind_group_layouts: &[Some(&layout)],
-                        immediate_size: 0,
-                    });
-                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(k.entry_point()),
-                    layout: Some(&pipeline_layout),
-                    module,
-                    entry_point: Some(k.entry_point()),
-                    compilation_options: Default::default(),
-                    cache: None,
-                });
-                Pipeline { pipeline, layout }
+                Pipeline::new(device, module, k.entry_point(), layout)
             })
             .collect();
         Pipelines { pipelines }

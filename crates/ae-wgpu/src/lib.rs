@@ -24,6 +24,11 @@ pub mod kernels;
 mod ops;
 pub mod params;
 mod reflect;
+mod timing;
+pub mod tune;
+pub mod variants;
 
 pub use adapter::{list_adapters, AdapterChoice, AdapterReport, ComputeLimits};
 pub use backend::{WgpuBackend, WgpuTensor};
+pub use tune::{TuneResult, Tuning};
+pub use variants::{MatmulVariant, ShapeClass};

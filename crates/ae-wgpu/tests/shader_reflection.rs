@@ -4,18 +4,26 @@
 //! and the storage bindings it uses are exactly the table's, with the table's names and access.
 
 use ae_wgpu::kernels::{shader_source, Kernel, SHADER_FILES};
+use ae_wgpu::MatmulVariant;
 use naga::{AddressSpace, StorageAccess};
 use std::collections::BTreeMap;
 
 fn module(file: &str) -> (String, naga::Module) {
-    let src = shader_source(file).expect("a listed file");
+    parse(file, shader_source(file).expect("a listed file"))
+}
+
+fn parse(file: &str, src: String) -> (String, naga::Module) {
     let module = naga::front::wgsl::parse_str(&src)
         .unwrap_or_else(|e| panic!("{file}.wgsl: {}", e.emit_to_string(&src)));
     (src, module)
 }
 
 fn validate(file: &str) -> (naga::Module, naga::valid::ModuleInfo) {
-    let (src, module) = module(file);
+    validate_source(file, shader_source(file).expect("a listed file"))
+}
+
+fn validate_source(file: &str, src: String) -> (naga::Module, naga::valid::ModuleInfo) {
+    let (src, module) = parse(file, src);
     let info = naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
         naga::valid::Capabilities::default(),
@@ -67,7 +75,11 @@ struct Reflected {
 }
 
 fn reflect(kernel: Kernel) -> Reflected {
-    let (module, info) = validate(kernel.file());
+    reflect_source(kernel, shader_source(kernel.file()).expect("a listed file"))
+}
+
+fn reflect_source(kernel: Kernel, src: String) -> Reflected {
+    let (module, info) = validate_source(kernel.file(), src);
     let index = module
         .entry_points
         .iter()
@@ -142,6 +154,33 @@ fn every_kernel_params_struct_matches_its_wgsl_struct() {
             kernel.params_size(),
             "{kernel:?}: struct size"
         );
+    }
+}
+
+/// The matmul variants are `linear.wgsl` with other tile constants: each validates, and its
+/// `matmul` reads the same parameters and bindings as the table's row, with its workgroup size.
+#[test]
+fn every_matmul_variant_validates_with_the_matmul_interface() {
+    let want = reflect(Kernel::Matmul);
+    assert_eq!(MatmulVariant::ALL.len(), 6);
+    for v in MatmulVariant::ALL {
+        let got = reflect_source(Kernel::Matmul, v.source());
+        assert_eq!(got.storage, want.storage, "{}: bindings", v.name);
+        assert_eq!(got.uniform, want.uniform, "{}: parameters", v.name);
+        let (module, _) = validate_source("linear", v.source());
+        let ep = module
+            .entry_points
+            .iter()
+            .find(|e| e.name == "matmul")
+            .unwrap();
+        assert_eq!(ep.workgroup_size, [v.wx, v.wy, 1], "{}", v.name);
+        let tile_a = module
+            .global_variables
+            .iter()
+            .find(|(_, g)| g.name.as_deref() == Some("tile_a"))
+            .map(|(_, g)| module.types[g.ty].inner.size(module.to_ctx()))
+            .unwrap();
+        assert_eq!(tile_a, 4 * v.bk * v.tile_m(), "{}: tile_a bytes", v.name);
     }
 }
 

@@ -4,15 +4,17 @@
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
 use crate::kernels::Kernel;
 use crate::params::{AddBiasParams, BiasGradParams, MatmulParams};
+use crate::variants::MatmulVariant;
 use ae_backend::ops::linear::matmul_dims;
 use ae_backend::ops::LinearOps;
 
-/// Output tile of the matmul kernel: a workgroup computes `TILE x TILE` of `c`.
-const TILE: usize = 64;
-
-impl LinearOps for WgpuBackend {
-    fn matmul(
+impl WgpuBackend {
+    /// `matmul` with the variant `v` rather than the tuner's choice (the default variant if
+    /// the device cannot build `v`). Shapes as `LinearOps::matmul`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn matmul_with(
         &self,
+        v: MatmulVariant,
         a: &WgpuTensor,
         trans_a: bool,
         b: &WgpuTensor,
@@ -41,13 +43,46 @@ impl LinearOps for WgpuBackend {
             beta,
             ..Default::default()
         };
-        let groups = (n.div_ceil(TILE) as u32, m.div_ceil(TILE) as u32, 1);
         let binds = [
             Bind::Buffer(a.buffer()),
             Bind::Buffer(b.buffer()),
             Bind::Buffer(c.buffer()),
         ];
-        self.dispatch(Kernel::Matmul, &p, &binds, groups);
+        match self.variant_pipeline(v) {
+            Ok(pipeline) => {
+                let groups = v.groups(m, n);
+                self.dispatch_on(Kernel::Matmul, &pipeline, &p, &binds, groups);
+            }
+            Err(_) => {
+                let groups = MatmulVariant::DEFAULT.groups(m, n);
+                self.dispatch(Kernel::Matmul, &p, &binds, groups);
+            }
+        }
+    }
+}
+
+impl LinearOps for WgpuBackend {
+    /// Dispatches the variant the tuner chose for the product's shape class
+    /// ([`WgpuBackend::matmul_variant_for`]).
+    fn matmul(
+        &self,
+        a: &WgpuTensor,
+        trans_a: bool,
+        b: &WgpuTensor,
+        trans_b: bool,
+        alpha: f32,
+        beta: f32,
+        c: &mut WgpuTensor,
+    ) {
+        let (m, k, n) = matmul_dims(
+            (a.rows, a.cols),
+            trans_a,
+            (b.rows, b.cols),
+            trans_b,
+            (c.rows, c.cols),
+        );
+        let v = self.matmul_variant_for(m, k, n, trans_a, trans_b);
+        self.matmul_with(v, a, trans_a, b, trans_b, alpha, beta, c);
     }
 
     fn add_bias(&self, x: &mut WgpuTensor, bias: &WgpuTensor) {

@@ -1,0 +1,310 @@
+//! Choosing and timing matmul variants on the device: [`WgpuBackend::matmul_variant_for`] (what
+//! `matmul` asks), [`WgpuBackend::tune_matmul`] (what `ae tune` asks) and the timing itself, on
+//! scratch buffers in submissions of their own, apart from the pending step.
+
+use crate::backend::WgpuBackend;
+use crate::kernels::{Kernel, Pipeline};
+use crate::params::MatmulParams;
+use crate::tune::{MatmulState, TuneResult};
+use crate::variants::{MatmulVariant, ShapeClass};
+use ae_backend::{Error, Result};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Timed calls per variant (after one untimed warm-up call); the median is kept.
+const REPS: u32 = 3;
+
+impl WgpuBackend {
+    /// The variant `matmul` uses for a `[m, k] x [k, n]` product: the fixed one, the cached or
+    /// already timed one for its [`ShapeClass`], or (timing it now where the tuning mode says
+    /// so, else the default) a new choice.
+    pub fn matmul_variant_for(
+        &self,
+        m: usize,
+        k: usize,
+        n: usize,
+        trans_a: bool,
+        trans_b: bool,
+    ) -> MatmulVariant {
+        let class = ShapeClass::of(m, k, n, trans_a, trans_b);
+        let mut state = self.matmul.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = state.stored(&class) {
+            return v;
+        }
+        if !state.times_on_miss() {
+            return MatmulVariant::DEFAULT;
+        }
+        match self.time_class(&mut state, class, (m, k, n)) {
+            Ok(result) => MatmulVariant::by_name(&result.chosen).unwrap_or(MatmulVariant::DEFAULT),
+            Err(e) => {
+                state.warn(format!(
+                    "{}: timing matmul variants for {}: {e}; using {}",
+                    self.report.name,
+                    class.key(),
+                    MatmulVariant::DEFAULT.name
+                ));
+                state.fall_back(class)
+            }
+        }
+    }
+
+    /// Times every variant on a `[m, k] x [k, n]` product now and keeps the fastest for its
+    /// class, in memory and in the cache file (whatever the class had before).
+    pub fn tune_matmul(
+        &self,
+        m: usize,
+        k: usize,
+        n: usize,
+        trans_a: bool,
+        trans_b: bool,
+    ) -> Result<TuneResult> {
+        let class = ShapeClass::of(m, k, n, trans_a, trans_b);
+        let mut state = self.matmul.lock().unwrap_or_else(|p| p.into_inner());
+        self.time_class(&mut state, class, (m, k, n))
+    }
+
+    /// The warnings the tuner gave so far (a cache ignored or not written, a variant that
+    /// failed), each also printed to stderr when it happened.
+    pub fn tuning_warnings(&self) -> Vec<String> {
+        let state = self.matmul.lock().unwrap_or_else(|p| p.into_inner());
+        state.warnings.clone()
+    }
+
+    /// The tuning cache file of this adapter (none with a fixed variant or no cache directory).
+    pub fn tuning_cache_file(&self) -> Option<std::path::PathBuf> {
+        let state = self.matmul.lock().unwrap_or_else(|p| p.into_inner());
+        state.file.clone()
+    }
+
+    /// Whether the tuner times with timestamp queries (else wall time with waits).
+    pub fn has_timestamps(&self) -> bool {
+        self.timestamps
+    }
+
+    /// The pipeline of variant `v`, built on first use (in an error scope, so that a device
+    /// that rejects it gives an error here rather than a lost backend).
+    pub(crate) fn variant_pipeline(&self, v: MatmulVariant) -> Result<Arc<Pipeline>> {
+        let mut state = self.matmul.lock().unwrap_or_else(|p| p.into_inner());
+        self.pipeline_in(&mut state, v)
+    }
+
+    fn pipeline_in(&self, state: &mut MatmulState, v: MatmulVariant) -> Result<Arc<Pipeline>> {
+        if let Some(p) = state.pipelines.get(v.name) {
+            return Ok(p.clone());
+        }
+        if v == MatmulVariant::DEFAULT {
+            // The file as written: the table's own pipeline.
+            let p = Arc::new(self.pipelines.get(Kernel::Matmul).clone());
+            state.pipelines.insert(v.name, p.clone());
+            return Ok(p);
+        }
+        if !v.fits(&self.limits) {
+            return Err(Error::Backend(format!(
+                "{}: matmul variant {} needs more than the device's workgroup limits",
+                self.report.name, v.name
+            )));
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(v.name),
+                source: wgpu::ShaderSource::Wgsl(v.source().into()),
+            });
+        let layout = self.pipelines.get(Kernel::Matmul).layout.clone();
+        let pipeline = Pipeline::new(&self.device, &module, "matmul", layout);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Backend(format!(
+                "{}: matmul variant {}: {e}",
+                self.report.name, v.name
+            )));
+        }
+        let pipeline = Arc::new(pipeline);
+        state.pipelines.insert(v.name, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// Times every variant the device can run on zero-filled scratch operands of `dims` and
+    /// records the fastest for `class`.
+    fn time_class(
+        &self,
+        state: &mut MatmulState,
+        class: ShapeClass,
+        (m, k, n): (usize, usize, usize),
+    ) -> Result<TuneResult> {
+        let (m, k, n) = (m.max(1), k.max(1), n.max(1));
+        let max = self.limits.max_storage_buffer_binding_size;
+        let buffer = |elems: usize, label| -> Result<wgpu::Buffer> {
+            let size = (elems as u64 * 4).max(4);
+            if size > max {
+                return Err(Error::Backend(format!(
+                    "a {label} of {elems} f32 is over max_storage_buffer_binding_size"
+                )));
+            }
+            Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            }))
+        };
+        let (a, b, c) = (
+            buffer(m * k, "a")?,
+            buffer(k * n, "b")?,
+            buffer(m * n, "c")?,
+        );
+        let params = MatmulParams {
+            m: m as u32,
+            n: n as u32,
+            k: k as u32,
+            trans_a: class.trans_a as u32,
+            trans_b: class.trans_b as u32,
+            alpha: 1.0,
+            ..Default::default()
+        };
+        let uniform = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("tuning params"),
+            size: std::mem::size_of::<MatmulParams>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.queue
+            .write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
+        let layout = &self.pipelines.get(Kernel::Matmul).layout;
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("tuning"),
+            layout,
+            entries: &[(0, &uniform), (1, &a), (2, &b), (3, &c)].map(|(binding, buf)| {
+                wgpu::BindGroupEntry {
+                    binding,
+                    resource: buf.as_entire_binding(),
+                }
+            }),
+        });
+        let mut times = Vec::new();
+        let mut timer = "wall";
+        for &v in MatmulVariant::ALL.iter().filter(|v| v.fits(&self.limits)) {
+            let pipeline = match self.pipeline_in(state, v) {
+                Ok(p) => p,
+                Err(e) => {
+                    state.warn(format!("{e}; not a candidate"));
+                    continue;
+                }
+            };
+            let run = |timestamps: Option<&wgpu::QuerySet>, reps: u32| {
+                let mut encoder = self.device.create_command_encoder(&Default::default());
+                for r in 0..reps {
+                    let writes = timestamps.map(|q| wgpu::ComputePassTimestampWrites {
+                        query_set: q,
+                        beginning_of_pass_write_index: Some(2 * r),
+                        end_of_pass_write_index: Some(2 * r + 1),
+                    });
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("tuning"),
+                        timestamp_writes: writes,
+                    });
+                    pass.set_pipeline(&pipeline.pipeline);
+                    pass.set_bind_group(0, &bind_group, &[]);
+                    let g = v.groups(m, n);
+                    pass.dispatch_workgroups(g.0, g.1, g.2);
+                }
+                encoder
+            };
+            // Warm-up: the driver compiles and uploads the pipeline on first use.
+            self.submit_and_wait(run(None, 1))?;
+            let mut secs = match self.timestamps {
+                true => self.timestamp_seconds(|q| run(Some(q), REPS))?,
+                false => Vec::new(),
+            };
+            if secs.len() == REPS as usize && secs.iter().all(|s| *s > 0.0) {
+                timer = "timestamp";
+            } else {
+                secs.clear();
+                for _ in 0..REPS {
+                    let t = Instant::now();
+                    self.submit_and_wait(run(None, 1))?;
+                    secs.push(t.elapsed().as_secs_f64());
+                }
+            }
+            secs.sort_by(f64::total_cmp);
+            times.push((v.name.to_string(), secs[secs.len() / 2]));
+        }
+        let chosen = times
+            .iter()
+            .min_by(|x, y| x.1.total_cmp(&y.1))
+            .map(|t| t.0.clone())
+            .ok_or_else(|| Error::Backend("no matmul variant fits the device".into()))?;
+        let result = TuneResult {
+            class: class.key(),
+            m,
+            k,
+            n,
+            timer: timer.into(),
+            times,
+            chosen,
+        };
+        state.record(class, &result);
+        Ok(result)
+    }
+
+    fn submit_and_wait(&self, encoder: wgpu::CommandEncoder) -> Result<()> {
+        self.queue.submit([encoder.finish()]);
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| {
+                Error::Backend(format!("{}: waiting for the device: {e}", self.report.name))
+            })?;
+        Ok(())
+    }
+
+    /// Records `REPS` timestamped passes with `record`, and returns each pass's seconds.
+    fn timestamp_seconds(
+        &self,
+        record: impl Fn(&wgpu::QuerySet) -> wgpu::CommandEncoder,
+    ) -> Result<Vec<f64>> {
+        let count = 2 * REPS;
+        let queries = self.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("tuning"),
+            ty: wgpu::QueryType::Timestamp,
+            count,
+        });
+        let bytes = count as u64 * 8;
+        let resolve = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("timestamps"),
+            size: bytes,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("timestamps readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = record(&queries);
+        encoder.resolve_query_set(&queries, 0..count, &resolve, 0);
+        encoder.copy_buffer_to_buffer(&resolve, 0, &staging, 0, bytes);
+        self.submit_and_wait(encoder)?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Backend(format!("waiting for the device: {e}")))?;
+        rx.recv()
+            .map_err(|_| Error::Backend("timestamp readback was never answered".into()))?
+            .map_err(|e| Error::Backend(format!("reading timestamps: {e}")))?;
+        let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(
+            &staging
+                .get_mapped_range(..)
+                .map_err(|e| Error::Backend(format!("reading timestamps: {e}")))?,
+        );
+        staging.unmap();
+        let period = self.queue.get_timestamp_period() as f64 * 1e-9;
+        Ok(ticks
+            .chunks(2)
+            .map(|t| t[1].saturating_sub(t[0]) as f64 * period)
+            .collect())
+    }
+}

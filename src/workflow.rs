@@ -50,6 +50,9 @@ pub struct TrainSettings {
     /// Scale every decoder column to this L2 norm at initialisation
     /// ([`Autoencoder::set_decoder_column_norms`]), before the encoder is set from the decoder.
     pub decoder_init_norm: Option<f32>,
+    /// Start a JumpReLU code's thresholds here instead of at
+    /// [`ModelConfig::JUMP_INIT_THRESHOLD`] ([`Autoencoder::set_jump_thresholds`]).
+    pub jump_init_threshold: Option<f32>,
 }
 
 /// Where the pre-encoder bias starts.
@@ -302,6 +305,9 @@ pub fn train_source_from<B: Backend>(
     };
     if let (Some(norm), true) = (settings.decoder_init_norm, fresh) {
         model.set_decoder_column_norms(backend, norm)?;
+    }
+    if let (Some(theta), true) = (settings.jump_init_threshold, fresh) {
+        model.set_jump_thresholds(backend, theta)?;
     }
     if settings.encoder_from_decoder && fresh {
         model.init_encoder_from_decoder(backend)?;
@@ -657,6 +663,7 @@ mod tests {
             resume: false,
             pre_bias_init: PreBiasInit::Mean,
             decoder_init_norm: None,
+            jump_init_threshold: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let trained = train_model(&cpu, &data, &settings, Some(dir.path()), &mut |_| {}).unwrap();

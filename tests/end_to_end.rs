@@ -601,7 +601,7 @@ fn a_topk_sae_exported_to_saelens_and_sparsify_encodes_the_same() {
     let cfg_path = saelens.join("cfg.json");
     let cfg_text = std::fs::read_to_string(&cfg_path).unwrap();
     let mut cfg: serde_json::Value = serde_json::from_str(&cfg_text).unwrap();
-    cfg["architecture"] = "jumprelu".into();
+    cfg["architecture"] = "gated".into();
     std::fs::write(&cfg_path, cfg.to_string()).unwrap();
     let args = [
         "encode",
@@ -610,7 +610,7 @@ fn a_topk_sae_exported_to_saelens_and_sparsify_encodes_the_same() {
         "--out",
         &path("j.npy"),
     ];
-    assert_clean_error(&ae(&args), &["cfg.json", "\"jumprelu\" is not supported"]);
+    assert_clean_error(&ae(&args), &["cfg.json", "\"gated\" is not supported"]);
     std::fs::write(&cfg_path, cfg_text).unwrap();
 
     // A missing tensor, and a file cut short.

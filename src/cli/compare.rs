@@ -125,6 +125,7 @@ impl Job for CompareJob<'_> {
                 resume: false,
                 pre_bias_init: PreBiasInit::Mean,
                 decoder_init_norm: None,
+                jump_init_threshold: None,
             };
             let mut progress =
                 TrainProgress::new(&settings.train, self.train.len(), 0.0, self.json);

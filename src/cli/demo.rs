@@ -145,6 +145,7 @@ impl Job for DemoJob<'_> {
             resume: false,
             pre_bias_init: PreBiasInit::Mean,
             decoder_init_norm: None,
+            jump_init_threshold: None,
         };
         let model_dir = self.args.out.join("model");
         let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);
@@ -183,6 +184,7 @@ impl Job for DemoJob<'_> {
             resume: false,
             pre_bias_init: PreBiasInit::Mean,
             decoder_init_norm: None,
+            jump_init_threshold: None,
         };
         let (train, test) = (
             MatrixSource::borrowed("the training digits", &self.train),

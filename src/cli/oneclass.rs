@@ -183,6 +183,7 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
         resume: false,
         pre_bias_init: PreBiasInit::Mean,
         decoder_init_norm: None,
+        jump_init_threshold: None,
     };
     let device = open_device(g)?;
     let results = device.run(OneClassJob {

@@ -119,28 +119,37 @@ impl FitArgs {
 impl ModelArgs {
     /// The architecture for `layers` = `[input, hidden..., code]`.
     pub fn model_config(&self, layers: &[usize]) -> Result<ModelConfig> {
-        self.model_config_topk(layers, None)
+        self.model_config_topk(layers, None, false)
     }
 
     /// The architecture, with a TopK code keeping `topk` units per sample (whose code
     /// activation defaults to ReLU).
-    pub fn model_config_topk(&self, layers: &[usize], topk: Option<usize>) -> Result<ModelConfig> {
+    pub fn model_config_topk(
+        &self,
+        layers: &[usize],
+        topk: Option<usize>,
+        jump_relu: bool,
+    ) -> Result<ModelConfig> {
         let mut cfg = ModelConfig::mirrored(layers)?;
         if let Some(decoder) = &self.decoder {
             cfg = cfg.with_decoder(decoder.clone())?;
         }
         let code = self.code_activation.map_or(
-            if topk.is_some() {
+            if topk.is_some() || jump_relu {
                 Activation::Relu
             } else {
                 Activation::Identity
             },
             Activation::from,
         );
-        cfg.with_activations(self.activation.into(), code, self.output_activation.into())?
+        let mut cfg = cfg
+            .with_activations(self.activation.into(), code, self.output_activation.into())?
             .with_tied(self.tied)?
             .with_topk(topk)?
-            .with_pre_bias(self.pre_bias)
+            .with_pre_bias(self.pre_bias)?;
+        cfg.jump_relu = jump_relu;
+        cfg.validate()?;
+        Ok(cfg)
     }
 }
 
@@ -185,6 +194,10 @@ pub struct TrainArgs {
     /// (0.1); untied models.
     #[arg(long, value_name = "NORM")]
     pub decoder_init_norm: Option<f32>,
+    /// Where a JumpReLU code's thresholds start (--sparsity jumprelu or jumprelu-tanh;
+    /// SAELens's default 0.01).
+    #[arg(long, value_name = "THETA")]
+    pub jump_init_threshold: Option<f32>,
     /// Continue the run in --out from the state it saved after its last finished epoch (also
     /// after Ctrl-C or a crash), with the same data and flags, up to --epochs in all (--epochs,
     /// --max-steps and --patience may change).
@@ -221,12 +234,17 @@ pub struct TrainArgs {
     /// reconstructed from the AUXK largest pre-activations of the dead units, meant to revive
     /// them; needs --layers IN,CODE), or batchtopk:K[:AUXK] (BatchTopK, Bussmann et al. 2024:
     /// the K x batch largest over the whole batch in training; the threshold it learns, saved
-    /// with the model, makes it a JumpReLU at inference). Turns on the code metrics (L0, FVU, dead latents, mean
-    /// activation).
+    /// with the model, makes it a JumpReLU at inference), jumprelu:COEF[:BANDWIDTH] (JumpReLU,
+    /// Rajamanoharan et al. 2024: each code unit zero below a trained threshold of its own,
+    /// with the L0 penalty COEF x mean active units per sample; the thresholds learn through a
+    /// straight-through estimator with a rectangle kernel of width BANDWIDTH, default 0.05) or
+    /// jumprelu-tanh:COEF[:BANDWIDTH] (the same code with the tanh penalty COEF x sum of
+    /// tanh(4 |h_j| ||d_j||), d_j unit j's decoder column, instead of L0; untied models). Turns
+    /// on the code metrics (L0, FVU, dead latents, mean activation).
     #[arg(long)]
     pub sparsity: Option<SparsitySpec>,
-    /// Sparsity warmup (L1 warmup): the l1 or kl coefficient ramps linearly up to its value
-    /// over the first STEPS steps ((step + 1) / STEPS of it at step `step`).
+    /// Sparsity warmup (L1 warmup): the l1, kl, tanh or JumpReLU L0 coefficient ramps linearly
+    /// up to its value over the first STEPS steps ((step + 1) / STEPS of it at step `step`).
     #[arg(long, value_name = "STEPS", default_value_t = 0)]
     pub sparsity_warmup: usize,
     /// Coefficient of the AuxK loss (topk:K:AUXK): coef * MSE(residual, its reconstruction
@@ -625,9 +643,22 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
             }),
         ),
         Some(SparsitySpec::Penalty(p)) => (None, Some(p), None),
+        Some(ref jump @ SparsitySpec::JumpRelu { .. }) => {
+            (None, jump.jump_relu().and_then(|(_, p)| p), None)
+        }
         None => (None, None, None),
     };
-    let mut model = args.model.model_config_topk(&layers, topk)?;
+    let jump_relu = args.sparsity.as_ref().and_then(|s| s.jump_relu()).map(|(j, _)| j);
+    if args.jump_init_threshold.is_some() && jump_relu.is_none() {
+        return Err(ae::Error::Config(
+            "--jump-init-threshold needs a JumpReLU code (--sparsity jumprelu:COEF or \
+             jumprelu-tanh:COEF)"
+                .into(),
+        ));
+    }
+    let mut model = args
+        .model
+        .model_config_topk(&layers, topk, jump_relu.is_some())?;
     model.batch_topk = batch_topk;
     if let Some(p) = &penalty {
         p.validate(&model)?;
@@ -647,6 +678,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
     train.resample_dead = args.resample_dead;
     train.dead_window = args.dead_window;
     train.code_products = args.code_products.into();
+    train.jump_relu = jump_relu;
     train.code_metrics = args.code_metrics || args.sparsity.is_some();
     let settings = TrainSettings {
         model,
@@ -663,6 +695,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
             PreBiasInitArg::GeometricMedian => PreBiasInit::GeometricMedian,
         },
         decoder_init_norm: args.decoder_init_norm,
+        jump_init_threshold: args.jump_init_threshold,
     };
     let plan = workflow::memory_plan(data.as_ref(), &settings);
     let free = workflow::available_memory();

@@ -1,4 +1,4 @@
-// elementwise: copy, fill, scale_add and mul_assign (ae_backend::ops::ElementwiseOps) over
+// elementwise: copy, fill, scale_add, mul_assign and exponential (ae_backend::ops::ElementwiseOps) over
 // row-major f32 tensors of `len` elements, dispatched as a 2-D grid of 256-wide workgroups
 // (i = y * row_stride + x).
 
@@ -50,5 +50,14 @@ fn mul_assign(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = index(gid);
     if (i < p.len) {
         y[i] = y[i] * x[i];
+    }
+}
+
+// y = e^x (a JumpReLU threshold from its logarithm)
+@compute @workgroup_size(256, 1, 1)
+fn exponential(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = index(gid);
+    if (i < p.len) {
+        y[i] = exp(x[i]);
     }
 }

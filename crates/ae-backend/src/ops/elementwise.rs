@@ -12,4 +12,6 @@ pub trait ElementwiseOps: TensorOps {
     fn scale_add(&self, alpha: f32, x: &Self::Tensor, y: &mut Self::Tensor);
     /// `y *= x` (the backward of a 0/1 mask such as TopK's).
     fn mul_assign(&self, y: &mut Self::Tensor, x: &Self::Tensor);
+    /// `y = e^x` (a JumpReLU threshold from its logarithm).
+    fn exponential(&self, x: &Self::Tensor, y: &mut Self::Tensor);
 }

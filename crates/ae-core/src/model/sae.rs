@@ -71,7 +71,7 @@ impl<B: Backend> Autoencoder<B> {
         debug_assert!(self.plans.len() == 2 && !self.plans[1].transposed);
         debug_assert_eq!(aw.rows, ws.rows);
         let (enc, dec) = (self.plans[0], self.plans[1]);
-        debug_assert!(ws.topk_mask.is_some(), "AuxK needs a TopK model");
+        debug_assert!(ws.code_mask.is_some(), "AuxK needs a TopK model");
         backend.mask_dead(
             &ws.layers[0].z,
             since,

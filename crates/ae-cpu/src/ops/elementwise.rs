@@ -34,4 +34,11 @@ impl<T: CpuElement> ElementwiseOps for CpuBackend<T> {
             |y, x| *y *= x,
         );
     }
+
+    fn exponential(&self, x: &CpuTensor<T>, y: &mut CpuTensor<T>) {
+        same_shape(x, y, "exponential");
+        for (y, &x) in y.data.iter_mut().zip(&x.data) {
+            *y = x.exp();
+        }
+    }
 }

@@ -46,4 +46,8 @@ impl ElementwiseOps for WgpuBackend {
     fn mul_assign(&self, y: &mut WgpuTensor, x: &WgpuTensor) {
         self.elementwise(Kernel::MulAssign, 0.0, Some(x), y);
     }
+
+    fn exponential(&self, x: &WgpuTensor, y: &mut WgpuTensor) {
+        self.elementwise(Kernel::Exponential, 0.0, Some(x), y);
+    }
 }

@@ -334,13 +334,29 @@ fn l1_penalty_gradient_matches_finite_differences() {
         let value = |h: &[f64]| {
             let mut acc = b.zeros(1, 1).unwrap();
             let mut g = b.zeros(r, c).unwrap();
-            b.l1_penalty(&t(&b, r, c, h), unit_weights, 0.3, tanh_scale, 1.0, &mut acc, &mut g);
+            b.l1_penalty(
+                &t(&b, r, c, h),
+                unit_weights,
+                0.3,
+                tanh_scale,
+                1.0,
+                &mut acc,
+                &mut g,
+            );
             b.download_f64(&acc).unwrap()[0]
         };
         let numeric = numeric_grad(&h, &mut |h| value(h));
         let mut acc = b.zeros(1, 1).unwrap();
         let mut g = b.zeros(r, c).unwrap();
-        b.l1_penalty(&t(&b, r, c, &h), unit_weights, 0.3, tanh_scale, 1.0, &mut acc, &mut g);
+        b.l1_penalty(
+            &t(&b, r, c, &h),
+            unit_weights,
+            0.3,
+            tanh_scale,
+            1.0,
+            &mut acc,
+            &mut g,
+        );
         let e = rel_err(&b.download_f64(&g).unwrap(), &numeric);
         assert!(
             e < TOL,
@@ -349,7 +365,13 @@ fn l1_penalty_gradient_matches_finite_differences() {
         );
         // The value itself: lambda * mean over rows of sum_j phi(w_j |h|).
         let w = |j: usize| unit_weights.map_or(1.0, |_| weights[j]);
-        let phi = |u: f64| if tanh_scale > 0.0 { (tanh_scale as f64 * u).tanh() } else { u };
+        let phi = |u: f64| {
+            if tanh_scale > 0.0 {
+                (tanh_scale as f64 * u).tanh()
+            } else {
+                u
+            }
+        };
         let direct: f64 = 0.3f32 as f64
             * h.iter()
                 .enumerate()
@@ -395,7 +417,9 @@ fn jump_relu_backward_is_its_straight_through_estimator() {
     let mut acc = t(&b, 1, 1, &[0.5]);
     let theta_t = t(&b, 1, c, &theta);
     let zt = t(&b, r, c, &z);
-    b.jump_relu_backward(&zt, &theta_t, eps as f32, l0 as f32, 2.0, &mut grad, &mut lg, &mut acc);
+    b.jump_relu_backward(
+        &zt, &theta_t, eps as f32, l0 as f32, 2.0, &mut grad, &mut lg, &mut acc,
+    );
 
     let surrogate = |l: &[f64]| -> f64 {
         (0..r * c)
@@ -407,7 +431,10 @@ fn jump_relu_backward_is_its_straight_through_estimator() {
     };
     let numeric = numeric_grad(&log_theta, &mut |l| surrogate(l));
     let analytic = b.download_f64(&lg).unwrap();
-    assert!(numeric.iter().all(|v| v.abs() > 1e-3), "every unit has elements in its window");
+    assert!(
+        numeric.iter().all(|v| v.abs() > 1e-3),
+        "every unit has elements in its window"
+    );
     let e = rel_err(&analytic, &numeric);
     assert!(e < TOL, "threshold gradient: relative error {e}");
 
@@ -458,11 +485,24 @@ fn jump_relu_model_threshold_gradient_is_the_estimator_of_its_code_gradient() {
         bandwidth: eps as f32,
     };
     let mut grads = model.gradients(&b).unwrap();
-    model.forward_backward(&b, Loss::Mse.into(), &xt, &xt, 1.0, &mut ws, &mut grads, &regs);
+    model.forward_backward(
+        &b,
+        Loss::Mse.into(),
+        &xt,
+        &xt,
+        1.0,
+        &mut ws,
+        &mut grads,
+        &regs,
+    );
     let analytic = b.download_f64(&grads.tensors[lt]).unwrap();
 
     let p = |name: &str| {
-        let i = model.param_specs().iter().position(|s| s.name == name).unwrap();
+        let i = model
+            .param_specs()
+            .iter()
+            .position(|s| s.name == name)
+            .unwrap();
         b.download_f64(&model.params()[i]).unwrap()
     };
     let (we, be, wd, bd) = (
@@ -512,7 +552,10 @@ fn jump_relu_model_threshold_gradient_is_the_estimator_of_its_code_gradient() {
             );
         }
     }
-    assert!(in_window >= rows, "{in_window} elements in the kernel's window");
+    assert!(
+        in_window >= rows,
+        "{in_window} elements in the kernel's window"
+    );
     let e = rel_err(&analytic, &expected);
     assert!(e < 1e-5, "relative error {e}: {analytic:?} vs {expected:?}");
 }

@@ -8,26 +8,10 @@ use ae_core::prelude::*;
 use ae_core::trainer::{code_metrics, train, Rows, TrainEvent, TrainReport};
 use ae_core::{
     Activation, Autoencoder, AuxK, Backend, CodePenalty, Matrix, ModelConfig, Noise,
-    OptimizerConfig, Regularizer, Rng, TrainConfig,
+    OptimizerConfig, Regularizer, TrainConfig,
 };
 use ae_cpu::CpuBackend;
-use common::{ae, json, stderr, write_csv};
-
-/// Sparse-ish data: each row a sum of two of 8 random non-negative patterns, in [0, 1].
-fn data(rows: usize, cols: usize, seed: u64) -> Matrix {
-    let mut rng = Rng::new(seed);
-    let atoms: Vec<f64> = (0..8 * cols).map(|_| rng.uniform()).collect();
-    let values = (0..rows)
-        .flat_map(|_| {
-            let (a, b) = (rng.below(8), rng.below(8));
-            let w = rng.uniform();
-            (0..cols)
-                .map(|j| (0.5 * (w * atoms[a * cols + j] + (1.0 - w) * atoms[b * cols + j])) as f32)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    Matrix::new(rows, cols, values).unwrap()
-}
+use common::{ae, json, sparse_data as data, stderr, write_csv};
 
 /// A fresh model of `cfg` (seed 3) trained on `x` by [`fit`].
 fn run<B: Backend>(

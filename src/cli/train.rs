@@ -648,7 +648,11 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         }
         None => (None, None, None),
     };
-    let jump_relu = args.sparsity.as_ref().and_then(|s| s.jump_relu()).map(|(j, _)| j);
+    let jump_relu = args
+        .sparsity
+        .as_ref()
+        .and_then(|s| s.jump_relu())
+        .map(|(j, _)| j);
     if args.jump_init_threshold.is_some() && jump_relu.is_none() {
         return Err(ae::Error::Config(
             "--jump-init-threshold needs a JumpReLU code (--sparsity jumprelu:COEF or \

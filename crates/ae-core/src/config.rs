@@ -210,7 +210,11 @@ impl ModelConfig {
                 return Err(Error::Config(format!(
                     "a JumpReLU code (`model.jump_relu`) needs `model.code_activation` relu and \
                      no TopK, got {act}{}",
-                    if self.code_topk.is_some() { " with TopK" } else { "" }
+                    if self.code_topk.is_some() {
+                        " with TopK"
+                    } else {
+                        ""
+                    }
                 )));
             }
         }

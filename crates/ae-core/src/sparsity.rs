@@ -9,8 +9,8 @@ use crate::regularizer::Regularizer;
 use crate::{Activation, Backend, Error, Matrix, ModelConfig, Result};
 pub use ae_backend::ops::data::{hash_u32, hash_uniform, Noise};
 pub use ae_backend::ops::sparsity::{
-    jump_log_threshold_grad, jump_on, kl_clamp, kl_divergence, kl_gradient, rectangle,
-    saturated, topk_key, ACTIVE_THRESHOLD, KL_EPS, MASKED,
+    jump_log_threshold_grad, jump_on, kl_clamp, kl_divergence, kl_gradient, rectangle, saturated,
+    topk_key, ACTIVE_THRESHOLD, KL_EPS, MASKED,
 };
 use std::str::FromStr;
 

@@ -219,7 +219,10 @@ mod tests {
         assert_eq!(rectangle(-0.5f64), 0.0);
         // Inside the window: theta * -(1 / eps) * (theta g + l0).
         let g = jump_log_threshold_grad(0.11f64, 0.1, 0.05, 2.0, 0.3);
-        assert!((g - 0.1 * (-1.0 / 0.05) * (0.1 * 2.0 + 0.3)).abs() < 1e-12, "{g}");
+        assert!(
+            (g - 0.1 * (-1.0 / 0.05) * (0.1 * 2.0 + 0.3)).abs() < 1e-12,
+            "{g}"
+        );
         assert_eq!(jump_log_threshold_grad(0.2f64, 0.1, 0.05, 2.0, 0.3), 0.0);
         assert!(jump_on(0.2f64, 0.1) && !jump_on(0.1f64, 0.1) && !jump_on(0.0f64, -1.0));
         assert_eq!(saturated(0.5f64, 0.0), (0.5, 1.0));

@@ -856,7 +856,26 @@ pub(crate) mod tests {
                     (dot + be[j] as f64) as f32
                 })
                 .collect();
-            activate(&mut h, config.code_topk);
+            // Outside training: BatchTopK is the JumpReLU of its threshold; JumpReLU's is
+            // exp(log_threshold).
+            let theta: Option<Vec<f32>> = match (config.jump_relu, config.code_threshold) {
+                (true, _) => Some(
+                    get("encoder.1.log_threshold")
+                        .data
+                        .iter()
+                        .map(|&l| (l as f64).exp() as f32)
+                        .collect(),
+                ),
+                (false, Some(t)) if config.batch_topk => Some(vec![t; n]),
+                _ => None,
+            };
+            match &theta {
+                Some(theta) => h
+                    .iter_mut()
+                    .zip(theta)
+                    .for_each(|(v, &t)| *v = if *v > t && *v > 0.0 { *v } else { 0.0 }),
+                None => activate(&mut h, config.code_topk),
+            }
             for (i, &b) in bd.iter().enumerate() {
                 let mut y: f64 = (0..n)
                     .map(|j| wd.data[i * n + j] as f64 * h[j] as f64)

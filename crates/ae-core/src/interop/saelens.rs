@@ -267,7 +267,7 @@ mod tests {
     use super::super::tests::{ae_forward, ae_model, max_rel, values};
     use super::super::{load, save, SaeFormat, CFG_FILE};
     use super::*;
-    use crate::Matrix;
+    use crate::{Matrix, ModelConfig};
 
     /// Codes and reconstructions as SAELens computes them from its own tensors and config.
     fn saelens_forward(dir: &Path, x: &Matrix) -> (Matrix, Matrix) {
@@ -279,6 +279,11 @@ mod tests {
         let (d, n) = (w_enc.rows, w_enc.cols);
         let apply = cfg["apply_b_dec_to_input"].as_bool().unwrap();
         let k = cfg["k"].as_u64().map(|k| k as usize);
+        let threshold = t
+            .iter()
+            .find(|(name, _)| name == "threshold")
+            .map(|(_, m)| m.clone());
+        assert_eq!(threshold.is_some(), cfg["architecture"] == "jumprelu");
         let (mut codes, mut recon) = (Vec::new(), Vec::new());
         for r in 0..x.rows {
             let xin: Vec<f64> = (0..d)
@@ -298,6 +303,12 @@ mod tests {
                 }
             }
             h.iter_mut().for_each(|v| *v = v.max(0.0));
+            // JumpReLU: relu(z) * (z > threshold).
+            if let Some(t) = &threshold {
+                h.iter_mut()
+                    .zip(&t.data)
+                    .for_each(|(v, &t)| *v = if *v > t { *v } else { 0.0 });
+            }
             for i in 0..d {
                 let y: f64 = (0..n)
                     .map(|j| h[j] as f64 * w_dec.data[j * d + i] as f64)
@@ -342,6 +353,83 @@ mod tests {
             let (c, r) = saelens_forward(tmp.path(), &x);
             assert!(max_rel(&c, &want_c) < 1e-6 && max_rel(&r, &want_r) < 1e-6);
         }
+    }
+
+    /// A JumpReLU model (thresholds `exp(log_threshold)`) exports as `jumprelu` with `threshold`
+    /// and comes back bit for bit, log-thresholds included; a BatchTopK model exports as the
+    /// JumpReLU of its learned threshold, which SAELens and ae then encode alike.
+    #[test]
+    fn jumprelu_round_trips_bit_exact_and_batch_topk_exports_as_jumprelu() {
+        let x = Matrix::new(32, 6, values(32 * 6, 5)).unwrap();
+        for pre_bias in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let (mut config, mut named) = ae_model(6, 10, None, false, pre_bias, 12);
+            config.jump_relu = true;
+            // Thresholds from 0.001 to 0.5, some below most pre-activations, some above.
+            let logs = values(10, 9)
+                .iter()
+                .map(|v| {
+                    ((0.001f64).ln() * (1.0 - v.abs() as f64) + (0.5f64).ln() * v.abs() as f64)
+                        as f32
+                })
+                .collect();
+            named.push((
+                "encoder.1.log_threshold".into(),
+                Matrix::new(1, 10, logs).unwrap(),
+            ));
+            let sae = Sae::from_ae(&config, &named, None).unwrap();
+            save(tmp.path(), SaeFormat::SaeLens, &sae).unwrap();
+            let cfg: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(tmp.path().join(CFG_FILE)).unwrap()).unwrap();
+            assert_eq!(cfg["architecture"], "jumprelu");
+            let (_, back) = load(tmp.path()).unwrap();
+            assert_eq!(back, sae);
+            let (back_config, mut back_named) = back.to_ae().unwrap();
+            assert_eq!(back_config, config, "pre-bias {pre_bias}");
+            let mut want = named.clone();
+            want.sort_by(|a, b| a.0.cmp(&b.0));
+            back_named.sort_by(|a, b| a.0.cmp(&b.0));
+            for ((n1, m1), (n2, m2)) in want.iter().zip(&back_named) {
+                assert_eq!(n1, n2);
+                let bits = |m: &Matrix| m.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(m1), bits(m2), "{n1}, pre-bias {pre_bias}");
+            }
+            let (want_c, want_r) = ae_forward(&config, &named, None, &x);
+            let (c, r) = saelens_forward(tmp.path(), &x);
+            assert!(max_rel(&c, &want_c) < 1e-6 && max_rel(&r, &want_r) < 1e-6);
+            // Some units on, some held off by their thresholds (on under plain ReLU).
+            let on = |c: &Matrix| c.data.iter().filter(|&&v| v > 0.0).count();
+            let relu = ModelConfig {
+                jump_relu: false,
+                ..config.clone()
+            };
+            let relu_c = ae_forward(&relu, &named[..named.len() - 1], None, &x).0;
+            assert!(
+                on(&want_c) > 0 && on(&want_c) < on(&relu_c),
+                "{} of {}",
+                on(&want_c),
+                on(&relu_c)
+            );
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut config, named) = ae_model(6, 10, Some(3), false, true, 13);
+        config.batch_topk = true;
+        let err = Sae::from_ae(&config, &named, None).unwrap_err().to_string();
+        assert!(err.contains("not learned its inference threshold"), "{err}");
+        config.code_threshold = Some(0.4);
+        let sae = Sae::from_ae(&config, &named, None).unwrap();
+        assert_eq!(
+            (sae.topk, sae.threshold.as_deref()),
+            (None, Some(&[0.4f32; 10][..]))
+        );
+        save(tmp.path(), SaeFormat::SaeLens, &sae).unwrap();
+        let (want_c, want_r) = ae_forward(&config, &named, None, &x);
+        let (c, r) = saelens_forward(tmp.path(), &x);
+        assert!(max_rel(&c, &want_c) < 1e-6 && max_rel(&r, &want_r) < 1e-6);
+        let on = want_c.data.iter().filter(|&&v| v > 0.0).count();
+        assert!(on > 0 && on < want_c.data.len(), "{on} on");
+        let (back, _) = load(tmp.path()).unwrap().1.to_ae().unwrap();
+        assert!(back.jump_relu && !back.batch_topk && back.code_topk.is_none());
     }
 
     #[test]

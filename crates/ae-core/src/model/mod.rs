@@ -136,7 +136,8 @@ impl<B: Backend> Autoencoder<B> {
                 }
             }
             if spec.kind == ParamKind::LogThreshold {
-                m.data.fill((ModelConfig::JUMP_INIT_THRESHOLD as f64).ln() as f32);
+                m.data
+                    .fill((ModelConfig::JUMP_INIT_THRESHOLD as f64).ln() as f32);
             }
             host.push(m);
         }

@@ -526,7 +526,10 @@ pub fn train_resumed<B: Backend>(
             lr,
             seconds: started.elapsed().as_secs_f64(),
             samples_per_sec: seen as f64 / train_seconds,
-            penalty: (config.penalty.is_some() || config.auxk.is_some()).then_some(penalty),
+            penalty: (config.penalty.is_some()
+                || config.auxk.is_some()
+                || config.jump_relu.is_some_and(|j| j.l0 > 0.0))
+            .then_some(penalty),
             resampled: None,
             code,
         };

@@ -130,13 +130,21 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
         acc: &mut CpuTensor<T>,
     ) {
         same_shape(z, grad, "jump_relu_backward");
-        debug_assert_eq!(theta.data.len(), z.cols, "jump_relu_backward threshold width");
+        debug_assert_eq!(
+            theta.data.len(),
+            z.cols,
+            "jump_relu_backward threshold width"
+        );
         same_shape(theta, log_theta_grad, "jump_relu_backward");
         let (eps, l0_t) = (T::from_f32(bandwidth), T::from_f32(l0));
         log_theta_grad.data.fill(T::ZERO);
         let mut on_count = 0usize;
         let cols = z.cols.max(1);
-        for (g_row, z_row) in grad.data.chunks_exact_mut(cols).zip(z.data.chunks_exact(cols)) {
+        for (g_row, z_row) in grad
+            .data
+            .chunks_exact_mut(cols)
+            .zip(z.data.chunks_exact(cols))
+        {
             for (((g, &v), &t), lg) in g_row
                 .iter_mut()
                 .zip(z_row)

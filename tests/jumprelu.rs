@@ -271,8 +271,16 @@ fn a_jumprelu_sae_trains_encodes_and_exports_through_the_command() {
     assert!(active > 0 && active < 300 * 32, "{active} active units");
 
     let export = path("jump-saelens");
-    let out = ae(&["export", &model, "--format", "saelens", "--out", &export]);
+    let out = ae(&[
+        "export", &model, "--format", "saelens", "--out", &export, "--json",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(
+        (v["jump_relu"].as_bool(), v["k"].as_u64()),
+        (Some(true), None),
+        "{v}"
+    );
     let cfg: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("jump-saelens/cfg.json")).unwrap())
             .unwrap();

@@ -511,7 +511,7 @@ fn bad_sparsity_settings_are_clean_config_errors() {
         ),
         (
             &["--sparsity-warmup", "100"][..],
-            "warmup needs an l1 or kl",
+            "warmup needs a code penalty",
         ),
         (&["--pre-bias"][..], "--output identity"),
         (

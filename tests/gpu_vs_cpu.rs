@@ -376,7 +376,7 @@ proptest! {
     }
 
     #[test]
-    fn mul_assign_and_corruption_match_cpu(rows in dim(), cols in dim(), p in 0.0f32..0.9,
+    fn elementwise_updates_and_corruption_match_cpu(rows in dim(), cols in dim(), p in 0.0f32..0.9,
                                            sigma in 0.0f32..2.0, seed in 0u32..1000) {
         let Some(gpu) = device() else { return Ok(()) };
         let x0 = random(rows, cols, seed as u64, 1.0);
@@ -385,16 +385,26 @@ proptest! {
             let x = be.upload(&x0).unwrap();
             let mut y = be.upload(&y0).unwrap();
             be.mul_assign(&mut y, &x);
+            // Divided by a [1, 1] statistic, and by 0 (which writes zeros).
+            let mut divided = be.upload(&y0).unwrap();
+            be.divide_by(&mut divided, &be.upload(&Matrix::new(1, 1, vec![0.37]).unwrap()).unwrap());
+            let mut by_zero = be.upload(&y0).unwrap();
+            be.divide_by(&mut by_zero, &be.upload(&Matrix::new(1, 1, vec![0.0]).unwrap()).unwrap());
             let mut masked = be.upload(&poison(rows, cols)).unwrap();
             be.corrupt(Noise::Mask { p }, seed, &x, &mut masked);
             let mut noisy = be.upload(&poison(rows, cols)).unwrap();
             be.corrupt(Noise::Gauss { sigma }, seed, &x, &mut noisy);
-            [&y, &masked, &noisy].iter().map(|t| be.download(t).unwrap()).collect()
+            [&y, &masked, &noisy, &divided, &by_zero].iter().map(|t| be.download(t).unwrap()).collect()
         });
         assert_close(&g[..1], &c[..1], ELEMENTWISE, "mul_assign")?;
         // Masking is exact (the same hash on both backends).
         prop_assert_eq!(&g[1], &c[1]);
-        assert_close(&g[2..], &c[2..], ELEMENTWISE, "gaussian noise")?;
+        assert_close(&g[2..3], &c[2..3], ELEMENTWISE, "gaussian noise")?;
+        assert_close(&g[3..4], &c[3..4], ELEMENTWISE, "divide_by")?;
+        for (i, &v) in c[3].data.iter().enumerate() {
+            prop_assert!((v - y0.data[i] / 0.37).abs() <= 1e-6 * v.abs().max(1.0));
+        }
+        prop_assert!(g[4].data.iter().chain(&c[4].data).all(|&v| v == 0.0));
     }
 
     #[test]

@@ -900,8 +900,18 @@ fn check_auxk(pre_bias: bool) {
     let dead = since_after.iter().filter(|&&s| s >= 100.0).count();
     assert!(dead >= aux.k, "only {dead} dead units: {since_after:?}");
     assert!(since_after.contains(&0.0));
-    // Numeric: main loss of the perturbed model + coef * MSE(h_aux W_decᵀ, x - base_recon),
-    // with h_aux the dead units' TopK (dead set fixed by the unperturbed batch).
+    // Numeric: main loss of the perturbed model + coef * MSE(h_aux W_decᵀ, e) / var(e),
+    // e = x - base_recon and var(e) its mean squared deviation from its column means, with
+    // h_aux the dead units' TopK (dead set fixed by the unperturbed batch).
+    let e: Vec<f64> = (0..rows * d).map(|i| x[i] - base_recon[i]).collect();
+    let variance = (0..rows * d)
+        .map(|i| {
+            let mean = (0..rows).map(|r| e[r * d + i % d]).sum::<f64>() / rows as f64;
+            (e[i] - mean).powi(2)
+        })
+        .sum::<f64>()
+        / (rows * d) as f64;
+    assert!(variance > 1e-4, "{variance}");
     let specs = model.param_specs().to_vec();
     let dead_units: Vec<bool> = since_after.iter().map(|&s| s >= 100.0).collect();
     let objective = |model: &Autoencoder<B>| {
@@ -937,7 +947,7 @@ fn check_auxk(pre_bias: bool) {
                 aux_sum += (ehat - e).powi(2);
             }
         }
-        main + aux.coef as f64 * aux_sum / (rows * d) as f64
+        main + aux.coef as f64 * aux_sum / (rows * d) as f64 / variance
     };
     assert!(
         (objective(&model) - b.download_f64(&ws.loss_acc).unwrap()[0] - aux_value).abs() < 1e-12

@@ -382,6 +382,28 @@ fn cli_topk_json_carries_exact_l0_and_the_sparsity_keys() {
         serde_json::from_str(&std::fs::read_to_string(m.join("config.json")).unwrap()).unwrap();
     assert_eq!(saved["model"]["code_topk"], 8, "{saved}");
     assert!(saved["training"]["history"][4]["l0"].is_number());
+    // AuxK on `auto` dead units: half the input width, Gao et al.'s choice.
+    let aux = dir.path().join("aux");
+    let out = ae(&[
+        "train",
+        d.to_str().unwrap(),
+        "--out",
+        aux.to_str().unwrap(),
+        "--layers",
+        "16,32",
+        "--sparsity",
+        "topk:4:auto",
+        "--output",
+        "identity",
+        "--epochs",
+        "1",
+        "--backend",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(aux.join("config.json")).unwrap()).unwrap();
+    assert_eq!(saved["training"]["settings"]["auxk"]["k"], 8, "{saved}");
 
     let png = dir.path().join("filters.png");
     let out = ae(&[
@@ -756,8 +778,8 @@ fn resampling_lowers_the_dead_count() {
 /// Gao et al.'s recipe against dead latents, on 4,000 bundled MNIST digits with a 784-512 TopK
 /// (k 16) code, 10 epochs, encoder started as the decoder's transpose, dead window 2,000
 /// samples: AuxK leaves far fewer dead latents than the same run without it, and the
-/// pre-encoder bias fewer still. (Measured here: 259 dead without AuxK, 104 with it, 42 with the
-/// pre-encoder bias alone.)
+/// pre-encoder bias fewer still. (Measured here: 261 dead without AuxK, 51 with the normalised
+/// AuxK, 38 with the pre-encoder bias alone.)
 #[test]
 fn auxk_and_the_pre_encoder_bias_revive_dead_latents_on_mnist() {
     let cpu = CpuBackend::<f32>::new();

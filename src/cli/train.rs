@@ -232,7 +232,8 @@ pub struct TrainArgs {
     /// --code-activation sigmoid), topk:K (keep the K largest code units of each sample) or
     /// topk:K:AUXK (TopK plus the AuxK loss of Gao et al. 2024: the residual x - x_hat is also
     /// reconstructed from the AUXK largest pre-activations of the dead units, meant to revive
-    /// them; needs --layers IN,CODE), or batchtopk:K[:AUXK] (BatchTopK, Bussmann et al. 2024:
+    /// them, its MSE divided by the batch's residual variance; AUXK auto is half the input
+    /// width, Gao et al.'s choice; needs --layers IN,CODE), or batchtopk:K[:AUXK] (BatchTopK, Bussmann et al. 2024:
     /// the K x batch largest over the whole batch in training; the threshold it learns, saved
     /// with the model, makes it a JumpReLU at inference), jumprelu:COEF[:BANDWIDTH] (JumpReLU,
     /// Rajamanoharan et al. 2024: each code unit zero below a trained threshold of its own,
@@ -248,7 +249,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "STEPS", default_value_t = 0)]
     pub sparsity_warmup: usize,
     /// Coefficient of the AuxK loss (topk:K:AUXK): coef * MSE(residual, its reconstruction
-    /// from the dead units).
+    /// from the dead units) / the residual's variance over the batch.
     #[arg(long, default_value_t = ae_core::AuxK::DEFAULT_COEF)]
     pub auxk_coef: f32,
     /// A code unit is dead when it was active on none of the last N training samples: the
@@ -636,8 +637,8 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         Some(SparsitySpec::TopK { k, aux_k, .. }) => (
             Some(k),
             None,
-            aux_k.map(|k| ae_core::AuxK {
-                k,
+            aux_k.map(|units| ae_core::AuxK {
+                k: units.resolve(layers[0], *layers.last().unwrap_or(&0)),
                 coef: args.auxk_coef,
                 dead_window: args.dead_window,
             }),

@@ -255,12 +255,13 @@ impl Default for JumpReluTraining {
 pub enum SparsitySpec {
     /// `l1:LAMBDA`, `l1:LAMBDA:decoder-norm` or `kl:RHO:BETA`.
     Penalty(CodePenalty),
-    /// `topk:K`, optionally `topk:K:AUXK`; `batchtopk:K[:AUXK]` for BatchTopK.
+    /// `topk:K`, optionally `topk:K:AUXK` (`AUXK` a count or `auto`); `batchtopk:K[:AUXK]` for
+    /// BatchTopK.
     TopK {
         /// Units kept per sample (on average over a batch with BatchTopK).
         k: usize,
         /// Dead units the auxiliary loss reconstructs the residual with.
-        aux_k: Option<usize>,
+        aux_k: Option<AuxKUnits>,
         /// BatchTopK ([`crate::ModelConfig::batch_topk`]).
         batch: bool,
     },
@@ -275,6 +276,26 @@ pub enum SparsitySpec {
         /// The tanh penalty instead of L0.
         tanh: bool,
     },
+}
+
+/// How many dead units AuxK uses: a count, or `auto`, Gao et al.'s `d_in / 2`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuxKUnits {
+    /// This many.
+    Count(usize),
+    /// Half the input width (Gao et al. 2024, dictionary_learning), at least 1 and at most the
+    /// code width.
+    HalfInput,
+}
+
+impl AuxKUnits {
+    /// The count for a model of `d_in` inputs and `code` code units.
+    pub fn resolve(self, d_in: usize, code: usize) -> usize {
+        match self {
+            AuxKUnits::Count(k) => k,
+            AuxKUnits::HalfInput => (d_in / 2).clamp(1, code.max(1)),
+        }
+    }
 }
 
 impl SparsitySpec {
@@ -334,7 +355,10 @@ impl FromStr for SparsitySpec {
             },
             [kind @ ("topk" | "batchtopk"), k, aux] => SparsitySpec::TopK {
                 k: count("K", k)?,
-                aux_k: Some(count("AUXK", aux)?),
+                aux_k: Some(match aux.trim() {
+                    "auto" => AuxKUnits::HalfInput,
+                    _ => AuxKUnits::Count(count("AUXK", aux)?),
+                }),
                 batch: *kind == "batchtopk",
             },
             [kind @ ("jumprelu" | "jumprelu-tanh"), coef, rest @ ..] if rest.len() <= 1 => {
@@ -377,12 +401,15 @@ impl FromStr for SparsitySpec {
 /// samples. After the main forward pass of a one-hidden-layer TopK model, the residual
 /// `e = x - x_hat` `[rows, d]` is reconstructed from the `k` largest pre-activations among the
 /// dead units only (ReLU on them, others zero: `h_aux` `[rows, code]`), decoded by the decoder
-/// weight without bias, `e_hat = h_aux W_decᵀ`, and `coef * mean((e_hat - e)^2)` (plain MSE over
-/// `rows * d` elements, times the reconstruction's [`crate::Reduction`] weight; not Gao et al.'s
-/// normalisation by the residual's variance) is added to the objective. Its gradient reaches
-/// the decoder weight and, through the dead units' pre-activations, their encoder rows and
-/// biases (and the output bias with a pre-encoder bias); `e` is a constant. With no dead unit the term
-/// equals the residual's MSE times `coef` and has no gradient.
+/// weight without bias, `e_hat = h_aux W_decᵀ`, and
+/// `coef * mean((e_hat - e)^2) / mean((e - mean_rows(e))^2)` is added to the objective: the MSE
+/// over `rows * d` elements normalised by the batch's residual variance, as Gao et al.'s code
+/// does (`normalized_mse`; 0 when the variance is 0), so that the coefficient does not depend
+/// on the data's scale (the [`crate::Reduction`] weight cancels). Its gradient reaches the
+/// decoder weight and, through the dead units' pre-activations, their encoder rows and biases
+/// (and the output bias with a pre-encoder bias); `e`, and so the variance, is a constant. With
+/// no dead unit the term is `coef` times the residual's mean square over its variance and has
+/// no gradient.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AuxK {
     /// Dead units used per sample.
@@ -631,9 +658,25 @@ mod tests {
             "topk:32:256".parse::<SparsitySpec>().unwrap(),
             SparsitySpec::TopK {
                 k: 32,
-                aux_k: Some(256),
+                aux_k: Some(AuxKUnits::Count(256)),
                 batch: false,
             }
+        );
+        let auto = "topk:32:auto".parse::<SparsitySpec>().unwrap();
+        let SparsitySpec::TopK {
+            aux_k: Some(units), ..
+        } = auto
+        else {
+            panic!("{auto:?}")
+        };
+        assert_eq!(units, AuxKUnits::HalfInput);
+        assert_eq!(
+            (
+                units.resolve(784, 4096),
+                units.resolve(784, 100),
+                units.resolve(1, 8)
+            ),
+            (392, 100, 1)
         );
         assert_eq!(
             "batchtopk:16".parse::<SparsitySpec>().unwrap(),

@@ -85,6 +85,7 @@ kernels! {
     ScaleAdd => "elementwise", "scale_add", ElementwiseParams, [1 x read, 2 y write];
     MulAssign => "elementwise", "mul_assign", ElementwiseParams, [1 x read, 2 y write];
     Exponential => "elementwise", "exponential", ElementwiseParams, [1 x read, 2 y write];
+    DivideBy => "elementwise", "divide_by", ElementwiseParams, [1 x read, 2 y write];
     Matmul => "linear", "matmul", MatmulParams, [1 a read, 2 b read, 3 c write];
     AddBias => "linear", "add_bias", AddBiasParams, [1 bias read, 2 y write];
     BiasGrad => "linear", "bias_grad", BiasGradParams, [1 dy read, 2 db write];

@@ -7,7 +7,8 @@ use crate::reflect::params;
 // ---- elementwise ----
 
 params! {
-    /// `copy`, `fill`, `scale_add`, `mul_assign`, `exponential` over `len` elements.
+    /// `copy`, `fill`, `scale_add`, `mul_assign`, `exponential`, `divide_by` over `len`
+    /// elements.
     ElementwiseParams {
         len: u32,
         row_stride: u32,

@@ -59,6 +59,9 @@ pub struct TrainSettings {
     /// normalised training rows lie in [0, 1], else identity, in place of the one `model`
     /// names.
     pub output_from_data: bool,
+    /// Start a JumpReLU code's thresholds here instead of at
+    /// [`ModelConfig::JUMP_INIT_THRESHOLD`] ([`Autoencoder::set_jump_thresholds`]).
+    pub jump_init_threshold: Option<f32>,
 }
 
 /// Where the pre-encoder bias starts.
@@ -370,6 +373,9 @@ pub fn train_source_from<B: Backend>(
     if let (Some(norm), true) = (settings.decoder_init_norm, fresh) {
         model.set_decoder_column_norms(backend, norm)?;
     }
+    if let (Some(theta), true) = (settings.jump_init_threshold, fresh) {
+        model.set_jump_thresholds(backend, theta)?;
+    }
     if settings.encoder_from_decoder && fresh {
         model.init_encoder_from_decoder(backend)?;
     }
@@ -521,6 +527,7 @@ mod tests {
             pre_bias_init: PreBiasInit::Mean,
             decoder_init_norm: None,
             output_from_data: false,
+            jump_init_threshold: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let trained = train_model(&cpu, &data, &settings, Some(dir.path()), &mut |_| {}).unwrap();
@@ -562,6 +569,7 @@ mod tests {
                 pre_bias_init: PreBiasInit::Mean,
                 decoder_init_norm: None,
                 output_from_data: true,
+                jump_init_threshold: None,
             };
             let trained = train_model(&cpu, &data, &settings, None, &mut |_| {}).unwrap();
             let choice = trained.output_choice.unwrap();

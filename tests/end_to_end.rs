@@ -601,7 +601,7 @@ fn a_topk_sae_exported_to_saelens_and_sparsify_encodes_the_same() {
     let cfg_path = saelens.join("cfg.json");
     let cfg_text = std::fs::read_to_string(&cfg_path).unwrap();
     let mut cfg: serde_json::Value = serde_json::from_str(&cfg_text).unwrap();
-    cfg["architecture"] = "jumprelu".into();
+    cfg["architecture"] = "gated".into();
     std::fs::write(&cfg_path, cfg.to_string()).unwrap();
     let args = [
         "encode",
@@ -610,7 +610,7 @@ fn a_topk_sae_exported_to_saelens_and_sparsify_encodes_the_same() {
         "--out",
         &path("j.npy"),
     ];
-    assert_clean_error(&ae(&args), &["cfg.json", "\"jumprelu\" is not supported"]);
+    assert_clean_error(&ae(&args), &["cfg.json", "\"gated\" is not supported"]);
     std::fs::write(&cfg_path, cfg_text).unwrap();
 
     // A missing tensor, and a file cut short.
@@ -651,15 +651,15 @@ fn max_rel(a: &ae_core::Matrix, b: &ae_core::Matrix) -> f64 {
 
 /// A run stopped after 2 of 4 epochs and resumed with `--resume --epochs 4` ends as the
 /// uninterrupted run does (the same final losses and weights, to the bit on the CPU), also with
-/// the state of a TopK code, AuxK and denoising; resuming another architecture, other settings
-/// or nothing is a clear error.
+/// the state of a TopK code, AuxK and denoising, and a JumpReLU code's trained thresholds;
+/// resuming another architecture, other settings or nothing is a clear error.
 #[test]
 fn a_resumed_run_ends_as_the_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("x.csv");
     write_csv(&data, 200, 6);
     let d = data.to_str().unwrap();
-    let runs: [&[&str]; 2] = [
+    let runs: [&[&str]; 3] = [
         &["--layers", "6,4,3"],
         &[
             "--layers",
@@ -671,6 +671,16 @@ fn a_resumed_run_ends_as_the_uninterrupted_one() {
             "--denoise",
             "gauss:0.05",
             "--pre-bias",
+        ],
+        &[
+            "--layers",
+            "6,12",
+            "--sparsity",
+            "jumprelu:1e-3:0.2",
+            "--output",
+            "identity",
+            "--jump-init-threshold",
+            "0.3",
         ],
     ];
     for (i, flags) in runs.iter().enumerate() {
@@ -708,6 +718,16 @@ fn a_resumed_run_ends_as_the_uninterrupted_one() {
             w
         };
         assert_eq!(weights(&whole), weights(&split), "the weights of run {i}");
+        if i == 2 {
+            let w = weights(&whole);
+            let logs = &w
+                .iter()
+                .find(|(n, _)| n == "encoder.1.log_threshold")
+                .unwrap()
+                .1;
+            let moved = logs.data.iter().any(|&l| (l - 0.3f32.ln()).abs() > 1e-4);
+            assert!(moved, "the thresholds trained");
+        }
     }
     let s = dir.path().join("split0");
     let s = s.to_str().unwrap();

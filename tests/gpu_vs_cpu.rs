@@ -301,7 +301,8 @@ proptest! {
 
     #[test]
     fn sparsity_penalties_match_cpu(rows in dim(), cols in 1..300usize, lambda in 0.01f32..2.0,
-                                    rho in 0.01f32..0.5, beta in 0.1f32..3.0, seed in 0u64..1000) {
+                                    rho in 0.01f32..0.5, beta in 0.1f32..3.0, seed in 0u64..1000,
+                                    tanh_scale in prop_oneof![Just(0.0f32), 0.5f32..8.0]) {
         let Some(gpu) = device() else { return Ok(()) };
         let h0 = random(rows, cols, seed, 2.0);
         let mut s0 = random(rows, cols, seed, 0.5);
@@ -314,7 +315,7 @@ proptest! {
             for weights in [None, Some(be.upload(&w0).unwrap())] {
                 let mut acc = be.upload(&Matrix::new(1, 1, vec![0.25]).unwrap()).unwrap();
                 let mut grad = be.upload(&g0).unwrap();
-                be.l1_penalty(&be.upload(&h0).unwrap(), weights.as_ref(), lambda, 0.5, &mut acc, &mut grad);
+                be.l1_penalty(&be.upload(&h0).unwrap(), weights.as_ref(), lambda, tanh_scale, 0.5, &mut acc, &mut grad);
                 out.push(be.download(&grad).unwrap());
                 out.push(be.download(&acc).unwrap());
             }
@@ -384,8 +385,41 @@ proptest! {
         }
     }
 
+    /// JumpReLU's backward with a trained threshold: the threshold's estimator gradient, the
+    /// code's gradient through the mask and the L0 value; and the exponential that makes the
+    /// threshold from its logarithm.
     #[test]
-    fn mul_assign_and_corruption_match_cpu(rows in dim(), cols in dim(), p in 0.0f32..0.9,
+    fn jump_relu_backward_and_exponential_match_cpu(rows in dim(), cols in 1..300usize,
+                                                    bandwidth in 0.01f32..1.0, l0 in 0.0f32..2.0,
+                                                    seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let log_theta0 = random(1, cols, seed, 2.0);
+        let theta0 = Matrix::new(1, cols, log_theta0.data.iter().map(|v| v.exp()).collect()).unwrap();
+        // Pre-activations near the thresholds, so that the kernel's window holds many of them.
+        let mut z0 = random(rows, cols, seed + 1, 1.0);
+        z0.data.iter_mut().enumerate().for_each(|(i, v)| *v = theta0.data[i % cols] + *v * bandwidth);
+        let g0 = random(rows, cols, seed + 2, 1.0);
+        let (g, c) = both!(gpu, |be| {
+            let mut theta = be.upload(&poison(1, cols)).unwrap();
+            be.exponential(&be.upload(&log_theta0).unwrap(), &mut theta);
+            let mut grad = be.upload(&g0).unwrap();
+            let mut lg = be.upload(&poison(1, cols)).unwrap();
+            let mut acc = be.upload(&Matrix::new(1, 1, vec![0.25]).unwrap()).unwrap();
+            // The same threshold on both: the host's, so that the comparison is of the backward.
+            let theta_host = be.upload(&theta0).unwrap();
+            be.jump_relu_backward(&be.upload(&z0).unwrap(), &theta_host, bandwidth, l0, 0.5, &mut grad, &mut lg, &mut acc);
+            [&theta, &grad, &lg, &acc].iter().map(|t| be.download(t).unwrap()).collect()
+        });
+        assert_close(&g[0..1], &c[0..1], ELEMENTWISE, "exponential")?;
+        // The mask is exact: the code's gradient is g or 0, bit for bit.
+        prop_assert_eq!(&g[1], &c[1]);
+        assert_close(&g[2..], &c[2..], REDUCTION, "threshold gradient and L0")?;
+        let on = z0.data.iter().enumerate().filter(|(i, &v)| v > theta0.data[i % cols] && v > 0.0).count();
+        prop_assert!((c[3].data[0] as f64 - (0.25 + 0.5 * l0 as f64 * on as f64)).abs() < 1e-4 * (1.0 + on as f64));
+    }
+
+    #[test]
+    fn elementwise_updates_and_corruption_match_cpu(rows in dim(), cols in dim(), p in 0.0f32..0.9,
                                            sigma in 0.0f32..2.0, seed in 0u32..1000) {
         let Some(gpu) = device() else { return Ok(()) };
         let x0 = random(rows, cols, seed as u64, 1.0);
@@ -394,16 +428,26 @@ proptest! {
             let x = be.upload(&x0).unwrap();
             let mut y = be.upload(&y0).unwrap();
             be.mul_assign(&mut y, &x);
+            // Divided by a [1, 1] statistic, and by 0 (which writes zeros).
+            let mut divided = be.upload(&y0).unwrap();
+            be.divide_by(&mut divided, &be.upload(&Matrix::new(1, 1, vec![0.37]).unwrap()).unwrap());
+            let mut by_zero = be.upload(&y0).unwrap();
+            be.divide_by(&mut by_zero, &be.upload(&Matrix::new(1, 1, vec![0.0]).unwrap()).unwrap());
             let mut masked = be.upload(&poison(rows, cols)).unwrap();
             be.corrupt(Noise::Mask { p }, seed, &x, &mut masked);
             let mut noisy = be.upload(&poison(rows, cols)).unwrap();
             be.corrupt(Noise::Gauss { sigma }, seed, &x, &mut noisy);
-            [&y, &masked, &noisy].iter().map(|t| be.download(t).unwrap()).collect()
+            [&y, &masked, &noisy, &divided, &by_zero].iter().map(|t| be.download(t).unwrap()).collect()
         });
         assert_close(&g[..1], &c[..1], ELEMENTWISE, "mul_assign")?;
         // Masking is exact (the same hash on both backends).
         prop_assert_eq!(&g[1], &c[1]);
-        assert_close(&g[2..], &c[2..], ELEMENTWISE, "gaussian noise")?;
+        assert_close(&g[2..3], &c[2..3], ELEMENTWISE, "gaussian noise")?;
+        assert_close(&g[3..4], &c[3..4], ELEMENTWISE, "divide_by")?;
+        for (i, &v) in c[3].data.iter().enumerate() {
+            prop_assert!((v - y0.data[i] / 0.37).abs() <= 1e-6 * v.abs().max(1.0));
+        }
+        prop_assert!(g[4].data.iter().chain(&c[4].data).all(|&v| v == 0.0));
     }
 
     #[test]
@@ -476,7 +520,8 @@ proptest! {
     }
 
     #[test]
-    fn decoder_norm_ops_match_cpu(rows in dim(), h_rows in dim(), cols in 1..300usize, alpha in -2.0f32..2.0, seed in 0u64..1000) {
+    fn decoder_norm_ops_match_cpu(rows in dim(), h_rows in dim(), cols in 1..300usize, alpha in -2.0f32..2.0, seed in 0u64..1000,
+                                  tanh_scale in prop_oneof![Just(0.0f32), 0.5f32..8.0]) {
         let Some(gpu) = device() else { return Ok(()) };
         let mut w0 = random(rows, cols, seed, 1.0);
         // One zero column: norm 0, and no decoder gradient.
@@ -488,7 +533,7 @@ proptest! {
             let mut norms = be.upload(&poison(1, cols)).unwrap();
             be.column_norms(&w, &mut norms);
             let mut grad = be.upload(&g0).unwrap();
-            be.l1_decoder_norm_backward(&be.upload(&h0).unwrap(), &w, alpha, &mut grad);
+            be.l1_decoder_norm_backward(&be.upload(&h0).unwrap(), &w, alpha, tanh_scale, &mut grad);
             vec![be.download(&norms).unwrap(), be.download(&grad).unwrap()]
         });
         assert_close(&g, &c, REDUCTION, "decoder-norm ops")?;

@@ -329,33 +329,235 @@ fn l1_penalty_gradient_matches_finite_differences() {
     let h = away_from_zero(&mut rng, r * c, 1.0);
     let weights: Vec<f64> = (0..c).map(|_| rng.uniform_in(0.2, 2.0)).collect();
     let wt = t(&b, 1, c, &weights);
-    for unit_weights in [None, Some(&wt)] {
+    // L1, and its tanh form tanh(c w |h|).
+    for (unit_weights, tanh_scale) in [(None, 0.0), (Some(&wt), 0.0), (Some(&wt), 2.5)] {
         let value = |h: &[f64]| {
             let mut acc = b.zeros(1, 1).unwrap();
             let mut g = b.zeros(r, c).unwrap();
-            b.l1_penalty(&t(&b, r, c, h), unit_weights, 0.3, 1.0, &mut acc, &mut g);
+            b.l1_penalty(
+                &t(&b, r, c, h),
+                unit_weights,
+                0.3,
+                tanh_scale,
+                1.0,
+                &mut acc,
+                &mut g,
+            );
             b.download_f64(&acc).unwrap()[0]
         };
         let numeric = numeric_grad(&h, &mut |h| value(h));
         let mut acc = b.zeros(1, 1).unwrap();
         let mut g = b.zeros(r, c).unwrap();
-        b.l1_penalty(&t(&b, r, c, &h), unit_weights, 0.3, 1.0, &mut acc, &mut g);
+        b.l1_penalty(
+            &t(&b, r, c, &h),
+            unit_weights,
+            0.3,
+            tanh_scale,
+            1.0,
+            &mut acc,
+            &mut g,
+        );
         let e = rel_err(&b.download_f64(&g).unwrap(), &numeric);
         assert!(
             e < TOL,
-            "weighted={}: relative error {e}",
+            "weighted={} tanh {tanh_scale}: relative error {e}",
             unit_weights.is_some()
         );
-        // The value itself: lambda * mean over rows of sum_j w_j |h|.
+        // The value itself: lambda * mean over rows of sum_j phi(w_j |h|).
         let w = |j: usize| unit_weights.map_or(1.0, |_| weights[j]);
+        let phi = |u: f64| {
+            if tanh_scale > 0.0 {
+                (tanh_scale as f64 * u).tanh()
+            } else {
+                u
+            }
+        };
         let direct: f64 = 0.3f32 as f64
             * h.iter()
                 .enumerate()
-                .map(|(i, v)| w(i % c) * v.abs())
+                .map(|(i, v)| phi(w(i % c) * v.abs()))
                 .sum::<f64>()
             / r as f64;
-        assert!((value(&h) - direct).abs() < 1e-14);
+        assert!((value(&h) - direct).abs() < 1e-14, "tanh {tanh_scale}");
     }
+}
+
+/// The smoothed step the rectangle kernel integrates to: `S(u) = clamp(u + 1/2, 0, 1)`, whose
+/// derivative is `K(u)`. A straight-through estimator is the derivative of the step smoothed so.
+fn smoothed_step(u: f64) -> f64 {
+    (u + 0.5).clamp(0.0, 1.0)
+}
+
+/// JumpReLU's backward against its definition (Rajamanoharan et al. 2024, with the rectangle
+/// kernel): the threshold's gradient is the central difference, in the log-threshold, of
+/// `sum_ij (theta_j g_ij + l0) S((z_ij - exp(l_j)) / eps)` with the outer `theta_j` held, which
+/// is `theta * -(1 / eps) K((z - theta) / eps) (theta g + l0)` summed over the rows; the code's
+/// gradient is the central difference in `z` of `sum g * z H(z - theta)`; the value is
+/// `l0 * count(z > theta)`.
+#[test]
+fn jump_relu_backward_is_its_straight_through_estimator() {
+    let b = B::new();
+    let mut rng = Rng::new(41);
+    let (r, c, eps, l0) = (7, 5, 0.2, 0.03);
+    let log_theta: Vec<f64> = (0..c).map(|_| rng.uniform_in(-2.0, -0.5)).collect();
+    let theta: Vec<f64> = log_theta.iter().map(|l| l.exp()).collect();
+    // Half the pre-activations inside the window, kept off its edges and the threshold.
+    let z: Vec<f64> = (0..r * c)
+        .map(|i| {
+            let u = match i % 2 {
+                0 => rng.uniform_in(0.05, 0.45) * if i % 4 == 0 { 1.0 } else { -1.0 },
+                _ => rng.uniform_in(0.6, 3.0) * if i % 3 == 0 { -1.0 } else { 1.0 },
+            };
+            theta[i % c] + u * eps
+        })
+        .collect();
+    let g = random(&mut rng, r * c, 1.0);
+    let mut grad = t(&b, r, c, &g);
+    let mut lg = t(&b, 1, c, &vec![f64::NAN; c]);
+    let mut acc = t(&b, 1, 1, &[0.5]);
+    let theta_t = t(&b, 1, c, &theta);
+    let zt = t(&b, r, c, &z);
+    b.jump_relu_backward(
+        &zt, &theta_t, eps as f32, l0 as f32, 2.0, &mut grad, &mut lg, &mut acc,
+    );
+
+    let surrogate = |l: &[f64]| -> f64 {
+        (0..r * c)
+            .map(|i| {
+                let j = i % c;
+                (theta[j] * g[i] + l0) * smoothed_step((z[i] - l[j].exp()) / eps)
+            })
+            .sum()
+    };
+    let numeric = numeric_grad(&log_theta, &mut |l| surrogate(l));
+    let analytic = b.download_f64(&lg).unwrap();
+    assert!(
+        numeric.iter().all(|v| v.abs() > 1e-3),
+        "every unit has elements in its window"
+    );
+    let e = rel_err(&analytic, &numeric);
+    assert!(e < TOL, "threshold gradient: relative error {e}");
+
+    let jump = |z: &[f64]| -> f64 {
+        (0..r * c)
+            .map(|i| g[i] * if z[i] > theta[i % c] { z[i] } else { 0.0 })
+            .sum()
+    };
+    let numeric = numeric_grad(&z, &mut |z| jump(z));
+    let e = rel_err(&b.download_f64(&grad).unwrap(), &numeric);
+    assert!(e < TOL, "code gradient: relative error {e}");
+    let on = (0..r * c).filter(|&i| z[i] > theta[i % c]).count();
+    assert!(on > 0 && on < r * c);
+    let value = b.download_f64(&acc).unwrap()[0];
+    assert!((value - (0.5 + 2.0 * (l0 as f32 as f64) * on as f64)).abs() < 1e-12);
+}
+
+/// A JumpReLU SAE's threshold gradient through the whole model: the estimator applied to the
+/// code's gradient the test works out itself (the reconstruction's and the tanh penalty's) and
+/// the L0 coefficient over the rows; the other parameters are checked by
+/// `whole_model_gradient_with_l1_kl_and_topk`.
+#[test]
+fn jump_relu_model_threshold_gradient_is_the_estimator_of_its_code_gradient() {
+    let b = B::new();
+    let mut rng = Rng::new(43);
+    let (rows, d, n) = (6, 5, 9);
+    let mut cfg = ModelConfig::mirrored(&[d, n])
+        .unwrap()
+        .with_activations(Activation::Relu, Activation::Relu, Activation::Identity)
+        .unwrap();
+    cfg.jump_relu = true;
+    let mut model = Autoencoder::new(&b, cfg, 3).unwrap();
+    let lt = model.log_threshold().unwrap();
+    assert_eq!(model.param_specs()[lt].name, "encoder.1.log_threshold");
+    let log_theta: Vec<f64> = (0..n).map(|_| rng.uniform_in(-1.5, -0.3)).collect();
+    model.params_mut()[lt] = t(&b, 1, n, &log_theta);
+    let x: Vec<f64> = (0..rows * d).map(|_| rng.uniform()).collect();
+    let xt = t(&b, rows, d, &x);
+    let (lambda, scale, eps, l0) = (0.02, 3.0, 0.6, 0.04);
+    let tanh = ae_core::CodePenalty::Tanh {
+        lambda: lambda as f32,
+        scale: scale as f32,
+    };
+    let regs: Vec<&dyn Regularizer<B>> = vec![&tanh];
+    let mut ws = model.workspace(&b, rows).unwrap();
+    ws.jump = ae_core::JumpReluTraining {
+        l0: l0 as f32,
+        bandwidth: eps as f32,
+    };
+    let mut grads = model.gradients(&b).unwrap();
+    model.forward_backward(
+        &b,
+        Loss::Mse.into(),
+        &xt,
+        &xt,
+        1.0,
+        &mut ws,
+        &mut grads,
+        &regs,
+    );
+    let analytic = b.download_f64(&grads.tensors[lt]).unwrap();
+
+    let p = |name: &str| {
+        let i = model
+            .param_specs()
+            .iter()
+            .position(|s| s.name == name)
+            .unwrap();
+        b.download_f64(&model.params()[i]).unwrap()
+    };
+    let (we, be, wd, bd) = (
+        p("encoder.0.weight"),
+        p("encoder.0.bias"),
+        p("decoder.0.weight"),
+        p("decoder.0.bias"),
+    );
+    let theta: Vec<f64> = log_theta.iter().map(|l| l.exp()).collect();
+    let z: Vec<f64> = (0..rows * n)
+        .map(|i| {
+            let (r, j) = (i / n, i % n);
+            be[j] + (0..d).map(|k| we[j * d + k] * x[r * d + k]).sum::<f64>()
+        })
+        .collect();
+    let h: Vec<f64> = (0..rows * n)
+        .map(|i| if z[i] > theta[i % n] { z[i] } else { 0.0 })
+        .collect();
+    let norms: Vec<f64> = (0..n)
+        .map(|j| (0..d).map(|k| wd[k * n + j].powi(2)).sum::<f64>().sqrt())
+        .collect();
+    let mut expected = vec![0.0; n];
+    let mut in_window = 0;
+    for r in 0..rows {
+        let xhat: Vec<f64> = (0..d)
+            .map(|k| bd[k] + (0..n).map(|j| wd[k * n + j] * h[r * n + j]).sum::<f64>())
+            .collect();
+        for j in 0..n {
+            let i = r * n + j;
+            let recon: f64 = (0..d)
+                .map(|k| 2.0 * (xhat[k] - x[r * d + k]) / (rows * d) as f64 * wd[k * n + j])
+                .sum();
+            let penalty = if h[i] > 0.0 {
+                let tv = (scale * h[i] * norms[j]).tanh();
+                lambda / rows as f64 * norms[j] * scale * (1.0 - tv * tv)
+            } else {
+                0.0
+            };
+            let k = ae_core::sparsity::rectangle((z[i] - theta[j]) / eps);
+            in_window += k as usize;
+            expected[j] += ae_core::sparsity::jump_log_threshold_grad(
+                z[i],
+                theta[j],
+                eps,
+                recon + penalty,
+                l0 / rows as f64,
+            );
+        }
+    }
+    assert!(
+        in_window >= rows,
+        "{in_window} elements in the kernel's window"
+    );
+    let e = rel_err(&analytic, &expected);
+    assert!(e < 1e-5, "relative error {e}: {analytic:?} vs {expected:?}");
 }
 
 #[test]
@@ -447,6 +649,8 @@ fn check_model_path(
     let regs: Vec<&dyn Regularizer<B>> = penalty.iter().map(|p| p as &dyn Regularizer<B>).collect();
     let objective = |model: &Autoencoder<B>, grads: &mut ae_core::Gradients<B>| {
         let mut ws = model.workspace(&b, rows).unwrap();
+        // A JumpReLU code's L0 penalty: constant in every parameter but the thresholds.
+        ws.jump.l0 = 0.05;
         model.forward_backward(&b, Loss::Mse.into(), &xt, &xt, 1.0, &mut ws, grads, &regs);
         b.download_f64(&ws.loss_acc).unwrap()[0] + b.download_f64(&ws.penalty_acc).unwrap()[0]
     };
@@ -455,6 +659,10 @@ fn check_model_path(
     assert!(total.is_finite());
     let specs = model.param_specs().to_vec();
     for (i, spec) in specs.iter().enumerate() {
+        // A threshold's true derivative is 0 almost everywhere: its estimator has its own test.
+        if spec.kind == ParamKind::LogThreshold {
+            continue;
+        }
         let p0 = b.download_f64(&model.params()[i]).unwrap();
         let analytic = b.download_f64(&grads.tensors[i]).unwrap();
         let mut scratch = model.gradients(&b).unwrap();
@@ -529,7 +737,16 @@ fn whole_model_gradient_with_l1_kl_and_topk() {
     check_sparse_model(sae.clone(), None, 36);
     // BatchTopK: the kept set is chosen over the batch; the backward is the same mask.
     sae.batch_topk = true;
-    check_sparse_model(sae, None, 37);
+    check_sparse_model(sae.clone(), None, 37);
+    // JumpReLU with its L0 penalty, alone and with the tanh penalty (which reaches the decoder).
+    let mut jump = sae;
+    (jump.batch_topk, jump.code_topk, jump.jump_relu) = (false, None, true);
+    check_sparse_model(jump.clone(), None, 38);
+    let tanh = ae_core::CodePenalty::Tanh {
+        lambda: 0.2,
+        scale: 4.0,
+    };
+    check_sparse_model(jump, Some(tanh), 39);
     let one_layer = ModelConfig::mirrored(&[5, 7])
         .unwrap()
         .with_activations(Activation::Relu, Activation::Sigmoid, Activation::Identity)
@@ -683,8 +900,18 @@ fn check_auxk(pre_bias: bool) {
     let dead = since_after.iter().filter(|&&s| s >= 100.0).count();
     assert!(dead >= aux.k, "only {dead} dead units: {since_after:?}");
     assert!(since_after.contains(&0.0));
-    // Numeric: main loss of the perturbed model + coef * MSE(h_aux W_decᵀ, x - base_recon),
-    // with h_aux the dead units' TopK (dead set fixed by the unperturbed batch).
+    // Numeric: main loss of the perturbed model + coef * MSE(h_aux W_decᵀ, e) / var(e),
+    // e = x - base_recon and var(e) its mean squared deviation from its column means, with
+    // h_aux the dead units' TopK (dead set fixed by the unperturbed batch).
+    let e: Vec<f64> = (0..rows * d).map(|i| x[i] - base_recon[i]).collect();
+    let variance = (0..rows * d)
+        .map(|i| {
+            let mean = (0..rows).map(|r| e[r * d + i % d]).sum::<f64>() / rows as f64;
+            (e[i] - mean).powi(2)
+        })
+        .sum::<f64>()
+        / (rows * d) as f64;
+    assert!(variance > 1e-4, "{variance}");
     let specs = model.param_specs().to_vec();
     let dead_units: Vec<bool> = since_after.iter().map(|&s| s >= 100.0).collect();
     let objective = |model: &Autoencoder<B>| {
@@ -720,7 +947,7 @@ fn check_auxk(pre_bias: bool) {
                 aux_sum += (ehat - e).powi(2);
             }
         }
-        main + aux.coef as f64 * aux_sum / (rows * d) as f64
+        main + aux.coef as f64 * aux_sum / (rows * d) as f64 / variance
     };
     assert!(
         (objective(&model) - b.download_f64(&ws.loss_acc).unwrap()[0] - aux_value).abs() < 1e-12

@@ -126,6 +126,7 @@ impl Job for CompareJob<'_> {
                 pre_bias_init: PreBiasInit::Mean,
                 decoder_init_norm: None,
                 output_from_data: a.model.output_from_data(&a.fit),
+                jump_init_threshold: None,
             };
             let mut progress =
                 TrainProgress::new(&settings.train, self.train.len(), 0.0, self.json);

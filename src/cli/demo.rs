@@ -146,6 +146,7 @@ impl Job for DemoJob<'_> {
             pre_bias_init: PreBiasInit::Mean,
             decoder_init_norm: None,
             output_from_data: false,
+            jump_init_threshold: None,
         };
         let model_dir = self.args.out.join("model");
         let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);
@@ -185,6 +186,7 @@ impl Job for DemoJob<'_> {
             pre_bias_init: PreBiasInit::Mean,
             decoder_init_norm: None,
             output_from_data: false,
+            jump_init_threshold: None,
         };
         let (train, test) = (
             MatrixSource::borrowed("the training digits", &self.train),

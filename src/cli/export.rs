@@ -12,10 +12,10 @@ use std::path::PathBuf;
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// A model directory written by `ae train` (or a SAELens or sparsify directory): one encoder
-    /// layer with a ReLU or TopK code, one decoder layer, identity output.
+    /// layer with a ReLU, TopK, BatchTopK or JumpReLU code, one decoder layer, identity output.
     pub model: PathBuf,
-    /// saelens: cfg.json + sae_weights.safetensors (standard or topk); sparsify: cfg.json +
-    /// sae.safetensors (TopK models only).
+    /// saelens: cfg.json + sae_weights.safetensors (standard, topk, or jumprelu for a JumpReLU
+    /// or BatchTopK model); sparsify: cfg.json + sae.safetensors (TopK models only).
     #[arg(long)]
     pub format: SaeFormatArg,
     /// The directory to write: new, empty, or an earlier export in the same format.
@@ -33,9 +33,10 @@ pub struct ExportOutput {
 impl fmt::Display for ExportOutput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let e = &self.exported;
-        let code = match e.k {
-            Some(k) => format!("TopK k {k}"),
-            None => "ReLU".to_string(),
+        let code = match (e.k, e.jump_relu) {
+            (Some(k), _) => format!("TopK k {k}"),
+            (None, true) => "JumpReLU".to_string(),
+            (None, false) => "ReLU".to_string(),
         };
         write!(
             f,

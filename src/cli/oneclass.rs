@@ -204,6 +204,7 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
         pre_bias_init: PreBiasInit::Mean,
         decoder_init_norm: None,
         output_from_data: args.model.output_from_data(&args.fit),
+        jump_init_threshold: None,
     };
     let recipe = match args.preset {
         None => None,

@@ -151,6 +151,7 @@ impl Job for EnsembleJob<'_> {
             pre_bias_init: PreBiasInit::Mean,
             decoder_init_norm: None,
             output_from_data: false,
+            jump_init_threshold: None,
         };
         let quiet = self.json;
         let trained = ensemble::train_ensemble(

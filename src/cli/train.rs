@@ -122,18 +122,23 @@ impl ModelArgs {
 
     /// The architecture for `layers` = `[input, hidden..., code]`.
     pub fn model_config(&self, layers: &[usize]) -> Result<ModelConfig> {
-        self.model_config_topk(layers, None)
+        self.model_config_topk(layers, None, false)
     }
 
     /// The architecture, with a TopK code keeping `topk` units per sample (whose code
     /// activation defaults to ReLU).
-    pub fn model_config_topk(&self, layers: &[usize], topk: Option<usize>) -> Result<ModelConfig> {
+    pub fn model_config_topk(
+        &self,
+        layers: &[usize],
+        topk: Option<usize>,
+        jump_relu: bool,
+    ) -> Result<ModelConfig> {
         let mut cfg = ModelConfig::mirrored(layers)?;
         if let Some(decoder) = &self.decoder {
             cfg = cfg.with_decoder(decoder.clone())?;
         }
         let code = self.code_activation.map_or(
-            if topk.is_some() {
+            if topk.is_some() || jump_relu {
                 Activation::Relu
             } else {
                 Activation::Identity
@@ -147,10 +152,14 @@ impl ModelArgs {
             (None, false) => Activation::Sigmoid,
         };
         let hidden = self.activation.unwrap_or(ActivationArg::Relu).into();
-        cfg.with_activations(hidden, code, output)?
+        let mut cfg = cfg
+            .with_activations(hidden, code, output)?
             .with_tied(self.tied)?
             .with_topk(topk)?
-            .with_pre_bias(self.pre_bias)
+            .with_pre_bias(self.pre_bias)?;
+        cfg.jump_relu = jump_relu;
+        cfg.validate()?;
+        Ok(cfg)
     }
 }
 
@@ -196,6 +205,10 @@ pub struct TrainArgs {
     /// (0.1); untied models.
     #[arg(long, value_name = "NORM")]
     pub decoder_init_norm: Option<f32>,
+    /// Where a JumpReLU code's thresholds start (--sparsity jumprelu or jumprelu-tanh;
+    /// SAELens's default 0.01).
+    #[arg(long, value_name = "THETA")]
+    pub jump_init_threshold: Option<f32>,
     /// Continue the run in --out from the state it saved after its last finished epoch (also
     /// after Ctrl-C or a crash), with the same data and flags, up to --epochs in all (--epochs,
     /// --max-steps and --patience may change).
@@ -247,18 +260,24 @@ pub struct TrainArgs {
     /// --code-activation sigmoid), topk:K (keep the K largest code units of each sample) or
     /// topk:K:AUXK (TopK plus the AuxK loss of Gao et al. 2024: the residual x - x_hat is also
     /// reconstructed from the AUXK largest pre-activations of the dead units, meant to revive
-    /// them; needs --layers IN,CODE), or batchtopk:K[:AUXK] (BatchTopK, Bussmann et al. 2024:
+    /// them, its MSE divided by the batch's residual variance; AUXK auto is half the input
+    /// width, Gao et al.'s choice; needs --layers IN,CODE), or batchtopk:K[:AUXK] (BatchTopK, Bussmann et al. 2024:
     /// the K x batch largest over the whole batch in training; the threshold it learns, saved
-    /// with the model, makes it a JumpReLU at inference). Turns on the code metrics (L0, FVU, dead latents, mean
-    /// activation).
+    /// with the model, makes it a JumpReLU at inference), jumprelu:COEF[:BANDWIDTH] (JumpReLU,
+    /// Rajamanoharan et al. 2024: each code unit zero below a trained threshold of its own,
+    /// with the L0 penalty COEF x mean active units per sample; the thresholds learn through a
+    /// straight-through estimator with a rectangle kernel of width BANDWIDTH, default 0.05) or
+    /// jumprelu-tanh:COEF[:BANDWIDTH] (the same code with the tanh penalty COEF x sum of
+    /// tanh(4 |h_j| ||d_j||), d_j unit j's decoder column, instead of L0; untied models). Turns
+    /// on the code metrics (L0, FVU, dead latents, mean activation).
     #[arg(long)]
     pub sparsity: Option<SparsitySpec>,
-    /// Sparsity warmup (L1 warmup): the l1 or kl coefficient ramps linearly up to its value
-    /// over the first STEPS steps ((step + 1) / STEPS of it at step `step`).
+    /// Sparsity warmup (L1 warmup): the l1, kl, tanh or JumpReLU L0 coefficient ramps linearly
+    /// up to its value over the first STEPS steps ((step + 1) / STEPS of it at step `step`).
     #[arg(long, value_name = "STEPS", default_value_t = 0)]
     pub sparsity_warmup: usize,
     /// Coefficient of the AuxK loss (topk:K:AUXK): coef * MSE(residual, its reconstruction
-    /// from the dead units).
+    /// from the dead units) / the residual's variance over the batch.
     #[arg(long, default_value_t = ae_core::AuxK::DEFAULT_COEF)]
     pub auxk_coef: f32,
     /// A code unit is dead when it was active on none of the last N training samples: the
@@ -514,16 +533,33 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         Some(SparsitySpec::TopK { k, aux_k, .. }) => (
             Some(k),
             None,
-            aux_k.map(|k| ae_core::AuxK {
-                k,
+            aux_k.map(|units| ae_core::AuxK {
+                k: units.resolve(layers[0], *layers.last().unwrap_or(&0)),
                 coef: args.auxk_coef,
                 dead_window: args.dead_window,
             }),
         ),
         Some(SparsitySpec::Penalty(p)) => (None, Some(p), None),
+        Some(ref jump @ SparsitySpec::JumpRelu { .. }) => {
+            (None, jump.jump_relu().and_then(|(_, p)| p), None)
+        }
         None => (None, None, None),
     };
-    let mut model = args.model.model_config_topk(&layers, topk)?;
+    let jump_relu = args
+        .sparsity
+        .as_ref()
+        .and_then(|s| s.jump_relu())
+        .map(|(j, _)| j);
+    if args.jump_init_threshold.is_some() && jump_relu.is_none() {
+        return Err(ae::Error::Config(
+            "--jump-init-threshold needs a JumpReLU code (--sparsity jumprelu:COEF or \
+             jumprelu-tanh:COEF)"
+                .into(),
+        ));
+    }
+    let mut model = args
+        .model
+        .model_config_topk(&layers, topk, jump_relu.is_some())?;
     model.batch_topk = batch_topk;
     if let Some(p) = &penalty {
         p.validate(&model)?;
@@ -543,6 +579,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
     train.resample_dead = args.resample_dead;
     train.dead_window = args.dead_window;
     train.code_products = args.code_products.into();
+    train.jump_relu = jump_relu;
     train.code_metrics = args.code_metrics || args.sparsity.is_some();
     let settings = TrainSettings {
         model,
@@ -562,6 +599,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         },
         decoder_init_norm: args.decoder_init_norm,
         output_from_data: args.model.output_from_data(&args.fit),
+        jump_init_threshold: args.jump_init_threshold,
     };
     let plan = workflow::memory_plan(data.as_ref(), &settings);
     let free = workflow::available_memory();

@@ -112,6 +112,7 @@ pub fn compare_detectors<B: Backend>(
             pre_bias_init: PreBiasInit::Mean,
             decoder_init_norm: None,
             output_from_data: false,
+            jump_init_threshold: None,
         };
         let trained = train_ensemble(
             backend,

@@ -251,6 +251,7 @@ pub fn train_ensemble<B: Backend>(
             val_split: recipe.val_split,
             contamination: None,
             output_from_data: false,
+            jump_init_threshold: None,
             input: None,
             resume: false,
             ..base.clone()
@@ -389,6 +390,7 @@ mod tests {
             pre_bias_init: PreBiasInit::Mean,
             decoder_init_norm: None,
             output_from_data: false,
+            jump_init_threshold: None,
         }
     }
 

@@ -45,8 +45,11 @@ pub struct Exported {
     pub d_in: usize,
     /// Code width.
     pub d_sae: usize,
-    /// TopK's k (null: a ReLU code, SAELens `standard`).
+    /// TopK's k (null: a ReLU or JumpReLU code, SAELens `standard` or `jumprelu`).
     pub k: Option<usize>,
+    /// The code is a JumpReLU (a JumpReLU model, or a BatchTopK one with its learned
+    /// threshold): SAELens `jumprelu`, with the tensor `threshold`.
+    pub jump_relu: bool,
     /// The model's normalisation was folded into the weights (the export reads raw inputs).
     pub normalization_folded: bool,
     /// The encoder subtracts `b_dec` from its input (the pre-encoder bias; always in sparsify).
@@ -91,6 +94,7 @@ pub fn export_model<B: Backend>(
         d_in: sae.d_in(),
         d_sae: sae.d_sae(),
         k: sae.topk,
+        jump_relu: sae.threshold.is_some(),
         normalization_folded: norm.is_some(),
         subtracts_b_dec: format == interop::SaeFormat::Sparsify
             || sae.centre == interop::Centre::DecoderBias,

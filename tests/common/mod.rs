@@ -32,6 +32,22 @@ pub fn json(o: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {text}\nstderr: {}", stderr(o)))
 }
 
+/// Sparse-ish data: each row a sum of two of 8 random non-negative patterns, in [0, 1].
+pub fn sparse_data(rows: usize, cols: usize, seed: u64) -> ae_core::Matrix {
+    let mut rng = ae_core::Rng::new(seed);
+    let atoms: Vec<f64> = (0..8 * cols).map(|_| rng.uniform()).collect();
+    let values = (0..rows)
+        .flat_map(|_| {
+            let (a, b) = (rng.below(8), rng.below(8));
+            let w = rng.uniform();
+            (0..cols)
+                .map(|j| (0.5 * (w * atoms[a * cols + j] + (1.0 - w) * atoms[b * cols + j])) as f32)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    ae_core::Matrix::new(rows, cols, values).unwrap()
+}
+
 /// Writes a CSV of `rows` x `cols` smooth values (a 1-D manifold) into `path`.
 pub fn write_csv(path: &Path, rows: usize, cols: usize) {
     let mut s = String::new();

@@ -57,9 +57,20 @@ pub struct ModelConfig {
     /// smallest kept pre-activation of each training batch. Set by training.
     #[serde(default)]
     pub code_threshold: Option<f32>,
+    /// JumpReLU code (Rajamanoharan et al. 2024): each code unit `j` has a trained threshold
+    /// `theta_j = exp(l_j)`, the parameter `encoder.{2d-1}.log_threshold` `[1, code]` (`d` the
+    /// encoder depth: the code layer's activation module), started at
+    /// [`ModelConfig::JUMP_INIT_THRESHOLD`]; `h = z` where `z > theta`, else 0. Trained through
+    /// the straight-through estimator of [`crate::JumpReluTraining`]. Needs a ReLU code
+    /// activation and no TopK.
+    #[serde(default)]
+    pub jump_relu: bool,
 }
 
 impl ModelConfig {
+    /// Where a JumpReLU code's thresholds start (SAELens's `jumprelu_init_threshold`).
+    pub const JUMP_INIT_THRESHOLD: f32 = 0.01;
+
     /// `layers` = `[input, hidden..., code]`, decoder mirrored; ReLU hidden layers, a linear code
     /// layer and a sigmoid output (inputs in [0, 1]). Change fields or call the `with_` methods.
     pub fn mirrored(layers: &[usize]) -> Result<Self> {
@@ -80,6 +91,7 @@ impl ModelConfig {
             pre_bias: false,
             batch_topk: false,
             code_threshold: None,
+            jump_relu: false,
         };
         cfg.with_activations(Activation::Relu, Activation::Identity, Activation::Sigmoid)
     }
@@ -189,6 +201,20 @@ impl ModelConfig {
                 return Err(Error::Config(format!(
                     "a topk code applies ReLU to its kept units and needs `model.code_activation` relu, \
                      got {act}"
+                )));
+            }
+        }
+        if self.jump_relu {
+            let act = self.activations[self.encoder.len() - 1];
+            if self.code_topk.is_some() || act != Activation::Relu {
+                return Err(Error::Config(format!(
+                    "a JumpReLU code (`model.jump_relu`) needs `model.code_activation` relu and \
+                     no TopK, got {act}{}",
+                    if self.code_topk.is_some() {
+                        " with TopK"
+                    } else {
+                        ""
+                    }
                 )));
             }
         }

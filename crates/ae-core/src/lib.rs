@@ -37,5 +37,8 @@ pub use model::{
 };
 pub use optim::{LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
 pub use regularizer::{Regularizer, WeightDecay};
-pub use sparsity::{AuxK, CodeMetrics, CodeMetricsAccumulator, CodePenalty, Noise, SparsitySpec};
+pub use sparsity::{
+    AuxK, AuxKUnits, CodeMetrics, CodeMetricsAccumulator, CodePenalty, JumpReluTraining, Noise,
+    SparsitySpec,
+};
 pub use trainer::{train, EpochMetrics, TrainConfig, TrainEvent, TrainReport};

@@ -11,6 +11,9 @@ pub enum ParamKind {
     Weight,
     /// `[1, out]`.
     Bias,
+    /// `[1, code]`: a JumpReLU code's per-unit threshold, stored as its logarithm
+    /// ([`crate::ModelConfig::jump_relu`]).
+    LogThreshold,
 }
 
 /// Name and shape of one parameter tensor.

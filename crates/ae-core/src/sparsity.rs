@@ -1,14 +1,16 @@
 //! Sparse autoencoders: the scalar maths of the sparsity ops every backend implements (KL
-//! divergence, TopK's ordering key, the seeded corruption of denoising), the code penalties
-//! ([`CodePenalty`]: L1 and KL, as [`Regularizer`]s), the input noise ([`Noise`]) and the code
-//! metrics reported per epoch ([`CodeMetrics`]).
+//! divergence, TopK's ordering key, JumpReLU's straight-through estimator, the seeded
+//! corruption of denoising), the code penalties ([`CodePenalty`]: L1, KL and tanh, as
+//! [`Regularizer`]s), JumpReLU's training settings ([`JumpReluTraining`]), the input noise
+//! ([`Noise`]) and the code metrics reported per epoch ([`CodeMetrics`]).
 
 use crate::params::CodeTerms;
 use crate::regularizer::Regularizer;
 use crate::{Activation, Backend, Error, Matrix, ModelConfig, Result};
 pub use ae_backend::ops::data::{hash_u32, hash_uniform, Noise};
 pub use ae_backend::ops::sparsity::{
-    kl_clamp, kl_divergence, kl_gradient, topk_key, ACTIVE_THRESHOLD, KL_EPS, MASKED,
+    jump_log_threshold_grad, jump_on, kl_clamp, kl_divergence, kl_gradient, rectangle, saturated,
+    topk_key, ACTIVE_THRESHOLD, KL_EPS, MASKED,
 };
 use std::str::FromStr;
 
@@ -41,6 +43,22 @@ pub enum CodePenalty {
         /// The coefficient.
         beta: f32,
     },
+    /// `lambda * mean over samples of sum_j tanh(c * |h_j| * ||d_j||)`, `d_j` unit `j`'s
+    /// decoder column: the smooth stand-in for L0 that Anthropic (2025) and SAELens's
+    /// `jumprelu_sparsity_loss_mode: tanh` train JumpReLU codes with (SAELens: `c` =
+    /// `jumprelu_tanh_scale`, default 4). Its gradient reaches the code and the decoder (needs
+    /// an untied model).
+    Tanh {
+        /// The coefficient.
+        lambda: f32,
+        /// `c`, inside the tanh.
+        scale: f32,
+    },
+}
+
+impl CodePenalty {
+    /// SAELens's `jumprelu_tanh_scale` default.
+    pub const DEFAULT_TANH_SCALE: f32 = 4.0;
 }
 
 impl CodePenalty {
@@ -73,6 +91,26 @@ impl CodePenalty {
                 }
                 Ok(())
             }
+            CodePenalty::Tanh { lambda, scale } => {
+                if !(lambda.is_finite() && lambda >= 0.0) {
+                    return Err(Error::Config(format!(
+                        "the tanh penalty needs a coefficient >= 0, got {lambda}"
+                    )));
+                }
+                if !(scale.is_finite() && scale > 0.0) {
+                    return Err(Error::Config(format!(
+                        "the tanh penalty needs a scale > 0, got {scale}"
+                    )));
+                }
+                if model.tied {
+                    return Err(Error::Config(
+                        "the tanh penalty weighs each unit by its decoder column's norm and needs \
+                         an untied model (a tied decoder is the encoder's weight)"
+                            .into(),
+                    ));
+                }
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
@@ -81,7 +119,7 @@ impl CodePenalty {
     pub fn rho(&self) -> Option<f32> {
         match *self {
             CodePenalty::Kl { rho, .. } => Some(rho),
-            CodePenalty::L1 { .. } => None,
+            CodePenalty::L1 { .. } | CodePenalty::Tanh { .. } => None,
         }
     }
 }
@@ -97,6 +135,7 @@ impl<B: Backend> Regularizer<B> for CodePenalty {
                 if *decoder_norm { ", decoder-norm" } else { "" }
             ),
             CodePenalty::Kl { rho, beta } => format!("kl(rho {rho}, beta {beta})"),
+            CodePenalty::Tanh { lambda, scale } => format!("tanh({lambda}, scale {scale})"),
         }
     }
 
@@ -111,24 +150,9 @@ impl<B: Backend> Regularizer<B> for CodePenalty {
             CodePenalty::L1 {
                 lambda,
                 decoder_norm,
-            } => {
-                let lambda = lambda * terms.strength;
-                // Decoder-norm weights: the column norms, and the decoder's gradient after.
-                let decoder = decoder_norm.then(|| {
-                    terms
-                        .decoder
-                        .as_mut()
-                        .expect("a decoder-norm L1 is validated against a tied model")
-                });
-                if let Some((w, _)) = &decoder {
-                    backend.column_norms(w, terms.unit_scratch);
-                }
-                let weights = decoder.is_some().then_some(&*terms.unit_scratch);
-                backend.l1_penalty(code, weights, lambda, terms.scale, terms.penalty, grad);
-                if let Some((w, grad_w)) = decoder {
-                    let rows = backend.shape(code).0.max(1);
-                    backend.l1_decoder_norm_backward(code, w, lambda / rows as f32, grad_w);
-                }
+            } => l1_code_gradient(backend, code, grad, terms, lambda, decoder_norm, 0.0),
+            CodePenalty::Tanh { lambda, scale } => {
+                l1_code_gradient(backend, code, grad, terms, lambda, true, scale)
             }
             CodePenalty::Kl { rho, beta } => backend.kl_sparsity(
                 code,
@@ -143,26 +167,164 @@ impl<B: Backend> Regularizer<B> for CodePenalty {
     }
 }
 
+/// The L1 penalty (`tanh_scale` 0) or its tanh form on `code`, each unit weighted by its
+/// decoder column's norm with `decoder_norm` (then the decoder's gradient too).
+fn l1_code_gradient<B: Backend>(
+    backend: &B,
+    code: &B::Tensor,
+    grad: &mut B::Tensor,
+    terms: &mut CodeTerms<'_, B>,
+    lambda: f32,
+    decoder_norm: bool,
+    tanh_scale: f32,
+) {
+    let lambda = lambda * terms.strength;
+    // Decoder-norm weights: the column norms, and the decoder's gradient after.
+    let decoder = decoder_norm.then(|| {
+        terms
+            .decoder
+            .as_mut()
+            .expect("a decoder-norm penalty is validated against a tied model")
+    });
+    if let Some((w, _)) = &decoder {
+        backend.column_norms(w, terms.unit_scratch);
+    }
+    let weights = decoder.is_some().then_some(&*terms.unit_scratch);
+    let (scale, acc) = (terms.scale, &mut *terms.penalty);
+    backend.l1_penalty(code, weights, lambda, tanh_scale, scale, acc, grad);
+    if let Some((w, grad_w)) = decoder {
+        let alpha = lambda / backend.shape(code).0.max(1) as f32;
+        backend.l1_decoder_norm_backward(code, w, alpha, tanh_scale, grad_w);
+    }
+}
+
+/// How a JumpReLU code ([`ModelConfig::jump_relu`]) trains its thresholds (Rajamanoharan et
+/// al. 2024): the pseudo-derivatives of [`jump_log_threshold_grad`] with the rectangle kernel
+/// of width `bandwidth`, and the L0 penalty `l0 * mean over samples of sum_j H(z_j - theta_j)`,
+/// whose gradient reaches the thresholds only. With the tanh penalty ([`CodePenalty::Tanh`])
+/// `l0` is 0.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct JumpReluTraining {
+    /// The L0 coefficient (0: none).
+    pub l0: f32,
+    /// The kernel's bandwidth `eps` (SAELens's `jumprelu_bandwidth`).
+    pub bandwidth: f32,
+}
+
+impl JumpReluTraining {
+    /// SAELens's default bandwidth, 0.05.
+    pub const DEFAULT_BANDWIDTH: f32 = 0.05;
+
+    /// Checks the coefficient and the bandwidth, and that the model has a JumpReLU code.
+    pub fn validate(&self, model: &ModelConfig) -> Result<()> {
+        if !model.jump_relu {
+            return Err(Error::Config(
+                "JumpReLU training (`train.jump_relu`) needs a JumpReLU code (`model.jump_relu`)"
+                    .into(),
+            ));
+        }
+        if !(self.l0.is_finite() && self.l0 >= 0.0) {
+            return Err(Error::Config(format!(
+                "the L0 coefficient must be >= 0, got {}",
+                self.l0
+            )));
+        }
+        if !(self.bandwidth.is_finite() && self.bandwidth > 0.0) {
+            return Err(Error::Config(format!(
+                "the JumpReLU bandwidth must be positive, got {}",
+                self.bandwidth
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Default for JumpReluTraining {
+    /// No L0 penalty, the default bandwidth.
+    fn default() -> Self {
+        JumpReluTraining {
+            l0: 0.0,
+            bandwidth: Self::DEFAULT_BANDWIDTH,
+        }
+    }
+}
+
 /// What `--sparsity` names: a code penalty, or TopK (an architecture option, see
 /// [`ModelConfig::code_topk`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum SparsitySpec {
     /// `l1:LAMBDA`, `l1:LAMBDA:decoder-norm` or `kl:RHO:BETA`.
     Penalty(CodePenalty),
-    /// `topk:K`, optionally `topk:K:AUXK`; `batchtopk:K[:AUXK]` for BatchTopK.
+    /// `topk:K`, optionally `topk:K:AUXK` (`AUXK` a count or `auto`); `batchtopk:K[:AUXK]` for
+    /// BatchTopK.
     TopK {
         /// Units kept per sample (on average over a batch with BatchTopK).
         k: usize,
         /// Dead units the auxiliary loss reconstructs the residual with.
-        aux_k: Option<usize>,
+        aux_k: Option<AuxKUnits>,
         /// BatchTopK ([`crate::ModelConfig::batch_topk`]).
         batch: bool,
     },
+    /// `jumprelu:COEF[:BANDWIDTH]` (the L0 penalty) or `jumprelu-tanh:COEF[:BANDWIDTH]` (the
+    /// tanh penalty, scale [`CodePenalty::DEFAULT_TANH_SCALE`]): a JumpReLU code
+    /// ([`crate::ModelConfig::jump_relu`]).
+    JumpRelu {
+        /// The penalty's coefficient.
+        coef: f32,
+        /// The straight-through estimator's bandwidth.
+        bandwidth: f32,
+        /// The tanh penalty instead of L0.
+        tanh: bool,
+    },
+}
+
+/// How many dead units AuxK uses: a count, or `auto`, Gao et al.'s `d_in / 2`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuxKUnits {
+    /// This many.
+    Count(usize),
+    /// Half the input width (Gao et al. 2024, dictionary_learning), at least 1 and at most the
+    /// code width.
+    HalfInput,
+}
+
+impl AuxKUnits {
+    /// The count for a model of `d_in` inputs and `code` code units.
+    pub fn resolve(self, d_in: usize, code: usize) -> usize {
+        match self {
+            AuxKUnits::Count(k) => k,
+            AuxKUnits::HalfInput => (d_in / 2).clamp(1, code.max(1)),
+        }
+    }
+}
+
+impl SparsitySpec {
+    /// A JumpReLU spec's training settings and penalty.
+    pub fn jump_relu(&self) -> Option<(JumpReluTraining, Option<CodePenalty>)> {
+        match *self {
+            SparsitySpec::JumpRelu {
+                coef,
+                bandwidth,
+                tanh,
+            } => Some((
+                JumpReluTraining {
+                    l0: if tanh { 0.0 } else { coef },
+                    bandwidth,
+                },
+                tanh.then_some(CodePenalty::Tanh {
+                    lambda: coef,
+                    scale: CodePenalty::DEFAULT_TANH_SCALE,
+                }),
+            )),
+            _ => None,
+        }
+    }
 }
 
 impl FromStr for SparsitySpec {
     type Err = Error;
-    /// `l1:LAMBDA[:decoder-norm]`, `kl:RHO:BETA`, `topk:K[:AUXK]` or `batchtopk:K[:AUXK]`.
+    /// `l1:LAMBDA[:decoder-norm]`, `kl:RHO:BETA`, `topk:K[:AUXK]`, `batchtopk:K[:AUXK]`,
+    /// `jumprelu:COEF[:BANDWIDTH]` or `jumprelu-tanh:COEF[:BANDWIDTH]`.
     fn from_str(s: &str) -> Result<Self> {
         let parts: Vec<&str> = s.split(':').collect();
         let count = |what: &str, v: &str| -> Result<usize> {
@@ -193,13 +355,39 @@ impl FromStr for SparsitySpec {
             },
             [kind @ ("topk" | "batchtopk"), k, aux] => SparsitySpec::TopK {
                 k: count("K", k)?,
-                aux_k: Some(count("AUXK", aux)?),
+                aux_k: Some(match aux.trim() {
+                    "auto" => AuxKUnits::HalfInput,
+                    _ => AuxKUnits::Count(count("AUXK", aux)?),
+                }),
                 batch: *kind == "batchtopk",
             },
+            [kind @ ("jumprelu" | "jumprelu-tanh"), coef, rest @ ..] if rest.len() <= 1 => {
+                let coef = parse_f32("COEF", coef, s)?;
+                let bandwidth = match rest {
+                    [b] => parse_f32("BANDWIDTH", b, s)?,
+                    _ => JumpReluTraining::DEFAULT_BANDWIDTH,
+                };
+                if !(coef.is_finite() && coef >= 0.0) {
+                    return Err(Error::Config(format!(
+                        "'{s}': COEF must be >= 0, got {coef}"
+                    )));
+                }
+                if !(bandwidth.is_finite() && bandwidth > 0.0) {
+                    return Err(Error::Config(format!(
+                        "'{s}': BANDWIDTH must be positive, got {bandwidth}"
+                    )));
+                }
+                SparsitySpec::JumpRelu {
+                    coef,
+                    bandwidth,
+                    tanh: *kind == "jumprelu-tanh",
+                }
+            }
             _ => {
                 return Err(Error::Config(format!(
                     "unknown sparsity '{s}': expected l1:LAMBDA[:decoder-norm], kl:RHO:BETA, \
-                     topk:K[:AUXK] or batchtopk:K[:AUXK]"
+                     topk:K[:AUXK], batchtopk:K[:AUXK], jumprelu:COEF[:BANDWIDTH] or \
+                     jumprelu-tanh:COEF[:BANDWIDTH]"
                 )))
             }
         })
@@ -213,12 +401,15 @@ impl FromStr for SparsitySpec {
 /// samples. After the main forward pass of a one-hidden-layer TopK model, the residual
 /// `e = x - x_hat` `[rows, d]` is reconstructed from the `k` largest pre-activations among the
 /// dead units only (ReLU on them, others zero: `h_aux` `[rows, code]`), decoded by the decoder
-/// weight without bias, `e_hat = h_aux W_decᵀ`, and `coef * mean((e_hat - e)^2)` (plain MSE over
-/// `rows * d` elements, times the reconstruction's [`crate::Reduction`] weight; not Gao et al.'s
-/// normalisation by the residual's variance) is added to the objective. Its gradient reaches
-/// the decoder weight and, through the dead units' pre-activations, their encoder rows and
-/// biases (and the output bias with a pre-encoder bias); `e` is a constant. With no dead unit the term
-/// equals the residual's MSE times `coef` and has no gradient.
+/// weight without bias, `e_hat = h_aux W_decᵀ`, and
+/// `coef * mean((e_hat - e)^2) / mean((e - mean_rows(e))^2)` is added to the objective: the MSE
+/// over `rows * d` elements normalised by the batch's residual variance, as Gao et al.'s code
+/// does (`normalized_mse`; 0 when the variance is 0), so that the coefficient does not depend
+/// on the data's scale (the [`crate::Reduction`] weight cancels). Its gradient reaches the
+/// decoder weight and, through the dead units' pre-activations, their encoder rows and biases
+/// (and the output bias with a pre-encoder bias); `e`, and so the variance, is a constant. With
+/// no dead unit the term is `coef` times the residual's mean square over its variance and has
+/// no gradient.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AuxK {
     /// Dead units used per sample.
@@ -467,9 +658,25 @@ mod tests {
             "topk:32:256".parse::<SparsitySpec>().unwrap(),
             SparsitySpec::TopK {
                 k: 32,
-                aux_k: Some(256),
+                aux_k: Some(AuxKUnits::Count(256)),
                 batch: false,
             }
+        );
+        let auto = "topk:32:auto".parse::<SparsitySpec>().unwrap();
+        let SparsitySpec::TopK {
+            aux_k: Some(units), ..
+        } = auto
+        else {
+            panic!("{auto:?}")
+        };
+        assert_eq!(units, AuxKUnits::HalfInput);
+        assert_eq!(
+            (
+                units.resolve(784, 4096),
+                units.resolve(784, 100),
+                units.resolve(1, 8)
+            ),
+            (392, 100, 1)
         );
         assert_eq!(
             "batchtopk:16".parse::<SparsitySpec>().unwrap(),
@@ -483,7 +690,38 @@ mod tests {
             "kl:0.01:3".parse::<SparsitySpec>().unwrap(),
             SparsitySpec::Penalty(CodePenalty::Kl { .. })
         ));
-        for bad in ["topk:0", "topk:x", "l1", "kl:0.1", "dense:3"] {
+        assert_eq!(
+            "jumprelu:0.1".parse::<SparsitySpec>().unwrap(),
+            SparsitySpec::JumpRelu {
+                coef: 0.1,
+                bandwidth: JumpReluTraining::DEFAULT_BANDWIDTH,
+                tanh: false,
+            }
+        );
+        let tanh = "jumprelu-tanh:2:0.1".parse::<SparsitySpec>().unwrap();
+        let (training, penalty) = tanh.jump_relu().unwrap();
+        assert_eq!(
+            (training.l0, training.bandwidth, penalty),
+            (
+                0.0,
+                0.1,
+                Some(CodePenalty::Tanh {
+                    lambda: 2.0,
+                    scale: 4.0
+                })
+            )
+        );
+        for bad in [
+            "topk:0",
+            "topk:x",
+            "l1",
+            "kl:0.1",
+            "dense:3",
+            "jumprelu",
+            "jumprelu:-1",
+            "jumprelu:0.1:0",
+            "jumprelu:0.1:0.05:3",
+        ] {
             assert!(bad.parse::<SparsitySpec>().is_err(), "{bad}");
         }
         assert!("mask:1.5".parse::<Noise>().is_err());

@@ -9,7 +9,7 @@ struct ColumnParams {
     rows: u32,
     alpha: f32,      // l1_decoder_norm_backward: the coefficient
     h_rows: u32,     // l1_decoder_norm_backward: rows of `h`
-    _pad0: u32,
+    tanh_scale: f32, // l1_decoder_norm_backward: 0 for L1, c > 0 for tanh(c n |h|)
     _pad1: u32,
 }
 
@@ -86,9 +86,10 @@ fn column_norms(@builtin(global_invocation_id) gid: vec3<u32>) {
     norms[j] = sqrt(w_in_squared_norm(j));
 }
 
-// The decoder-norm-weighted L1 penalty's decoder gradient:
-// grad[:, j] += alpha * (sum_i |h[i, j]|) / ||w_in[:, j]|| * w_in[:, j] (nothing for a zero
-// column); h is [h_rows, cols].
+// The decoder-norm-weighted L1 (or, with tanh_scale c > 0, tanh) penalty's decoder gradient:
+// grad[:, j] += alpha * (sum_i |h[i, j]| phi'(n_j |h[i, j]|)) / n_j * w_in[:, j], n_j =
+// ||w_in[:, j]||, phi' = 1 for L1 and c (1 - tanh^2(c u)) for tanh (nothing for a zero column);
+// h is [h_rows, cols].
 @compute @workgroup_size(256, 1, 1)
 fn l1_decoder_norm_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     let j = column(gid);
@@ -97,11 +98,13 @@ fn l1_decoder_norm_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let sq = w_in_squared_norm(j);
     if (sq > 0.0) {
+        let norm = sqrt(sq);
         var abs_sum = 0.0;
         for (var i = 0u; i < p.h_rows; i++) {
-            abs_sum += abs(h[i * p.cols + j]);
+            let v = abs(h[i * p.cols + j]);
+            abs_sum += v * saturated_slope(norm * v, p.tanh_scale);
         }
-        let c = p.alpha * abs_sum / sqrt(sq);
+        let c = p.alpha * abs_sum / norm;
         for (var i = 0u; i < p.rows; i++) {
             grad[i * p.cols + j] = grad[i * p.cols + j] + c * w_in[i * p.cols + j];
         }

@@ -36,6 +36,24 @@ fn stable_tanh(x: f32) -> f32 {
     return sign(x) * (-e) / (2.0 + e);
 }
 
+// The slope phi'(u) of the L1 penalty phi(u) = u (c = 0) or its tanh form phi(u) = tanh(c u)
+// (ae_backend::ops::sparsity::saturated).
+fn saturated_slope(u: f32, c: f32) -> f32 {
+    if (c > 0.0) {
+        let t = stable_tanh(c * u);
+        return c * (1.0 - t * t);
+    }
+    return 1.0;
+}
+
+// phi(u) itself.
+fn saturated_value(u: f32, c: f32) -> f32 {
+    if (c > 0.0) {
+        return stable_tanh(c * u);
+    }
+    return u;
+}
+
 var<workgroup> sums: array<f32, 256>;
 
 // The sum of `value` over a 256-thread workgroup (tree reduction in workgroup memory); every

@@ -1,4 +1,4 @@
-// elementwise: copy, fill, scale_add and mul_assign (ae_backend::ops::ElementwiseOps) over
+// elementwise: copy, fill, scale_add, mul_assign, exponential and divide_by (ae_backend::ops::ElementwiseOps) over
 // row-major f32 tensors of `len` elements, dispatched as a 2-D grid of 256-wide workgroups
 // (i = y * row_stride + x).
 
@@ -50,5 +50,24 @@ fn mul_assign(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = index(gid);
     if (i < p.len) {
         y[i] = y[i] * x[i];
+    }
+}
+
+// y = e^x (a JumpReLU threshold from its logarithm)
+@compute @workgroup_size(256, 1, 1)
+fn exponential(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = index(gid);
+    if (i < p.len) {
+        y[i] = exp(x[i]);
+    }
+}
+
+// y /= x[0] (a [1, 1] statistic), or y = 0 where x[0] is 0
+@compute @workgroup_size(256, 1, 1)
+fn divide_by(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = index(gid);
+    if (i < p.len) {
+        let s = x[0];
+        y[i] = select(y[i] / s, 0.0, s == 0.0);
     }
 }

@@ -13,7 +13,7 @@ struct L1PenaltyParams {
     weighted: u32,    // 1: unit weights bound
     row_stride: u32,  // threads per row of the 2-D dispatch
     step: f32,        // lambda / rows
-    _pad0: u32,
+    tanh_scale: f32,  // 0: L1; c > 0: tanh(c w |h|)
     _pad1: u32,
     _pad2: u32,
 }
@@ -24,8 +24,9 @@ struct L1PenaltyParams {
 @group(0) @binding(3) var<storage, read_write> grad: array<f32>;
 @group(0) @binding(4) var<storage, read_write> partial: array<f32>;
 
-// L1: grad[i, j] += lambda / rows * w_j * sign(h[i, j]); partial[workgroup] = sum of w_j |h|
-// over the workgroup's elements (finish_sum scales by lambda / rows).
+// L1: grad[i, j] += lambda / rows * w_j * sign(h[i, j]) * phi'(w_j |h|); partial[workgroup] =
+// sum of phi(w_j |h|) over the workgroup's elements (finish_sum scales by lambda / rows); phi
+// the identity, or tanh(c u) with tanh_scale c > 0.
 @compute @workgroup_size(256, 1, 1)
 fn l1_penalty(
     @builtin(global_invocation_id) gid: vec3<u32>,
@@ -41,8 +42,9 @@ fn l1_penalty(
             w = weights[i % l1_p.cols];
         }
         let v = h[i];
-        value = w * abs(v);
-        grad[i] = grad[i] + l1_p.step * w * sign(v);
+        let u = w * abs(v);
+        value = saturated_value(u, l1_p.tanh_scale);
+        grad[i] = grad[i] + l1_p.step * w * sign(v) * saturated_slope(u, l1_p.tanh_scale);
     }
     let total = workgroup_sum(lid, value);
     if (lid == 0u) {
@@ -204,14 +206,19 @@ fn topk(
 // kernel above on the whole batch as one row.) ----
 
 struct JumpReluParams {
-    len: u32,
+    len: u32,        // jump_relu: elements; jump_relu_backward: columns
     cols: u32,
     row_stride: u32, // threads per row of the 2-D dispatch
-    _pad: u32,
+    rows: u32,       // jump_relu_backward: rows of z
+    bandwidth: f32,  // jump_relu_backward: the rectangle kernel's bandwidth eps
+    l0: f32,         // jump_relu_backward: the L0 coefficient over the rows
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> jump_p: JumpReluParams;
 @group(0) @binding(9) var<storage, read> theta: array<f32>;
+@group(0) @binding(10) var<storage, read_write> theta_grad: array<f32>;
 
 @compute @workgroup_size(256, 1, 1)
 fn jump_relu(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -220,6 +227,38 @@ fn jump_relu(@builtin(global_invocation_id) gid: vec3<u32>) {
         let v = z[i];
         write(i, v, v > theta[i % jump_p.cols]);
     }
+}
+
+// The backward of jump_relu with a trained threshold theta = exp(log theta), and its L0 penalty
+// (ae_backend::ops::sparsity::jump_log_threshold_grad): one thread per column j, over the rows
+// in order. theta_grad[j] = sum_i theta_j * -(1 / eps) K((z - theta_j) / eps) (theta_j g + l0),
+// K(u) = 1 for |u| < 1/2; grad[i, j] = 0 where the unit is off; partial[j] = the unit's count
+// of on elements (finish_sum scales by the L0 coefficient).
+@compute @workgroup_size(256, 1, 1)
+fn jump_relu_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = gid.y * jump_p.row_stride + gid.x;
+    if (j >= jump_p.len) {
+        return;
+    }
+    let t = theta[j];
+    let eps = jump_p.bandwidth;
+    var lg = 0.0;
+    var on = 0.0;
+    for (var i = 0u; i < jump_p.rows; i++) {
+        let at = i * jump_p.cols + j;
+        let v = z[at];
+        let u = (v - t) / eps;
+        if (u > -0.5 && u < 0.5) {
+            lg += -(t / eps) * (t * grad[at] + jump_p.l0);
+        }
+        if (v > t && v > 0.0) {
+            on += 1.0;
+        } else {
+            grad[at] = 0.0;
+        }
+    }
+    theta_grad[j] = lg;
+    partial[j] = on;
 }
 
 // ---- track_dead and mask_dead: the dead latents of the AuxK loss ----

@@ -84,6 +84,8 @@ kernels! {
     Fill => "elementwise", "fill", ElementwiseParams, [2 y write];
     ScaleAdd => "elementwise", "scale_add", ElementwiseParams, [1 x read, 2 y write];
     MulAssign => "elementwise", "mul_assign", ElementwiseParams, [1 x read, 2 y write];
+    Exponential => "elementwise", "exponential", ElementwiseParams, [1 x read, 2 y write];
+    DivideBy => "elementwise", "divide_by", ElementwiseParams, [1 x read, 2 y write];
     Matmul => "linear", "matmul", MatmulParams, [1 a read, 2 b read, 3 c write];
     AddBias => "linear", "add_bias", AddBiasParams, [1 bias read, 2 y write];
     BiasGrad => "linear", "bias_grad", BiasGradParams, [1 dy read, 2 db write];
@@ -110,6 +112,8 @@ kernels! {
     Topk => "sparsity", "topk", TopkParams, [5 z read, 6 out write, 7 mask write];
     JumpRelu => "sparsity", "jump_relu", JumpReluParams,
         [5 z read, 6 out write, 7 mask write, 9 theta read];
+    JumpReluBackward => "sparsity", "jump_relu_backward", JumpReluParams,
+        [3 grad write, 4 partial write, 5 z read, 9 theta read, 10 theta_grad write];
     TrackDead => "sparsity", "track_dead", DeadParams, [1 code read, 2 since write];
     ActiveColumns => "sparse", "active_columns", SparseParams, [1 s read, 6 idx_out write];
     SparseMatmul => "sparse", "sparse_matmul", SparseParams,

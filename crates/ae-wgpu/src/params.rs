@@ -7,7 +7,8 @@ use crate::reflect::params;
 // ---- elementwise ----
 
 params! {
-    /// `copy`, `fill`, `scale_add`, `mul_assign` over `len` elements.
+    /// `copy`, `fill`, `scale_add`, `mul_assign`, `exponential`, `divide_by` over `len`
+    /// elements.
     ElementwiseParams {
         len: u32,
         row_stride: u32,
@@ -168,7 +169,8 @@ params! {
         row_stride: u32,
         /// `lambda / rows`.
         step: f32,
-        _pad0: u32,
+        /// 0: L1; `c > 0`: the penalty `tanh(c w |h|)`.
+        tanh_scale: f32,
         _pad1: u32,
         _pad2: u32,
     }
@@ -205,12 +207,19 @@ params! {
 }
 
 params! {
-    /// `jump_relu` over the `len` elements of `z [rows, cols]`.
+    /// `jump_relu` over the `len` elements of `z [rows, cols]`, `jump_relu_backward` over its
+    /// `len = cols` columns.
     JumpReluParams {
         len: u32,
         cols: u32,
         row_stride: u32,
-        _pad: u32,
+        rows: u32,
+        /// jump_relu_backward: the kernel's bandwidth.
+        bandwidth: f32,
+        /// jump_relu_backward: the L0 coefficient over the rows.
+        l0: f32,
+        _pad0: u32,
+        _pad1: u32,
     }
 }
 
@@ -253,7 +262,8 @@ params! {
         alpha: f32,
         /// l1_decoder_norm_backward: rows of `h`.
         h_rows: u32,
-        _pad0: u32,
+        /// l1_decoder_norm_backward: 0 for L1, `c > 0` for the penalty `tanh(c n |h|)`.
+        tanh_scale: f32,
         _pad1: u32,
     }
 }

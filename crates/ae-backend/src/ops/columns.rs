@@ -15,15 +15,17 @@ pub trait ColumnOps: TensorOps {
     /// Column L2 norms: `out[0, j] = ||w[:, j]||`. `w` `[rows, cols]`, `out` `[1, cols]`.
     fn column_norms(&self, w: &Self::Tensor, out: &mut Self::Tensor);
     /// The decoder part of the gradient of the decoder-norm-weighted L1 penalty
-    /// `alpha * sum_ij ||w[:, j]|| |h[i, j]|`:
-    /// `grad[:, j] += alpha * (sum_i |h[i, j]|) / ||w[:, j]|| * w[:, j]` (nothing where
-    /// `w[:, j] = 0`). `h` `[rows, cols]` (the code), `w`, `grad` `[d, cols]` (the decoder weight
-    /// reading the code).
+    /// `alpha * sum_ij phi(||w[:, j]|| |h[i, j]|)` (`phi` of `tanh_scale`, see
+    /// [`crate::ops::sparsity::saturated`]: the identity for 0, `tanh(c u)` for `c > 0`):
+    /// `grad[:, j] += alpha * (sum_i |h[i, j]| phi'(n_j |h[i, j]|)) / n_j * w[:, j]`,
+    /// `n_j = ||w[:, j]||` (nothing where `w[:, j] = 0`). `h` `[rows, cols]` (the code), `w`,
+    /// `grad` `[d, cols]` (the decoder weight reading the code).
     fn l1_decoder_norm_backward(
         &self,
         h: &Self::Tensor,
         w: &Self::Tensor,
         alpha: f32,
+        tanh_scale: f32,
         grad: &mut Self::Tensor,
     );
 }

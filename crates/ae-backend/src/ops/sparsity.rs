@@ -1,5 +1,6 @@
-//! The sparsity ops of sparse autoencoders (code penalties, TopK, dead-latent tracking) and
-//! their scalar maths: KL divergence, TopK's ordering key, the shared constants.
+//! The sparsity ops of sparse autoencoders (code penalties, TopK, JumpReLU, dead-latent
+//! tracking) and their scalar maths: KL divergence, TopK's ordering key, JumpReLU's
+//! straight-through estimator, the shared constants.
 
 use super::TensorOps;
 use crate::Element;
@@ -48,17 +49,66 @@ pub fn topk_key(v: f32) -> u32 {
     }
 }
 
+/// The rectangle kernel of JumpReLU's straight-through estimator: `K(u) = 1` where
+/// `|u| < 1/2`, else 0 (so `(z - theta) / eps` inside it tests `|z - theta| < eps / 2`).
+#[inline]
+pub fn rectangle<T: Element>(u: T) -> T {
+    let half = T::from_f64(0.5);
+    if u > -half && u < half {
+        T::ONE
+    } else {
+        T::ZERO
+    }
+}
+
+/// Whether a JumpReLU unit with threshold `theta` is on at pre-activation `z`:
+/// `H(z - theta)`, also requiring `z > 0` (a trained threshold `exp(log theta)` is positive
+/// anyway; a BatchTopK threshold may not be).
+#[inline]
+pub fn jump_on<T: Element>(z: T, theta: T) -> bool {
+    z > theta && z > T::ZERO
+}
+
+/// One element's part of [`SparsityOps::jump_relu_backward`]'s threshold gradient: the
+/// pseudo-derivatives of Rajamanoharan et al. (2024) with the rectangle kernel of bandwidth
+/// `eps`, `d h / d theta = -(theta / eps) K((z - theta) / eps)` (taken by `g = d loss / d h`)
+/// and `d H(z - theta) / d theta = -(1 / eps) K((z - theta) / eps)` (taken by the L0
+/// coefficient `l0`), chained through `theta = exp(log theta)`:
+/// `theta * -(1 / eps) K((z - theta) / eps) * (theta g + l0)`.
+#[inline]
+pub fn jump_log_threshold_grad<T: Element>(z: T, theta: T, eps: T, g: T, l0: T) -> T {
+    let k = rectangle((z - theta) / eps);
+    -(theta / eps) * k * (theta * g + l0)
+}
+
+/// The per-element penalty of [`SparsityOps::l1_penalty`] on `u = w_j |h_ij| >= 0`: `u` (L1,
+/// `tanh_scale` 0) or `tanh(c u)` (`c = tanh_scale > 0`: Anthropic's and SAELens's tanh
+/// sparsity), and its derivative `d penalty / d u` (1, or `c (1 - tanh^2(c u))`).
+#[inline]
+pub fn saturated<T: Element>(u: T, tanh_scale: T) -> (T, T) {
+    if tanh_scale > T::ZERO {
+        let t = (tanh_scale * u).tanh();
+        (t, tanh_scale * (T::ONE - t * t))
+    } else {
+        (u, T::ONE)
+    }
+}
+
 /// Sparsity on the code `[rows, cols]` (rows = samples, cols = code units).
 pub trait SparsityOps: TensorOps {
     /// L1 penalty on codes `h` `[rows, cols]`, each unit weighted by `unit_weights[0, j]`
-    /// (`[1, cols]`; 1 when `None`): `value = lambda / rows * sum_ij w_j |h_ij|`;
-    /// `acc[0, 0] += scale * value` and `grad[i, j] += lambda / rows * w_j * sign(h_ij)`
-    /// (`sign(0) = 0`); `grad` `[rows, cols]`.
+    /// (`[1, cols]`; 1 when `None`), or with `tanh_scale` `c > 0` its saturated form
+    /// ([`saturated`]: `phi(u) = tanh(c u)`, else `phi(u) = u`):
+    /// `value = lambda / rows * sum_ij phi(w_j |h_ij|)`; `acc[0, 0] += scale * value` and
+    /// `grad[i, j] += lambda / rows * w_j * sign(h_ij) * phi'(w_j |h_ij|)` (`sign(0) = 0`);
+    /// `grad` `[rows, cols]`.
+    #[allow(clippy::too_many_arguments)]
     fn l1_penalty(
         &self,
         h: &Self::Tensor,
         unit_weights: Option<&Self::Tensor>,
         lambda: f32,
+        tanh_scale: f32,
         scale: f32,
         acc: &mut Self::Tensor,
         grad: &mut Self::Tensor,
@@ -102,6 +152,26 @@ pub trait SparsityOps: TensorOps {
         out: &mut Self::Tensor,
         mask: &mut Self::Tensor,
     );
+    /// The backward of [`SparsityOps::jump_relu`] for a trained threshold
+    /// `theta = exp(log theta)` `[1, cols]`, with the L0 penalty
+    /// `l0 * sum_ij H(z_ij - theta_j)` (`l0` the coefficient over the rows; 0 for none), given
+    /// `grad = d loss / d h` `[rows, cols]`:
+    /// `log_theta_grad[0, j] = sum_i` [`jump_log_threshold_grad`]`(z_ij, theta_j, bandwidth,
+    /// grad_ij, l0)` (written, not added), then `grad[i, j] *= H(z_ij - theta_j)` (the
+    /// pseudo-derivative `d h / d z`, [`jump_on`]), and `acc[0, 0] += scale * l0 * sum_ij
+    /// H(z_ij - theta_j)`. `z` `[rows, cols]`.
+    #[allow(clippy::too_many_arguments)]
+    fn jump_relu_backward(
+        &self,
+        z: &Self::Tensor,
+        theta: &Self::Tensor,
+        bandwidth: f32,
+        l0: f32,
+        scale: f32,
+        grad: &mut Self::Tensor,
+        log_theta_grad: &mut Self::Tensor,
+        acc: &mut Self::Tensor,
+    );
     /// Dead-unit tracking: `since[0, j] = 0` where unit `j` is active on some row
     /// (`code[i, j] >` [`ACTIVE_THRESHOLD`]), else `since[0, j] += rows`. `code` `[rows, cols]`,
     /// `since` `[1, cols]`: the training samples since each unit last fired.
@@ -139,6 +209,27 @@ mod tests {
                 assert_eq!(topk_key(a).cmp(&topk_key(b)), a.total_cmp(&b), "{a} {b}");
             }
         }
+    }
+
+    #[test]
+    fn the_rectangle_kernel_is_open_and_the_estimator_chains_through_the_log() {
+        assert_eq!(rectangle(0.0f64), 1.0);
+        assert_eq!(rectangle(0.49f64), 1.0);
+        assert_eq!(rectangle(0.5f64), 0.0);
+        assert_eq!(rectangle(-0.5f64), 0.0);
+        // Inside the window: theta * -(1 / eps) * (theta g + l0).
+        let g = jump_log_threshold_grad(0.11f64, 0.1, 0.05, 2.0, 0.3);
+        assert!(
+            (g - 0.1 * (-1.0 / 0.05) * (0.1 * 2.0 + 0.3)).abs() < 1e-12,
+            "{g}"
+        );
+        assert_eq!(jump_log_threshold_grad(0.2f64, 0.1, 0.05, 2.0, 0.3), 0.0);
+        assert!(jump_on(0.2f64, 0.1) && !jump_on(0.1f64, 0.1) && !jump_on(0.0f64, -1.0));
+        assert_eq!(saturated(0.5f64, 0.0), (0.5, 1.0));
+        let (v, d) = saturated(0.5f64, 4.0);
+        let h = 1e-6;
+        let num = (saturated(0.5 + h, 4.0).0 - saturated(0.5 - h, 4.0).0) / (2.0 * h);
+        assert!((v - 2.0f64.tanh()).abs() < 1e-15 && (d - num).abs() < 1e-8);
     }
 
     #[test]

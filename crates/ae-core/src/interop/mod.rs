@@ -3,13 +3,19 @@
 //! [sparsify] (`cfg.json` + `sae.safetensors`).
 //!
 //! An ae model is expressible when it is an input -> code -> input SAE: one encoder layer with
-//! a ReLU code (TopK or not), no decoder hidden layer, an identity output, tied or not, with or
-//! without the pre-encoder bias. [`Sae`] is that model on *raw* inputs, the form the three share:
+//! a ReLU code (TopK, BatchTopK, JumpReLU or plain), no decoder hidden layer, an identity
+//! output, tied or not, with or without the pre-encoder bias. [`Sae`] is that model on *raw*
+//! inputs, the form the three share:
 //!
 //! ```text
-//! h = act((x - c) W_eᵀ + b_e)        act: ReLU, or TopK (the k largest, ReLU on them)
-//! x̂ = h W_dᵀ + b_d
+//! h = act((x - c) W_eᵀ + b_e)        act: ReLU, TopK (the k largest, ReLU on them), or
+//! x̂ = h W_dᵀ + b_d                        JumpReLU (z where z > theta_j and z > 0)
 //! ```
+//!
+//! A JumpReLU model's thresholds are `exp(log_threshold)`; a BatchTopK model is, outside
+//! training, a JumpReLU with its learned threshold for every unit, and is exported so (its
+//! import is a JumpReLU model). The normalisation's folding leaves the pre-activations, and so
+//! the thresholds, as they are.
 //!
 //! with `W_e` `[d_sae, d_in]`, `W_d` `[d_in, d_sae]` (ae's `encoder.0.weight` and
 //! `decoder.0.weight`, `nn.Linear` layout) and the centre `c` the encoder subtracts ([`Centre`]:
@@ -185,8 +191,11 @@ pub struct Sae {
     pub decoder_weight: Matrix,
     /// `b_d` `[d_in]`.
     pub decoder_bias: Vec<f32>,
-    /// TopK's `k`, or `None` for a plain ReLU code.
+    /// TopK's `k`, or `None` for a plain ReLU or JumpReLU code.
     pub topk: Option<usize>,
+    /// JumpReLU's thresholds `[d_sae]` (unit `j` on where `z_j > threshold[j]` and `z_j > 0`),
+    /// or `None`.
+    pub threshold: Option<Vec<f32>>,
 }
 
 /// `m` transposed.
@@ -205,8 +214,8 @@ pub(crate) fn transpose(m: &Matrix) -> Matrix {
 /// Why an ae model is not a one-layer SAE: `Error::Config` naming what is not supported.
 fn unsupported(what: String) -> Error {
     Error::Config(format!(
-        "{what}; a SAELens or sparsify SAE is one encoder layer (input -> code) with a ReLU or \
-         TopK code and one linear decoder layer back to the input"
+        "{what}; a SAELens or sparsify SAE is one encoder layer (input -> code) with a ReLU, \
+         TopK or JumpReLU code and one linear decoder layer back to the input"
     ))
 }
 
@@ -256,11 +265,20 @@ impl Sae {
                 )));
             }
         }
+        if let Some(t) = &self.threshold {
+            shape("the JumpReLU threshold", (1, t.len()), (1, n))?;
+            if self.topk.is_some() {
+                return Err(Error::Config(
+                    "a SAE has a TopK or a JumpReLU code, not both".into(),
+                ));
+            }
+        }
         let finite = self
             .encoder_weight
             .data
             .iter()
             .chain(&self.encoder_bias)
+            .chain(self.threshold.iter().flatten())
             .chain(&self.decoder_weight.data)
             .chain(&self.decoder_bias)
             .all(|v| v.is_finite());
@@ -300,13 +318,33 @@ impl Sae {
                 config.decoder
             )));
         }
-        if config.batch_topk {
-            return Err(unsupported(
-                "the model is a BatchTopK SAE (its export as a JumpReLU SAE with the learned \
-                 threshold is not written yet)"
-                    .into(),
-            ));
-        }
+        let n_units = config.code_dim();
+        let threshold = if config.jump_relu {
+            let name = "encoder.1.log_threshold";
+            let lt = named
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, m)| m)
+                .ok_or_else(|| Error::Shape(format!("the model has no tensor '{name}'")))?;
+            if lt.data.len() != n_units {
+                return Err(Error::Shape(format!(
+                    "tensor '{name}' holds {} values, expected {n_units}",
+                    lt.data.len()
+                )));
+            }
+            Some(lt.data.iter().map(|&l| (l as f64).exp() as f32).collect())
+        } else if config.batch_topk {
+            let t = config.code_threshold.ok_or_else(|| {
+                unsupported(
+                    "the model is a BatchTopK SAE that has not learned its inference threshold \
+                     yet (train it first)"
+                        .into(),
+                )
+            })?;
+            Some(vec![t; n_units])
+        } else {
+            None
+        };
         let code = config.activations[0];
         if code != Activation::Relu {
             return Err(unsupported(format!(
@@ -352,7 +390,9 @@ impl Sae {
             },
             decoder_weight,
             decoder_bias,
-            topk: config.code_topk,
+            // Outside training a BatchTopK code is the JumpReLU of its threshold.
+            topk: config.code_topk.filter(|_| threshold.is_none()),
+            threshold,
         };
         if let Some(stats) = normalization.filter(|s| s.kind != Normalization::None) {
             sae.fold_normalization(stats)?;
@@ -431,7 +471,10 @@ impl Sae {
     }
 
     /// The ae model this SAE is: its config (no normalisation; the pre-encoder bias when the
-    /// centre is the decoder bias) and named parameters for [`crate::Autoencoder::from_named`].
+    /// centre is the decoder bias; a JumpReLU code with thresholds) and named parameters for
+    /// [`crate::Autoencoder::from_named`]. A threshold's logarithm is taken in f64; a threshold
+    /// of 0 or below (which ReLU makes the same as 0) is stored as the smallest normal f32,
+    /// which differs from it only for pre-activations in `(0, 1.2e-38]`.
     pub fn to_ae(&self) -> Result<(ModelConfig, Vec<(String, Matrix)>)> {
         self.validate()?;
         let pre_bias = self.centre == Centre::DecoderBias;
@@ -445,10 +488,11 @@ impl Sae {
             pre_bias,
             batch_topk: false,
             code_threshold: None,
+            jump_relu: self.threshold.is_some(),
         };
         config.validate()?;
         let row = |v: Vec<f32>| Matrix::new(1, v.len(), v);
-        let named = vec![
+        let mut named = vec![
             ("encoder.0.weight".to_string(), self.encoder_weight.clone()),
             (
                 "encoder.0.bias".to_string(),
@@ -460,6 +504,13 @@ impl Sae {
                 row(self.decoder_bias.clone())?,
             ),
         ];
+        if let Some(t) = &self.threshold {
+            let logs = t
+                .iter()
+                .map(|&v| (v.max(f32::MIN_POSITIVE) as f64).ln() as f32)
+                .collect();
+            named.push(("encoder.1.log_threshold".to_string(), row(logs)?));
+        }
         Ok((config, named))
     }
 }
@@ -805,7 +856,26 @@ pub(crate) mod tests {
                     (dot + be[j] as f64) as f32
                 })
                 .collect();
-            activate(&mut h, config.code_topk);
+            // Outside training: BatchTopK is the JumpReLU of its threshold; JumpReLU's is
+            // exp(log_threshold).
+            let theta: Option<Vec<f32>> = match (config.jump_relu, config.code_threshold) {
+                (true, _) => Some(
+                    get("encoder.1.log_threshold")
+                        .data
+                        .iter()
+                        .map(|&l| (l as f64).exp() as f32)
+                        .collect(),
+                ),
+                (false, Some(t)) if config.batch_topk => Some(vec![t; n]),
+                _ => None,
+            };
+            match &theta {
+                Some(theta) => h
+                    .iter_mut()
+                    .zip(theta)
+                    .for_each(|(v, &t)| *v = if *v > t && *v > 0.0 { *v } else { 0.0 }),
+                None => activate(&mut h, config.code_topk),
+            }
             for (i, &b) in bd.iter().enumerate() {
                 let mut y: f64 = (0..n)
                     .map(|j| wd.data[i * n + j] as f64 * h[j] as f64)

@@ -9,16 +9,20 @@
 //! them again before decoding), and decodes `h W_dec + b_dec`. So `W_enc` is ae's
 //! `encoder.0.weight` transposed and `W_dec` its `decoder.0.weight` transposed.
 //!
-//! Export writes `standard` or `topk` (`rescale_acts_by_decoder_norm` false), `dtype` `float32`,
+//! JumpReLU (`jumprelu`) adds `threshold` `[d_sae]`: unit `j` is on where its pre-activation
+//! exceeds `threshold[j]` (`relu(z) * (z > threshold)`).
+//!
+//! Export writes `standard`, `topk` (`rescale_acts_by_decoder_norm` false) or `jumprelu` (a
+//! JumpReLU model, and a BatchTopK one with its learned threshold), `dtype` `float32`,
 //! `normalize_activations` and `reshape_activations` `none`, `apply_b_dec_to_input` true exactly
 //! when the model has the pre-encoder bias, and `metadata.sae_lens_version` `6.0.0`: SAELens
 //! reads a config without that version as a pre-6.0 one and converts it. Import takes those,
 //! configs from before 6.0 (no `architecture`; `activation_fn` `topk` with
 //! `activation_fn_kwargs.k`), and a `topk` SAE with `rescale_acts_by_decoder_norm`, whose norms
 //! it folds into the weights (`W_enc`'s column and `b_enc`'s entry of unit `j` times `n_j`,
-//! `W_dec`'s row divided by it; a zero row stays, and its unit's encoder becomes 0). JumpReLU,
-//! gated and the other architectures, and `normalize_activations` other than `none`, are errors
-//! naming them.
+//! `W_dec`'s row divided by it; a zero row stays, and its unit's encoder becomes 0), and
+//! `jumprelu` SAEs (SAELens saves its BatchTopK ones so too). Gated and the other
+//! architectures, and `normalize_activations` other than `none`, are errors naming them.
 
 use super::{transpose, Centre, Cfg, Sae, Tensor, Tensors};
 use crate::{Error, Result};
@@ -32,7 +36,29 @@ pub const WEIGHTS_FILE: &str = "sae_weights.safetensors";
 /// layout (SAELens's `handle_config_defaulting` takes configs without it for pre-6.0 ones).
 pub const CFG_LAYOUT_VERSION: &str = "6.0.0";
 
-const HOLDS: &str = "W_enc [d_in, d_sae], b_enc [d_sae], W_dec [d_sae, d_in] and b_dec [d_in]";
+const HOLDS: &str = "W_enc [d_in, d_sae], b_enc [d_sae], W_dec [d_sae, d_in] and b_dec [d_in] \
+                     (and threshold [d_sae] for jumprelu)";
+
+/// The code of a SAELens architecture.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Code {
+    /// `standard`: ReLU.
+    Relu,
+    /// `topk` with its `k`.
+    TopK(usize),
+    /// `jumprelu`: the tensor `threshold`.
+    JumpRelu,
+}
+
+impl Code {
+    fn name(self) -> &'static str {
+        match self {
+            Code::Relu => "standard",
+            Code::TopK(_) => "topk",
+            Code::JumpRelu => "jumprelu",
+        }
+    }
+}
 
 /// SAELens's default `k` of a `topk` config without one (`TopKSAEConfig.k`).
 const DEFAULT_K: usize = 100;
@@ -40,8 +66,13 @@ const DEFAULT_K: usize = 100;
 /// `cfg.json` and the tensors of `sae`.
 pub(super) fn encode(sae: &Sae) -> (serde_json::Value, Vec<Tensor>) {
     let apply = sae.centre == Centre::DecoderBias;
+    let code = match (sae.topk, &sae.threshold) {
+        (Some(k), _) => Code::TopK(k),
+        (None, Some(_)) => Code::JumpRelu,
+        (None, None) => Code::Relu,
+    };
     let mut cfg = json!({
-        "architecture": if sae.topk.is_some() { "topk" } else { "standard" },
+        "architecture": code.name(),
         "d_in": sae.d_in(),
         "d_sae": sae.d_sae(),
         "dtype": "float32",
@@ -59,17 +90,20 @@ pub(super) fn encode(sae: &Sae) -> (serde_json::Value, Vec<Tensor>) {
         cfg["rescale_acts_by_decoder_norm"] = json!(false);
     }
     let (d, n) = (sae.d_in(), sae.d_sae());
-    let tensors = vec![
+    let mut tensors = vec![
         ("W_enc", vec![d, n], transpose(&sae.encoder_weight).data),
         ("b_enc", vec![n], sae.encoder_bias_subtracting(apply)),
         ("W_dec", vec![n, d], transpose(&sae.decoder_weight).data),
         ("b_dec", vec![d], sae.decoder_bias.clone()),
     ];
+    if let Some(t) = &sae.threshold {
+        tensors.push(("threshold", vec![n], t.clone()));
+    }
     (cfg, tensors)
 }
 
-/// The architecture (`standard` or `topk`) and TopK's `k` of a config.
-fn architecture(cfg: &Cfg) -> Result<Option<usize>> {
+/// The architecture (`standard`, `topk` with its `k`, or `jumprelu`) of a config.
+fn architecture(cfg: &Cfg) -> Result<Code> {
     let legacy_k = cfg
         .get("activation_fn_kwargs")
         .and_then(|kw| kw.get("k"))
@@ -90,7 +124,7 @@ fn architecture(cfg: &Cfg) -> Result<Option<usize>> {
         }
     };
     match arch.as_str() {
-        "standard" => Ok(None),
+        "standard" => Ok(Code::Relu),
         "topk" => {
             let k = match (cfg.get("k"), legacy_k) {
                 (None, Some(k)) => k.as_u64().map(|k| k as usize).ok_or_else(|| {
@@ -100,16 +134,11 @@ fn architecture(cfg: &Cfg) -> Result<Option<usize>> {
                 })?,
                 _ => cfg.count("k", Some(DEFAULT_K), "TopK's k")?,
             };
-            Ok(Some(k))
+            Ok(Code::TopK(k))
         }
-        "jumprelu" => Err(cfg.error(
-            "architecture \"jumprelu\" is not supported: a JumpReLU code zeroes each unit below \
-             a threshold of its own (the tensor 'threshold'), and ae has no such code \
-             activation; supported: standard, topk"
-                .into(),
-        )),
+        "jumprelu" => Ok(Code::JumpRelu),
         other => Err(cfg.error(format!(
-            "architecture \"{other}\" is not supported; supported: standard, topk"
+            "architecture \"{other}\" is not supported; supported: standard, topk, jumprelu"
         ))),
     }
 }
@@ -117,7 +146,7 @@ fn architecture(cfg: &Cfg) -> Result<Option<usize>> {
 /// Reads the SAELens SAE in `dir`.
 pub(super) fn read(dir: &Path) -> Result<Sae> {
     let cfg = Cfg::read(dir)?;
-    let topk = architecture(&cfg)?;
+    let code = architecture(&cfg)?;
     let d = cfg.count("d_in", None, "the input width")?;
     let n = cfg.count("d_sae", None, "the code width")?;
     if d == 0 || n == 0 {
@@ -170,7 +199,8 @@ pub(super) fn read(dir: &Path) -> Result<Sae> {
             "reshape_activations \"{reshape}\" is not supported; supported: none, hook_z"
         )));
     }
-    let rescale = topk.is_some() && cfg.flag("rescale_acts_by_decoder_norm", false)?;
+    let rescale =
+        matches!(code, Code::TopK(_)) && cfg.flag("rescale_acts_by_decoder_norm", false)?;
 
     let mut t = Tensors::read(&dir.join(WEIGHTS_FILE), HOLDS)?;
     let why = format!("cfg.json's d_in {d} and d_sae {n}");
@@ -178,8 +208,11 @@ pub(super) fn read(dir: &Path) -> Result<Sae> {
     let b_enc = t.take("b_enc", n, 0, &why)?;
     let w_dec = t.take("W_dec", n, d, &why)?;
     let b_dec = t.take("b_dec", d, 0, &why)?;
-    let arch = if topk.is_some() { "topk" } else { "standard" };
-    t.finish(&format!("a SAELens {arch} SAE"))?;
+    let threshold = match code {
+        Code::JumpRelu => Some(t.take("threshold", n, 0, &why)?.data),
+        _ => None,
+    };
+    t.finish(&format!("a SAELens {} SAE", code.name()))?;
 
     let mut sae = Sae {
         encoder_weight: transpose(&w_enc),
@@ -191,7 +224,11 @@ pub(super) fn read(dir: &Path) -> Result<Sae> {
         },
         decoder_weight: transpose(&w_dec),
         decoder_bias: b_dec.data,
-        topk,
+        topk: match code {
+            Code::TopK(k) => Some(k),
+            _ => None,
+        },
+        threshold,
     };
     if rescale {
         fold_decoder_norms(&mut sae);
@@ -230,7 +267,7 @@ mod tests {
     use super::super::tests::{ae_forward, ae_model, max_rel, values};
     use super::super::{load, save, SaeFormat, CFG_FILE};
     use super::*;
-    use crate::Matrix;
+    use crate::{Matrix, ModelConfig};
 
     /// Codes and reconstructions as SAELens computes them from its own tensors and config.
     fn saelens_forward(dir: &Path, x: &Matrix) -> (Matrix, Matrix) {
@@ -242,6 +279,11 @@ mod tests {
         let (d, n) = (w_enc.rows, w_enc.cols);
         let apply = cfg["apply_b_dec_to_input"].as_bool().unwrap();
         let k = cfg["k"].as_u64().map(|k| k as usize);
+        let threshold = t
+            .iter()
+            .find(|(name, _)| name == "threshold")
+            .map(|(_, m)| m.clone());
+        assert_eq!(threshold.is_some(), cfg["architecture"] == "jumprelu");
         let (mut codes, mut recon) = (Vec::new(), Vec::new());
         for r in 0..x.rows {
             let xin: Vec<f64> = (0..d)
@@ -261,6 +303,12 @@ mod tests {
                 }
             }
             h.iter_mut().for_each(|v| *v = v.max(0.0));
+            // JumpReLU: relu(z) * (z > threshold).
+            if let Some(t) = &threshold {
+                h.iter_mut()
+                    .zip(&t.data)
+                    .for_each(|(v, &t)| *v = if *v > t { *v } else { 0.0 });
+            }
             for i in 0..d {
                 let y: f64 = (0..n)
                     .map(|j| h[j] as f64 * w_dec.data[j * d + i] as f64)
@@ -305,6 +353,83 @@ mod tests {
             let (c, r) = saelens_forward(tmp.path(), &x);
             assert!(max_rel(&c, &want_c) < 1e-6 && max_rel(&r, &want_r) < 1e-6);
         }
+    }
+
+    /// A JumpReLU model (thresholds `exp(log_threshold)`) exports as `jumprelu` with `threshold`
+    /// and comes back bit for bit, log-thresholds included; a BatchTopK model exports as the
+    /// JumpReLU of its learned threshold, which SAELens and ae then encode alike.
+    #[test]
+    fn jumprelu_round_trips_bit_exact_and_batch_topk_exports_as_jumprelu() {
+        let x = Matrix::new(32, 6, values(32 * 6, 5)).unwrap();
+        for pre_bias in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let (mut config, mut named) = ae_model(6, 10, None, false, pre_bias, 12);
+            config.jump_relu = true;
+            // Thresholds from 0.001 to 0.5, some below most pre-activations, some above.
+            let logs = values(10, 9)
+                .iter()
+                .map(|v| {
+                    ((0.001f64).ln() * (1.0 - v.abs() as f64) + (0.5f64).ln() * v.abs() as f64)
+                        as f32
+                })
+                .collect();
+            named.push((
+                "encoder.1.log_threshold".into(),
+                Matrix::new(1, 10, logs).unwrap(),
+            ));
+            let sae = Sae::from_ae(&config, &named, None).unwrap();
+            save(tmp.path(), SaeFormat::SaeLens, &sae).unwrap();
+            let cfg: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(tmp.path().join(CFG_FILE)).unwrap()).unwrap();
+            assert_eq!(cfg["architecture"], "jumprelu");
+            let (_, back) = load(tmp.path()).unwrap();
+            assert_eq!(back, sae);
+            let (back_config, mut back_named) = back.to_ae().unwrap();
+            assert_eq!(back_config, config, "pre-bias {pre_bias}");
+            let mut want = named.clone();
+            want.sort_by(|a, b| a.0.cmp(&b.0));
+            back_named.sort_by(|a, b| a.0.cmp(&b.0));
+            for ((n1, m1), (n2, m2)) in want.iter().zip(&back_named) {
+                assert_eq!(n1, n2);
+                let bits = |m: &Matrix| m.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(m1), bits(m2), "{n1}, pre-bias {pre_bias}");
+            }
+            let (want_c, want_r) = ae_forward(&config, &named, None, &x);
+            let (c, r) = saelens_forward(tmp.path(), &x);
+            assert!(max_rel(&c, &want_c) < 1e-6 && max_rel(&r, &want_r) < 1e-6);
+            // Some units on, some held off by their thresholds (on under plain ReLU).
+            let on = |c: &Matrix| c.data.iter().filter(|&&v| v > 0.0).count();
+            let relu = ModelConfig {
+                jump_relu: false,
+                ..config.clone()
+            };
+            let relu_c = ae_forward(&relu, &named[..named.len() - 1], None, &x).0;
+            assert!(
+                on(&want_c) > 0 && on(&want_c) < on(&relu_c),
+                "{} of {}",
+                on(&want_c),
+                on(&relu_c)
+            );
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut config, named) = ae_model(6, 10, Some(3), false, true, 13);
+        config.batch_topk = true;
+        let err = Sae::from_ae(&config, &named, None).unwrap_err().to_string();
+        assert!(err.contains("not learned its inference threshold"), "{err}");
+        config.code_threshold = Some(0.4);
+        let sae = Sae::from_ae(&config, &named, None).unwrap();
+        assert_eq!(
+            (sae.topk, sae.threshold.as_deref()),
+            (None, Some(&[0.4f32; 10][..]))
+        );
+        save(tmp.path(), SaeFormat::SaeLens, &sae).unwrap();
+        let (want_c, want_r) = ae_forward(&config, &named, None, &x);
+        let (c, r) = saelens_forward(tmp.path(), &x);
+        assert!(max_rel(&c, &want_c) < 1e-6 && max_rel(&r, &want_r) < 1e-6);
+        let on = want_c.data.iter().filter(|&&v| v > 0.0).count();
+        assert!(on > 0 && on < want_c.data.len(), "{on} on");
+        let (back, _) = load(tmp.path()).unwrap().1.to_ae().unwrap();
+        assert!(back.jump_relu && !back.batch_topk && back.code_topk.is_none());
     }
 
     #[test]
@@ -430,7 +555,7 @@ mod tests {
             (
                 with("architecture", json!("jumprelu")),
                 tensors(4, 6),
-                "\"jumprelu\" is not supported",
+                "has no tensor 'threshold'",
             ),
             (
                 with("architecture", json!("gated")),

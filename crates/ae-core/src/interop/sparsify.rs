@@ -30,11 +30,15 @@ const HOLDS: &str = "encoder.weight [num_latents, d_in], encoder.bias [num_laten
 /// `cfg.json` and the tensors of `sae`; an error unless it is a TopK SAE.
 pub(super) fn encode(sae: &Sae) -> Result<(serde_json::Value, Vec<Tensor>)> {
     let k = sae.topk.ok_or_else(|| {
-        Error::Config(
-            "sparsify holds TopK sparse coders only, and this model has a plain ReLU code \
-             (no --sparsity topk:K): export it as saelens"
-                .into(),
-        )
+        Error::Config(format!(
+            "sparsify holds TopK sparse coders only, and this model has a {} code (no \
+             --sparsity topk:K): export it as saelens",
+            if sae.threshold.is_some() {
+                "JumpReLU"
+            } else {
+                "plain ReLU"
+            }
+        ))
     })?;
     let (d, n) = (sae.d_in(), sae.d_sae());
     let cfg = json!({
@@ -121,6 +125,7 @@ pub(super) fn read(dir: &Path) -> Result<Sae> {
         decoder_weight: transpose(&w_dec),
         decoder_bias: b_dec.data,
         topk: Some(k),
+        threshold: None,
     };
     sae.validate().map_err(|e| Error::Model {
         path: dir.join(super::CFG_FILE),

@@ -70,11 +70,21 @@ pub(super) fn plan(config: &ModelConfig) -> (Vec<ParamSpec>, Vec<LayerPlan>) {
             cols: spec.outputs,
             kind: ParamKind::Bias,
         });
+        let bias = specs.len() - 1;
+        if config.jump_relu && i + 1 == config.encoder_depth() {
+            // The threshold belongs to the activation module after the linear one.
+            specs.push(ParamSpec {
+                name: format!("encoder.{}.log_threshold", 2 * i + 1),
+                rows: 1,
+                cols: spec.outputs,
+                kind: ParamKind::LogThreshold,
+            });
+        }
         plans.push(LayerPlan {
             spec: *spec,
             weight,
             transposed,
-            bias: specs.len() - 1,
+            bias,
         });
     }
     (specs, plans)
@@ -166,7 +176,18 @@ impl<B: Backend> Autoencoder<B> {
                 _ => backend.matmul(input, false, w, !plan.transposed, 1.0, 0.0, &mut cur.z),
             }
             let bias = &self.params[plan.bias];
-            match (cur.a.as_mut(), self.config.code_topk, ws.topk_mask.as_mut()) {
+            if let (Some(lt), Some(a), Some(theta), Some(mask)) = (
+                self.log_threshold.filter(|_| i == code_layer),
+                cur.a.as_mut(),
+                ws.code_theta.as_mut(),
+                ws.code_mask.as_mut(),
+            ) {
+                backend.add_bias(&mut cur.z, bias);
+                backend.exponential(&self.params[lt], theta);
+                backend.jump_relu(&cur.z, theta, a, mask);
+                continue;
+            }
+            match (cur.a.as_mut(), self.config.code_topk, ws.code_mask.as_mut()) {
                 (Some(a), Some(k), Some(mask)) if i == code_layer => {
                     backend.add_bias(&mut cur.z, bias);
                     match (ws.code_theta.as_mut(), self.config.code_threshold) {
@@ -191,7 +212,8 @@ impl<B: Backend> Autoencoder<B> {
 
     /// The backward of layer `i`, given `cur.grad` = `d objective / d output` `[batch, out]`:
     /// turns it in place into `d / d z` (through the activation, TopK's `mask` at a TopK code
-    /// layer, or nothing when the loss already folded the output's sigmoid in), writes (or, for
+    /// layer, or nothing when `folded`: the loss already folded the output's sigmoid in, or a
+    /// JumpReLU code's backward ran), writes (or, for
     /// a tied weight read twice, adds) `dW` and `db` into `grads`, and writes
     /// `d / d input = dz W` `[batch, in]` into `input_grad` (none for the first layer). With
     /// `sparse` (the side the TopK code is on and its active columns `[batch, k]`) the products

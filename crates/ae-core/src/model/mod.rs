@@ -19,6 +19,7 @@ use self::layer::{
     encoder_input, init_bound, plan, upload_param, Centered, LayerBuffers, LayerPlan, SparseSide,
 };
 use crate::regularizer::Regularizer;
+use crate::sparsity::JumpReluTraining;
 use crate::{Activation, Backend, Error, Loss, Matrix, ModelConfig, Reconstruction, Result, Rng};
 
 /// Device buffers for one batch size: activations, their gradients and a loss accumulator.
@@ -26,13 +27,17 @@ use crate::{Activation, Backend, Error, Loss, Matrix, ModelConfig, Reconstructio
 pub struct Workspace<B: Backend> {
     rows: usize,
     layers: Vec<LayerBuffers<B::Tensor>>,
-    /// TopK's mask of kept, positive code units `[rows, code_dim]` (TopK models only).
-    topk_mask: Option<B::Tensor>,
+    /// The mask of kept, positive code units `[rows, code_dim]` (TopK and JumpReLU models only).
+    code_mask: Option<B::Tensor>,
     /// The columns of those units, `[rows, k]` (TopK models on the sparse path only:
     /// [`Autoencoder::sparse_code`]).
     code_idx: Option<B::Tensor>,
-    /// BatchTopK's threshold per unit, `[1, code_dim]` (BatchTopK models only).
+    /// The threshold per unit, `[1, code_dim]` (BatchTopK and JumpReLU models only; a JumpReLU
+    /// code's `exp(log_threshold)`).
     code_theta: Option<B::Tensor>,
+    /// How a JumpReLU code's threshold learns (its L0 penalty and the estimator's bandwidth;
+    /// set by the trainer, [`JumpReluTraining::default`] otherwise).
+    pub jump: JumpReluTraining,
     /// The forward pass is a training step's: a BatchTopK code selects over the batch. Outside
     /// training (the default) a BatchTopK model with a learned threshold applies it instead.
     pub training: bool,
@@ -65,6 +70,13 @@ pub struct Autoencoder<B: Backend> {
     plans: Vec<LayerPlan>,
     /// Products with the TopK code go over its active columns ([`crate::backend::SparseOps`]).
     sparse_code: bool,
+    /// The index of a JumpReLU code's `log_threshold` in [`Autoencoder::params`].
+    log_threshold: Option<usize>,
+}
+
+/// The index of the log-threshold parameter among `specs`.
+fn log_threshold_index(specs: &[ParamSpec]) -> Option<usize> {
+    specs.iter().position(|s| s.kind == ParamKind::LogThreshold)
 }
 
 /// A TopK code takes the sparse path ([`Autoencoder::sparse_code`]) when at most one unit in
@@ -104,7 +116,8 @@ fn sparse_by_default(config: &ModelConfig) -> bool {
 
 impl<B: Backend> Autoencoder<B> {
     /// A freshly initialised model: weights uniform in `[-bound, bound]` (Kaiming for ReLU-like
-    /// layers, Xavier otherwise) from `seed`, biases zero.
+    /// layers, Xavier otherwise) from `seed`, biases zero, a JumpReLU code's thresholds at
+    /// [`ModelConfig::JUMP_INIT_THRESHOLD`].
     pub fn new(backend: &B, config: ModelConfig, seed: u64) -> Result<Self> {
         config.validate()?;
         let (specs, plans) = plan(&config);
@@ -122,6 +135,10 @@ impl<B: Backend> Autoencoder<B> {
                     *v = rng.uniform_in(-bound, bound) as f32;
                 }
             }
+            if spec.kind == ParamKind::LogThreshold {
+                m.data
+                    .fill((ModelConfig::JUMP_INIT_THRESHOLD as f64).ln() as f32);
+            }
             host.push(m);
         }
         let params = host
@@ -131,6 +148,7 @@ impl<B: Backend> Autoencoder<B> {
             .collect::<Result<_>>()?;
         Ok(Autoencoder {
             sparse_code: sparse_by_default(&config),
+            log_threshold: log_threshold_index(&specs),
             config,
             specs,
             params,
@@ -181,6 +199,7 @@ impl<B: Backend> Autoencoder<B> {
         }
         Ok(Autoencoder {
             sparse_code: sparse_by_default(&config),
+            log_threshold: log_threshold_index(&specs),
             config,
             specs,
             params,
@@ -225,6 +244,30 @@ impl<B: Backend> Autoencoder<B> {
     /// Sets BatchTopK's inference threshold ([`ModelConfig::code_threshold`]).
     pub fn set_code_threshold(&mut self, threshold: Option<f32>) {
         self.config.code_threshold = threshold;
+    }
+
+    /// A JumpReLU code's thresholds all set to `theta > 0` (their logarithm stored).
+    pub fn set_jump_thresholds(&mut self, backend: &B, theta: f32) -> Result<()> {
+        let Some(lt) = self.log_threshold else {
+            return Err(Error::Config(
+                "a JumpReLU threshold needs a JumpReLU code (`model.jump_relu`)".into(),
+            ));
+        };
+        if !(theta.is_finite() && theta > 0.0) {
+            return Err(Error::Config(format!(
+                "a JumpReLU threshold must be positive and finite, got {theta}"
+            )));
+        }
+        let spec = &self.specs[lt];
+        let m = Matrix::new(1, spec.cols, vec![(theta as f64).ln() as f32; spec.cols])?;
+        self.params[lt] = upload_param(backend, &m, spec)?;
+        Ok(())
+    }
+
+    /// The index of a JumpReLU code's `log_threshold` `[1, code_dim]` in
+    /// [`Autoencoder::params`].
+    pub fn log_threshold(&self) -> Option<usize> {
+        self.log_threshold
     }
 
     /// Chooses the sparse path (for a TopK model) or the dense one; workspaces made before keep
@@ -273,18 +316,19 @@ impl<B: Backend> Autoencoder<B> {
         Ok(Workspace {
             rows,
             layers,
-            topk_mask: match self.config.code_topk {
-                Some(_) => Some(backend.zeros(rows, code)?),
-                None => None,
+            code_mask: match self.config.code_topk.is_some() || self.config.jump_relu {
+                true => Some(backend.zeros(rows, code)?),
+                false => None,
             },
             code_idx: match (self.config.code_topk, self.sparse_code) {
                 (Some(k), true) => Some(backend.zeros(rows, k)?),
                 _ => None,
             },
-            code_theta: match self.config.batch_topk {
+            code_theta: match self.config.batch_topk || self.config.jump_relu {
                 true => Some(backend.zeros(1, code)?),
                 false => None,
             },
+            jump: JumpReluTraining::default(),
             training: false,
             loss_acc: backend.zeros(1, 1)?,
             penalty_acc: backend.zeros(1, 1)?,
@@ -421,9 +465,28 @@ impl<B: Backend> Autoencoder<B> {
                     r.code_gradient(backend, code, &mut cur.grad, &mut terms);
                 }
             }
-            // BCE's gradient is already with respect to the logits.
-            let folded = i == n - 1 && loss == Loss::Bce;
-            let mask = ws.topk_mask.as_ref().filter(|_| i == code_layer);
+            // BCE's gradient is already with respect to the logits; a JumpReLU code's backward
+            // takes it to its pre-activation here, with the threshold's gradient.
+            let jump = self.log_threshold.filter(|_| i == code_layer);
+            if let (Some(lt), Some(theta)) = (jump, ws.code_theta.as_ref()) {
+                let l0 = ws.jump.l0 * ws.penalty_strength / ws.rows.max(1) as f32;
+                backend.jump_relu_backward(
+                    &cur.z,
+                    theta,
+                    ws.jump.bandwidth,
+                    l0,
+                    scale,
+                    &mut cur.grad,
+                    &mut grads.tensors[lt],
+                    &mut ws.penalty_acc,
+                );
+                grads.written[lt] = true;
+            }
+            let folded = (i == n - 1 && loss == Loss::Bce) || jump.is_some();
+            let mask = ws
+                .code_mask
+                .as_ref()
+                .filter(|_| i == code_layer && jump.is_none());
             let sparse = match ws.code_idx.as_ref() {
                 Some(idx) if i == code_layer => Some((SparseSide::Output, idx)),
                 Some(idx) if i == code_layer + 1 => Some((SparseSide::Input, idx)),

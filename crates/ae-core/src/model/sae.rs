@@ -27,6 +27,13 @@ pub struct AuxWorkspace<B: Backend> {
     grad_code: B::Tensor,
     /// `[1, code]`: the encoder bias part before it is added to the gradient.
     grad_bias: B::Tensor,
+    /// The residual's column sums and their negated means `[1, d]`, the residual centred on them
+    /// `[rows, d]`, its variance and the auxiliary MSE before it is divided by it `[1, 1]`.
+    col_sums: B::Tensor,
+    neg_means: B::Tensor,
+    centred: B::Tensor,
+    variance: B::Tensor,
+    aux_mse: B::Tensor,
 }
 
 impl<B: Backend> Autoencoder<B> {
@@ -43,15 +50,21 @@ impl<B: Backend> Autoencoder<B> {
             grad_recon: backend.zeros(rows, d)?,
             grad_code: backend.zeros(rows, c)?,
             grad_bias: backend.zeros(1, c)?,
+            col_sums: backend.zeros(1, d)?,
+            neg_means: backend.zeros(1, d)?,
+            centred: backend.zeros(rows, d)?,
+            variance: backend.zeros(1, 1)?,
+            aux_mse: backend.zeros(1, 1)?,
         })
     }
 
     /// The AuxK loss ([`crate::AuxK`]) after [`Autoencoder::forward_backward`] on the same
     /// batch, with `since` `[1, code]` the samples since each unit last fired, already updated
     /// with this batch ([`Backend::track_dead`] on [`Autoencoder::code`]): adds
-    /// `scale * aux.coef * w * mean((e_hat - e)^2)` (`w` the `reduction`'s weight, 1 for the
-    /// mean) to `ws.penalty_acc` and its gradient to `grads` (decoder weight, encoder weight and
-    /// bias, and with a pre-encoder bias the output bias). `x` is the model's input
+    /// `scale * aux.coef * mean((e_hat - e)^2) / mean((e - mean_rows(e))^2)` (the batch's
+    /// residual variance; 0 when it is 0) to `ws.penalty_acc` and its gradient to `grads`
+    /// (decoder weight, encoder weight and bias, and with a pre-encoder bias the output bias).
+    /// The `reduction`'s weight multiplies both means and so cancels. `x` is the model's input
     /// and `target` the clean one, `[rows, input_dim]`; `aux` must have passed
     /// [`crate::AuxK::validate`] for this model.
     #[allow(clippy::too_many_arguments)]
@@ -71,7 +84,7 @@ impl<B: Backend> Autoencoder<B> {
         debug_assert!(self.plans.len() == 2 && !self.plans[1].transposed);
         debug_assert_eq!(aw.rows, ws.rows);
         let (enc, dec) = (self.plans[0], self.plans[1]);
-        debug_assert!(ws.topk_mask.is_some(), "AuxK needs a TopK model");
+        debug_assert!(ws.code_mask.is_some(), "AuxK needs a TopK model");
         backend.mask_dead(
             &ws.layers[0].z,
             since,
@@ -81,17 +94,46 @@ impl<B: Backend> Autoencoder<B> {
         backend.topk(&aw.z_dead, aux.k, &mut aw.code, &mut aw.mask);
         backend.copy(target, &mut aw.residual);
         backend.scale_add(-1.0, ws.layers[1].output(), &mut aw.residual);
+        // The residual's variance over the batch: the MSE of e - mean_rows(e) against zeros
+        // (`grad_recon`, zeroed, stands in for them before it holds the gradient).
+        let weight = reduction.weight(self.config.input_dim);
+        backend.bias_grad(&aw.residual, &mut aw.col_sums);
+        backend.fill(&mut aw.neg_means, 0.0);
+        backend.scale_add(
+            -1.0 / aw.rows.max(1) as f32,
+            &aw.col_sums,
+            &mut aw.neg_means,
+        );
+        backend.copy(&aw.residual, &mut aw.centred);
+        backend.add_bias(&mut aw.centred, &aw.neg_means);
+        backend.fill(&mut aw.grad_recon, 0.0);
+        backend.fill(&mut aw.variance, 0.0);
+        let (centred, zeros) = (&aw.centred, &aw.grad_recon);
+        backend.loss(
+            Loss::Mse,
+            centred,
+            zeros,
+            weight,
+            1.0,
+            &mut aw.variance,
+            None,
+        );
         let w_dec = &self.params[dec.weight];
         backend.matmul(&aw.code, false, w_dec, true, 1.0, 0.0, &mut aw.recon);
+        backend.fill(&mut aw.aux_mse, 0.0);
         backend.loss(
             Loss::Mse,
             &aw.recon,
             &aw.residual,
-            reduction.weight(self.config.input_dim),
+            weight,
             scale * aux.coef,
-            &mut ws.penalty_acc,
+            &mut aw.aux_mse,
             Some(&mut aw.grad_recon),
         );
+        // Normalised as Gao et al. do: value and gradient over the variance.
+        backend.divide_by(&mut aw.aux_mse, &aw.variance);
+        backend.scale_add(1.0, &aw.aux_mse, &mut ws.penalty_acc);
+        backend.divide_by(&mut aw.grad_recon, &aw.variance);
         // dW_dec [d, code] += coef * grad_reconᵀ h_aux.
         backend.matmul(
             &aw.grad_recon,

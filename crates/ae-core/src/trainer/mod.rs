@@ -21,7 +21,7 @@ pub use self::sae::resample_dead;
 use self::batches::{batch_buffers, read_scalar, restore, snapshot, BatchBuffers};
 use self::sae::{update_threshold, DeadLatents, UnitNormDecoder};
 use crate::regularizer::{Regularizer, WeightDecay};
-use crate::sparsity::{hash_u32, AuxK, CodePenalty, Noise};
+use crate::sparsity::{hash_u32, AuxK, CodePenalty, JumpReluTraining, Noise};
 use crate::{
     Autoencoder, Backend, CodeProducts, Error, Gradients, Loss, LrSchedule, Matrix, Optimizer,
     OptimizerConfig, OptimizerKind, Reconstruction, Reduction, Result, Rng,
@@ -91,6 +91,11 @@ pub struct TrainConfig {
     /// How products with a TopK code are computed (the results agree within rounding).
     #[serde(default)]
     pub code_products: CodeProducts,
+    /// How a JumpReLU code's thresholds train (its L0 penalty, reported as the epoch's
+    /// penalty, and the estimator's bandwidth); `None` for a JumpReLU model means
+    /// [`JumpReluTraining::default`]: no L0 penalty.
+    #[serde(default)]
+    pub jump_relu: Option<JumpReluTraining>,
 }
 
 fn default_dead_window() -> usize {
@@ -118,6 +123,7 @@ impl Default for TrainConfig {
             resample_dead: false,
             dead_window: default_dead_window(),
             code_products: CodeProducts::Auto,
+            jump_relu: None,
         }
     }
 }
@@ -170,9 +176,12 @@ impl TrainConfig {
         if let Some(noise) = self.noise {
             noise.validate()?;
         }
-        if self.penalty_warmup > 0 && self.penalty.is_none() {
+        let l0 = self.jump_relu.is_some_and(|j| j.l0 > 0.0);
+        if self.penalty_warmup > 0 && self.penalty.is_none() && !l0 {
             return Err(Error::Config(
-                "a sparsity warmup needs an l1 or kl penalty (`train.penalty`)".into(),
+                "a sparsity warmup needs a code penalty (`train.penalty`) or a JumpReLU L0 \
+                 coefficient (`train.jump_relu`)"
+                    .into(),
             ));
         }
         if self.dead_window == 0 {
@@ -517,7 +526,10 @@ pub fn train_resumed<B: Backend>(
             lr,
             seconds: started.elapsed().as_secs_f64(),
             samples_per_sec: seen as f64 / train_seconds,
-            penalty: (config.penalty.is_some() || config.auxk.is_some()).then_some(penalty),
+            penalty: (config.penalty.is_some()
+                || config.auxk.is_some()
+                || config.jump_relu.is_some_and(|j| j.l0 > 0.0))
+            .then_some(penalty),
             resampled: None,
             code,
         };
@@ -615,6 +627,7 @@ fn step_buffers<B: Backend>(
 ) -> Result<BatchBuffers<B>> {
     let mut b = batch_buffers(backend, model, rows)?;
     b.ws.training = true;
+    b.ws.jump = config.jump_relu.unwrap_or_default();
     if config.noise.is_some() {
         b.noisy = Some(backend.zeros(rows, model.config().input_dim)?);
     }
@@ -658,6 +671,9 @@ fn check<B: Backend>(
     }
     if let Some(aux) = &config.auxk {
         aux.validate(model.config())?;
+    }
+    if let Some(jump) = &config.jump_relu {
+        jump.validate(model.config())?;
     }
     if config.resample_dead {
         let m = model.config();

@@ -2,6 +2,7 @@
 //! (maths and shapes in `ae_backend::ops::columns`).
 
 use crate::{same_shape, CpuBackend, CpuElement, CpuTensor};
+use ae_backend::ops::sparsity::saturated;
 use ae_backend::ops::ColumnOps;
 use ae_backend::Element;
 
@@ -46,17 +47,22 @@ impl<T: CpuElement> ColumnOps for CpuBackend<T> {
         h: &CpuTensor<T>,
         w: &CpuTensor<T>,
         alpha: f32,
+        tanh_scale: f32,
         grad: &mut CpuTensor<T>,
     ) {
         same_shape(w, grad, "l1_decoder_norm_backward");
         debug_assert_eq!(h.cols, w.cols, "l1_decoder_norm_backward");
         let (rows, cols) = (w.rows, w.cols);
-        let alpha = T::from_f32(alpha);
+        let (alpha, c) = (T::from_f32(alpha), T::from_f32(tanh_scale));
         for j in 0..cols {
             let sq = column_squared_norm(w, j);
             if sq > T::ZERO {
-                let abs_sum = (0..h.rows).fold(T::ZERO, |a, i| a + h.data[i * cols + j].abs());
-                let c = alpha * abs_sum / sq.sqrt();
+                let norm = sq.sqrt();
+                let abs_sum = (0..h.rows).fold(T::ZERO, |a, i| {
+                    let v = h.data[i * cols + j].abs();
+                    a + v * saturated(norm * v, c).1
+                });
+                let c = alpha * abs_sum / norm;
                 (0..rows).for_each(|i| grad.data[i * cols + j] += c * w.data[i * cols + j]);
             }
         }

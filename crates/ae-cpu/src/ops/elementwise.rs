@@ -34,4 +34,19 @@ impl<T: CpuElement> ElementwiseOps for CpuBackend<T> {
             |y, x| *y *= x,
         );
     }
+
+    fn exponential(&self, x: &CpuTensor<T>, y: &mut CpuTensor<T>) {
+        same_shape(x, y, "exponential");
+        for (y, &x) in y.data.iter_mut().zip(&x.data) {
+            *y = x.exp();
+        }
+    }
+
+    fn divide_by(&self, y: &mut CpuTensor<T>, s: &CpuTensor<T>) {
+        debug_assert_eq!(s.data.len(), 1, "divide_by: s is [1, 1]");
+        let s = s.data[0];
+        for y in &mut y.data {
+            *y = if s == T::ZERO { T::ZERO } else { *y / s };
+        }
+    }
 }

@@ -10,6 +10,7 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
         h: &CpuTensor<T>,
         unit_weights: Option<&CpuTensor<T>>,
         lambda: f32,
+        tanh_scale: f32,
         scale: f32,
         acc: &mut CpuTensor<T>,
         grad: &mut CpuTensor<T>,
@@ -17,6 +18,7 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
         same_shape(h, grad, "l1_penalty");
         let cols = h.cols;
         let step = T::from_f64(lambda as f64 / h.rows.max(1) as f64);
+        let c = T::from_f32(tanh_scale);
         let weight = |j: usize| unit_weights.map_or(T::ONE, |w| w.data[j]);
         let mut sum = 0.0f64;
         for (g_row, h_row) in grad
@@ -26,11 +28,12 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
         {
             for (j, (g, &v)) in g_row.iter_mut().zip(h_row).enumerate() {
                 let w = weight(j);
-                sum += (w * v.abs()).to_f64();
+                let (value, slope) = sparsity::saturated(w * v.abs(), c);
+                sum += value.to_f64();
                 if v > T::ZERO {
-                    *g += step * w;
+                    *g += step * w * slope;
                 } else if v < T::ZERO {
-                    *g -= step * w;
+                    *g -= step * w * slope;
                 }
             }
         }
@@ -108,11 +111,55 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
             .zip(z.data.chunks_exact(cols))
         {
             for (((o, m), &v), &t) in o.iter_mut().zip(m.iter_mut()).zip(zr).zip(&theta.data) {
-                let on = v > t && v > T::ZERO;
+                let on = sparsity::jump_on(v, t);
                 *o = if on { v } else { T::ZERO };
                 *m = if on { T::ONE } else { T::ZERO };
             }
         }
+    }
+
+    fn jump_relu_backward(
+        &self,
+        z: &CpuTensor<T>,
+        theta: &CpuTensor<T>,
+        bandwidth: f32,
+        l0: f32,
+        scale: f32,
+        grad: &mut CpuTensor<T>,
+        log_theta_grad: &mut CpuTensor<T>,
+        acc: &mut CpuTensor<T>,
+    ) {
+        same_shape(z, grad, "jump_relu_backward");
+        debug_assert_eq!(
+            theta.data.len(),
+            z.cols,
+            "jump_relu_backward threshold width"
+        );
+        same_shape(theta, log_theta_grad, "jump_relu_backward");
+        let (eps, l0_t) = (T::from_f32(bandwidth), T::from_f32(l0));
+        log_theta_grad.data.fill(T::ZERO);
+        let mut on_count = 0usize;
+        let cols = z.cols.max(1);
+        for (g_row, z_row) in grad
+            .data
+            .chunks_exact_mut(cols)
+            .zip(z.data.chunks_exact(cols))
+        {
+            for (((g, &v), &t), lg) in g_row
+                .iter_mut()
+                .zip(z_row)
+                .zip(&theta.data)
+                .zip(log_theta_grad.data.iter_mut())
+            {
+                *lg += sparsity::jump_log_threshold_grad(v, t, eps, *g, l0_t);
+                if sparsity::jump_on(v, t) {
+                    on_count += 1;
+                } else {
+                    *g = T::ZERO;
+                }
+            }
+        }
+        acc.data[0] += T::from_f64(scale as f64 * l0 as f64 * on_count as f64);
     }
 
     fn track_dead(&self, code: &CpuTensor<T>, since: &mut CpuTensor<T>) {

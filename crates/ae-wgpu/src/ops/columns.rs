@@ -8,7 +8,14 @@ use ae_backend::ops::ColumnOps;
 
 impl WgpuBackend {
     /// One per-column kernel over the columns of `w`.
-    fn columns(&self, kernel: Kernel, w: &WgpuTensor, alpha: f32, h_rows: usize, binds: &[Bind]) {
+    fn columns(
+        &self,
+        kernel: Kernel,
+        w: &WgpuTensor,
+        (alpha, tanh_scale): (f32, f32),
+        h_rows: usize,
+        binds: &[Bind],
+    ) {
         if w.cols == 0 {
             return;
         }
@@ -20,6 +27,7 @@ impl WgpuBackend {
             rows: w.rows as u32,
             alpha,
             h_rows: h_rows as u32,
+            tanh_scale,
             ..Default::default()
         };
         self.dispatch(kernel, &p, binds, grid.groups);
@@ -29,7 +37,7 @@ impl WgpuBackend {
 impl ColumnOps for WgpuBackend {
     fn normalize_columns(&self, w: &mut WgpuTensor) {
         let binds = [Bind::Buffer(w.buffer())];
-        self.columns(Kernel::NormalizeColumns, w, 0.0, 0, &binds);
+        self.columns(Kernel::NormalizeColumns, w, (0.0, 0.0), 0, &binds);
     }
 
     fn remove_parallel_component(&self, w: &WgpuTensor, grad: &mut WgpuTensor) {
@@ -39,13 +47,13 @@ impl ColumnOps for WgpuBackend {
             "remove_parallel_component"
         );
         let binds = [Bind::Buffer(w.buffer()), Bind::Buffer(grad.buffer())];
-        self.columns(Kernel::RemoveParallelComponent, w, 0.0, 0, &binds);
+        self.columns(Kernel::RemoveParallelComponent, w, (0.0, 0.0), 0, &binds);
     }
 
     fn column_norms(&self, w: &WgpuTensor, out: &mut WgpuTensor) {
         debug_assert_eq!((out.rows, out.cols), (1, w.cols), "column_norms");
         let binds = [Bind::Buffer(w.buffer()), Bind::Buffer(out.buffer())];
-        self.columns(Kernel::ColumnNorms, w, 0.0, 0, &binds);
+        self.columns(Kernel::ColumnNorms, w, (0.0, 0.0), 0, &binds);
     }
 
     fn l1_decoder_norm_backward(
@@ -53,6 +61,7 @@ impl ColumnOps for WgpuBackend {
         h: &WgpuTensor,
         w: &WgpuTensor,
         alpha: f32,
+        tanh_scale: f32,
         grad: &mut WgpuTensor,
     ) {
         debug_assert_eq!(h.cols, w.cols, "l1_decoder_norm_backward");
@@ -61,6 +70,7 @@ impl ColumnOps for WgpuBackend {
             Bind::Buffer(grad.buffer()),
             Bind::Buffer(h.buffer()),
         ];
-        self.columns(Kernel::L1DecoderNormBackward, w, alpha, h.rows, &binds);
+        let coefs = (alpha, tanh_scale);
+        self.columns(Kernel::L1DecoderNormBackward, w, coefs, h.rows, &binds);
     }
 }

@@ -46,4 +46,23 @@ impl ElementwiseOps for WgpuBackend {
     fn mul_assign(&self, y: &mut WgpuTensor, x: &WgpuTensor) {
         self.elementwise(Kernel::MulAssign, 0.0, Some(x), y);
     }
+
+    fn exponential(&self, x: &WgpuTensor, y: &mut WgpuTensor) {
+        self.elementwise(Kernel::Exponential, 0.0, Some(x), y);
+    }
+
+    fn divide_by(&self, y: &mut WgpuTensor, s: &WgpuTensor) {
+        debug_assert_eq!(s.len(), 1, "divide_by: s is [1, 1]");
+        if y.len() == 0 {
+            return;
+        }
+        let grid = self.grid(y.len());
+        let p = ElementwiseParams {
+            len: y.len() as u32,
+            row_stride: grid.row_stride,
+            ..Default::default()
+        };
+        let binds = [Bind::Buffer(s.buffer()), Bind::Buffer(y.buffer())];
+        self.dispatch(Kernel::DivideBy, &p, &binds, grid.groups);
+    }
 }

@@ -12,6 +12,7 @@ impl SparsityOps for WgpuBackend {
         h: &WgpuTensor,
         unit_weights: Option<&WgpuTensor>,
         lambda: f32,
+        tanh_scale: f32,
         scale: f32,
         acc: &mut WgpuTensor,
         grad: &mut WgpuTensor,
@@ -30,6 +31,7 @@ impl SparsityOps for WgpuBackend {
             weighted: unit_weights.is_some() as u32,
             row_stride: grid.row_stride,
             step,
+            tanh_scale,
             ..Default::default()
         };
         // Without weights the shader never reads them; `h` stands in.
@@ -146,6 +148,44 @@ impl SparsityOps for WgpuBackend {
             Bind::Buffer(theta.buffer()),
         ];
         self.dispatch(Kernel::JumpRelu, &p, &binds, grid.groups);
+    }
+
+    fn jump_relu_backward(
+        &self,
+        z: &WgpuTensor,
+        theta: &WgpuTensor,
+        bandwidth: f32,
+        l0: f32,
+        scale: f32,
+        grad: &mut WgpuTensor,
+        log_theta_grad: &mut WgpuTensor,
+        acc: &mut WgpuTensor,
+    ) {
+        debug_assert_eq!(theta.len(), z.cols, "jump_relu_backward threshold width");
+        let cols = z.cols;
+        if cols == 0 {
+            return;
+        }
+        let partials = self.partials(cols as u64);
+        let grid = self.grid(cols);
+        let p = JumpReluParams {
+            len: cols as u32,
+            cols: cols as u32,
+            row_stride: grid.row_stride,
+            rows: z.rows as u32,
+            bandwidth,
+            l0,
+            ..Default::default()
+        };
+        let binds = [
+            Bind::Buffer(grad.buffer()),
+            Bind::Buffer(&partials),
+            Bind::Buffer(z.buffer()),
+            Bind::Buffer(theta.buffer()),
+            Bind::Buffer(log_theta_grad.buffer()),
+        ];
+        self.dispatch(Kernel::JumpReluBackward, &p, &binds, grid.groups);
+        self.finish_sum(&partials, cols as u64, scale * l0, acc);
     }
 
     fn track_dead(&self, code: &WgpuTensor, since: &mut WgpuTensor) {

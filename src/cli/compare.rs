@@ -2,7 +2,7 @@
 //! pass over the data a chunk of rows at a time.
 
 use super::progress::TrainProgress;
-use super::train::{FitArgs, ModelArgs};
+use super::train_args::{FitArgs, ModelArgs};
 use super::values::NormalizeArg;
 use super::{open_device, print_result, GlobalArgs};
 use ae::workflow::{self, PcaFit, PreBiasInit, TrainSettings};
@@ -115,7 +115,7 @@ impl Job for CompareJob<'_> {
             layers.push(code);
             let settings = TrainSettings {
                 model: a.model.model_config(&layers)?,
-                train: a.fit.train_config(None, super::train::FIT_DEFAULTS),
+                train: a.fit.train_config(None, super::train_args::FIT_DEFAULTS),
                 normalization: a.normalize.into(),
                 val_split: 0.0,
                 contamination: None,

@@ -17,6 +17,7 @@ mod progress;
 mod score;
 mod synth;
 mod train;
+mod train_args;
 mod train_report;
 mod tune;
 mod values;
@@ -89,7 +90,7 @@ pub enum Command {
     /// print both test MSEs, write a PNG of reconstructions and the model.
     Demo(demo::DemoArgs),
     /// Train an autoencoder on a data file (IDX, CSV, NPY, safetensors or Parquet) and save it to a directory.
-    Train(train::TrainArgs),
+    Train(train_args::TrainArgs),
     /// Encode data with a trained model: writes the codes as NPY [n, code].
     Encode(infer::InferArgs),
     /// Reconstruct data with a trained model: writes NPY [n, d] (in the data's original units).

@@ -2,7 +2,7 @@
 //! only, score the held-out rows (that class normal, every other class an anomaly), and report
 //! the ROC AUC beside PCA reconstruction error's from the same run.
 
-use super::train::{FitArgs, ModelArgs};
+use super::train_args::{FitArgs, ModelArgs};
 use super::values::NormalizeArg;
 use super::{open_device, print_result, GlobalArgs};
 use ae::preset::AnomalyPreset;
@@ -48,7 +48,7 @@ pub struct OneClassArgs {
     /// --members, --epochs, --batch-size and --seed replace its choices) instead of one
     /// autoencoder, beside PCA at the preset's code width round(sqrt(columns)).
     #[arg(long, value_enum)]
-    pub preset: Option<super::train::PresetArg>,
+    pub preset: Option<super::train_args::PresetArg>,
     /// Autoencoders in the ensemble [default: the preset's, 10].
     #[arg(long, requires = "preset")]
     pub members: Option<usize>,

@@ -1,7 +1,7 @@
 //! `ae train --preset anomaly`: the anomaly recipe ([`ae::preset::AnomalyPreset`]) with the
 //! flags given on top, trained as an ensemble ([`ae::workflow::ensemble`]).
 
-use super::train::{PresetArg, TrainArgs};
+use super::train_args::{PresetArg, TrainArgs};
 use super::{open_device, print_result, GlobalArgs};
 use ae::preset::AnomalyPreset;
 use ae::workflow::ensemble::{self, DroppedMember, MemberRecord};

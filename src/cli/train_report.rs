@@ -1,7 +1,7 @@
 //! The report of `ae train --report DIR`: loss curves, reconstructions (square inputs), the code
 //! in 2-D and the training scores.
 
-use super::train::{TrainArgs, FIT_DEFAULTS};
+use super::train_args::{TrainArgs, FIT_DEFAULTS};
 use ae::report::Report;
 use ae::workflow::Trained;
 use ae::{chart, Matrix, Result};

@@ -1,7 +1,7 @@
 //! Finding adapters: list every one with its limits and features (`ae devices`), and pick one by
 //! name or by kind (a real GPU first, a software one such as lavapipe last).
 
-use crate::tune::Tuning;
+use crate::variants::Tuning;
 use ae_backend::{Error, Result};
 
 /// The limits that matter for compute, as an adapter reports them.
@@ -52,7 +52,7 @@ pub struct AdapterChoice {
     pub max_tensor_bytes: Option<u64>,
     /// How `matmul` picks its kernel variant (default: the tuning cache, timed on first use).
     pub tuning: Tuning,
-    /// The tuning cache's directory (default: [`crate::tune::cache_dir`]).
+    /// The tuning cache's directory (default: the tuner's `cache_dir`).
     pub cache_dir: Option<std::path::PathBuf>,
 }
 

@@ -15,20 +15,7 @@ use std::sync::Arc;
 /// The cache file's format version; a file with another is ignored.
 pub const CACHE_FORMAT: u32 = 1;
 
-/// How `matmul` picks its kernel variant.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Tuning {
-    /// Always this variant; the cache is neither read nor written (`--no-tune` uses
-    /// [`MatmulVariant::DEFAULT`]).
-    Fixed(MatmulVariant),
-    /// The cached choice for the product's shape class; a class the cache lacks is timed on
-    /// first use and stored, on a hardware adapter. A software adapter (whose timings mean
-    /// nothing, and take seconds) uses the default variant for it instead; `ae tune` times it.
-    #[default]
-    Auto,
-    /// As `Auto`, but a class the cache lacks is timed on every adapter, software ones too.
-    Always,
-}
+pub use crate::variants::Tuning;
 
 /// The directory of the tuning cache: `$AE_CACHE_DIR`, else `$XDG_CACHE_HOME/ae`, else
 /// `$HOME/.cache/ae`; `None` when none of them is set.

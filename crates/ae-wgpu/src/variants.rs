@@ -196,6 +196,21 @@ impl ShapeClass {
     }
 }
 
+/// How `matmul` picks its kernel variant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Tuning {
+    /// Always this variant; the cache is neither read nor written (`--no-tune` uses
+    /// [`MatmulVariant::DEFAULT`]).
+    Fixed(MatmulVariant),
+    /// The cached choice for the product's shape class; a class the cache lacks is timed on
+    /// first use and stored, on a hardware adapter. A software adapter (whose timings mean
+    /// nothing, and take seconds) uses the default variant for it instead; `ae tune` times it.
+    #[default]
+    Auto,
+    /// As `Auto`, but a class the cache lacks is timed on every adapter, software ones too.
+    Always,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

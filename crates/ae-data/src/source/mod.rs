@@ -13,16 +13,17 @@
 //! is an error naming the file and the row and column in the whole file (counted from 0).
 
 pub mod csv;
+mod idx;
 pub(crate) mod parquet;
 mod safetensors;
 mod sharded;
 
 pub use self::csv::CsvSource;
+pub use self::idx::{IdxSource, IDX_RESIDENT_BYTES};
 pub use self::parquet::ParquetSource;
 pub use self::safetensors::SafetensorsSource;
 pub use self::sharded::ShardedSource;
 pub(crate) use self::sharded::{is_sharded, shard_files};
-pub use crate::idx::IdxSource;
 use crate::npy::{self, Header};
 use crate::{not_finite, Dtype, Format, RawArray};
 use ae_backend::{Error, Matrix, Result};

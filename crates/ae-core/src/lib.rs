@@ -11,6 +11,7 @@
 //! (`ae-eval`: [`Pca`], [`metrics`]).
 
 pub mod checkpoint;
+mod code_metrics;
 pub mod config;
 pub mod interop;
 pub mod model;

@@ -5,6 +5,7 @@
 //! in [`batches`], the per-epoch record in [`metrics`].
 
 mod batches;
+mod config;
 mod metrics;
 mod plan;
 pub mod resume;
@@ -14,182 +15,20 @@ pub mod stream;
 pub use self::batches::{
     evaluate, split, split_rows, split_rows_hashed, DeviceData, Rows, CHUNK_ROWS,
 };
+pub use self::config::TrainConfig;
 pub use self::metrics::{code_metrics, EpochCodeMetrics, EpochMetrics};
 pub use self::plan::{human_bytes, MemoryPlan};
 pub use self::sae::resample_dead;
 
 use self::batches::{batch_buffers, read_scalar, restore, snapshot, BatchBuffers};
 use self::sae::{update_threshold, DeadLatents, UnitNormDecoder};
-use crate::regularizer::{Regularizer, WeightDecay};
-use crate::sparsity::{hash_u32, AuxK, CodePenalty, JumpReluTraining, Noise};
+use crate::regularizer::Regularizer;
+use crate::sparsity::hash_u32;
 use crate::{
-    Autoencoder, Backend, CodeProducts, Error, Gradients, Loss, LrSchedule, Matrix, Optimizer,
-    OptimizerConfig, OptimizerKind, Reconstruction, Reduction, Result, Rng,
+    Autoencoder, Backend, CodeProducts, Error, Gradients, Matrix, Optimizer, Reconstruction,
+    Result, Rng,
 };
 use std::time::Instant;
-
-/// Settings of one training run.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TrainConfig {
-    /// Passes over the training set.
-    pub epochs: usize,
-    /// Samples per step.
-    pub batch_size: usize,
-    /// A budget in steps: training ends after this many, mid-epoch if need be (the last epoch's
-    /// losses are then means over the rows it saw). `None`: `epochs` decide.
-    #[serde(default)]
-    pub max_steps: Option<usize>,
-    /// Seed of the shuffling.
-    pub seed: u64,
-    /// Reconstruction loss.
-    pub loss: Loss,
-    /// How a sample's element losses add up (the reported losses use it too).
-    #[serde(default)]
-    pub reduction: Reduction,
-    /// Optimiser and its hyper-parameters.
-    pub optimizer: OptimizerConfig,
-    /// Learning rate over the run.
-    pub schedule: LrSchedule,
-    /// Stop after this many epochs without a better validation loss (needs validation data);
-    /// the best weights are restored at the end.
-    pub early_stopping_patience: Option<usize>,
-    /// A sparsity penalty on the code (L1 or KL): [`train`] checks it against the model, applies
-    /// it (see [`TrainConfig::regularizers`]) and reports it.
-    #[serde(default)]
-    pub penalty: Option<CodePenalty>,
-    /// Sparsity warmup: the penalty's coefficient ramps linearly up to its value over this
-    /// many steps (`(step + 1) / warmup` at step `step`), so that the code can form before it
-    /// is made sparse. 0: no warmup.
-    #[serde(default)]
-    pub penalty_warmup: usize,
-    /// Denoising: the input of each step is corrupted with this seeded noise, the loss compares
-    /// against the clean input.
-    #[serde(default)]
-    pub noise: Option<Noise>,
-    /// Measure the code after each epoch (MSE, FVU, L0, dead latents, mean activation) over the
-    /// training data.
-    #[serde(default)]
-    pub code_metrics: bool,
-    /// The AuxK loss against dead latents (one-hidden-layer TopK models); its value is reported
-    /// as the epoch's penalty.
-    #[serde(default)]
-    pub auxk: Option<AuxK>,
-    /// Keep every column of the decoder weight that reads the code at unit L2 norm: normalised
-    /// before training and after every step, and each step's gradient loses its component along
-    /// the column first (Gao et al. 2024). Needs an untied model.
-    #[serde(default)]
-    pub unit_norm_decoder: bool,
-    /// After each epoch but the last, re-initialise the code units active on no training
-    /// sample (see [`resample_dead`]). Needs a one-hidden-layer, untied model.
-    #[serde(default)]
-    pub resample_dead: bool,
-    /// The dead-latent window of the code metrics: a code unit counts as dead when it was
-    /// active on none of the last `dead_window` training samples (as seen in training, noise
-    /// included). Units cannot count as dead before that many samples have been seen.
-    #[serde(default = "default_dead_window")]
-    pub dead_window: usize,
-    /// How products with a TopK code are computed (the results agree within rounding).
-    #[serde(default)]
-    pub code_products: CodeProducts,
-    /// How a JumpReLU code's thresholds train (its L0 penalty, reported as the epoch's
-    /// penalty, and the estimator's bandwidth); `None` for a JumpReLU model means
-    /// [`JumpReluTraining::default`]: no L0 penalty.
-    #[serde(default)]
-    pub jump_relu: Option<JumpReluTraining>,
-}
-
-fn default_dead_window() -> usize {
-    AuxK::DEFAULT_DEAD_WINDOW
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        TrainConfig {
-            epochs: 20,
-            batch_size: 256,
-            seed: 0,
-            loss: Loss::Mse,
-            reduction: Reduction::Mean,
-            optimizer: OptimizerConfig::default(),
-            schedule: LrSchedule::Constant,
-            early_stopping_patience: None,
-            max_steps: None,
-            penalty: None,
-            penalty_warmup: 0,
-            noise: None,
-            code_metrics: false,
-            auxk: None,
-            unit_norm_decoder: false,
-            resample_dead: false,
-            dead_window: default_dead_window(),
-            code_products: CodeProducts::Auto,
-            jump_relu: None,
-        }
-    }
-}
-
-impl TrainConfig {
-    /// The penalties this config implies, which [`train`] applies: coupled L2 weight decay for
-    /// SGD and Adam (AdamW's is decoupled, inside the optimiser) and the code penalty.
-    pub fn regularizers<B: Backend>(&self) -> Vec<Box<dyn Regularizer<B>>> {
-        let wd = self.optimizer.weight_decay;
-        let mut out: Vec<Box<dyn Regularizer<B>>> = Vec::new();
-        if wd > 0.0 && self.optimizer.kind != OptimizerKind::AdamW {
-            out.push(Box::new(WeightDecay { lambda: wd }));
-        }
-        if let Some(penalty) = self.penalty {
-            out.push(Box::new(penalty));
-        }
-        out
-    }
-
-    /// Checks the ranges of the settings.
-    pub fn validate(&self) -> Result<()> {
-        if self.max_steps == Some(0) {
-            return Err(Error::Config(
-                "a step budget (`train.max_steps`) must be positive".into(),
-            ));
-        }
-        if self.early_stopping_patience == Some(0) {
-            return Err(Error::Config(
-                "early-stopping patience must be at least 1 epoch".into(),
-            ));
-        }
-        if self.epochs == 0 || self.batch_size == 0 {
-            return Err(Error::Config(
-                "epochs and batch size must be positive".into(),
-            ));
-        }
-        let o = &self.optimizer;
-        if !(o.lr.is_finite() && o.lr > 0.0) {
-            return Err(Error::Config(format!(
-                "learning rate must be positive, got {}",
-                o.lr
-            )));
-        }
-        if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
-            return Err(Error::Config(format!(
-                "weight decay must be non-negative, got {}",
-                o.weight_decay
-            )));
-        }
-        if let Some(noise) = self.noise {
-            noise.validate()?;
-        }
-        let l0 = self.jump_relu.is_some_and(|j| j.l0 > 0.0);
-        if self.penalty_warmup > 0 && self.penalty.is_none() && !l0 {
-            return Err(Error::Config(
-                "a sparsity warmup needs a code penalty (`train.penalty`) or a JumpReLU L0 \
-                 coefficient (`train.jump_relu`)"
-                    .into(),
-            ));
-        }
-        if self.dead_window == 0 {
-            return Err(Error::Config("the dead window must be positive".into()));
-        }
-        Ok(())
-    }
-}
 
 /// Progress reported to the caller while training.
 pub enum TrainEvent<'a, B: Backend> {

@@ -1,36 +1,26 @@
 //! IDX files as a data set read a chunk of rows at a time ([`IdxSource`]); the format and its
 //! header are in [`crate::idx`].
 
-use super::{finite, out_of_range, PositionalFile, RowSource};
+use super::array::{row_array_source, RowArray, RowBytes};
+use super::PositionalFile;
 use crate::idx::{gzip_error, header, Header, GZIP_MAGIC};
-use crate::{Dtype, RawArray};
-use ae_backend::{Error, Matrix, Result};
+use ae_backend::{Error, Result};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Decompressed IDX data up to this size is held in memory by [`IdxSource`]; larger data is
 /// decompressed once into an unnamed temporary file and read from there.
 pub const IDX_RESIDENT_BYTES: usize = 256 << 20;
 
-/// Where the element bytes of an [`IdxSource`] are.
-enum Data {
-    /// Decompressed into memory (a small gzipped file).
-    Memory(Vec<u8>),
-    /// In a file, from byte `start`: the IDX file itself when raw, an unnamed temporary file
-    /// (removed when closed) when gzipped and larger than [`IDX_RESIDENT_BYTES`].
-    File { file: PositionalFile, start: usize },
-}
-
 /// An IDX file (raw or gzipped) read a chunk of rows at a time. A raw file is read by positional
 /// reads, its header checked against its length at open; a gzipped one is decompressed once at
 /// open (it cannot be read at an offset) into memory when small, else into a temporary file, so
 /// memory stays bounded either way. Rows are `[count, d1 * d2 * ...]`, `u8` divided by 255.
+///
+/// The bytes are in memory, in the IDX file itself (raw), or in an unnamed temporary file
+/// (removed when closed) when gzipped and larger than [`IDX_RESIDENT_BYTES`].
 pub struct IdxSource {
-    path: PathBuf,
-    data: Data,
-    dtype: Dtype,
-    rows: usize,
-    cols: usize,
+    array: RowArray,
 }
 
 impl IdxSource {
@@ -51,21 +41,24 @@ impl IdxSource {
             let h = header(path, &file.prefix(path, 4 + 4 * 255)?)?;
             h.check_data_len(path, file.len().saturating_sub(h.len as u64))?;
             let start = h.len;
-            (h, Data::File { file, start })
+            (h, RowBytes::File { file, start })
         };
         let (rows, cols) = h.rows_cols();
         Ok(IdxSource {
-            path: path.to_path_buf(),
-            data,
-            dtype: h.dtype,
-            rows,
-            cols,
+            array: RowArray {
+                path: path.to_path_buf(),
+                bytes: data,
+                dtype: h.dtype,
+                big_endian: true,
+                rows,
+                cols,
+            },
         })
     }
 
     /// The header and data of the decompressed stream `gz`: in memory up to
     /// `resident` bytes, else copied into an unnamed temporary file.
-    fn decompress(path: &Path, gz: &mut impl Read, resident: usize) -> Result<(Header, Data)> {
+    fn decompress(path: &Path, gz: &mut impl Read, resident: usize) -> Result<(Header, RowBytes)> {
         let mut prefix = vec![0u8; 4];
         let got = read_up_to(gz, &mut prefix).map_err(|e| gzip_error(path, e))?;
         prefix.truncate(got);
@@ -82,7 +75,7 @@ impl IdxSource {
                 .read_to_end(&mut bytes)
                 .map_err(|e| gzip_error(path, e))?;
             h.check_data_len(path, bytes.len() as u64 + trailing(gz, path)?)?;
-            return Ok((h, Data::Memory(bytes)));
+            return Ok((h, RowBytes::Memory(bytes)));
         }
         let mut tmp = tempfile::tempfile().map_err(|e| {
             Error::io(
@@ -109,27 +102,7 @@ impl IdxSource {
         })?;
         h.check_data_len(path, copied + trailing(gz, path)?)?;
         let file = PositionalFile::from_file(path, tmp)?;
-        Ok((h, Data::File { file, start: 0 }))
-    }
-
-    /// `count` rows' bytes as f32, checked finite; `row_of` numbers a chunk row in the file.
-    fn decode(
-        &self,
-        bytes: Vec<u8>,
-        count: usize,
-        row_of: impl Fn(usize) -> usize,
-    ) -> Result<Matrix> {
-        let raw = RawArray {
-            dtype: self.dtype,
-            big_endian: true,
-            shape: vec![count, self.cols],
-            bytes,
-        };
-        finite(&self.path, raw.decode()?, row_of)
-    }
-
-    fn row_bytes(&self) -> usize {
-        self.cols * self.dtype.size()
+        Ok((h, RowBytes::File { file, start: 0 }))
     }
 }
 
@@ -152,61 +125,15 @@ fn trailing(r: &mut impl Read, path: &Path) -> Result<u64> {
     std::io::copy(r, &mut std::io::sink()).map_err(|e| gzip_error(path, e))
 }
 
-impl RowSource for IdxSource {
-    fn path(&self) -> &Path {
-        &self.path
-    }
-    fn dtype(&self) -> Option<&'static str> {
-        Some(self.dtype.name())
-    }
-    fn rows(&self) -> usize {
-        self.rows
-    }
-    fn cols(&self) -> usize {
-        self.cols
-    }
-    fn read(&self, start: usize, count: usize) -> Result<Matrix> {
-        if start.checked_add(count).is_none_or(|end| end > self.rows) {
-            return Err(out_of_range(&self.path, start, count, self.rows));
-        }
-        let rb = self.row_bytes();
-        let bytes = match &self.data {
-            Data::Memory(b) => b[start * rb..(start + count) * rb].to_vec(),
-            Data::File { file, start: at } => {
-                let mut bytes = vec![0u8; count * rb];
-                file.read_at(&self.path, (at + start * rb) as u64, &mut bytes)?;
-                bytes
-            }
-        };
-        self.decode(bytes, count, |r| start + r)
-    }
-    fn gather(&self, indices: &[u32]) -> Result<Matrix> {
-        let rb = self.row_bytes();
-        let bytes = match &self.data {
-            Data::Memory(b) => {
-                let mut out = Vec::with_capacity(indices.len() * rb);
-                for &i in indices {
-                    let i = i as usize;
-                    if i >= self.rows {
-                        return Err(out_of_range(&self.path, i, 1, self.rows));
-                    }
-                    out.extend_from_slice(&b[i * rb..(i + 1) * rb]);
-                }
-                out
-            }
-            Data::File { file, start } => {
-                file.gather_rows(&self.path, *start, rb, self.rows, indices)?
-            }
-        };
-        self.decode(bytes, indices.len(), |r| indices[r] as usize)
-    }
-}
+row_array_source!(IdxSource);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::idx::read_matrix;
     use crate::idx::tests::{gzip, idx_bytes};
+    use crate::source::RowSource;
+    use std::path::PathBuf;
 
     /// `bytes` written as `name` in `dir`.
     fn file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
@@ -232,9 +159,15 @@ mod tests {
             IdxSource::open(&paths[1]).unwrap(),
             IdxSource::open_holding(&paths[1], 0).unwrap(),
         ];
-        assert!(matches!(sources[0].data, Data::File { start: 16, .. }));
-        assert!(matches!(sources[1].data, Data::Memory(_)));
-        assert!(matches!(sources[2].data, Data::File { start: 0, .. }));
+        assert!(matches!(
+            sources[0].array.bytes,
+            RowBytes::File { start: 16, .. }
+        ));
+        assert!(matches!(sources[1].array.bytes, RowBytes::Memory(_)));
+        assert!(matches!(
+            sources[2].array.bytes,
+            RowBytes::File { start: 0, .. }
+        ));
         for s in &sources {
             assert_eq!((s.rows(), s.cols(), s.dtype()), (7, 6, Some("u8")));
             assert_eq!(s.read(0, 7).unwrap(), whole);

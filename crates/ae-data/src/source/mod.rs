@@ -12,12 +12,14 @@
 //! Rows come back as f32 `[count, cols]`, `u8` data divided by 255, and finite: a NaN or infinity
 //! is an error naming the file and the row and column in the whole file (counted from 0).
 
+mod array;
 pub mod csv;
 mod idx;
 pub(crate) mod parquet;
 mod safetensors;
 mod sharded;
 
+use self::array::{row_array_source, RowArray, RowBytes};
 pub use self::csv::CsvSource;
 pub use self::idx::{IdxSource, IDX_RESIDENT_BYTES};
 pub use self::parquet::ParquetSource;
@@ -25,7 +27,7 @@ pub use self::safetensors::SafetensorsSource;
 pub use self::sharded::ShardedSource;
 pub(crate) use self::sharded::{is_sharded, shard_files};
 use crate::npy::{self, Header};
-use crate::{not_finite, Dtype, Format, RawArray};
+use crate::{not_finite, Format};
 use ae_backend::{Error, Matrix, Result};
 use std::path::{Path, PathBuf};
 
@@ -325,12 +327,7 @@ impl PositionalFile {
 /// checks the header only: the data the shape promises must be exactly what the file holds
 /// after it.
 pub struct NpySource {
-    path: PathBuf,
-    file: PositionalFile,
-    dtype: Dtype,
-    data_start: usize,
-    rows: usize,
-    cols: usize,
+    array: RowArray,
 }
 
 impl NpySource {
@@ -359,69 +356,23 @@ impl NpySource {
                  (numpy.ascontiguousarray)",
             ));
         }
-        let rows = shape[0];
-        let cols = shape[1..].iter().product();
         Ok(NpySource {
-            path: path.to_path_buf(),
-            file,
-            dtype,
-            data_start,
-            rows,
-            cols,
+            array: RowArray {
+                path: path.to_path_buf(),
+                bytes: RowBytes::File {
+                    file,
+                    start: data_start,
+                },
+                dtype,
+                big_endian: false,
+                rows: shape[0],
+                cols: shape[1..].iter().product(),
+            },
         })
     }
 }
 
-impl RowSource for NpySource {
-    fn path(&self) -> &Path {
-        &self.path
-    }
-    fn dtype(&self) -> Option<&'static str> {
-        Some(self.dtype.name())
-    }
-    fn rows(&self) -> usize {
-        self.rows
-    }
-    fn cols(&self) -> usize {
-        self.cols
-    }
-    fn read(&self, start: usize, count: usize) -> Result<Matrix> {
-        if start.checked_add(count).is_none_or(|end| end > self.rows) {
-            return Err(out_of_range(&self.path, start, count, self.rows));
-        }
-        let row_bytes = self.cols * self.dtype.size();
-        let from = self.data_start + start * row_bytes;
-        let mut bytes = vec![0u8; count * row_bytes];
-        self.file.read_at(&self.path, from as u64, &mut bytes)?;
-        self.decode(bytes, count, |r| start + r)
-    }
-
-    fn gather(&self, indices: &[u32]) -> Result<Matrix> {
-        let row_bytes = self.cols * self.dtype.size();
-        let bytes =
-            self.file
-                .gather_rows(&self.path, self.data_start, row_bytes, self.rows, indices)?;
-        self.decode(bytes, indices.len(), |r| indices[r] as usize)
-    }
-}
-
-impl NpySource {
-    /// `count` rows of raw bytes as f32, checked finite; `row_of` numbers a chunk row in the file.
-    fn decode(
-        &self,
-        bytes: Vec<u8>,
-        count: usize,
-        row_of: impl Fn(usize) -> usize,
-    ) -> Result<Matrix> {
-        let raw = RawArray {
-            dtype: self.dtype,
-            big_endian: false,
-            shape: vec![count, self.cols],
-            bytes,
-        };
-        finite(&self.path, raw.decode()?, row_of)
-    }
-}
+row_array_source!(NpySource);
 
 /// `m` if every value is finite, else an error naming `path` and the first bad value's row (as
 /// `row_of` numbers a row of `m` in the file) and column.

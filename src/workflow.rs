@@ -64,6 +64,29 @@ pub struct TrainSettings {
     pub jump_init_threshold: Option<f32>,
 }
 
+impl TrainSettings {
+    /// `model` trained with `train` and nothing else decided: no normalisation, no validation
+    /// rows, no contamination, no streaming or resuming, a fresh initialisation (the pre-encoder
+    /// bias at the mean), the output activation as `model` names it.
+    pub fn new(model: ModelConfig, train: TrainConfig) -> Self {
+        TrainSettings {
+            model,
+            train,
+            normalization: Normalization::None,
+            val_split: 0.0,
+            contamination: None,
+            encoder_from_decoder: false,
+            stream: false,
+            input: None,
+            resume: false,
+            pre_bias_init: PreBiasInit::Mean,
+            decoder_init_norm: None,
+            output_from_data: false,
+            jump_init_threshold: None,
+        }
+    }
+}
+
 /// Where the pre-encoder bias starts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PreBiasInit {
@@ -515,19 +538,10 @@ mod tests {
             ..TrainConfig::default()
         };
         let settings = TrainSettings {
-            model: ModelConfig::mirrored(&[data.cols, 4, 2]).unwrap(),
-            train,
             normalization: Normalization::Standard,
             val_split: 0.2,
             contamination: Some(0.1),
-            encoder_from_decoder: false,
-            stream: false,
-            input: None,
-            resume: false,
-            pre_bias_init: PreBiasInit::Mean,
-            decoder_init_norm: None,
-            output_from_data: false,
-            jump_init_threshold: None,
+            ..TrainSettings::new(ModelConfig::mirrored(&[data.cols, 4, 2]).unwrap(), train)
         };
         let dir = tempfile::tempdir().unwrap();
         let trained = train_model(&cpu, &data, &settings, Some(dir.path()), &mut |_| {}).unwrap();
@@ -554,22 +568,15 @@ mod tests {
         let data = Matrix::new(40, 2, (0..80).map(|i| (i % 11) as f32 / 10.0).collect()).unwrap();
         let run = |normalization| {
             let settings = TrainSettings {
-                model: ModelConfig::mirrored(&[2, 1]).unwrap(),
-                train: TrainConfig {
-                    epochs: 1,
-                    ..TrainConfig::default()
-                },
                 normalization,
-                val_split: 0.0,
-                contamination: None,
-                encoder_from_decoder: false,
-                stream: false,
-                input: None,
-                resume: false,
-                pre_bias_init: PreBiasInit::Mean,
-                decoder_init_norm: None,
                 output_from_data: true,
-                jump_init_threshold: None,
+                ..TrainSettings::new(
+                    ModelConfig::mirrored(&[2, 1]).unwrap(),
+                    TrainConfig {
+                        epochs: 1,
+                        ..TrainConfig::default()
+                    },
+                )
             };
             let trained = train_model(&cpu, &data, &settings, None, &mut |_| {}).unwrap();
             let choice = trained.output_choice.unwrap();

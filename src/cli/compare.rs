@@ -5,7 +5,7 @@ use super::progress::TrainProgress;
 use super::train_args::{FitArgs, ModelArgs};
 use super::values::NormalizeArg;
 use super::{open_device, print_result, GlobalArgs};
-use ae::workflow::{self, PcaFit, PreBiasInit, TrainSettings};
+use ae::workflow::{self, PcaFit, TrainSettings};
 use ae::{Job, Result};
 use ae_core::data::{RowSource, RowSubset};
 use ae_core::trainer::{self, Rows};
@@ -114,19 +114,13 @@ impl Job for CompareJob<'_> {
             let mut layers = self.prefix.clone();
             layers.push(code);
             let settings = TrainSettings {
-                model: a.model.model_config(&layers)?,
-                train: a.fit.train_config(None, super::train_args::FIT_DEFAULTS),
                 normalization: a.normalize.into(),
-                val_split: 0.0,
-                contamination: None,
-                encoder_from_decoder: false,
                 stream: a.stream,
-                input: None,
-                resume: false,
-                pre_bias_init: PreBiasInit::Mean,
-                decoder_init_norm: None,
                 output_from_data: a.model.output_from_data(&a.fit),
-                jump_init_threshold: None,
+                ..TrainSettings::new(
+                    a.model.model_config(&layers)?,
+                    a.fit.train_config(None, super::train_args::FIT_DEFAULTS),
+                )
             };
             let mut progress =
                 TrainProgress::new(&settings.train, self.train.len(), 0.0, self.json);

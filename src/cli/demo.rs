@@ -5,9 +5,8 @@
 
 use super::progress::TrainProgress;
 use super::{open_device, print_result, GlobalArgs};
-use ae::workflow::{self, PreBiasInit, TrainSettings};
+use ae::workflow::{self, TrainSettings};
 use ae::{picture, Job, Matrix, Result};
-use ae_core::data::normalize::Normalization;
 use ae_core::data::MatrixSource;
 use ae_core::{
     data, Activation, Backend, Loss, LrSchedule, ModelConfig, OptimizerConfig, Output, Pca,
@@ -133,21 +132,7 @@ impl Job for DemoJob<'_> {
             early_stopping_patience: None,
             ..TrainConfig::default()
         };
-        let settings = TrainSettings {
-            model,
-            train: train_cfg,
-            normalization: Normalization::None,
-            val_split: 0.0,
-            contamination: None,
-            encoder_from_decoder: false,
-            stream: false,
-            input: None,
-            resume: false,
-            pre_bias_init: PreBiasInit::Mean,
-            decoder_init_norm: None,
-            output_from_data: false,
-            jump_init_threshold: None,
-        };
+        let settings = TrainSettings::new(model, train_cfg);
         let model_dir = self.args.out.join("model");
         let mut progress = TrainProgress::new(&settings.train, self.train.rows, 0.0, self.json);
         let trained = workflow::train_model(
@@ -168,26 +153,15 @@ impl Job for DemoJob<'_> {
         let pca_recon = pca.reconstruct(&self.test)?;
         let pca_mse = self.test.mse(&pca_recon)?;
         // Anomaly detection: digit 0 is normal, every other digit an anomaly.
-        let one_class_settings = TrainSettings {
-            model: ModelConfig::mirrored(&[self.train.cols, 128, 16])?,
-            train: TrainConfig {
+        let one_class_settings = TrainSettings::new(
+            ModelConfig::mirrored(&[self.train.cols, 128, 16])?,
+            TrainConfig {
                 epochs: 100,
                 batch_size: 64,
                 seed: self.args.seed,
                 ..TrainConfig::default()
             },
-            normalization: Normalization::None,
-            val_split: 0.0,
-            contamination: None,
-            encoder_from_decoder: false,
-            stream: false,
-            input: None,
-            resume: false,
-            pre_bias_init: PreBiasInit::Mean,
-            decoder_init_norm: None,
-            output_from_data: false,
-            jump_init_threshold: None,
-        };
+        );
         let (train, test) = (
             MatrixSource::borrowed("the training digits", &self.train),
             MatrixSource::borrowed("the test digits", &self.test),

@@ -7,7 +7,7 @@ use super::values::NormalizeArg;
 use super::{open_device, print_result, GlobalArgs};
 use ae::preset::AnomalyPreset;
 use ae::workflow::OneClass;
-use ae::workflow::{PreBiasInit, TrainSettings};
+use ae::workflow::TrainSettings;
 use ae::{Job, Result};
 use ae_core::data::{self, RowSource, RowSubset};
 use ae_core::{Backend, Error};
@@ -192,19 +192,12 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
         )));
     }
     let settings = TrainSettings {
-        model: args.model.model_config(&layers)?,
-        train: args.fit.train_config(None, (100, 64)),
         normalization: args.normalize.into(),
-        val_split: 0.0,
-        contamination: None,
-        encoder_from_decoder: false,
-        stream: false,
-        input: None,
-        resume: false,
-        pre_bias_init: PreBiasInit::Mean,
-        decoder_init_norm: None,
         output_from_data: args.model.output_from_data(&args.fit),
-        jump_init_threshold: None,
+        ..TrainSettings::new(
+            args.model.model_config(&layers)?,
+            args.fit.train_config(None, (100, 64)),
+        )
     };
     let recipe = match args.preset {
         None => None,

@@ -5,7 +5,7 @@ use super::train_args::{PresetArg, TrainArgs};
 use super::{open_device, print_result, GlobalArgs};
 use ae::preset::AnomalyPreset;
 use ae::workflow::ensemble::{self, DroppedMember, MemberRecord};
-use ae::workflow::{PreBiasInit, TrainSettings};
+use ae::workflow::TrainSettings;
 use ae::{Error, Job, Result};
 use ae_core::data::RowSource;
 use ae_core::{Backend, ModelConfig};
@@ -139,19 +139,15 @@ impl Job for EnsembleJob<'_> {
     fn run<B: Backend>(self, backend: &B) -> Result<EnsembleOutput> {
         let plans = self.recipe.plan(self.data.cols());
         let base = TrainSettings {
-            model: self.recipe.model_config(&plans[0])?,
-            train: self.recipe.train_config(&plans[0]),
             normalization: self.recipe.normalization,
             val_split: self.recipe.val_split,
             contamination: self.args.contamination,
-            encoder_from_decoder: false,
             stream: self.args.stream,
             input: Some(self.input),
-            resume: false,
-            pre_bias_init: PreBiasInit::Mean,
-            decoder_init_norm: None,
-            output_from_data: false,
-            jump_init_threshold: None,
+            ..TrainSettings::new(
+                self.recipe.model_config(&plans[0])?,
+                self.recipe.train_config(&plans[0]),
+            )
         };
         let quiet = self.json;
         let trained = ensemble::train_ensemble(

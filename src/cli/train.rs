@@ -282,8 +282,6 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
     train.jump_relu = jump_relu;
     train.code_metrics = args.code_metrics || args.sparsity.is_some();
     let settings = TrainSettings {
-        model,
-        train,
         normalization: args
             .normalize
             .map_or(ae_core::data::normalize::Normalization::None, Into::into),
@@ -300,6 +298,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         decoder_init_norm: args.decoder_init_norm,
         output_from_data: args.model.output_from_data(&args.fit),
         jump_init_threshold: args.jump_init_threshold,
+        ..TrainSettings::new(model, train)
     };
     let plan = workflow::memory_plan(data.as_ref(), &settings);
     let free = workflow::available_memory();

@@ -6,7 +6,7 @@
 //! measured against the test labels. Every pass reads the rows a chunk at a time.
 
 use super::ensemble::train_ensemble;
-use super::{PreBiasInit, TrainSettings};
+use super::TrainSettings;
 use crate::preset::{code_width, AnomalyPreset};
 use ae_core::data::normalize::{NormStats, Normalization};
 use ae_core::data::RowSource;
@@ -100,19 +100,12 @@ pub fn compare_detectors<B: Backend>(
         let started = Instant::now();
         let plans = recipe.plan(d);
         let base = TrainSettings {
-            model: recipe.model_config(&plans[0])?,
-            train: recipe.train_config(&plans[0]),
             normalization: recipe.normalization,
             val_split: recipe.val_split,
-            contamination: None,
-            encoder_from_decoder: false,
-            stream: false,
-            input: None,
-            resume: false,
-            pre_bias_init: PreBiasInit::Mean,
-            decoder_init_norm: None,
-            output_from_data: false,
-            jump_init_threshold: None,
+            ..TrainSettings::new(
+                recipe.model_config(&plans[0])?,
+                recipe.train_config(&plans[0]),
+            )
         };
         let trained = train_ensemble(
             backend,

@@ -352,7 +352,6 @@ pub fn train_ensemble<B: Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::PreBiasInit;
     use ae_core::data::normalize::Normalization;
     use ae_core::data::MatrixSource;
     use ae_core::{ModelConfig, TrainConfig};
@@ -378,19 +377,13 @@ mod tests {
 
     fn base() -> TrainSettings {
         TrainSettings {
-            model: ModelConfig::mirrored(&[6, 2]).unwrap(),
-            train: TrainConfig::default(),
             normalization: Normalization::Robust,
             val_split: 0.2,
             contamination: Some(0.05),
-            encoder_from_decoder: false,
-            stream: false,
-            input: None,
-            resume: false,
-            pre_bias_init: PreBiasInit::Mean,
-            decoder_init_norm: None,
-            output_from_data: false,
-            jump_init_threshold: None,
+            ..TrainSettings::new(
+                ModelConfig::mirrored(&[6, 2]).unwrap(),
+                TrainConfig::default(),
+            )
         }
     }
 

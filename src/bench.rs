@@ -1,6 +1,10 @@
 //! `ae bench`: training throughput of the reference model on the bundled MNIST, the same work as
 //! the PyTorch reference (`scripts/pytorch_bench.py`).
 
+mod profile;
+
+pub use profile::{fp32_peak, KernelRow, StepProfile, FP32_PEAKS};
+
 use crate::Job;
 use ae_core::trainer::{self, TrainEvent};
 use ae_core::{
@@ -52,6 +56,8 @@ pub struct BenchResult {
     pub batch_size: usize,
     /// Kernels one training step launches, where the backend counts them (wgpu).
     pub dispatches_per_step: Option<Dispatches>,
+    /// With `--profile`: each kernel's time per step.
+    pub profile: Option<StepProfile>,
 }
 
 /// The kernels of one training step: how many in all, and how many of each entry point.
@@ -88,6 +94,9 @@ pub struct ThroughputBench {
     pub epochs: usize,
     /// Batch size.
     pub batch_size: usize,
+    /// Steps of the warm-up epoch to profile kernel by kernel (0: none): from the end of its
+    /// second step on, as many full batches as it has after that.
+    pub profile_steps: usize,
 }
 
 impl Job for ThroughputBench {
@@ -108,7 +117,11 @@ impl Job for ThroughputBench {
         };
         // The dispatches of one steady step: from the end of the first epoch's second step to
         // the end of its third (the first of a run allocates; all full batches do the same work).
+        // The profile starts at the same place and runs `profile_steps` steps, all in the
+        // warm-up epoch, so that the timed epochs run unprofiled.
         let (mut before, mut per_step) = (None, None);
+        // `profiling`: the step it ends at and the steps it spans.
+        let (mut profiling, mut profile) = (None, None);
         let report = trainer::train(
             backend,
             &mut model,
@@ -128,6 +141,17 @@ impl Job for ThroughputBench {
                         (2, true, _) => before = Some(counts),
                         (3, true, Some(b)) => per_step = Some(Dispatches::between(&b, &counts)),
                         _ => {}
+                    }
+                    // Full batches only: the last step may be a partial one.
+                    let steps = self.profile_steps.min(steps_per_epoch.saturating_sub(3));
+                    if step == 2 && steps > 0 && backend.start_profile()? {
+                        profiling = Some((step + steps, steps));
+                    }
+                    if let Some((_, steps)) = profiling.filter(|&(end, _)| end == step) {
+                        profile = backend
+                            .finish_profile()?
+                            .map(|p| StepProfile::new(p, steps, &backend.name()));
+                        profiling = None;
                     }
                 }
                 Ok(())
@@ -153,6 +177,7 @@ impl Job for ThroughputBench {
             rows: self.data.rows,
             batch_size: self.batch_size,
             dispatches_per_step: per_step.filter(|d| d.total > 0),
+            profile,
         })
     }
 }

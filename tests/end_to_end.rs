@@ -1,4 +1,4 @@
-//! The `ae` command end to end: train, encode, reconstruct, score, compare, demo, bench.
+//! The `ae` command end to end: train, encode, reconstruct, score, compare, demo.
 
 mod common;
 use common::{ae, json, stderr, write_csv};
@@ -174,42 +174,6 @@ fn demo_json_and_picture() {
     let png = image::open(out_dir.join("reconstructions.png")).unwrap();
     assert_eq!(png.height(), 3 * (56 + 2) + 2);
     assert!(out_dir.join("model/model.safetensors").exists());
-}
-
-#[test]
-fn bench_reports_throughput() {
-    let out = ae(&[
-        "bench",
-        "--backend",
-        "cpu",
-        "--epochs",
-        "2",
-        "--rows",
-        "512",
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v = json(&out);
-    let r = &v["results"][0];
-    assert!(r["backend"].as_str().unwrap().starts_with("cpu"));
-    assert!(r["samples_per_sec"].as_f64().unwrap() > 0.0);
-    assert_eq!(r["epochs_samples_per_sec"].as_array().unwrap().len(), 2);
-    let all = ae(&[
-        "bench",
-        "--backend",
-        "all",
-        "--epochs",
-        "1",
-        "--rows",
-        "256",
-        "--json",
-    ]);
-    assert!(all.status.success(), "{}", stderr(&all));
-    let results = json(&all)["results"].as_array().unwrap().clone();
-    assert_eq!(results.len(), 2);
-    assert!(results[0]["backend"].as_str().unwrap().starts_with("cpu"));
-    // The wgpu entry ran, or says why it was skipped.
-    assert!(results[1]["samples_per_sec"].as_f64().is_some() || results[1]["skipped"].is_string());
 }
 
 /// A safetensors file of activations, as SAE users have them: `--tensor` picks one of several;
@@ -943,54 +907,6 @@ fn train_encode_and_score_parquet_files() {
     assert!(out.status.success(), "{}", stderr(&out));
     let read = ae_core::data::load_matrix(&codes).unwrap();
     assert_eq!((read.rows, read.cols), (500, 3));
-}
-
-/// `ae bench` on the wgpu backend counts the kernels of one training step: each layer's bias and
-/// activation are one dispatch, and so are the activation's backward and the bias gradient.
-#[test]
-fn bench_counts_the_dispatches_of_a_training_step() {
-    let out = ae(&[
-        "bench",
-        "--backend",
-        "wgpu",
-        "--epochs",
-        "1",
-        "--rows",
-        "768",
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v = json(&out);
-    let r = &v["results"][0];
-    if let Some(why) = r["skipped"].as_str() {
-        assert!(
-            std::env::var_os("AE_REQUIRE_GPU").is_none(),
-            "AE_REQUIRE_GPU is set but wgpu was skipped: {why}"
-        );
-        eprintln!("skipped: no wgpu adapter ({why})");
-        return;
-    }
-    let d = &r["dispatches_per_step"];
-    let count = |kernel: &str| {
-        d["by_kernel"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e[0] == kernel)
-            .map_or(0, |e| e[1].as_u64().unwrap())
-    };
-    // 784-512-128-32-128-512-784: six layers, 17 products (no input gradient of the first),
-    // twelve parameter tensors, one loss.
-    assert_eq!(count("matmul"), 17, "{d}");
-    assert_eq!(count("bias_activation"), 6, "{d}");
-    assert_eq!(count("activation_bias_backward"), 6, "{d}");
-    assert_eq!(count("adam_step"), 12, "{d}");
-    assert_eq!(
-        (count("add_bias"), count("activation"), count("bias_grad")),
-        (0, 0, 0),
-        "{d}"
-    );
-    assert_eq!(d["total"], 44, "{d}");
 }
 
 /// `ae train --init-from` starts from a model's weights: from an ae directory and from its

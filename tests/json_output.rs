@@ -463,6 +463,7 @@ fn every_command_prints_its_keys() {
             ("rows", Number),
             ("batch_size", Number),
             ("dispatches_per_step", ObjectOrNull),
+            ("profile", ObjectOrNull),
             ("matmul", Array),
         ],
     );

@@ -25,7 +25,17 @@ pub struct BenchArgs {
     /// 1024,4096); software adapters skip squares above 512.
     #[arg(long, value_delimiter = ',')]
     pub matmul: Option<Vec<usize>>,
+    /// Also time each kernel of a training step, over up to 20 full steps of the warm-up epoch
+    /// (which the timed epochs are not): GPU timestamps where the adapter has them, else wall
+    /// time with a wait after each kernel; GFLOP/s of the matrix products and their fraction of
+    /// the device's fp32 peak where its name is known (H100/H200 67 TFLOP/s, A100 19.5, RTX
+    /// 4090 82.6, Apple M2 3.6).
+    #[arg(long)]
+    pub profile: bool,
 }
+
+/// Full steps `--profile` times.
+const PROFILE_STEPS: usize = 20;
 
 /// What `ae bench` prints: one entry per backend.
 #[derive(Debug, serde::Serialize)]
@@ -90,6 +100,9 @@ impl fmt::Display for BenchEntry {
                         kernels.join(", ")
                     )?;
                 }
+                if let Some(p) = &r.profile {
+                    write!(f, "\n{p}")?;
+                }
                 for t in matmul.iter().flatten() {
                     write!(
                         f,
@@ -127,6 +140,14 @@ pub fn run(g: &GlobalArgs, args: BenchArgs) -> Result<()> {
         .unwrap_or_else(|| workflow::bundled_mnist("images-idx3-ubyte.gz"));
     let images = ae_core::data::load_matrix(&path)?;
     let rows = args.rows.min(images.rows);
+    if args.profile && rows.div_ceil(args.batch_size.max(1)) < 4 {
+        return Err(ae::Error::Config(format!(
+            "--profile times full steps after the second of an epoch and needs at least 4 \
+             steps per epoch: {rows} rows at --batch-size {} make {}",
+            args.batch_size,
+            rows.div_ceil(args.batch_size.max(1))
+        )));
+    }
     let data = images.select_rows(&(0..rows).collect::<Vec<_>>());
     let all = g.backend == BackendArg::All;
     let choices = if all {
@@ -162,6 +183,7 @@ fn measure(device: &Device, data: &Matrix, args: &BenchArgs) -> Result<BenchEntr
         data: data.clone(),
         epochs: args.epochs,
         batch_size: args.batch_size,
+        profile_steps: if args.profile { PROFILE_STEPS } else { 0 },
     })?;
     let matmul = match &args.matmul {
         Some(squares) => {

@@ -21,6 +21,7 @@ pub mod element;
 pub mod error;
 pub mod matrix;
 pub mod ops;
+pub mod profile;
 pub mod rng;
 
 pub use element::Element;
@@ -31,6 +32,7 @@ pub use ops::data::Noise;
 pub use ops::loss::{Loss, Reconstruction, Reduction};
 pub use ops::optim::{AdamStep, SgdStep};
 pub use ops::*;
+pub use profile::{KernelTime, Profile, ProfileClock};
 pub use rng::Rng;
 
 /// Declares [`Backend`] as the sum of the op families, with the blanket impl that makes every

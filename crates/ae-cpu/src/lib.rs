@@ -23,8 +23,11 @@ mod ops;
 
 use ae_backend::ops::tensor::check_write;
 use ae_backend::ops::TensorOps;
+use ae_backend::profile::WallProfiler;
+use ae_backend::Profile;
 use ae_backend::{Element, Error, Matrix, Result};
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 /// A row-major `[rows, cols]` tensor in host memory.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,13 +53,18 @@ impl CpuElement for f64 {}
 #[derive(Clone, Debug, Default)]
 pub struct CpuBackend<T: CpuElement = f32> {
     _elem: PhantomData<T>,
+    /// Times each op while profiling ([`TensorOps::start_profile`]); shared by clones.
+    profiler: Arc<WallProfiler>,
 }
 
 impl<T: CpuElement> CpuBackend<T> {
     /// A backend on rayon's global thread pool (size it with `RAYON_NUM_THREADS` or
     /// `rayon::ThreadPoolBuilder::build_global`).
     pub fn new() -> Self {
-        CpuBackend { _elem: PhantomData }
+        CpuBackend {
+            _elem: PhantomData,
+            profiler: Arc::default(),
+        }
     }
 
     fn tensor(rows: usize, cols: usize, data: Vec<T>) -> Result<CpuTensor<T>> {
@@ -131,5 +139,14 @@ impl<T: CpuElement> TensorOps for CpuBackend<T> {
 
     fn sync(&self) -> Result<()> {
         Ok(())
+    }
+
+    fn start_profile(&self) -> Result<bool> {
+        self.profiler.start();
+        Ok(true)
+    }
+
+    fn finish_profile(&self) -> Result<Option<Profile>> {
+        Ok(self.profiler.finish())
     }
 }

@@ -54,6 +54,9 @@ pub struct AdapterChoice {
     pub tuning: Tuning,
     /// The tuning cache's directory (default: the tuner's `cache_dir`).
     pub cache_dir: Option<std::path::PathBuf>,
+    /// Do not open the device with timestamp queries even where the adapter has them: the
+    /// tuner and the profile fall back to wall time (for a driver whose timestamps are wrong).
+    pub no_timestamps: bool,
 }
 
 pub(crate) fn instance() -> wgpu::Instance {

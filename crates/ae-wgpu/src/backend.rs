@@ -10,6 +10,7 @@
 use crate::adapter::{self, AdapterChoice, AdapterReport};
 use crate::kernels::{Kernel, KernelParams, Pipeline, Pipelines};
 use crate::params::FinishSumParams;
+use crate::profile::Profiling;
 use crate::tune::MatmulState;
 use ae_backend::ops::tensor::check_write;
 use ae_backend::ops::TensorOps;
@@ -123,6 +124,8 @@ pub struct WgpuBackend {
     failure: Arc<Mutex<Option<String>>>,
     /// Dispatches recorded per kernel, in [`Kernel::ALL`] order.
     dispatched: Vec<std::sync::atomic::AtomicU64>,
+    /// The profile being taken, between `start_profile` and `finish_profile`.
+    pub(crate) profiling: Mutex<Option<Profiling>>,
 }
 
 fn storage_usage() -> wgpu::BufferUsages {
@@ -137,7 +140,10 @@ impl WgpuBackend {
         let report = adapter::report(&adapter);
         let limits = adapter.limits();
         // Timestamp queries time the matmul variants for the autotuner (tune.rs).
-        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let features = match choice.no_timestamps {
+            true => wgpu::Features::empty(),
+            false => adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
+        };
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("ae"),
             required_limits: limits.clone(),
@@ -190,6 +196,7 @@ impl WgpuBackend {
             dispatched: Kernel::ALL.iter().map(|_| Default::default()).collect(),
             partials: Mutex::new(partials),
             failure,
+            profiling: Mutex::default(),
         };
         backend.sync()?;
         Ok(backend)
@@ -273,9 +280,10 @@ impl WgpuBackend {
         })
     }
 
-    /// Submits the pending work (after writing the arenas it reads).
+    /// Submits the pending work (after writing the arenas it reads); when profiling with
+    /// timestamps, waits for it and reads its passes' times.
     fn flush(&self, pending: &mut Pending) {
-        let Some(encoder) = pending.encoder.take() else {
+        let Some(mut encoder) = pending.encoder.take() else {
             return;
         };
         if !pending.uniforms.is_empty() {
@@ -287,9 +295,35 @@ impl WgpuBackend {
             self.queue
                 .write_buffer(&arena, 0, bytemuck::cast_slice(&pending.indices));
         }
+        let profiled = self.resolve_profiled(&mut encoder);
         self.queue.submit([encoder.finish()]);
         pending.uniforms.clear();
         pending.indices.clear();
+        if let Some(kernels) = profiled {
+            self.read_profiled(kernels);
+        }
+    }
+
+    /// When profiling by the wall clock: submits the pending work and waits for it, returning
+    /// the time then (`None` when not profiling so).
+    fn wall_mark(&self, pending: &mut Pending) -> Option<std::time::Instant> {
+        let by_wall = self
+            .profiling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(Profiling::by_wall);
+        if !by_wall {
+            return None;
+        }
+        self.flush(pending);
+        if let Err(e) = self.device.poll(wgpu::PollType::wait_indefinitely()) {
+            let mut profiling = self.profiling.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = profiling.as_mut() {
+                p.fail(format!("waiting for the device: {e}"));
+            }
+        }
+        Some(std::time::Instant::now())
     }
 
     /// The grid of a 1-D launch over `len` threads.
@@ -341,7 +375,13 @@ impl WgpuBackend {
             "{kernel:?}: one buffer per binding"
         );
         let mut pending = self.pending.lock().expect("pending lock");
-        if pending.uniforms.len() as u64 >= SLOT * SLOTS {
+        let profile_full = self
+            .profiling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(Profiling::full);
+        if pending.uniforms.len() as u64 >= SLOT * SLOTS || profile_full {
             self.flush(&mut pending);
         }
         // Index runs first: growing the arena flushes, which must not drop this dispatch's slot.
@@ -388,14 +428,29 @@ impl WgpuBackend {
             layout: &pipeline.layout,
             entries: &entries,
         });
-        let encoder = self.encoder(&mut pending);
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: None,
-            timestamp_writes: None,
-        });
-        pass.set_pipeline(&pipeline.pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(groups.0, groups.1, groups.2);
+        let started = self.wall_mark(&mut pending);
+        {
+            let mut profiling = self.profiling.lock().unwrap_or_else(|p| p.into_inner());
+            let timestamp_writes = profiling
+                .as_mut()
+                .and_then(|p| p.next_pass(kernel.entry_point()));
+            let encoder = self.encoder(&mut pending);
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes,
+            });
+            pass.set_pipeline(&pipeline.pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(groups.0, groups.1, groups.2);
+        }
+        if let Some(start) = started {
+            self.wall_mark(&mut pending);
+            let seconds = start.elapsed().as_secs_f64();
+            let mut profiling = self.profiling.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = profiling.as_mut() {
+                p.add_wall(kernel.entry_point(), seconds);
+            }
+        }
     }
 
     /// Copies `rows` into the pending index arena at the storage offset alignment; returns the
@@ -569,6 +624,14 @@ impl TensorOps for WgpuBackend {
                 )
             })
             .collect()
+    }
+
+    fn start_profile(&self) -> Result<bool> {
+        self.begin_profile()
+    }
+
+    fn finish_profile(&self) -> Result<Option<ae_backend::Profile>> {
+        self.end_profile()
     }
 
     fn sync(&self) -> Result<()> {

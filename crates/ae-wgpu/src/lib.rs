@@ -23,6 +23,7 @@ mod backend;
 pub mod kernels;
 mod ops;
 pub mod params;
+mod profile;
 mod reflect;
 mod timing;
 pub mod tune;

@@ -5,6 +5,7 @@
 use crate::backend::WgpuBackend;
 use crate::kernels::{Kernel, Pipeline};
 use crate::params::MatmulParams;
+use crate::profile::TimestampBuffers;
 use crate::tune::{MatmulState, TuneResult};
 use crate::variants::{MatmulVariant, ShapeClass};
 use ae_backend::{Error, Result};
@@ -262,31 +263,19 @@ impl WgpuBackend {
         &self,
         record: impl Fn(&wgpu::QuerySet) -> wgpu::CommandEncoder,
     ) -> Result<Vec<f64>> {
-        let count = 2 * REPS;
-        let queries = self.device.create_query_set(&wgpu::QuerySetDescriptor {
-            label: Some("tuning"),
-            ty: wgpu::QueryType::Timestamp,
-            count,
-        });
-        let bytes = count as u64 * 8;
-        let resolve = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("timestamps"),
-            size: bytes,
-            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("timestamps readback"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut encoder = record(&queries);
-        encoder.resolve_query_set(&queries, 0..count, &resolve, 0);
-        encoder.copy_buffer_to_buffer(&resolve, 0, &staging, 0, bytes);
+        let buffers = TimestampBuffers::new(&self.device, REPS);
+        let mut encoder = record(&buffers.set);
+        buffers.resolve(&mut encoder, REPS);
         self.submit_and_wait(encoder)?;
+        self.pass_seconds(&buffers.staging, REPS as usize)
+    }
+
+    /// The seconds of each of `passes` passes whose resolved timestamp pairs a submitted copy
+    /// is writing into `staging` (waits for it).
+    pub(crate) fn pass_seconds(&self, staging: &wgpu::Buffer, passes: usize) -> Result<Vec<f64>> {
+        let bytes = passes as u64 * 16;
         let (tx, rx) = std::sync::mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+        staging.map_async(wgpu::MapMode::Read, ..bytes, move |r| {
             let _ = tx.send(r);
         });
         self.device
@@ -297,7 +286,7 @@ impl WgpuBackend {
             .map_err(|e| Error::Backend(format!("reading timestamps: {e}")))?;
         let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(
             &staging
-                .get_mapped_range(..)
+                .get_mapped_range(..bytes)
                 .map_err(|e| Error::Backend(format!("reading timestamps: {e}")))?,
         );
         staging.unmap();

@@ -40,6 +40,19 @@ pub trait TensorOps: Send + Sync {
     fn dispatch_counts(&self) -> Vec<(&'static str, u64)> {
         Vec::new()
     }
+
+    /// Waits for queued work, then times every kernel until [`Self::finish_profile`]
+    /// (`ae bench --profile`); false where the backend cannot. Profiling may slow the work it
+    /// times (a GPU waits for each submission's timestamps).
+    fn start_profile(&self) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// Waits for queued work, stops timing and returns each kernel's totals since
+    /// [`Self::start_profile`] (`None` when it was not profiling).
+    fn finish_profile(&self) -> Result<Option<crate::Profile>> {
+        Ok(None)
+    }
 }
 
 /// The error [`TensorOps::write`] gives when `m` is not of the tensor's `shape`.

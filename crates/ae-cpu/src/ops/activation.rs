@@ -7,6 +7,7 @@ use ae_backend::Activation;
 
 impl<T: CpuElement> ActivationOps for CpuBackend<T> {
     fn activation(&self, act: Activation, z: &CpuTensor<T>, a: &mut CpuTensor<T>) {
+        let _timed = self.profiler.time("activation", 0.0);
         same_shape(z, a, "activation");
         macro_rules! apply {
             ($($variant:ident),*) => {
@@ -27,6 +28,7 @@ impl<T: CpuElement> ActivationOps for CpuBackend<T> {
         bias: &CpuTensor<T>,
         a: &mut CpuTensor<T>,
     ) {
+        let _timed = self.profiler.time("bias_activation", 0.0);
         same_shape(z, a, "bias_activation");
         debug_assert_eq!(bias.data.len(), z.cols, "bias_activation bias width");
         macro_rules! apply {
@@ -52,6 +54,7 @@ impl<T: CpuElement> ActivationOps for CpuBackend<T> {
         grad: &mut CpuTensor<T>,
         db: &mut CpuTensor<T>,
     ) {
+        let _timed = self.profiler.time("activation_bias_backward", 0.0);
         // The elementwise part runs in parallel; the column sums keep bias_grad's row order.
         self.activation_backward(act, z, a, grad);
         self.bias_grad(grad, db);
@@ -64,6 +67,7 @@ impl<T: CpuElement> ActivationOps for CpuBackend<T> {
         a: &CpuTensor<T>,
         grad: &mut CpuTensor<T>,
     ) {
+        let _timed = self.profiler.time("activation_backward", 0.0);
         same_shape(z, grad, "activation_backward");
         same_shape(a, grad, "activation_backward");
         macro_rules! apply {

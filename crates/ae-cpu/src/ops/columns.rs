@@ -8,6 +8,7 @@ use ae_backend::Element;
 
 impl<T: CpuElement> ColumnOps for CpuBackend<T> {
     fn normalize_columns(&self, w: &mut CpuTensor<T>) {
+        let _timed = self.profiler.time("normalize_columns", 0.0);
         let (rows, cols) = (w.rows, w.cols);
         for j in 0..cols {
             let sq = column_squared_norm(w, j);
@@ -19,6 +20,7 @@ impl<T: CpuElement> ColumnOps for CpuBackend<T> {
     }
 
     fn remove_parallel_component(&self, w: &CpuTensor<T>, grad: &mut CpuTensor<T>) {
+        let _timed = self.profiler.time("remove_parallel_component", 0.0);
         same_shape(w, grad, "remove_parallel_component");
         let (rows, cols) = (w.rows, w.cols);
         for j in 0..cols {
@@ -36,6 +38,7 @@ impl<T: CpuElement> ColumnOps for CpuBackend<T> {
     }
 
     fn column_norms(&self, w: &CpuTensor<T>, out: &mut CpuTensor<T>) {
+        let _timed = self.profiler.time("column_norms", 0.0);
         debug_assert_eq!((out.rows, out.cols), (1, w.cols), "column_norms");
         for (j, o) in out.data.iter_mut().enumerate() {
             *o = column_squared_norm(w, j).sqrt();
@@ -50,6 +53,7 @@ impl<T: CpuElement> ColumnOps for CpuBackend<T> {
         tanh_scale: f32,
         grad: &mut CpuTensor<T>,
     ) {
+        let _timed = self.profiler.time("l1_decoder_norm_backward", 0.0);
         same_shape(w, grad, "l1_decoder_norm_backward");
         debug_assert_eq!(h.cols, w.cols, "l1_decoder_norm_backward");
         let (rows, cols) = (w.rows, w.cols);

@@ -6,6 +6,7 @@ use ae_backend::ops::data::{DataOps, Noise};
 
 impl<T: CpuElement> DataOps for CpuBackend<T> {
     fn gather_rows(&self, src: &CpuTensor<T>, rows: &[u32], dst: &mut CpuTensor<T>) {
+        let _timed = self.profiler.time("gather_rows", 0.0);
         debug_assert_eq!(dst.rows, rows.len(), "gather_rows count");
         debug_assert_eq!(dst.cols, src.cols, "gather_rows width");
         let cols = src.cols;
@@ -16,6 +17,7 @@ impl<T: CpuElement> DataOps for CpuBackend<T> {
     }
 
     fn corrupt(&self, noise: Noise, seed: u32, x: &CpuTensor<T>, out: &mut CpuTensor<T>) {
+        let _timed = self.profiler.time("corrupt", 0.0);
         same_shape(x, out, "corrupt");
         for (i, (o, &v)) in out.data.iter_mut().zip(&x.data).enumerate() {
             *o = T::from_f32(noise.apply(seed, i as u32, v.to_f32()));

@@ -15,10 +15,16 @@ impl<T: CpuElement> LinearOps for CpuBackend<T> {
         beta: f32,
         c: &mut CpuTensor<T>,
     ) {
+        // 2 m n k operations: c is [m, n], k is op(a)'s width.
+        let k = if trans_a { a.rows } else { a.cols };
+        let _timed = self
+            .profiler
+            .time("matmul", 2.0 * (c.rows * c.cols * k) as f64);
         gemm::matmul(a, trans_a, b, trans_b, alpha, beta, c);
     }
 
     fn add_bias(&self, x: &mut CpuTensor<T>, bias: &CpuTensor<T>) {
+        let _timed = self.profiler.time("add_bias", 0.0);
         debug_assert_eq!(bias.data.len(), x.cols, "add_bias width");
         loops::for_rows(
             &mut x.data,
@@ -33,6 +39,7 @@ impl<T: CpuElement> LinearOps for CpuBackend<T> {
     }
 
     fn bias_grad(&self, dy: &CpuTensor<T>, db: &mut CpuTensor<T>) {
+        let _timed = self.profiler.time("bias_grad", 0.0);
         debug_assert_eq!(db.data.len(), dy.cols, "bias_grad width");
         db.data.fill(T::ZERO);
         for row in dy.data.chunks_exact(dy.cols) {

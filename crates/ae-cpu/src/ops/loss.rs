@@ -16,6 +16,7 @@ impl<T: CpuElement> LossOps for CpuBackend<T> {
         acc: &mut CpuTensor<T>,
         grad: Option<&mut CpuTensor<T>>,
     ) {
+        let _timed = self.profiler.time("loss", 0.0);
         same_shape(input, target, "loss");
         let n = input.data.len().max(1);
         let inv_n = T::from_f64(weight as f64 / n as f64);

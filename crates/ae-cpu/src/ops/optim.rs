@@ -12,6 +12,7 @@ impl<T: CpuElement> OptimOps for CpuBackend<T> {
         grad: &CpuTensor<T>,
         velocity: &mut CpuTensor<T>,
     ) {
+        let _timed = self.profiler.time("sgd_step", 0.0);
         let (lr, momentum) = (T::from_f32(step.lr), T::from_f32(step.momentum));
         loops::update_pair(
             &mut param.data,
@@ -30,6 +31,7 @@ impl<T: CpuElement> OptimOps for CpuBackend<T> {
         m: &mut CpuTensor<T>,
         v: &mut CpuTensor<T>,
     ) {
+        let _timed = self.profiler.time("adam_step", 0.0);
         let c = step.coefficients::<T>();
         loops::update_triple(
             &mut param.data,

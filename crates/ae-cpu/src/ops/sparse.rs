@@ -39,6 +39,7 @@ fn rows_per_task(rows: usize) -> usize {
 
 impl<T: CpuElement> SparseOps for CpuBackend<T> {
     fn active_columns(&self, mask: &CpuTensor<T>, idx: &mut CpuTensor<T>) {
+        let _timed = self.profiler.time("active_columns", 0.0);
         debug_assert_eq!(mask.rows, idx.rows, "active_columns rows");
         let (n, k) = (mask.cols, idx.cols);
         let none = T::from_f64(n as f64);
@@ -63,6 +64,7 @@ impl<T: CpuElement> SparseOps for CpuBackend<T> {
         w_t: bool,
         out: &mut CpuTensor<T>,
     ) {
+        let _timed = self.profiler.time("sparse_matmul", 0.0);
         let (n, k, m) = (s.cols, idx.cols, out.cols);
         debug_assert_eq!(
             (w.rows * w.cols, out.rows),
@@ -114,6 +116,7 @@ impl<T: CpuElement> SparseOps for CpuBackend<T> {
         w_t: bool,
         grad: &mut CpuTensor<T>,
     ) {
+        let _timed = self.profiler.time("sparse_input_grad", 0.0);
         let (n, k, m) = (grad.cols, idx.cols, dy.cols);
         debug_assert_eq!(
             (w.rows * w.cols, grad.rows),
@@ -168,6 +171,7 @@ impl<T: CpuElement> SparseOps for CpuBackend<T> {
         dw: &mut CpuTensor<T>,
         dw_t: bool,
     ) {
+        let _timed = self.profiler.time("sparse_weight_grad", 0.0);
         let (n, k, m) = (s.cols, idx.cols, y.cols);
         debug_assert_eq!(
             (dw.rows * dw.cols, s.rows),

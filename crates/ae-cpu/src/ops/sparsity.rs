@@ -15,6 +15,7 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
         acc: &mut CpuTensor<T>,
         grad: &mut CpuTensor<T>,
     ) {
+        let _timed = self.profiler.time("l1_penalty", 0.0);
         same_shape(h, grad, "l1_penalty");
         let cols = h.cols;
         let step = T::from_f64(lambda as f64 / h.rows.max(1) as f64);
@@ -50,6 +51,7 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
         grad: &mut CpuTensor<T>,
         mean_out: &mut CpuTensor<T>,
     ) {
+        let _timed = self.profiler.time("kl_sparsity", 0.0);
         same_shape(h, grad, "kl_sparsity");
         debug_assert_eq!(mean_out.data.len(), h.cols, "kl_sparsity means width");
         let cols = h.cols;
@@ -75,6 +77,7 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
     }
 
     fn topk(&self, z: &CpuTensor<T>, k: usize, out: &mut CpuTensor<T>, mask: &mut CpuTensor<T>) {
+        let _timed = self.profiler.time("topk", 0.0);
         same_shape(z, out, "topk");
         same_shape(z, mask, "topk");
         topk_runs(&z.data, z.cols, k, &mut out.data, &mut mask.data);
@@ -87,6 +90,7 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
         out: &mut CpuTensor<T>,
         mask: &mut CpuTensor<T>,
     ) {
+        let _timed = self.profiler.time("batch_topk", 0.0);
         same_shape(z, out, "batch_topk");
         same_shape(z, mask, "batch_topk");
         let len = z.data.len();
@@ -100,6 +104,7 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
         out: &mut CpuTensor<T>,
         mask: &mut CpuTensor<T>,
     ) {
+        let _timed = self.profiler.time("jump_relu", 0.0);
         same_shape(z, out, "jump_relu");
         same_shape(z, mask, "jump_relu");
         debug_assert_eq!(theta.data.len(), z.cols, "jump_relu threshold width");
@@ -129,6 +134,7 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
         log_theta_grad: &mut CpuTensor<T>,
         acc: &mut CpuTensor<T>,
     ) {
+        let _timed = self.profiler.time("jump_relu_backward", 0.0);
         same_shape(z, grad, "jump_relu_backward");
         debug_assert_eq!(
             theta.data.len(),
@@ -163,6 +169,7 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
     }
 
     fn track_dead(&self, code: &CpuTensor<T>, since: &mut CpuTensor<T>) {
+        let _timed = self.profiler.time("track_dead", 0.0);
         debug_assert_eq!((since.rows, since.cols), (1, code.cols), "track_dead");
         let rows = T::from_f64(code.rows as f64);
         let threshold = T::from_f64(sparsity::ACTIVE_THRESHOLD as f64);
@@ -185,6 +192,7 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
         window: f32,
         out: &mut CpuTensor<T>,
     ) {
+        let _timed = self.profiler.time("mask_dead", 0.0);
         same_shape(z, out, "mask_dead");
         debug_assert_eq!((since.rows, since.cols), (1, z.cols), "mask_dead");
         if z.cols == 0 {

@@ -33,6 +33,7 @@ impl WgpuBackend {
         if m == 0 || n == 0 {
             return;
         }
+        self.profile_flops(Kernel::Matmul.entry_point(), 2.0 * (m * n * k) as f64);
         let p = MatmulParams {
             m: m as u32,
             n: n as u32,

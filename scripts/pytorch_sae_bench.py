@@ -24,8 +24,14 @@ p.add_argument("--k", type=int, default=32)
 p.add_argument("--epochs", type=int, default=3)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--batch-size", type=int, default=256)
+p.add_argument("--device", default="cpu", help="cpu, or cuda (fp32 with TF32 off, synchronised per epoch)")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
+dev = torch.device(a.device)
+if dev.type == "cuda":
+    # Plain fp32, as ae computes: no TF32 tensor-core products.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
 torch.manual_seed(0)
 
 x = torch.from_numpy(np.load(a.data).astype(np.float32))
@@ -48,21 +54,24 @@ class TopKSAE(nn.Module):
         return self.decoder(code)
 
 
-model = TopKSAE(d, a.latents, a.k)
+x = x.to(dev)
+model = TopKSAE(d, a.latents, a.k).to(dev)
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 rates = []
 for epoch in range(a.epochs):
     t0 = time.perf_counter()
-    perm = torch.randperm(x.shape[0])
+    perm = torch.randperm(x.shape[0], device=dev)
     for s in range(0, x.shape[0], a.batch_size):
         xb = x[perm[s : s + a.batch_size]]
         loss = ((model(xb) - xb) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     rates.append(x.shape[0] / (time.perf_counter() - t0))
 print(json.dumps({
-    "backend": f"pytorch {torch.__version__} ({a.threads} threads)",
+    "backend": f"pytorch {torch.__version__} " + (f"({torch.cuda.get_device_name(dev)}, fp32, TF32 off)" if dev.type == "cuda" else f"({a.threads} threads)"),
     "model": f"{d}-{a.latents} TopK({a.k}), pre-encoder bias, batch {a.batch_size}",
     "samples_per_sec": statistics.median(rates[1:]) if len(rates) > 1 else rates[0],
     "epochs_samples_per_sec": rates,

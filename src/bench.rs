@@ -3,7 +3,7 @@
 
 mod profile;
 
-pub use profile::{fp32_peak, KernelRow, StepProfile, FP32_PEAKS};
+pub use profile::{fp32_peak, KernelRow, ProfileWindow, StepProfile, FP32_PEAKS};
 
 use crate::Job;
 use ae_core::trainer::{self, TrainEvent};
@@ -117,11 +117,10 @@ impl Job for ThroughputBench {
         };
         // The dispatches of one steady step: from the end of the first epoch's second step to
         // the end of its third (the first of a run allocates; all full batches do the same work).
-        // The profile starts at the same place and runs `profile_steps` steps, all in the
-        // warm-up epoch, so that the timed epochs run unprofiled.
+        // The profile starts at the same place, in the warm-up epoch, so that the timed epochs
+        // run unprofiled.
         let (mut before, mut per_step) = (None, None);
-        // `profiling`: the step it ends at and the steps it spans.
-        let (mut profiling, mut profile) = (None, None);
+        let mut window = ProfileWindow::new(self.profile_steps);
         let report = trainer::train(
             backend,
             &mut model,
@@ -142,17 +141,7 @@ impl Job for ThroughputBench {
                         (3, true, Some(b)) => per_step = Some(Dispatches::between(&b, &counts)),
                         _ => {}
                     }
-                    // Full batches only: the last step may be a partial one.
-                    let steps = self.profile_steps.min(steps_per_epoch.saturating_sub(3));
-                    if step == 2 && steps > 0 && backend.start_profile()? {
-                        profiling = Some((step + steps, steps));
-                    }
-                    if let Some((_, steps)) = profiling.filter(|&(end, _)| end == step) {
-                        profile = backend
-                            .finish_profile()?
-                            .map(|p| StepProfile::new(p, steps, &backend.name()));
-                        profiling = None;
-                    }
+                    window.on_step(backend, 1, step, steps_per_epoch)?;
                 }
                 Ok(())
             },
@@ -177,7 +166,7 @@ impl Job for ThroughputBench {
             rows: self.data.rows,
             batch_size: self.batch_size,
             dispatches_per_step: per_step.filter(|d| d.total > 0),
-            profile,
+            profile: window.take(),
         })
     }
 }

@@ -214,3 +214,64 @@ fn bench_profiles_the_ops_of_a_cpu_training_step() {
     ]);
     assert_clean_error(&out, &["--profile", "4 steps", "512 rows"]);
 }
+
+/// `ae train --profile` profiles the model it trains (here a TopK SAE on the CPU, whose
+/// decoder runs through the sparse kernels), and prints the table without --json.
+#[test]
+fn train_profiles_the_model_it_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.csv");
+    common::write_csv(&data, 600, 16);
+    let model = dir.path().join("m");
+    let args = |json: bool| {
+        let mut a = vec![
+            "train",
+            data.to_str().unwrap(),
+            "--out",
+            model.to_str().unwrap(),
+            "--layers",
+            "16,256",
+            "--sparsity",
+            "topk:4",
+            "--code-products",
+            "sparse",
+            "--output",
+            "identity",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--val-split",
+            "0",
+            "--backend",
+            "cpu",
+            "--profile",
+        ];
+        if json {
+            a.push("--json");
+        }
+        ae(&a)
+    };
+    let out = args(true);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let p = json(&out)["profile"].clone();
+    // 600 rows at batch 64: ten steps, steps 3 to 9 profiled.
+    assert_eq!(
+        (p["clock"].as_str(), p["steps"].as_u64()),
+        (Some("wall"), Some(7)),
+        "{p}"
+    );
+    assert_eq!(
+        row(&p, "sparse_matmul")["calls_per_step"],
+        1.0,
+        "the decoder: {p}"
+    );
+    assert_eq!(row(&p, "topk")["calls_per_step"], 1.0, "{p}");
+    let text = args(false);
+    assert!(text.status.success(), "{}", stderr(&text));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("profile of 7 steps") && text.contains("sparse_matmul"),
+        "{text}"
+    );
+}

@@ -148,6 +148,7 @@ fn every_command_prints_its_keys() {
         ("report", StringOrNull),
         ("output_activation", String),
         ("output_reason", StringOrNull),
+        ("profile", ObjectOrNull),
     ];
     assert_exact("train", &v, &train_keys);
     assert!(v["final_val_loss"].is_number() && v["anomaly_threshold"].is_number());

@@ -2,6 +2,57 @@
 //! device is known, the fraction of its fp32 peak.
 
 use ae_core::backend::{KernelTime, Profile, ProfileClock};
+use ae_core::{Backend, Result};
+
+/// Profiles up to `steps` full steps of a run's first epoch, from the end of its second step
+/// (the first steps allocate and build pipelines; the last may be a partial batch). Feed it
+/// every `TrainEvent::Step`; [`Self::profile`] holds the result once the window closes.
+pub struct ProfileWindow {
+    steps: usize,
+    /// While profiling: the step it ends at and the steps it spans.
+    open: Option<(usize, usize)>,
+    profile: Option<StepProfile>,
+}
+
+impl ProfileWindow {
+    /// A window of at most `steps` steps (0: never opens).
+    pub fn new(steps: usize) -> ProfileWindow {
+        ProfileWindow {
+            steps,
+            open: None,
+            profile: None,
+        }
+    }
+
+    /// Step `step` (1-based) of epoch `epoch` of `steps_per_epoch` ended on `backend`.
+    pub fn on_step<B: Backend>(
+        &mut self,
+        backend: &B,
+        epoch: usize,
+        step: usize,
+        steps_per_epoch: usize,
+    ) -> Result<()> {
+        if epoch != 1 {
+            return Ok(());
+        }
+        let steps = self.steps.min(steps_per_epoch.saturating_sub(3));
+        if step == 2 && steps > 0 && backend.start_profile()? {
+            self.open = Some((step + steps, steps));
+        }
+        if let Some((_, steps)) = self.open.filter(|&(end, _)| end == step) {
+            self.open = None;
+            self.profile = backend
+                .finish_profile()?
+                .map(|p| StepProfile::new(p, steps, &backend.name()));
+        }
+        Ok(())
+    }
+
+    /// The profile, once taken.
+    pub fn take(&mut self) -> Option<StepProfile> {
+        self.profile.take()
+    }
+}
 
 /// Known fp32 (non-tensor-core) peaks, TFLOP/s, by a name fragment of the adapter (matched
 /// case-insensitively, first match wins; more specific names first).

@@ -34,7 +34,7 @@ pub struct BenchArgs {
     pub profile: bool,
 }
 
-/// Full steps `--profile` times.
+/// Full steps `--profile` times (as `ae train --profile`).
 const PROFILE_STEPS: usize = 20;
 
 /// What `ae bench` prints: one entry per backend.

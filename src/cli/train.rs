@@ -3,6 +3,7 @@
 use super::progress::TrainProgress;
 use super::train_args::*;
 use super::{open_device, print_result, GlobalArgs};
+use ae::bench::{ProfileWindow, StepProfile};
 use ae::workflow::{self, PreBiasInit, TrainSettings};
 use ae::{Job, Result};
 use ae_core::data::RowSource;
@@ -10,6 +11,9 @@ use ae_core::{Backend, EpochMetrics, SparsitySpec};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Full steps `--profile` times.
+const PROFILE_STEPS: usize = 20;
 
 struct TrainJob<'a> {
     args: &'a TrainArgs,
@@ -54,6 +58,9 @@ pub struct TrainOutput {
     /// Units re-initialised over the whole run (with `--resample-dead`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resampled: Option<usize>,
+    /// With `--profile`: each kernel's time per step (null without, or with fewer than 4
+    /// steps per epoch).
+    pub profile: Option<StepProfile>,
 }
 
 /// The penalty and code metrics of an epoch, copied from its [`EpochMetrics`] (all but the
@@ -121,6 +128,9 @@ impl fmt::Display for TrainOutput {
         if let Some(p) = &self.report {
             write!(f, "\nreport: {}", p.display())?;
         }
+        if let Some(p) = &self.profile {
+            write!(f, "\n{p}")?;
+        }
         Ok(())
     }
 }
@@ -135,6 +145,7 @@ impl Job for TrainJob<'_> {
             self.settings.val_split,
             self.json,
         );
+        let mut window = ProfileWindow::new(if self.args.profile { PROFILE_STEPS } else { 0 });
         let trained = workflow::train_source_from(
             backend,
             self.data.as_ref(),
@@ -143,6 +154,14 @@ impl Job for TrainJob<'_> {
             Some(&self.args.out),
             &mut |e| {
                 progress.update(e);
+                if let ae_core::TrainEvent::Step {
+                    epoch,
+                    step,
+                    steps_per_epoch,
+                } = *e
+                {
+                    window.on_step(backend, epoch, step, steps_per_epoch)?;
+                }
                 match (e, interrupted()) {
                     (ae_core::TrainEvent::Step { epoch, step, .. }, true) => Err(
                         ae::Error::Interrupted(format!("epoch {epoch}, step {step}")),
@@ -193,6 +212,7 @@ impl Job for TrainJob<'_> {
             report,
             code,
             resampled,
+            profile: window.take(),
         })
     }
 }

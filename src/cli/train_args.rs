@@ -178,6 +178,10 @@ pub struct TrainArgs {
     /// Stop after this many epochs without a better validation loss (and keep the best).
     #[arg(long)]
     pub patience: Option<usize>,
+    /// Time each kernel (wgpu) or op (cpu) over up to 20 full steps of the first epoch and
+    /// print the table (as `ae bench --profile`; those steps run slower while timed).
+    #[arg(long)]
+    pub profile: bool,
     /// A budget in steps: stop after this many, mid-epoch if need be (for data sets counted in
     /// tokens rather than epochs; --epochs still caps it).
     #[arg(long, conflicts_with = "max_rows")]

@@ -56,10 +56,10 @@ nv_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 quick=${GPU_BENCH_QUICK:-}
 if [ -n "$quick" ]; then
   squares=256; sae_rows=1024; sae_batch=256; sae_latents=1024; mlp_rows=1280; epochs=2
-  test_limit=900
+  test_limit=900; tune_layers=64,32; tune_batch=64
 else
   squares=1024,4096; sae_rows=131072; sae_batch=4096; sae_latents=16384; mlp_rows=8000; epochs=4
-  test_limit=150
+  test_limit=150; tune_layers=784,512,128,32; tune_batch=256
 fi
 python=$(command -v python3 || true)
 has_cuda=no
@@ -70,13 +70,14 @@ md="$out/gpu-bench.md"
 status=0
 # step NAME LIMIT COMMAND...: runs it with a time limit, its output in $out/NAME.log.
 step() {
-  local name=$1 limit=$2; shift 2
+  local name=$1 limit=$2 rc=0; shift 2
   echo "== $name (limit ${limit}s)" >&2
-  if timeout "$limit" "$@" >"$out/$name.log" 2>&1; then return 0; fi
-  local rc=$?
-  echo "   $name failed (exit $rc); see $name.log" >&2
-  status=1
-  return $rc
+  timeout "$limit" "$@" >"$out/$name.log" 2>&1 || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "   $name failed (exit $rc$([ "$rc" -eq 124 ] && echo ': time limit')); see $name.log" >&2
+    status=1
+  fi
+  return "$rc"
 }
 
 {
@@ -98,11 +99,11 @@ for t in gpu_vs_cpu cross_backend; do
   printf -- '- %s: %s (%s)\n' "$t" "$r" "$(grep -E '^test result' "$out/$t.log" | tail -1)" >>"$md"
 done
 
-step tune-mlp 90 "$ae" tune --backend wgpu --layers 784,512,128,32 --batch-size 256 --json ||
-  true
-cp "$out/tune-mlp.log" "$out/tune-mlp.json" 2>/dev/null || true
-step tune-sae 90 "$ae" tune --backend wgpu --layers "768,$sae_latents" --batch-size "$sae_batch" \
+step tune-mlp 90 "$ae" tune --backend wgpu --layers "$tune_layers" --batch-size "$tune_batch" \
   --json || true
+[ -n "$quick" ] ||
+  step tune-sae 90 "$ae" tune --backend wgpu --layers "768,$sae_latents" --batch-size "$sae_batch" \
+    --json || true
 
 step bench 150 "$ae" bench --backend all --epochs "$epochs" --rows "$mlp_rows" --profile \
   --matmul "$squares" --json || true

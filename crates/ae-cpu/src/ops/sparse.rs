@@ -31,10 +31,116 @@ fn active_pairs<T: CpuElement>(s: &CpuTensor<T>, idx: &CpuTensor<T>) -> Vec<(usi
     pairs
 }
 
+/// The distinct active columns of a batch and, for a weight stored `[m, n]` (one row per output),
+/// those columns of it gathered into rows: one `m`-wide row per active column, as a weight
+/// stored `[n, m]` has them. A product over the active columns then reads contiguous rows
+/// instead of `k` scattered elements of each of `m` rows.
+struct ActiveRows<T> {
+    /// The active columns, ascending.
+    cols: Vec<usize>,
+    /// `slot[j]`: the place of column `j` in `cols` (unused for inactive columns).
+    slot: Vec<u32>,
+    /// `[cols.len(), m]`: `rows[s * m + o] = w[o, cols[s]]` (empty when built without a weight).
+    rows: Vec<T>,
+}
+
+/// Rows of `w` transposed per tile: this many outputs at a time.
+const TILE: usize = 16;
+
+impl<T: CpuElement> ActiveRows<T> {
+    /// The distinct columns among `cols` below `n` (`n` itself pads an index list).
+    fn of(cols: impl Iterator<Item = usize>, n: usize) -> ActiveRows<T> {
+        let mut seen = vec![false; n];
+        for j in cols.filter(|&j| j < n) {
+            seen[j] = true;
+        }
+        let cols: Vec<usize> = (0..n).filter(|&j| seen[j]).collect();
+        let mut slot = vec![u32::MAX; n];
+        for (s, &j) in cols.iter().enumerate() {
+            slot[j] = s as u32;
+        }
+        ActiveRows {
+            cols,
+            slot,
+            rows: Vec::new(),
+        }
+    }
+
+    /// [`Self::of`] with those columns of `w` `[m, n]` gathered as rows.
+    fn gathered(cols: impl Iterator<Item = usize>, w: &[T], m: usize, n: usize) -> ActiveRows<T> {
+        let mut a = Self::of(cols, n);
+        let mut rows = vec![T::ZERO; a.cols.len() * m];
+        let per_task = rows_per_task(a.cols.len()).max(1);
+        rows.par_chunks_mut((per_task * m).max(1))
+            .zip(a.cols.par_chunks(per_task))
+            .for_each(|(block, cols)| {
+                // TILE outputs at a time: TILE rows of w are read along the ascending columns,
+                // and each gathered row is written a cache line at a time.
+                for o0 in (0..m).step_by(TILE) {
+                    let o1 = (o0 + TILE).min(m);
+                    for (r, &j) in cols.iter().enumerate() {
+                        let dst = &mut block[r * m + o0..r * m + o1];
+                        for (d, o) in dst.iter_mut().zip(o0..o1) {
+                            *d = w[o * n + j];
+                        }
+                    }
+                }
+            });
+        a.rows = rows;
+        a
+    }
+
+    /// The gathered row of active column `j`, `[m]`.
+    fn row(&self, j: usize, m: usize) -> &[T] {
+        let s = self.slot[j] as usize;
+        &self.rows[s * m..(s + 1) * m]
+    }
+}
+
 /// Rows per parallel task: the rows split evenly over rayon's threads (a weight is then read
 /// once per task).
 fn rows_per_task(rows: usize) -> usize {
     rows.div_ceil(rayon::current_num_threads().max(1)).max(1)
+}
+
+/// The columns an index list names, row after row (`n` padding included).
+fn index_columns<T: CpuElement>(idx: &CpuTensor<T>) -> impl Iterator<Item = usize> + '_ {
+    idx.data.iter().map(|j| j.to_f64() as usize)
+}
+
+/// `acc[key(j), :] += v * y[i, :]` for every pair `(j, v)` of sample `i` (`k` pairs a sample)
+/// whose `key` is some; `acc` `[keys, m]`, cleared first unless `accumulate`. Each task owns a
+/// range of keys, so the adds need no locks.
+fn scatter_add_rows<T: CpuElement>(
+    acc: &mut [T],
+    m: usize,
+    pairs: &[(usize, T)],
+    k: usize,
+    y: &[T],
+    accumulate: bool,
+    key: impl Fn(usize) -> Option<usize> + Sync,
+) {
+    let keys = acc.len() / m.max(1);
+    let per_task = rows_per_task(keys);
+    acc.par_chunks_mut((per_task * m).max(1))
+        .enumerate()
+        .for_each(|(b, block)| {
+            if !accumulate {
+                block.fill(T::ZERO);
+            }
+            let (lo, hi) = (b * per_task, b * per_task + block.len() / m.max(1));
+            for (i, row_pairs) in pairs.chunks_exact(k.max(1)).enumerate() {
+                let y_row = &y[i * m..(i + 1) * m];
+                for &(j, v) in row_pairs {
+                    let Some(r) = key(j).filter(|r| (lo..hi).contains(r)) else {
+                        continue;
+                    };
+                    for (g, &yv) in block[(r - lo) * m..(r - lo + 1) * m].iter_mut().zip(y_row) {
+                        *g += v * yv;
+                    }
+                }
+            }
+        });
 }
 
 impl<T: CpuElement> SparseOps for CpuBackend<T> {
@@ -72,6 +178,14 @@ impl<T: CpuElement> SparseOps for CpuBackend<T> {
             "sparse_matmul"
         );
         let pairs = active_pairs(s, idx);
+        // One weight row per code column: out_row += v * w[j, :], from w itself when it is
+        // stored [n, m], else from its active columns gathered as rows.
+        let gathered =
+            (!w_t).then(|| ActiveRows::gathered(pairs.iter().map(|p| p.0), &w.data, m, n));
+        let row_of = |j: usize| match &gathered {
+            Some(g) => g.row(j, m),
+            None => &w.data[j * m..(j + 1) * m],
+        };
         let block = rows_per_task(out.rows);
         out.data
             .par_chunks_mut((block * m).max(1))
@@ -81,27 +195,13 @@ impl<T: CpuElement> SparseOps for CpuBackend<T> {
                 out_block.fill(T::ZERO);
                 let rows = out_block.len() / m.max(1);
                 let pairs = &pairs[first * k..(first + rows) * k];
-                if w_t {
-                    // One weight row per code column: out_row += v * w[j, :].
-                    for (out_row, row_pairs) in out_block
-                        .chunks_exact_mut(m)
-                        .zip(pairs.chunks_exact(k.max(1)))
-                    {
-                        for &(j, v) in row_pairs.iter().filter(|p| p.0 < n) {
-                            for (o, &wv) in out_row.iter_mut().zip(&w.data[j * m..(j + 1) * m]) {
-                                *o += v * wv;
-                            }
-                        }
-                    }
-                } else {
-                    // One weight row per output: out[i, o] = sum_t v w[o, j].
-                    for (o, w_row) in w.data.chunks_exact(n.max(1)).enumerate() {
-                        for (r, row_pairs) in pairs.chunks_exact(k.max(1)).enumerate() {
-                            let mut acc = T::ZERO;
-                            for &(j, v) in row_pairs.iter().filter(|p| p.0 < n) {
-                                acc += v * w_row[j];
-                            }
-                            out_block[r * m + o] = acc;
+                for (out_row, row_pairs) in out_block
+                    .chunks_exact_mut(m)
+                    .zip(pairs.chunks_exact(k.max(1)))
+                {
+                    for &(j, v) in row_pairs.iter().filter(|p| p.0 < n) {
+                        for (o, &wv) in out_row.iter_mut().zip(row_of(j)) {
+                            *o += v * wv;
                         }
                     }
                 }
@@ -123,6 +223,13 @@ impl<T: CpuElement> SparseOps for CpuBackend<T> {
             (m * n, dy.rows),
             "sparse_input_grad"
         );
+        // grad[i, j] = dy[i, :] . w[:, j]: w's column j as a row, from w itself when it is
+        // stored [n, m], else gathered.
+        let gathered = (!w_t).then(|| ActiveRows::gathered(index_columns(idx), &w.data, m, n));
+        let row_of = |j: usize| match &gathered {
+            Some(g) => g.row(j, m),
+            None => &w.data[j * m..(j + 1) * m],
+        };
         let block = rows_per_task(grad.rows);
         grad.data
             .par_chunks_mut((block * n).max(1))
@@ -131,32 +238,15 @@ impl<T: CpuElement> SparseOps for CpuBackend<T> {
                 grad_block.fill(T::ZERO);
                 let first = b * block;
                 let rows = grad_block.len() / n.max(1);
-                let cols = |r: usize| {
-                    idx.data[(first + r) * k..(first + r + 1) * k]
-                        .iter()
-                        .map(|j| j.to_f64() as usize)
-                        .filter(move |&j| j < n)
-                };
-                let dy_row = |r: usize| &dy.data[(first + r) * m..(first + r + 1) * m];
-                if w_t {
-                    for r in 0..rows {
-                        for j in cols(r) {
-                            let w_row = &w.data[j * m..(j + 1) * m];
-                            let dot = dy_row(r)
-                                .iter()
-                                .zip(w_row)
-                                .fold(T::ZERO, |a, (&d, &wv)| a + d * wv);
-                            grad_block[r * n + j] = dot;
-                        }
-                    }
-                } else {
-                    for (o, w_row) in w.data.chunks_exact(n.max(1)).enumerate() {
-                        for r in 0..rows {
-                            let d = dy_row(r)[o];
-                            for j in cols(r) {
-                                grad_block[r * n + j] += d * w_row[j];
-                            }
-                        }
+                for r in 0..rows {
+                    let dy_row = &dy.data[(first + r) * m..(first + r + 1) * m];
+                    let cols = &idx.data[(first + r) * k..(first + r + 1) * k];
+                    for j in cols.iter().map(|j| j.to_f64() as usize).filter(|&j| j < n) {
+                        let dot = dy_row
+                            .iter()
+                            .zip(row_of(j))
+                            .fold(T::ZERO, |a, (&d, &wv)| a + d * wv);
+                        grad_block[r * n + j] = dot;
                     }
                 }
             });
@@ -179,45 +269,35 @@ impl<T: CpuElement> SparseOps for CpuBackend<T> {
             "sparse_weight_grad"
         );
         let pairs = active_pairs(s, idx);
-        let scale = |row: &mut [T]| {
-            if !accumulate {
-                row.fill(T::ZERO)
-            }
-        };
         if dw_t {
-            // One gradient row per code column: dw[j, :] += v * y[i, :], each task the rows j
-            // of its own range.
-            let per_task = rows_per_task(n);
-            dw.data
-                .par_chunks_mut((per_task * m).max(1))
-                .enumerate()
-                .for_each(|(b, dw_block)| {
-                    scale(dw_block);
-                    let (lo, hi) = (b * per_task, b * per_task + dw_block.len() / m.max(1));
-                    for (i, row_pairs) in pairs.chunks_exact(k.max(1)).enumerate() {
-                        let y_row = &y.data[i * m..(i + 1) * m];
-                        for &(j, v) in row_pairs.iter().filter(|p| p.0 >= lo && p.0 < hi) {
-                            let row = &mut dw_block[(j - lo) * m..(j - lo + 1) * m];
-                            for (g, &yv) in row.iter_mut().zip(y_row) {
-                                *g += v * yv;
-                            }
-                        }
-                    }
-                });
-        } else {
-            // One gradient row per output c: dw[c, j] += y[i, c] * v.
-            dw.data
-                .par_chunks_mut(n.max(1))
-                .enumerate()
-                .for_each(|(c, dw_row)| {
-                    scale(dw_row);
-                    for (i, row_pairs) in pairs.chunks_exact(k.max(1)).enumerate() {
-                        let yv = y.data[i * m + c];
-                        for &(j, v) in row_pairs.iter().filter(|p| p.0 < n) {
-                            dw_row[j] += yv * v;
-                        }
-                    }
-                });
+            // One gradient row per code column: dw[j, :] += v * y[i, :].
+            scatter_add_rows(&mut dw.data, m, &pairs, k, &y.data, accumulate, |j| {
+                (j < n).then_some(j)
+            });
+            return;
         }
+        // dw [m, n]: the active columns' gradients as rows first (the same scatter-add into
+        // [active, m]), then added into their columns of dw, TILE rows of dw per pass.
+        let active = ActiveRows::<T>::of(pairs.iter().map(|p| p.0), n);
+        let mut rows = vec![T::ZERO; active.cols.len() * m];
+        scatter_add_rows(&mut rows, m, &pairs, k, &y.data, true, |j| {
+            (j < n).then(|| active.slot[j] as usize)
+        });
+        dw.data
+            .par_chunks_mut((TILE * n).max(1))
+            .enumerate()
+            .for_each(|(b, dw_block)| {
+                if !accumulate {
+                    dw_block.fill(T::ZERO);
+                }
+                let o0 = b * TILE;
+                let tile = dw_block.len() / n.max(1);
+                for (s, &j) in active.cols.iter().enumerate() {
+                    let src = &rows[s * m + o0..s * m + o0 + tile];
+                    for (t, &g) in src.iter().enumerate() {
+                        dw_block[t * n + j] += g;
+                    }
+                }
+            });
     }
 }

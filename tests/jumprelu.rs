@@ -377,3 +377,73 @@ fn a_jumprelu_sae_trains_encodes_and_exports_through_the_command() {
     fails("jumprelu:0.1:0", &[], &["BANDWIDTH must be positive"]);
     fails("jumprelu", &[], &["jumprelu:COEF[:BANDWIDTH]"]);
 }
+
+/// `ae train --init-from` starts a JumpReLU SAE from a model's thresholds and weights: from the
+/// ae directory and from its SAELens export (thresholds as `threshold`, read back as logs) the
+/// runs are the same and start below a fresh one; the flags that set a fresh model's
+/// thresholds or biases are refused beside it rather than ignored.
+#[test]
+fn a_jumprelu_sae_starts_from_a_model_or_its_saelens_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.csv");
+    write_csv(&data, 300, 8);
+    let d = data.to_str().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let train = |out: &str, more: &[&str]| {
+        let base = [
+            "train",
+            d,
+            "--out",
+            out,
+            "--layers",
+            "8,32",
+            "--sparsity",
+            "jumprelu:1e-3:0.1",
+            "--output",
+            "identity",
+            "--pre-bias",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "32",
+            "--backend",
+            "cpu",
+            "--json",
+        ];
+        ae(&[&base[..], more].concat())
+    };
+    let losses = |out: std::process::Output| -> Vec<f64> {
+        assert!(out.status.success(), "{}", stderr(&out));
+        json(&out)["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["train_loss"].as_f64().unwrap())
+            .collect()
+    };
+    let fresh = losses(train(&path("a"), &["--jump-init-threshold", "0.2"]));
+    let out = ae(&[
+        "export",
+        &path("a"),
+        "--format",
+        "saelens",
+        "--out",
+        &path("s"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let from_ae = losses(train(&path("b1"), &["--init-from", &path("a")]));
+    let from_saelens = losses(train(&path("b2"), &["--init-from", &path("s")]));
+    assert_eq!(from_ae, from_saelens);
+    assert!(from_ae[0] < fresh[0], "{from_ae:?} vs fresh {fresh:?}");
+    for flag in [
+        ["--jump-init-threshold", "0.5"],
+        ["--decoder-init-norm", "0.1"],
+        ["--pre-bias-init", "geometric-median"],
+    ] {
+        let out = train(
+            &path("c"),
+            &[&flag[..], &["--init-from", &path("a")]].concat(),
+        );
+        assert_clean_error(&out, &[flag[0], "--init-from"]);
+    }
+}

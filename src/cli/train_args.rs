@@ -194,16 +194,18 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = CodeProductsArg::Auto)]
     pub code_products: CodeProductsArg,
     /// Where the pre-encoder bias (--pre-bias) starts: the training rows' means, or their
-    /// geometric median (Weiszfeld's iteration over the first 4,096 rows; Gao et al. 2024).
-    #[arg(long, value_enum, default_value_t = PreBiasInitArg::Mean)]
+    /// geometric median (Weiszfeld's iteration over the first 4,096 rows; Gao et al. 2024). A
+    /// fresh model's: --init-from takes the bias from its model.
+    #[arg(long, value_enum, default_value_t = PreBiasInitArg::Mean, conflicts_with = "init_from")]
     pub pre_bias_init: PreBiasInitArg,
     /// Start every decoder column (a code unit's direction) at this L2 norm, as SAE recipes do
-    /// (0.1); untied models.
-    #[arg(long, value_name = "NORM")]
+    /// (0.1); untied models; a fresh model's (not with --init-from).
+    #[arg(long, value_name = "NORM", conflicts_with = "init_from")]
     pub decoder_init_norm: Option<f32>,
     /// Where a JumpReLU code's thresholds start (--sparsity jumprelu or jumprelu-tanh;
-    /// SAELens's default 0.01).
-    #[arg(long, value_name = "THETA")]
+    /// SAELens's default 0.01); a fresh model's: --init-from takes the thresholds from its
+    /// model.
+    #[arg(long, value_name = "THETA", conflicts_with = "init_from")]
     pub jump_init_threshold: Option<f32>,
     /// Continue the run in --out from the state it saved after its last finished epoch (also
     /// after Ctrl-C or a crash), with the same data and flags, up to --epochs in all (--epochs,

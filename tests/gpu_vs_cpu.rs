@@ -385,6 +385,37 @@ proptest! {
         }
     }
 
+    /// BatchTopK's threshold average: from unset it takes the smallest positive entry, then it
+    /// moves towards each batch's by 1 - decay; a batch with nothing positive leaves it (GPU ==
+    /// CPU, and both equal the host's sum).
+    #[test]
+    fn threshold_average_matches_cpu(rows in dim(), cols in 1..300usize, decay in 0.0f32..1.0,
+                                     seed in 0u64..1000) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let (a0, b0) = (random(rows, cols, seed, 1.0), random(rows, cols, seed + 1, 1.0));
+        let none = Matrix::new(rows, cols, vec![-1.0; rows * cols]).unwrap();
+        let (g, c) = both!(gpu, |be| {
+            let mut t = be.upload(&Matrix::new(1, 1, vec![-1.0]).unwrap()).unwrap();
+            let mut seen = Vec::new();
+            for m in [&a0, &none, &b0] {
+                be.threshold_average(&be.upload(m).unwrap(), decay, &mut t);
+                seen.push(be.download(&t).unwrap());
+            }
+            seen
+        });
+        let smallest = |m: &Matrix| m.data.iter().copied().filter(|&v| v > 0.0).fold(f32::INFINITY, f32::min);
+        let first = if smallest(&a0).is_finite() { smallest(&a0) } else { -1.0 };
+        let last = match (first >= 0.0, smallest(&b0).is_finite()) {
+            (true, true) => decay * first + (1.0 - decay) * smallest(&b0),
+            (false, true) => smallest(&b0),
+            (_, false) => first,
+        };
+        for (i, want) in [first, first, last].into_iter().enumerate() {
+            prop_assert_eq!(c[i].data[0], want, "step {}", i);
+            prop_assert!((g[i].data[0] - want).abs() <= 1e-6 * want.abs().max(1.0), "step {}: {} vs {}", i, g[i].data[0], want);
+        }
+    }
+
     /// JumpReLU's backward with a trained threshold: the threshold's estimator gradient, the
     /// code's gradient through the mask and the L0 value; and the exponential that makes the
     /// threshold from its logarithm.

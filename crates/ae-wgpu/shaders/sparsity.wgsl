@@ -301,6 +301,46 @@ fn track_dead(@builtin(global_invocation_id) gid: vec3<u32>) {
     since[j] = select(since[j] + f32(dead_p.rows), 0.0, fired);
 }
 
+// ---- threshold_average: BatchTopK's inference threshold, a running average ----
+
+struct ThresholdParams {
+    len: u32,   // entries of `code`
+    decay: f32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> threshold_p: ThresholdParams;
+@group(0) @binding(11) var<storage, read_write> threshold: array<f32>;
+var<workgroup> smallest: array<f32, 256>;
+
+// One workgroup: t = the smallest positive code entry (each thread a strided share, then a
+// tree of mins); threshold[0] = t where unset (negative), else decay * old + (1 - decay) * t;
+// unchanged where no entry is positive (t stays at -MASKED, the largest finite f32).
+@compute @workgroup_size(256, 1, 1)
+fn threshold_average(@builtin(local_invocation_id) lid: vec3<u32>) {
+    var m = -MASKED;
+    for (var i = lid.x; i < threshold_p.len; i += 256u) {
+        let v = code[i];
+        if (v > 0.0) {
+            m = min(m, v);
+        }
+    }
+    smallest[lid.x] = m;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid.x < s) {
+            smallest[lid.x] = min(smallest[lid.x], smallest[lid.x + s]);
+        }
+        workgroupBarrier();
+    }
+    let t = smallest[0];
+    if (lid.x == 0u && t < -MASKED) {
+        let old = threshold[0];
+        threshold[0] = select(threshold_p.decay * old + (1.0 - threshold_p.decay) * t, t, old < 0.0);
+    }
+}
+
 // out[i, j] = z[i, j] (the pre-activation) where since_in[j] >= window, else MASKED (the
 // lowest finite f32, which topk never turns on).
 @compute @workgroup_size(256, 1, 1)

@@ -123,6 +123,8 @@ kernels! {
     SparseWeightGrad => "sparse", "sparse_weight_grad", SparseParams,
         [1 s read, 2 idx read, 5 dw write, 7 dy read];
     MaskDead => "sparsity", "mask_dead", DeadParams, [5 z read, 6 out write, 8 since_in read];
+    ThresholdAverage => "sparsity", "threshold_average", ThresholdParams,
+        [1 code read, 11 threshold write];
     NormalizeColumns => "columns", "normalize_columns", ColumnParams, [2 w write];
     RemoveParallelComponent => "columns", "remove_parallel_component", ColumnParams,
         [1 w_in read, 3 grad write];

@@ -234,6 +234,16 @@ params! {
 }
 
 params! {
+    /// `threshold_average` over the `len` entries of a code.
+    ThresholdParams {
+        len: u32,
+        decay: f32,
+        _pad0: u32,
+        _pad1: u32,
+    }
+}
+
+params! {
     /// `track_dead` (over columns) and `mask_dead` (over elements).
     DeadParams {
         len: u32,

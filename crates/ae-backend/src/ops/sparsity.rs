@@ -186,6 +186,21 @@ pub trait SparsityOps: TensorOps {
         window: f32,
         out: &mut Self::Tensor,
     );
+    /// BatchTopK's inference threshold, a running average kept on the device: with `t` the
+    /// smallest positive entry of `code` `[rows, cols]`, `threshold[0, 0] =`
+    /// [`threshold_average`]`(threshold[0, 0], t, decay)`; unchanged where no entry is
+    /// positive. `threshold` `[1, 1]`, negative while unset.
+    fn threshold_average(&self, code: &Self::Tensor, decay: f32, threshold: &mut Self::Tensor);
+}
+
+/// The step of [`SparsityOps::threshold_average`]: `smallest` where `old` is unset (negative),
+/// else `decay * old + (1 - decay) * smallest`.
+pub fn threshold_average(old: f32, smallest: f32, decay: f32) -> f32 {
+    if old < 0.0 {
+        smallest
+    } else {
+        decay * old + (1.0 - decay) * smallest
+    }
 }
 
 #[cfg(test)]

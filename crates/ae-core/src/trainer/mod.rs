@@ -21,7 +21,7 @@ pub use self::plan::{human_bytes, MemoryPlan};
 pub use self::sae::resample_dead;
 
 use self::batches::{batch_buffers, read_scalar, restore, snapshot, BatchBuffers};
-use self::sae::{update_threshold, DeadLatents, UnitNormDecoder};
+use self::sae::{BatchThreshold, DeadLatents, UnitNormDecoder};
 use crate::regularizer::Regularizer;
 use crate::sparsity::hash_u32;
 use crate::{
@@ -188,6 +188,7 @@ pub fn train_resumed<B: Backend>(
             .map(|s| backend.zeros(s.rows, s.cols))
             .collect()
     };
+    let mut threshold = BatchThreshold::new(backend, model)?;
     let mut last_good = zeros_like(model)?;
     let mut best = zeros_like(model)?;
     snapshot(backend, model, &mut last_good);
@@ -285,11 +286,8 @@ pub fn train_resumed<B: Backend>(
                 if track_dead {
                     dead.track(backend, model.code(ws));
                 }
-                if model.config().batch_topk {
-                    if let Err(e) = update_threshold(backend, model, ws) {
-                        restore(backend, model, &last_good);
-                        return Err(e);
-                    }
+                if let Some(t) = threshold.as_mut() {
+                    t.update(backend, model, ws);
                 }
                 if let (Some(aux), Some(aw)) = (&config.auxk, buf.aux.as_mut()) {
                     let reduction = config.reduction;
@@ -315,14 +313,24 @@ pub fn train_resumed<B: Backend>(
                     u.normalize(backend, model);
                 }
                 global_step += 1;
-                on_event(TrainEvent::Step {
+                let event = on_event(TrainEvent::Step {
                     epoch,
                     step: s + 1,
                     steps_per_epoch,
-                })?;
+                });
+                if let Err(e) = event {
+                    // Stopped mid-epoch (Ctrl-C): the model keeps the threshold it has now.
+                    if let Some(t) = &threshold {
+                        t.store(backend, model)?;
+                    }
+                    return Err(e);
+                }
             }
             Ok(())
         })?;
+        if let Some(t) = &threshold {
+            t.store(backend, model)?;
+        }
         let mut train_loss = read_scalar(backend, &mut full.ws.loss_acc)?;
         let mut penalty = read_scalar(backend, &mut full.ws.penalty_acc)?;
         if let Some(t) = tail.as_mut() {

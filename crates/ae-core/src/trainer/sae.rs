@@ -175,29 +175,39 @@ pub fn resample_dead<B: Backend>(
     Ok(dead)
 }
 
-/// BatchTopK's threshold update after a training step's forward pass: the smallest positive
-/// kept code value of the batch, folded into the model's threshold as an exponential moving
-/// average ([`THRESHOLD_DECAY`]; the first batch sets it).
-pub(super) fn update_threshold<B: Backend>(
-    backend: &B,
-    model: &mut Autoencoder<B>,
-    ws: &Workspace<B>,
-) -> Result<()> {
-    let code = backend.download(model.code(ws))?;
-    let smallest = code
-        .data
-        .iter()
-        .copied()
-        .filter(|&v| v > 0.0)
-        .fold(f32::INFINITY, f32::min);
-    if smallest.is_finite() {
-        let t = match model.config().code_threshold {
-            Some(t) => THRESHOLD_DECAY * t + (1.0 - THRESHOLD_DECAY) * smallest,
-            None => smallest,
-        };
-        model.set_code_threshold(Some(t));
+/// BatchTopK's inference threshold during training: the smallest positive kept code value of
+/// each batch, folded into an exponential moving average ([`THRESHOLD_DECAY`]; the first batch
+/// sets it) on the device ([`Backend::threshold_average`]), and read into the model's config
+/// at the end of each epoch and when training stops.
+pub(super) struct BatchThreshold<B: Backend> {
+    /// `[1, 1]`: the average, negative while unset.
+    average: B::Tensor,
+}
+
+impl<B: Backend> BatchThreshold<B> {
+    /// The average of a BatchTopK model, starting from its saved threshold (none for others).
+    pub(super) fn new(backend: &B, model: &Autoencoder<B>) -> Result<Option<Self>> {
+        if !model.config().batch_topk {
+            return Ok(None);
+        }
+        let start = model.config().code_threshold.unwrap_or(-1.0);
+        let average = backend.upload(&crate::Matrix::new(1, 1, vec![start])?)?;
+        Ok(Some(BatchThreshold { average }))
     }
-    Ok(())
+
+    /// Folds in the batch whose forward pass `ws` holds.
+    pub(super) fn update(&mut self, backend: &B, model: &Autoencoder<B>, ws: &Workspace<B>) {
+        backend.threshold_average(model.code(ws), THRESHOLD_DECAY, &mut self.average);
+    }
+
+    /// Sets the model's threshold to the average (once a batch has set it).
+    pub(super) fn store(&self, backend: &B, model: &mut Autoencoder<B>) -> Result<()> {
+        let t = backend.download(&self.average)?.data[0];
+        if t >= 0.0 {
+            model.set_code_threshold(Some(t));
+        }
+        Ok(())
+    }
 }
 
 /// The decay of BatchTopK's threshold average: 0.99, a rate of 0.01 per step, SAELens's

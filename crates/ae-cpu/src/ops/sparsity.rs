@@ -185,6 +185,24 @@ impl<T: CpuElement> SparsityOps for CpuBackend<T> {
         }
     }
 
+    fn threshold_average(&self, code: &CpuTensor<T>, decay: f32, threshold: &mut CpuTensor<T>) {
+        let _timed = self.profiler.time("threshold_average", 0.0);
+        debug_assert_eq!(
+            (threshold.rows, threshold.cols),
+            (1, 1),
+            "threshold_average"
+        );
+        let smallest = code
+            .data
+            .iter()
+            .filter(|&&v| v > T::ZERO)
+            .fold(f32::INFINITY, |m, v| m.min(v.to_f32()));
+        if smallest.is_finite() {
+            let old = threshold.data[0].to_f32();
+            threshold.data[0] = T::from_f32(sparsity::threshold_average(old, smallest, decay));
+        }
+    }
+
     fn mask_dead(
         &self,
         z: &CpuTensor<T>,

@@ -3,7 +3,9 @@
 
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
 use crate::kernels::Kernel;
-use crate::params::{DeadParams, JumpReluParams, KlSparsityParams, L1PenaltyParams, TopkParams};
+use crate::params::{
+    DeadParams, JumpReluParams, KlSparsityParams, L1PenaltyParams, ThresholdParams, TopkParams,
+};
 use ae_backend::ops::{LinearOps, SparsityOps};
 
 impl SparsityOps for WgpuBackend {
@@ -203,6 +205,27 @@ impl SparsityOps for WgpuBackend {
         };
         let binds = [Bind::Buffer(code.buffer()), Bind::Buffer(since.buffer())];
         self.dispatch(Kernel::TrackDead, &p, &binds, grid.groups);
+    }
+
+    fn threshold_average(&self, code: &WgpuTensor, decay: f32, threshold: &mut WgpuTensor) {
+        debug_assert_eq!(
+            (threshold.rows, threshold.cols),
+            (1, 1),
+            "threshold_average"
+        );
+        if code.len() == 0 {
+            return;
+        }
+        let p = ThresholdParams {
+            len: code.len() as u32,
+            decay,
+            ..Default::default()
+        };
+        let binds = [
+            Bind::Buffer(code.buffer()),
+            Bind::Buffer(threshold.buffer()),
+        ];
+        self.dispatch(Kernel::ThresholdAverage, &p, &binds, (1, 1, 1));
     }
 
     fn mask_dead(&self, z: &WgpuTensor, since: &WgpuTensor, window: f32, out: &mut WgpuTensor) {

@@ -23,7 +23,8 @@ mod starts;
 pub use models::{export_model, load_model, Exported};
 pub use oneclass::{one_class, one_class_ensemble, OneClass};
 pub use pca::PcaFit;
-use starts::{column_means, initial_model, read_whole, resumable_state};
+pub use starts::read_whole;
+use starts::{column_means, initial_model, resumable_state};
 
 /// Everything `ae train` decides before training starts.
 #[derive(Clone, Debug)]

@@ -194,8 +194,7 @@ pub fn run(g: &GlobalArgs, args: CompareArgs) -> Result<()> {
     }
     // Data that fits in memory keeps the permutation split of every release; larger data is split
     // by a row hash, in file order, without a permutation of all rows.
-    let fits = source.in_memory()
-        || !args.stream && (source.rows() * cols) as u64 * 4 <= workflow::RESIDENT_BYTES;
+    let fits = workflow::read_whole(source, args.stream);
     let split = match fits {
         true => trainer::split_rows,
         false => trainer::split_rows_hashed,

@@ -128,7 +128,7 @@ pub(super) fn initial_model<B: Backend>(
 
 /// Whether [`train_source`] reads `source`'s training rows into memory: when they are there
 /// already, or the whole set is at most [`RESIDENT_BYTES`] and `stream` is not asked for.
-pub(super) fn read_whole(source: &dyn RowSource, stream: bool) -> bool {
+pub fn read_whole(source: &dyn RowSource, stream: bool) -> bool {
     source.in_memory() || !stream && (source.rows() * source.cols()) as u64 * 4 <= RESIDENT_BYTES
 }
 

@@ -23,13 +23,26 @@ impl WgpuBackend {
         beta: f32,
         c: &mut WgpuTensor,
     ) {
-        let (m, k, n) = matmul_dims(
+        let dims = matmul_dims(
             (a.rows, a.cols),
             trans_a,
             (b.rows, b.cols),
             trans_b,
             (c.rows, c.cols),
         );
+        self.dispatch_matmul(v, dims, (a, trans_a), (b, trans_b), (alpha, beta), c);
+    }
+
+    /// Records the product of [`Self::matmul_with`] of shape `(m, k, n)`, checked by the caller.
+    fn dispatch_matmul(
+        &self,
+        v: MatmulVariant,
+        (m, k, n): (usize, usize, usize),
+        (a, trans_a): (&WgpuTensor, bool),
+        (b, trans_b): (&WgpuTensor, bool),
+        (alpha, beta): (f32, f32),
+        c: &mut WgpuTensor,
+    ) {
         if m == 0 || n == 0 {
             return;
         }
@@ -83,7 +96,7 @@ impl LinearOps for WgpuBackend {
             (c.rows, c.cols),
         );
         let v = self.matmul_variant_for(m, k, n, trans_a, trans_b);
-        self.matmul_with(v, a, trans_a, b, trans_b, alpha, beta, c);
+        self.dispatch_matmul(v, (m, k, n), (a, trans_a), (b, trans_b), (alpha, beta), c);
     }
 
     fn add_bias(&self, x: &mut WgpuTensor, bias: &WgpuTensor) {

@@ -138,6 +138,13 @@ fn a_grid_trains_every_point_and_tables_its_metrics() {
         4,
         "one table row per run"
     );
+    if let Some(dom) = common::chromium_dom(&out.join("report.html"), &dir.path().join("p")) {
+        assert!(
+            dom.contains("data-charts-drawn=\"1/1\""),
+            "{}",
+            &dom[..dom.len().min(400)]
+        );
+    }
 
     // Each run is a model directory the other commands read.
     let codes = dir.path().join("codes.npy");

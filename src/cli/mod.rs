@@ -6,6 +6,7 @@ mod columns;
 mod compare;
 mod demo;
 mod detectors;
+mod detectors_report;
 mod devices;
 mod export;
 mod filters;

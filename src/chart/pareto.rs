@@ -3,29 +3,34 @@
 
 use super::axis::{padded, Scale};
 use super::layout::{Canvas, Frame, LegendEntry, Swatch};
-use super::svg::Stroke;
-use super::{extent, finish, palette, Chart, DOT_R, EDGE_ROOM};
+use super::svg::{Anchor, Stroke, TextStyle};
+use super::{extent, finish, palette, Chart, DOT_R, EDGE_ROOM, INK};
 use ae_core::{Error, Result};
 
 /// Radius of a front run's dot, drawn over the others.
 const FRONT_DOT_R: f64 = 4.0;
+/// Font size of the runs' names beside their dots.
+const NAME_FONT: f64 = 10.0;
 
 /// Draws `points` (one per run, such as `(L0, FVU)`) as dots, and those `front` marks (the
 /// Pareto front, [`crate::sweep::pareto_front`]) larger, in a second colour, joined by a line in
-/// order of x; the legend names both. Points with a non-finite coordinate are skipped. Errors
-/// with [`Error::Shape`] when the slices differ in length or no point is left to draw.
+/// order of x; each dot has its name from `names` beside it (none where empty), and the legend
+/// names both kinds. Points with a non-finite coordinate are skipped. Errors with
+/// [`Error::Shape`] when the slices differ in length or no point is left to draw.
 pub fn pareto_chart(
     title: &str,
     x_label: &str,
     y_label: &str,
     points: &[(f64, f64)],
     front: &[bool],
+    names: &[&str],
 ) -> Result<Chart> {
-    if points.len() != front.len() {
+    if points.len() != front.len() || points.len() != names.len() {
         return Err(Error::Shape(format!(
-            "Pareto chart \"{title}\": {} points but {} front marks",
+            "Pareto chart \"{title}\": {} points but {} front marks and {} names",
             points.len(),
-            front.len()
+            front.len(),
+            names.len()
         )));
     }
     let kept: Vec<((f64, f64), bool)> = points
@@ -65,6 +70,26 @@ pub fn pareto_chart(
     for &p in &pixels {
         canvas.doc.circle(p, FRONT_DOT_R, palette(1));
     }
+    // Names right of the dots in the plot's left half, left of them in its right half, so that
+    // none runs past the frame.
+    let middle = (canvas.area.left + canvas.area.right) / 2.0;
+    for (&(x, y), name) in points.iter().zip(names) {
+        if x.is_finite() && y.is_finite() && !name.is_empty() {
+            let (px, py) = canvas.map(x, y);
+            let (anchor, dx) = match px < middle {
+                true => (Anchor::Start, 6.0),
+                false => (Anchor::End, -6.0),
+            };
+            let style = TextStyle {
+                size: NAME_FONT,
+                colour: INK,
+                anchor,
+                bold: false,
+                vertical: false,
+            };
+            canvas.doc.text((px + dx, py - 6.0), name, &style);
+        }
+    }
     Ok(finish(canvas))
 }
 
@@ -90,7 +115,8 @@ mod tests {
             (f64::NAN, 0.1),
         ];
         let front = [true, true, false, true, false];
-        let chart = pareto_chart("L0 against FVU", "L0", "FVU", &pts, &front).unwrap();
+        let names = ["a", "b", "c", "", "e"];
+        let chart = pareto_chart("L0 against FVU", "L0", "FVU", &pts, &front, &names).unwrap();
         let svg = chart.svg();
         assert_eq!(circles(svg, FRONT_DOT_R), 3, "{svg}");
         // One small dot for the run off the front, plus the legend's dot swatch.
@@ -106,7 +132,13 @@ mod tests {
             .count();
         assert_eq!(n_points, 3, "{}", front_lines[0]);
         assert!(svg.contains(">Pareto front</text>"));
-        assert!(pareto_chart("t", "x", "y", &pts, &front[..2]).is_err());
-        assert!(pareto_chart("t", "x", "y", &[(f64::NAN, 1.0)], &[true]).is_err());
+        // Names beside the drawn dots, none for an empty name or a skipped point.
+        for (name, shown) in [("a", true), ("b", true), ("c", true), ("e", false)] {
+            assert_eq!(svg.contains(&format!(">{name}</text>")), shown, "{name}");
+        }
+        assert!(pareto_chart("t", "x", "y", &pts, &front[..2], &names).is_err());
+        assert!(pareto_chart("t", "x", "y", &pts, &front, &names[..2]).is_err());
+        let one = pareto_chart("t", "x", "y", &[(f64::NAN, 1.0)], &[true], &["a"]);
+        assert!(one.is_err());
     }
 }

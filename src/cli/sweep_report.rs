@@ -22,12 +22,14 @@ pub fn write(out: &Path, args: &SweepArgs, table: &SweepTable) -> Result<PathBuf
     r.metric("metrics measured on", format!("{split} rows"));
     let points: Vec<(f64, f64)> = table.runs.iter().map(|row| (row.l0, row.fvu)).collect();
     let front: Vec<bool> = table.runs.iter().map(|row| row.pareto).collect();
+    let names: Vec<&str> = table.runs.iter().map(|row| row.name.as_str()).collect();
     let trade_off = chart::pareto_chart(
         "L0 against FVU",
         "L0 (mean active units per row)",
         "FVU (fraction of variance unexplained)",
         &points,
         &front,
+        &names,
     )?;
     r.chart(
         "pareto.svg",

@@ -4,8 +4,8 @@
 //! a library. This facade crate re-exports [`ae_core`] (model, trainer, data, PCA) and
 //! [`ae_cpu`] (the CPU backend), chooses a backend at run time ([`Device`]), and holds the
 //! workflows the `ae` command runs ([`workflow`]), the charts it draws ([`chart`], SVG), its
-//! image grids ([`picture`], PNG), its HTML reports ([`report`]) and its benchmark
-//! ([`bench`](mod@bench)).
+//! image grids ([`picture`], PNG), its HTML reports ([`report`]), its sweeps ([`sweep`]) and its
+//! benchmark ([`bench`](mod@bench)).
 
 pub mod anomaly;
 pub mod bench;
@@ -14,6 +14,7 @@ pub mod device;
 pub mod picture;
 pub mod preset;
 pub mod report;
+pub mod sweep;
 pub mod workflow;
 
 pub use ae_core;

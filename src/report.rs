@@ -20,6 +20,12 @@ enum Figure {
         caption: String,
         svg: String,
     },
+    /// A table with a header row.
+    Table {
+        caption: String,
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+    },
 }
 
 /// A report being assembled in a directory.
@@ -92,8 +98,22 @@ impl Report {
         Ok(())
     }
 
+    /// Shows a table of `rows` under `header` (one cell per column), with `caption`.
+    pub fn table(&mut self, caption: &str, header: &[&str], rows: Vec<Vec<String>>) {
+        self.figures.push(Figure::Table {
+            caption: caption.into(),
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows,
+        });
+    }
+
     /// Writes `index.html` and returns its path.
     pub fn write(&self) -> Result<PathBuf> {
+        self.write_as("index.html")
+    }
+
+    /// Writes the page as `file` in the report's directory and returns its path.
+    pub fn write_as(&self, file: &str) -> Result<PathBuf> {
         let table = |rows: &[(String, String)]| -> String {
             rows.iter()
                 .map(|(k, v)| format!("<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(v)))
@@ -117,6 +137,26 @@ impl Report {
                     escape(file),
                     escape(file)
                 ),
+                Figure::Table {
+                    caption,
+                    header,
+                    rows,
+                } => {
+                    let line = |cells: &[String], tag: &str| -> String {
+                        let cells: Vec<String> = cells
+                            .iter()
+                            .map(|c| format!("<{tag}>{}</{tag}>", escape(c)))
+                            .collect();
+                        format!("<tr>{}</tr>", cells.concat())
+                    };
+                    let body: Vec<String> = rows.iter().map(|r| line(r, "td")).collect();
+                    format!(
+                        "<figure class=\"table\"><table>\n{}\n{}\n</table><figcaption>{}</figcaption></figure>",
+                        line(header, "th"),
+                        body.join("\n"),
+                        escape(caption)
+                    )
+                }
             })
             .collect::<Vec<_>>()
             .join("\n");
@@ -166,7 +206,7 @@ window.addEventListener("load", () => {{
             metrics = table(&self.metrics),
             settings = table(&self.settings),
         );
-        let path = self.dir.join("index.html");
+        let path = self.dir.join(file);
         write_atomic(&path, html.as_bytes())?;
         Ok(path)
     }
@@ -211,5 +251,27 @@ mod tests {
         assert!(html.contains("<img src=\"grid.png\""));
         assert!(html.contains("<th>roc_auc</th><td>0.93</td>"));
         assert!(dir.path().join("grid.png").exists());
+    }
+
+    #[test]
+    fn tables_show_their_header_and_rows_in_the_named_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Report::new(dir.path(), "sweep").unwrap();
+        let rows = vec![
+            vec!["k16".to_string(), "0.5".into()],
+            vec!["k<32>".into(), "0.25".into()],
+        ];
+        r.table("Runs", &["name", "fvu"], rows);
+        let path = r.write_as("report.html").unwrap();
+        assert_eq!(path, dir.path().join("report.html"));
+        let html = std::fs::read_to_string(path).unwrap();
+        assert!(
+            html.contains("<tr><th>name</th><th>fvu</th></tr>"),
+            "{html}"
+        );
+        assert!(html.contains("<tr><td>k16</td><td>0.5</td></tr>"));
+        assert!(html.contains("<tr><td>k&lt;32&gt;</td><td>0.25</td></tr>"));
+        assert!(html.contains("<figcaption>Runs</figcaption>"));
+        assert!(!dir.path().join("index.html").exists());
     }
 }

@@ -15,11 +15,13 @@ use std::path::Path;
 
 pub mod detectors;
 pub mod ensemble;
+mod measure;
 mod models;
 mod oneclass;
 mod pca;
 mod starts;
 
+pub use measure::{measure_code, Measured};
 pub use models::{export_model, load_model, Exported};
 pub use oneclass::{one_class, one_class_ensemble, OneClass};
 pub use pca::PcaFit;
@@ -267,6 +269,17 @@ pub fn available_memory() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// The row numbers [`train_source`] trains on and holds out for `settings` on `source`. Rows
+/// read into memory keep the permutation split of every release; rows that stream are split by
+/// a row hash, in file order.
+pub fn split(source: &dyn RowSource, settings: &TrainSettings) -> Result<(Vec<u32>, Vec<u32>)> {
+    let split = match read_whole(source, settings.stream) {
+        true => trainer::split_rows,
+        false => trainer::split_rows_hashed,
+    };
+    split(source.rows(), settings.val_split, settings.train.seed)
+}
+
 /// [`train_model`] on a data set read lazily: the split is made on row numbers, the
 /// normalisation fitted in chunks ([`NormStats::fit_source`]); a training set of at most
 /// [`RESIDENT_BYTES`] is then read into memory (the same run as [`train_model`] on the whole
@@ -321,13 +334,7 @@ pub fn train_source_from<B: Backend>(
         )));
     }
     let resident = read_whole(source, settings.stream);
-    // Rows read into memory keep the permutation split of every release; rows that stream are
-    // split by a row hash, in file order.
-    let split = match resident {
-        true => trainer::split_rows,
-        false => trainer::split_rows_hashed,
-    };
-    let (train_idx, val_idx) = split(source.rows(), settings.val_split, settings.train.seed)?;
+    let (train_idx, val_idx) = split(source, settings)?;
     let (stats, output_choice) = match (&init, settings.output_from_data) {
         (Some((_, stats)), _) => (stats.clone(), None),
         (None, false) => (

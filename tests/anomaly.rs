@@ -273,44 +273,10 @@ fn train_report_renders_in_headless_chromium() {
     for file in ["index.html", "loss.svg", "code.svg", "scores.svg"] {
         assert!(report.join(file).exists(), "{file} missing");
     }
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| {
-            std::process::Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-    let Some(chromium) = chromium else {
-        if std::env::var("AE_REQUIRE_CHROMIUM").as_deref() == Ok("1") {
-            panic!("AE_REQUIRE_CHROMIUM=1 but no chromium is installed");
-        }
-        eprintln!(
-            "SKIPPED: no chromium to render the report (set AE_REQUIRE_CHROMIUM=1 to fail instead)"
-        );
+    let profile = dir.path().join("profile");
+    let Some(html) = common::chromium_dom(&report.join("index.html"), &profile) else {
         return;
     };
-    let url = format!("file://{}", report.join("index.html").display());
-    let profile = dir.path().join("profile");
-    let flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--allow-file-access-from-files",
-        "--virtual-time-budget=5000",
-    ];
-    let dom = std::process::Command::new(chromium)
-        .args(flags)
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--dump-dom", &url])
-        .output()
-        .unwrap();
-    let html = String::from_utf8_lossy(&dom.stdout);
     let count = |ext: &str| {
         std::fs::read_dir(&report)
             .unwrap()
@@ -333,16 +299,7 @@ fn train_report_renders_in_headless_chromium() {
     assert!(html.contains(&loaded), "not every image loaded: {start}");
     // Each standalone chart is well-formed XML: Chromium's XML parser reports no error.
     for chart in ["loss.svg", "code.svg", "scores.svg"] {
-        let dom = std::process::Command::new(chromium)
-            .args(flags)
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .args([
-                "--dump-dom",
-                &format!("file://{}", report.join(chart).display()),
-            ])
-            .output()
-            .unwrap();
-        let dom = String::from_utf8_lossy(&dom.stdout);
+        let dom = common::chromium_dom(&report.join(chart), &profile).unwrap();
         assert!(
             dom.contains("<svg") && dom.contains("</text>"),
             "{chart}: {dom}"
@@ -353,8 +310,9 @@ fn train_report_renders_in_headless_chromium() {
         );
     }
     let shot = dir.path().join("shot.png");
-    let out = std::process::Command::new(chromium)
-        .args(flags)
+    let url = format!("file://{}", report.join("index.html").display());
+    let out = std::process::Command::new(common::chromium().unwrap())
+        .args(common::CHROMIUM_FLAGS)
         .arg(format!("--user-data-dir={}", profile.display()))
         .args([
             &format!("--screenshot={}", shot.display()),

@@ -227,6 +227,64 @@ fn every_command_prints_its_keys() {
     ]);
     assert_exact("train --sparsity kl", &v, &kl_keys);
 
+    // sweep: the summary, and one row per finished run.
+    let v = with_cpu(&[
+        "sweep",
+        s(&blobs),
+        "--out",
+        s(&p("sweep")),
+        "--grid",
+        "k=1,2",
+        "--layers",
+        "8,4",
+        "--epochs",
+        "1",
+        "--output",
+        "identity",
+    ]);
+    assert_exact(
+        "sweep",
+        &v,
+        &[
+            ("out", String),
+            ("table", String),
+            ("csv", String),
+            ("report", StringOrNull),
+            ("points", Number),
+            ("shard", String),
+            ("parallel", Number),
+            ("threads_per_run", Number),
+            ("trained", Array),
+            ("skipped", Array),
+            ("pareto", Array),
+            ("runs", Array),
+        ],
+    );
+    assert_eq!(v["runs"].as_array().unwrap().len(), 2);
+    assert_exact(
+        "sweep row",
+        &v["runs"][0],
+        &[
+            ("name", String),
+            ("dir", String),
+            ("values", Object),
+            ("split", String),
+            ("rows", Number),
+            ("code_dim", Number),
+            ("l0", Number),
+            ("fvu", Number),
+            ("mse", Number),
+            ("dead_fraction", Number),
+            ("dense_fraction", Number),
+            ("cosine_similarity", Number),
+            ("final_train_loss", Number),
+            ("final_val_loss", NumberOrNull),
+            ("best_epoch", Number),
+            ("seconds", Number),
+            ("pareto", Bool),
+        ],
+    );
+
     // What config.json records of the run.
     let cfg: Value =
         serde_json::from_str(&std::fs::read_to_string(model.join("config.json")).unwrap()).unwrap();

@@ -1,5 +1,6 @@
 //! Charts as SVG documents: loss curves ([`line_chart`]), score histograms ([`histogram`]), 2-D
-//! codes ([`scatter`]) and ROC curves ([`roc_chart`]). Every chart is 640x420 pixels with a
+//! codes ([`scatter`]), ROC curves ([`roc_chart`]) and a sweep's trade-off with its Pareto front
+//! ([`pareto_chart`]). Every chart is 640x420 pixels with a
 //! title, a legend where there is more than one thing to tell apart, axis names and tick labels.
 //! The viewer draws the text, in its own sans-serif font. A [`Chart`] is saved as a standalone
 //! `.svg` file ([`Chart::save`]) or inlined into an HTML page ([`Chart::svg`]; see
@@ -9,7 +10,10 @@
 
 mod axis;
 mod layout;
+mod pareto;
 mod svg;
+
+pub use pareto::pareto_chart;
 
 use ae_core::{Error, Result};
 use axis::{format_value, padded, widen, Scale};

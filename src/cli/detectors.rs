@@ -40,6 +40,12 @@ pub struct DetectorArgs {
     /// Seed of the autoencoders.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Write a report here (index.html): each detector's score histogram of normal against
+    /// anomalous rows, every detector's ROC and precision-recall curves (roc.svg, pr.svg), and
+    /// the per-feature squared errors of the single autoencoder's top 5 anomalies
+    /// (contributions.svg).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
 }
 
 /// What `ae compare-detectors` prints: one row per detector.
@@ -55,6 +61,8 @@ pub struct DetectorsOutput {
     pub results: Vec<DetectorResult>,
     /// The backend of the autoencoders.
     pub backend: String,
+    /// The report's index.html (null without `--report`).
+    pub report: Option<PathBuf>,
 }
 
 impl fmt::Display for DetectorsOutput {
@@ -78,6 +86,9 @@ impl fmt::Display for DetectorsOutput {
             if i + 1 < self.results.len() {
                 writeln!(f)?;
             }
+        }
+        if let Some(p) = &self.report {
+            write!(f, "\nreport: {}", p.display())?;
         }
         Ok(())
     }
@@ -111,7 +122,17 @@ impl Job for DetectorJob<'_> {
             &settings,
             &self.args.out,
         )?;
+        let report = match &self.args.report {
+            Some(dir) => Some(super::detectors_report::write(
+                dir,
+                self.args,
+                &results,
+                &self.labels,
+            )?),
+            None => None,
+        };
         Ok(DetectorsOutput {
+            report,
             train_rows: self.train.rows(),
             test_rows: self.test.rows(),
             test_anomalies: self.labels.iter().filter(|&&l| l).count(),

@@ -6,6 +6,7 @@ mod columns;
 mod compare;
 mod demo;
 mod detectors;
+mod detectors_report;
 mod devices;
 mod export;
 mod filters;
@@ -15,6 +16,8 @@ mod patches;
 mod preset;
 mod progress;
 mod score;
+mod sweep;
+mod sweep_report;
 mod synth;
 mod train;
 mod train_args;
@@ -114,6 +117,12 @@ pub enum Command {
     /// The one-class protocol: per class, train on that class, score held-out rows, ROC AUC
     /// beside PCA's.
     Oneclass(oneclass::OneClassArgs),
+    /// Train one sparse autoencoder per point of a grid of settings (`--grid 'k=16,32
+    /// n=4096,16384'`, every other `ae train` flag the base), several at once, each into
+    /// OUT/run-NAME/; writes their code metrics (held-out L0, FVU, MSE, dead fraction) to
+    /// OUT/sweep.json and OUT/sweep.csv and the L0-against-FVU chart with its Pareto front to
+    /// OUT/report.html. Finished runs are skipped on a rerun; --shard I/N runs every N-th point.
+    Sweep(sweep::SweepArgs),
     /// Write a synthetic dataset (swiss-roll, s-curve, blobs) as NPY.
     Synth(synth::SynthArgs),
     /// Draw each hidden unit's encoder weights as an image tile (models of square images).
@@ -181,6 +190,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(a) => bench::run(g, a),
         Command::Devices => devices::run(g),
         Command::Oneclass(a) => oneclass::run(g, a),
+        Command::Sweep(a) => sweep::run(g, a),
         Command::Synth(a) => synth::run(g, a),
         Command::Filters(a) => filters::run(g, a),
         Command::Patches(a) => patches::run(g, a),

@@ -19,8 +19,10 @@ struct TrainJob<'a> {
     args: &'a TrainArgs,
     settings: TrainSettings,
     /// The training data, read lazily (NPY, safetensors, Parquet, CSV, shards) or held whole.
-    data: Box<dyn RowSource>,
+    data: &'a dyn RowSource,
     json: bool,
+    /// Also measure the code on the held-out rows ([`TrainOutput::measured`]).
+    measure: bool,
 }
 
 /// What `ae train` prints: the last epoch's losses, the whole history, where the model went.
@@ -61,6 +63,10 @@ pub struct TrainOutput {
     /// With `--profile`: each kernel's time per step (null without, or with fewer than 4
     /// steps per epoch).
     pub profile: Option<StepProfile>,
+    /// The code of the saved model on the held-out rows, where [`train`] was asked to measure
+    /// it (not printed by `ae train`).
+    #[serde(skip)]
+    pub measured: Option<workflow::Measured>,
 }
 
 /// The penalty and code metrics of an epoch, copied from its [`EpochMetrics`] (all but the
@@ -148,7 +154,7 @@ impl Job for TrainJob<'_> {
         let mut window = ProfileWindow::new(if self.args.profile { PROFILE_STEPS } else { 0 });
         let trained = workflow::train_source_from(
             backend,
-            self.data.as_ref(),
+            self.data,
             &self.settings,
             self.args.init_from.as_deref(),
             Some(&self.args.out),
@@ -174,13 +180,18 @@ impl Job for TrainJob<'_> {
         let trained = trained?;
         let report = match &self.args.report {
             Some(dir) => Some(super::train_report::write_report(
-                backend,
-                dir,
-                self.args,
-                self.data.as_ref(),
-                &trained,
+                backend, dir, self.args, self.data, &trained,
             )?),
             None => None,
+        };
+        let measured = match self.measure {
+            true => Some(workflow::measure_code(
+                backend,
+                self.data,
+                &self.settings,
+                &trained,
+            )?),
+            false => None,
         };
         let last = trained.report.last();
         let (final_train_loss, final_val_loss) = (last.train_loss, last.val_loss);
@@ -213,6 +224,7 @@ impl Job for TrainJob<'_> {
             code,
             resampled,
             profile: window.take(),
+            measured,
         })
     }
 }
@@ -224,18 +236,79 @@ fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::Relaxed)
 }
 
-pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
-    // Ctrl-C stops after the current step; a second one ends the process at once.
+/// Ctrl-C stops every run after its current step (which saves its model); a second one ends
+/// the process at once.
+pub fn stop_on_ctrl_c() {
     let _ = ctrlc::set_handler(|| {
         if INTERRUPTED.swap(true, Ordering::Relaxed) {
             std::process::exit(130);
         }
     });
+}
+
+pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
+    stop_on_ctrl_c();
     if let Some(preset) = args.preset {
         return super::preset::run(g, &args, preset);
     }
     let table = args.input.open(&args.data)?;
-    let (data, input) = (table.source, table.input);
+    let settings = settings(&args, table.source.as_ref(), table.input)?;
+    let plan = check_memory(&args, table.source.as_ref(), &settings)?;
+    let data = table.source.as_ref();
+    if plan.total() > 1 << 30
+        || !data.in_memory() && plan.data < (data.rows() * data.cols()) as u64 * 4
+    {
+        eprintln!("{plan}");
+    }
+    let out = train(g, &args, data, settings, false)?;
+    print_result(g, &out);
+    Ok(())
+}
+
+/// Trains the model `settings` describe on `data` into `args.out` (on the device the global
+/// flags choose); with `measure`, also measures its code on the held-out rows.
+pub fn train(
+    g: &GlobalArgs,
+    args: &TrainArgs,
+    data: &dyn RowSource,
+    settings: TrainSettings,
+    measure: bool,
+) -> Result<TrainOutput> {
+    open_device(g)?.run(TrainJob {
+        args,
+        settings,
+        data,
+        json: g.json,
+        measure,
+    })
+}
+
+/// The memory a run of `settings` on `data` needs, or an error when the machine has less free.
+pub fn check_memory(
+    args: &TrainArgs,
+    data: &dyn RowSource,
+    settings: &TrainSettings,
+) -> Result<ae_core::trainer::MemoryPlan> {
+    let plan = workflow::memory_plan(data, settings);
+    if let Some(free) = workflow::available_memory().filter(|&f| plan.total() > f) {
+        return Err(ae::Error::Config(format!(
+            "{}: the run needs {} of memory ({plan}) but the machine has {} free; use a smaller \
+             --batch-size or model, or split the data",
+            args.data.display(),
+            ae_core::trainer::human_bytes(plan.total()),
+            ae_core::trainer::human_bytes(free)
+        )));
+    }
+    Ok(plan)
+}
+
+/// Everything the flags decide for training on `data` (whose columns were read as `input`),
+/// checked before any device opens.
+pub fn settings(
+    args: &TrainArgs,
+    data: &dyn RowSource,
+    input: ae_core::data::table::InputColumns,
+) -> Result<TrainSettings> {
     let layers = args
         .layers
         .clone()
@@ -301,7 +374,7 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
     train.code_products = args.code_products.into();
     train.jump_relu = jump_relu;
     train.code_metrics = args.code_metrics || args.sparsity.is_some();
-    let settings = TrainSettings {
+    Ok(TrainSettings {
         normalization: args
             .normalize
             .map_or(ae_core::data::normalize::Normalization::None, Into::into),
@@ -319,30 +392,5 @@ pub fn run(g: &GlobalArgs, args: TrainArgs) -> Result<()> {
         output_from_data: args.model.output_from_data(&args.fit),
         jump_init_threshold: args.jump_init_threshold,
         ..TrainSettings::new(model, train)
-    };
-    let plan = workflow::memory_plan(data.as_ref(), &settings);
-    let free = workflow::available_memory();
-    if let Some(free) = free.filter(|&f| plan.total() > f) {
-        return Err(ae::Error::Config(format!(
-            "{}: the run needs {} of memory ({plan}) but the machine has {} free; use a smaller \
-             --batch-size or model, or split the data",
-            args.data.display(),
-            ae_core::trainer::human_bytes(plan.total()),
-            ae_core::trainer::human_bytes(free)
-        )));
-    }
-    if plan.total() > 1 << 30
-        || !data.in_memory() && plan.data < (data.rows() * data.cols()) as u64 * 4
-    {
-        eprintln!("{plan}");
-    }
-    let device = open_device(g)?;
-    let out = device.run(TrainJob {
-        args: &args,
-        settings,
-        data,
-        json: g.json,
-    })?;
-    print_result(g, &out);
-    Ok(())
+    })
 }

@@ -155,7 +155,7 @@ impl ModelArgs {
     }
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
     /// Training data: IDX (gzipped or raw), CSV (header optional), NPY, safetensors, Parquet, or a directory or pattern of shards; rows are samples.
     pub data: PathBuf,

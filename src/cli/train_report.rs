@@ -93,6 +93,33 @@ pub fn write_report<B: Backend>(
         )?;
     }
     let codes = trained.model.map_rows(backend, &x, Output::Code)?;
+    if args.sparsity.is_some() {
+        let density: Vec<f64> = firing_frequencies(&codes)
+            .iter()
+            .map(|f| (f + DENSITY_FLOOR).log10())
+            .collect();
+        let dead = density
+            .iter()
+            .filter(|&&d| d <= DENSITY_FLOOR.log10())
+            .count();
+        r.metric("dead latents (on the rows shown)", dead);
+        let hist = chart::histogram(
+            "Feature density",
+            "log10 firing frequency (+1e-10)",
+            &[("latents", &density)],
+            40,
+            None,
+        )?;
+        r.chart(
+            "density.svg",
+            &format!(
+                "Each latent's firing frequency on the {} rows shown, log10 (SAELens's feature \
+                 density; latents that never fire sit at -10)",
+                x.rows
+            ),
+            &hist,
+        )?;
+    }
     let (points, axes) = if codes.cols == 2 {
         (codes, ("code 1", "code 2"))
     } else if codes.cols > 2 {
@@ -155,4 +182,34 @@ pub fn write_report<B: Backend>(
         &hist,
     )?;
     r.write()
+}
+
+/// Added to each firing frequency before its log10, as SAELens does, so that a latent that never
+/// fires shows at -10.
+const DENSITY_FLOOR: f64 = 1e-10;
+
+/// The fraction of rows of `codes` `[n, code]` on which each code unit is active (above
+/// [`ae_core::sparsity::ACTIVE_THRESHOLD`]), `[code]`.
+fn firing_frequencies(codes: &Matrix) -> Vec<f64> {
+    let mut active = vec![0usize; codes.cols];
+    for r in 0..codes.rows {
+        for (a, &v) in active.iter_mut().zip(codes.row(r)) {
+            *a += (v > ae_core::sparsity::ACTIVE_THRESHOLD) as usize;
+        }
+    }
+    let n = codes.rows.max(1) as f64;
+    active.into_iter().map(|a| a as f64 / n).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn firing_frequency_is_the_share_of_rows_a_unit_is_active_on() {
+        let codes =
+            Matrix::new(4, 3, vec![1., 0., 0., 2., 0., 0., 0., 0., 0., 3., 0., 0.5]).unwrap();
+        assert_eq!(firing_frequencies(&codes), [0.75, 0.0, 0.25]);
+        assert_eq!((0.0 + DENSITY_FLOOR).log10(), -10.0);
+    }
 }

@@ -45,6 +45,28 @@ pub struct DetectorResult {
     pub average_precision: f64,
     /// Wall time of fitting and scoring.
     pub seconds: f64,
+    /// Its score of each test row (not printed; for the report's charts).
+    #[serde(skip)]
+    pub scores: Vec<f64>,
+    /// The single autoencoder's [`TOP_ROWS`] highest-scoring test rows with their per-feature
+    /// errors; empty for the other detectors (not printed).
+    #[serde(skip)]
+    pub top_rows: Vec<TopRow>,
+}
+
+/// Test rows of the single autoencoder whose per-feature errors are kept ([`TopRow`]).
+pub const TOP_ROWS: usize = 5;
+
+/// A high-scoring test row and where its score comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopRow {
+    /// Its number among the test rows (from 0).
+    pub row: usize,
+    /// Its score.
+    pub score: f64,
+    /// The squared reconstruction error of each input column, in the model's normalised units
+    /// ([`super::ensemble::Ensemble::feature_errors`]).
+    pub feature_errors: Vec<f64>,
 }
 
 /// Fits every detector on `train` and scores `test` (the same columns), measured against
@@ -81,6 +103,8 @@ pub fn compare_detectors<B: Backend>(
             roc_auc: metrics::roc_auc(&scores, labels)?,
             average_precision: metrics::average_precision(&scores, labels)?,
             seconds: started.elapsed().as_secs_f64(),
+            scores,
+            top_rows: Vec::new(),
         })
     };
     let d = train.cols();
@@ -118,7 +142,11 @@ pub fn compare_detectors<B: Backend>(
             &mut |_, _| {},
         )?;
         let scores = chunked_scores(test, &mut |x| trained.ensemble.scores(backend, x))?;
-        results.push(measure(name, started, scores)?);
+        let mut result = measure(name, started, scores)?;
+        if dir == "autoencoder" {
+            result.top_rows = top_rows(backend, &trained.ensemble, test, &result.scores)?;
+        }
+        results.push(result);
     }
 
     // The linear and distance baselines on standardised rows, as PyOD's scripts give them.
@@ -182,4 +210,28 @@ fn chunked_scores(
         )?);
     }
     Ok(out)
+}
+
+/// The [`TOP_ROWS`] highest of `scores` (one per row of `test`) with `model`'s per-feature
+/// errors of their rows, highest first.
+fn top_rows<B: Backend>(
+    backend: &B,
+    model: &super::ensemble::Ensemble<B>,
+    test: &dyn RowSource,
+    scores: &[f64],
+) -> Result<Vec<TopRow>> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    order.truncate(TOP_ROWS);
+    let ids: Vec<u32> = order.iter().map(|&i| i as u32).collect();
+    let errors = model.feature_errors(backend, &test.gather(&ids)?)?;
+    Ok(order
+        .iter()
+        .enumerate()
+        .map(|(k, &row)| TopRow {
+            row,
+            score: scores[row],
+            feature_errors: errors.row(k).iter().map(|&e| e as f64).collect(),
+        })
+        .collect())
 }

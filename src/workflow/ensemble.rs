@@ -178,6 +178,29 @@ impl<B: Backend> Ensemble<B> {
     }
 }
 
+impl<B: Backend> Ensemble<B> {
+    /// The squared reconstruction error of each column of raw rows `[n, input_dim]`, in
+    /// normalised units, by the first member (which reads every column; columns a member
+    /// does not read are 0): what each feature adds to its score, `[n, input_dim]`.
+    pub fn feature_errors(&self, backend: &B, raw: &Matrix) -> Result<Matrix> {
+        let ((model, saved), record) = (&self.members[0], &self.config.members[0]);
+        let columns = &record.plan.columns;
+        let mut x = select_columns(raw, columns);
+        if let Some(stats) = &saved.normalization {
+            stats.apply(&mut x)?;
+        }
+        let recon = model.map_rows(backend, &x, Output::Reconstruction)?;
+        let errors = anomaly::feature_errors(&x, &recon)?;
+        let mut out = Matrix::zeros(raw.rows, raw.cols);
+        for r in 0..x.rows {
+            for (j, &c) in columns.iter().enumerate() {
+                out.data[r * raw.cols + c] = errors.row(r)[j];
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// A member's scores on raw rows: its columns, its normalisation, its reconstruction error.
 fn member_scores<B: Backend>(
     backend: &B,

@@ -189,3 +189,51 @@ pub fn write_parquet_with(
     }
     w.close().unwrap();
 }
+
+/// Flags for a headless Chromium that reads local files and reaches nothing else.
+pub const CHROMIUM_FLAGS: [&str; 10] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--allow-file-access-from-files",
+    "--virtual-time-budget=5000",
+];
+
+/// The Chromium installed, or `None` (printing why the caller skips) where there is none;
+/// panics instead when AE_REQUIRE_CHROMIUM=1 (as .ci/run sets).
+pub fn chromium() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if found.is_none() {
+        if std::env::var("AE_REQUIRE_CHROMIUM").as_deref() == Ok("1") {
+            panic!("AE_REQUIRE_CHROMIUM=1 but no chromium is installed");
+        }
+        eprintln!(
+            "SKIPPED: no chromium to render the report (set AE_REQUIRE_CHROMIUM=1 to fail instead)"
+        );
+    }
+    found
+}
+
+/// The DOM of the local page `path` after headless Chromium loaded it (its scripts run), with
+/// its profile in `profile`; `None` where there is no Chromium ([`chromium`]).
+pub fn chromium_dom(path: &Path, profile: &Path) -> Option<String> {
+    let dom = Command::new(chromium()?)
+        .args(CHROMIUM_FLAGS)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--dump-dom", &format!("file://{}", path.display())])
+        .output()
+        .expect("chromium runs");
+    Some(String::from_utf8_lossy(&dom.stdout).into_owned())
+}

@@ -116,6 +116,18 @@ pub fn roc_curve(scores: &[f64], labels: &[bool]) -> Result<Vec<(f64, f64)>> {
     Ok(std::iter::once((0.0, 0.0)).chain(points).collect())
 }
 
+/// The precision-recall curve as `(recall, precision)` points: `(0, 1)`, then one point per
+/// distinct score from the highest down (flagging every score `>=` it), ending at recall 1 with
+/// the anomalies' share as precision. Needs both classes.
+pub fn pr_curve(scores: &[f64], labels: &[bool]) -> Result<Vec<(f64, f64)>> {
+    check(scores, labels)?;
+    let (positives, _) = both_classes(labels)?;
+    let points = cumulative_counts(scores, labels)
+        .into_iter()
+        .map(|(tp, fp)| (tp as f64 / positives as f64, tp as f64 / (tp + fp) as f64));
+    Ok(std::iter::once((0.0, 1.0)).chain(points).collect())
+}
+
 /// Counts and rates of the classifier "anomaly iff `score > threshold`".
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Confusion {
@@ -274,6 +286,21 @@ mod tests {
         // All tied: a single threshold with P = base rate.
         let ap = average_precision(&[1.0; 4], &[T, F, F, F]).unwrap();
         assert!(close(ap, 0.25), "{ap}");
+    }
+
+    #[test]
+    fn pr_curve_has_a_point_per_distinct_score_and_ends_at_the_base_rate() {
+        let scores = [0.3, 0.1, 0.9, 0.3, 0.5, 0.5, 0.2];
+        let labels = [T, F, T, F, F, T, F];
+        let curve = pr_curve(&scores, &labels).unwrap();
+        assert_eq!(curve.len(), 6);
+        assert_eq!(curve[0], (0.0, 1.0));
+        // Flagging 0.9: one anomaly of 3, precision 1; flagging >= 0.5: 2 of 3 found, 2 of 3
+        // flagged right; everything: recall 1 at the base rate 3/7.
+        assert_eq!(curve[1], (1.0 / 3.0, 1.0));
+        assert_eq!(curve[2], (2.0 / 3.0, 2.0 / 3.0));
+        assert_eq!(curve[5], (1.0, 3.0 / 7.0));
+        assert!(pr_curve(&[0.1, 0.2], &[F, F]).is_err());
     }
 
     #[test]

@@ -1,0 +1,127 @@
+//! The charts of the reports, read back from their SVG: the feature density of a sparse
+//! training run, and compare-detectors' histograms, ROC and precision-recall curves and
+//! per-feature errors (rendered in headless Chromium where it is installed).
+
+mod common;
+use common::{ae, json, sparse_data, stderr};
+use std::path::Path;
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The `<polyline` elements of the SVG file `path`: one per line series or histogram group.
+fn polylines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| l.starts_with("<polyline "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The points of a `<polyline`.
+fn points(polyline: &str) -> usize {
+    let start = polyline.find("points=\"").unwrap() + 8;
+    let end = start + polyline[start..].find('"').unwrap();
+    polyline[start..end].split(' ').count()
+}
+
+#[test]
+fn a_sparse_training_report_shows_each_latents_firing_frequency() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    ae_core::data::save_npy(&x, &sparse_data(300, 8, 1)).unwrap();
+    let report = dir.path().join("report");
+    let model = dir.path().join("m");
+    let train = |sparse: bool, report: &Path| {
+        let mut args = vec![
+            "train",
+            s(&x),
+            "--out",
+            s(&model),
+            "--layers",
+            "8,32",
+            "--epochs",
+            "1",
+            "--output",
+            "identity",
+            "--backend",
+            "cpu",
+            "--report",
+            s(report),
+        ];
+        if sparse {
+            args.extend(["--sparsity", "topk:3"]);
+        }
+        let o = ae(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    train(true, &report);
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(html.contains("Feature density") && html.contains("density.svg"));
+    // One group: the 32 latents.
+    let lines = polylines(&report.join("density.svg"));
+    assert_eq!(lines.len(), 1);
+    // The outline: a start and an end, and two corners per bin of 40.
+    assert_eq!(points(&lines[0]), 2 + 2 * 40);
+    // A dense code has no density chart.
+    let dense = dir.path().join("dense");
+    train(false, &dense);
+    assert!(!dense.join("density.svg").exists());
+}
+
+#[test]
+fn the_detectors_report_charts_every_detector() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = dir.path().join("blobs.npy");
+    let o = ae(&["synth", "blobs", "--n", "300", "--out", s(&blobs), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cols = json(&o)["cols"].as_u64().unwrap() as usize;
+    let report = dir.path().join("report");
+    let o = ae(&[
+        "compare-detectors",
+        s(&blobs),
+        s(&blobs),
+        "--labels",
+        s(&dir.path().join("blobs.labels.npy")),
+        "--out",
+        s(&dir.path().join("det")),
+        "--members",
+        "2",
+        "--report",
+        s(&report),
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    assert!(v["report"].as_str().unwrap().ends_with("index.html"), "{v}");
+    let detectors = v["results"].as_array().unwrap().len();
+    assert_eq!(detectors, 5);
+    // ROC and precision-recall: one curve per detector, each from its first point to its last.
+    for chart in ["roc.svg", "pr.svg"] {
+        let lines = polylines(&report.join(chart));
+        assert_eq!(lines.len(), detectors, "{chart}");
+        assert!(lines.iter().all(|l| points(l) >= 2), "{chart}");
+    }
+    // A histogram per detector, normal against anomalous rows.
+    for i in 1..=detectors {
+        assert_eq!(polylines(&report.join(format!("scores-{i}.svg"))).len(), 2);
+    }
+    // The top 5 anomalies, a point per input column each.
+    let lines = polylines(&report.join("contributions.svg"));
+    assert_eq!(lines.len(), 5);
+    assert!(lines.iter().all(|l| points(l) == cols), "{lines:?}");
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    for name in ["roc.svg", "pr.svg", "scores-1.svg", "contributions.svg"] {
+        assert!(html.contains(&format!("<a href=\"{name}\">")), "{name}");
+    }
+    let charts = 3 + detectors;
+    let Some(dom) = common::chromium_dom(&report.join("index.html"), &dir.path().join("p")) else {
+        return;
+    };
+    let drawn = format!("data-charts-drawn=\"{charts}/{charts}\"");
+    assert!(dom.contains(&drawn), "{}", &dom[..dom.len().min(400)]);
+}

@@ -32,6 +32,8 @@ const FLAGS: &[(&str, &str)] = &[
     ("`model.code_activation`", "--code-activation"),
     ("`model.code_topk`", "--sparsity topk:K"),
     ("`train.auxk`", "--sparsity topk:K:AUXK"),
+    ("`model.matryoshka`", "--matryoshka"),
+    ("`train.code_products`", "--code-products"),
     ("`train.penalty_warmup`", "--sparsity-warmup"),
     ("`train.penalty`", "--sparsity l1:... or kl:..."),
     ("`train.resample_dead`", "--resample-dead"),

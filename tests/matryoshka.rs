@@ -3,6 +3,7 @@
 //! f64, the GPU against the CPU (the column-block op and a whole step), and training makes the
 //! smallest prefix reconstruct better than the same prefix of a plain TopK SAE.
 
+mod common;
 mod gpu;
 use ae_core::prelude::*;
 use ae_core::regularizer::Regularizer;
@@ -235,6 +236,65 @@ fn bad_prefixes_are_config_errors() {
     let m = base.with_matryoshka(&[2, 5]).unwrap();
     let json = serde_json::to_value(&m).unwrap();
     assert_eq!(json["matryoshka"], serde_json::json!([2, 5, 10]));
+}
+
+/// `config.json` records the prefixes; a resumed run (or one started from the weights) with
+/// other prefixes is refused, one with the same ones goes on.
+#[test]
+fn resume_and_init_from_refuse_other_prefixes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("x.csv");
+    common::write_csv(&data, 60, 8);
+    let (d, out) = (data.to_str().unwrap(), dir.path().join("m"));
+    let o = out.to_str().unwrap();
+    let run = |prefixes: &str, epochs: &str, more: &[&str]| {
+        let mut args = vec![
+            "train", d, "--out", o, "--layers", "8,16", "--output", "identity",
+        ];
+        args.extend([
+            "--sparsity",
+            "topk:2",
+            "--matryoshka",
+            prefixes,
+            "--epochs",
+            epochs,
+        ]);
+        args.extend(["--backend", "cpu", "--batch-size", "20"]);
+        args.extend(more);
+        common::ae(&args)
+    };
+    let first = run("4,8", "1", &[]);
+    assert!(first.status.success(), "{}", common::stderr(&first));
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        cfg["model"]["matryoshka"],
+        serde_json::json!([4, 8, 16]),
+        "{cfg}"
+    );
+    let other = run("4,12", "2", &["--resume"]);
+    common::assert_clean_error(&other, &["another architecture", "matryoshka"]);
+    let again = run("4,8", "2", &["--resume"]);
+    assert!(again.status.success(), "{}", common::stderr(&again));
+    let init = dir.path().join("n");
+    let mut args = vec![
+        "train",
+        d,
+        "--out",
+        init.to_str().unwrap(),
+        "--layers",
+        "8,16",
+    ];
+    args.extend([
+        "--output",
+        "identity",
+        "--sparsity",
+        "topk:2",
+        "--matryoshka",
+        "8",
+    ]);
+    args.extend(["--epochs", "1", "--backend", "cpu", "--init-from", o]);
+    common::assert_clean_error(&common::ae(&args), &["matryoshka [4, 8, 16]", "[8, 16]"]);
 }
 
 /// Data from a dictionary of 24 directions in 16 dimensions whose frequencies fall off (a

@@ -150,6 +150,38 @@ fn unknown_layers_and_activation_values() {
     assert_clean_error(&out, &["784 columns", "--layers starts with 100"]);
 }
 
+/// `--matryoshka` takes ascending prefix sizes up to the code width, with a TopK code; each
+/// mistake is one error naming the flag and what it expected.
+#[test]
+fn bad_matryoshka_prefixes() {
+    let data = common::mnist("images-idx3-ubyte.gz");
+    let d = data.to_str().unwrap();
+    let run = |sparsity: &[&str], prefixes: &str| {
+        let mut args = vec!["train", d, "--out", "/tmp/never", "--layers", "784,64"];
+        args.extend(sparsity);
+        args.extend(["--matryoshka", prefixes, "--epochs", "1"]);
+        ae(&args)
+    };
+    let topk = ["--sparsity", "topk:4"];
+    for (prefixes, says) in [
+        ("16,8", "ascending"),
+        ("8,8", "ascending"),
+        ("0,8", "ascending"),
+        ("8,65", "up to the code width 64"),
+    ] {
+        assert_clean_error(&run(&topk, prefixes), &["--matryoshka", says]);
+    }
+    let out = run(&topk, "8,x");
+    assert_clean_error(&out, &["--matryoshka", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    for sparsity in [&[][..], &["--sparsity", "l1:0.1"]] {
+        let out = run(sparsity, "8,16");
+        assert_clean_error(&out, &["--matryoshka", "topk:K or batchtopk:K"]);
+    }
+    let out = run(&["--sparsity", "jumprelu:0.1"], "8");
+    assert_clean_error(&out, &["--matryoshka", "TopK code"]);
+}
+
 #[test]
 fn missing_file_and_unknown_adapter() {
     let out = ae(&["train", "/no/such/file.csv", "--out", "/tmp/never"]);

@@ -201,6 +201,45 @@ fn every_command_prints_its_keys() {
         ("resampled", Number),
     ]);
     assert_exact("train --sparsity topk", &v, &sparse_keys);
+    // A Matryoshka run adds each prefix's FVU, at the top and in every epoch of the history.
+    let v = with_cpu(&[
+        "train",
+        s(&blobs),
+        "--out",
+        s(&p("matryoshka")),
+        "--layers",
+        "8,16",
+        "--epochs",
+        "1",
+        "--sparsity",
+        "batchtopk:2",
+        "--matryoshka",
+        "4,8",
+        "--output",
+        "identity",
+    ]);
+    let mut matryoshka_keys = train_keys.to_vec();
+    matryoshka_keys.extend([
+        ("mse", Number),
+        ("fvu", Number),
+        ("l0", Number),
+        ("dead_latents", Number),
+        ("mean_activation", Number),
+        ("prefix_fvu", Array),
+    ]);
+    assert_exact("train --matryoshka", &v, &matryoshka_keys);
+    for prefixes in [&v["prefix_fvu"], &v["history"][0]["prefix_fvu"]] {
+        let got: Vec<u64> = prefixes
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                assert_exact("a prefix's FVU", p, &[("prefix", Number), ("fvu", Number)]);
+                p["prefix"].as_u64().unwrap()
+            })
+            .collect();
+        assert_eq!(got, vec![4, 8, 16], "{v}");
+    }
     let v = with_cpu(&[
         "train",
         s(&blobs),

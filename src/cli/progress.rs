@@ -46,7 +46,7 @@ impl TrainProgress {
                 if let (Some(code), false) = (&metrics.code, self.quiet) {
                     let line = format!(
                         "epoch {}: loss {:.5}{} MSE {:.5} FVU {:.4} cosine {:.4} L0 {:.2} dead \
-                         latents {} dense {} mean activation {:.4}{}",
+                         latents {} dense {} mean activation {:.4}{}{}",
                         metrics.epoch,
                         metrics.train_loss,
                         metrics
@@ -61,6 +61,7 @@ impl TrainProgress {
                         code.mean_activation,
                         code.max_abs_rho_error
                             .map_or(String::new(), |e| format!(" max |mean - rho| {e:.4}")),
+                        prefix_fvus(&code.prefix_fvu),
                     );
                     if self.bar.is_hidden() {
                         eprintln!("{line}");
@@ -92,4 +93,20 @@ pub fn rows_bar(rows: usize, hidden: bool) -> ProgressBar {
             .progress_chars("=> "),
     );
     bar
+}
+
+/// ` prefix FVU 64: 0.3120, 256: 0.2010, 1024: 0.1500` for a Matryoshka model's prefixes; empty
+/// for any other.
+pub fn prefix_fvus(prefixes: &[ae_core::PrefixFvu]) -> String {
+    match prefixes.is_empty() {
+        true => String::new(),
+        false => format!(
+            " prefix FVU {}",
+            prefixes
+                .iter()
+                .map(|p| format!("{}: {:.4}", p.prefix, p.fvu))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }

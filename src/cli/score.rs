@@ -240,7 +240,7 @@ impl Job for ScoreJob<'_> {
             true => Scorer::Many(Ensemble::load(backend, &a.model)?),
             false => {
                 let (model, saved) = workflow::load_model(backend, &a.model)?;
-                Scorer::One(model, saved)
+                Scorer::One(Box::new(model), saved)
             }
         };
         let (input_columns, saved_threshold) = match &scorer {
@@ -445,7 +445,11 @@ const CHUNK_ROWS: usize = 4096;
 /// What scores the rows: one model (its reconstruction error), or an ensemble (its members'
 /// standardised errors, averaged).
 enum Scorer<B: Backend> {
-    One(ae_core::Autoencoder<B>, ae_core::checkpoint::SavedConfig),
+    /// Boxed: a model and its config are much larger than an ensemble's handle.
+    One(
+        Box<ae_core::Autoencoder<B>>,
+        ae_core::checkpoint::SavedConfig,
+    ),
     Many(Ensemble<B>),
 }
 

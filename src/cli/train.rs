@@ -87,6 +87,9 @@ pub struct CodeMetrics {
     pub mean_activation: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_abs_rho_error: Option<f64>,
+    /// Each Matryoshka prefix's FVU (`[{"prefix": M, "fvu": F}, ...]`; Matryoshka models only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix_fvu: Option<Vec<ae_core::PrefixFvu>>,
 }
 
 impl CodeMetrics {
@@ -100,6 +103,7 @@ impl CodeMetrics {
             dead_latents: code.map(|c| c.dead_latents),
             mean_activation: code.map(|c| c.mean_activation),
             max_abs_rho_error: code.and_then(|c| c.max_abs_rho_error),
+            prefix_fvu: code.map(|c| c.prefix_fvu.clone()).filter(|p| !p.is_empty()),
         }
     }
 }
@@ -123,6 +127,8 @@ impl fmt::Display for TrainOutput {
                     .dead_latents
                     .map_or("-".to_string(), |d| d.to_string())
             )?;
+            let prefixes = self.code.prefix_fvu.as_deref().unwrap_or_default();
+            write!(f, "{}", super::progress::prefix_fvus(prefixes))?;
         }
         write!(f, "; model saved in {}", self.model_dir.display())?;
         if let Some(why) = &self.output_reason {
@@ -354,6 +360,19 @@ pub fn settings(
         .model
         .model_config_topk(&layers, topk, jump_relu.is_some())?;
     model.batch_topk = batch_topk;
+    if let Some(prefixes) = &args.matryoshka {
+        if topk.is_none() {
+            return Err(ae::Error::Config(format!(
+                "--matryoshka {} needs a TopK code: --sparsity topk:K or batchtopk:K",
+                prefixes
+                    .iter()
+                    .map(|m| m.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )));
+        }
+        model = model.with_matryoshka(prefixes)?;
+    }
     if let Some(p) = &penalty {
         p.validate(&model)?;
     }

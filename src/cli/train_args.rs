@@ -270,6 +270,13 @@ pub struct TrainArgs {
     /// on the code metrics (L0, FVU, dead latents, mean activation).
     #[arg(long)]
     pub sparsity: Option<SparsitySpec>,
+    /// Matryoshka SAE (Bussmann et al. 2025): ascending code prefix sizes, comma-separated
+    /// (64,256,1024); the code width is the last prefix, added when not listed. The loss sums
+    /// the reconstruction loss of every prefix (x from its first M code units and the decoder
+    /// bias), so the first units learn the coarsest features; each prefix's FVU is reported.
+    /// Needs --sparsity topk:K or batchtopk:K and --layers IN,CODE; products are dense.
+    #[arg(long, value_delimiter = ',', value_name = "M1,M2,...")]
+    pub matryoshka: Option<Vec<usize>>,
     /// Sparsity warmup (L1 warmup): the l1, kl, tanh or JumpReLU L0 coefficient ramps linearly
     /// up to its value over the first STEPS steps ((step + 1) / STEPS of it at step `step`).
     #[arg(long, value_name = "STEPS", default_value_t = 0)]

@@ -29,12 +29,19 @@ pub(super) fn resumable_state(
     saved.code_threshold = None;
     if saved != settings.model {
         return Err(Error::Config(format!(
-            "the run in {} trained another architecture (input {}, encoder {:?}, decoder {:?}); \
+            "the run in {} trained another architecture (input {}, encoder {:?}, decoder {:?}{}); \
              resume it with the same --layers and model flags",
             dir.display(),
             saved.input_dim,
             saved.encoder,
-            saved.decoder
+            saved.decoder,
+            match saved.matryoshka == settings.model.matryoshka {
+                true => String::new(),
+                false => format!(
+                    ", matryoshka prefixes {:?} where this run asks for {:?}",
+                    saved.matryoshka, settings.model.matryoshka
+                ),
+            }
         )));
     }
     {
@@ -89,12 +96,16 @@ pub(super) fn initial_model<B: Backend>(
     let want = &want;
     let describe = |c: &ModelConfig| {
         format!(
-            "layers {:?}, activations {:?}, topk {:?}{}{}",
+            "layers {:?}, activations {:?}, topk {:?}{}{}{}",
             [&[c.input_dim][..], &c.encoder, &c.decoder].concat(),
             c.activations,
             c.code_topk,
             if c.tied { ", tied" } else { "" },
-            if c.pre_bias { ", pre-bias" } else { "" }
+            if c.pre_bias { ", pre-bias" } else { "" },
+            match c.matryoshka.is_empty() {
+                true => String::new(),
+                false => format!(", matryoshka {:?}", c.matryoshka),
+            }
         )
     };
     if describe(have) != describe(want) || have.batch_topk != want.batch_topk {

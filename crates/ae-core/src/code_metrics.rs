@@ -32,6 +32,20 @@ pub struct CodeMetrics {
     /// Units by firing frequency: never, then below 1e-6, [1e-6, 1e-5), ..., [1e-1, 1]
     /// ([`DENSITY_BINS`] counts).
     pub density_histogram: Vec<usize>,
+    /// The FVU of the reconstruction from each code prefix (Matryoshka models, or wherever
+    /// [`CodeMetricsAccumulator::add_prefixes`] was fed); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefix_fvu: Vec<PrefixFvu>,
+}
+
+/// The fraction of variance unexplained by the reconstruction from the first `prefix` code
+/// units ([`crate::Autoencoder::prefix_reconstructions`]).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PrefixFvu {
+    /// Code units read.
+    pub prefix: usize,
+    /// SSE of that reconstruction over the data's squared deviations from the feature means.
+    pub fvu: f64,
 }
 
 /// A unit firing on more than this fraction of the samples counts as dense.
@@ -82,6 +96,9 @@ pub struct CodeMetricsAccumulator {
     ratio: f64,
     recon_sq: f64,
     dot: f64,
+    /// Prefix ends and the squared errors of their reconstructions.
+    prefixes: Vec<usize>,
+    prefix_sse: Vec<f64>,
 }
 
 impl CodeMetricsAccumulator {
@@ -98,7 +115,35 @@ impl CodeMetricsAccumulator {
             ratio: 0.0,
             recon_sq: 0.0,
             dot: 0.0,
+            prefixes: Vec::new(),
+            prefix_sse: Vec::new(),
         }
+    }
+
+    /// Adds the reconstructions `[k, d]` of a chunk `x` `[k, d]` from the code prefixes
+    /// `prefixes` (one each, in order), after [`CodeMetricsAccumulator::add`] of the same chunk;
+    /// every chunk must give the same prefixes.
+    pub fn add_prefixes(
+        &mut self,
+        x: &Matrix,
+        prefixes: &[usize],
+        recons: &[Matrix],
+    ) -> Result<()> {
+        if self.prefix_sse.is_empty() {
+            self.prefixes = prefixes.to_vec();
+            self.prefix_sse = vec![0.0; prefixes.len()];
+        }
+        if self.prefixes != prefixes || recons.len() != prefixes.len() {
+            return Err(Error::Shape(format!(
+                "prefix metrics of prefixes {:?}, given {prefixes:?} and {} reconstructions",
+                self.prefixes,
+                recons.len()
+            )));
+        }
+        for (sse, r) in self.prefix_sse.iter_mut().zip(recons) {
+            *sse += x.row_squared_errors(r)?.iter().sum::<f64>();
+        }
+        Ok(())
     }
 
     /// Adds a chunk: data `x` `[k, d]`, its codes `[k, code_dim]` and reconstructions `[k, d]`.
@@ -185,6 +230,15 @@ impl CodeMetricsAccumulator {
                 .filter(|&&a| a as f64 / n > DENSE_FREQUENCY)
                 .count(),
             density_histogram,
+            prefix_fvu: self
+                .prefixes
+                .iter()
+                .zip(&self.prefix_sse)
+                .map(|(&prefix, sse)| PrefixFvu {
+                    prefix,
+                    fvu: sse / sst.max(f64::MIN_POSITIVE),
+                })
+                .collect(),
         })
     }
 }
@@ -206,6 +260,24 @@ mod tests {
         assert!((m.fvu - 0.25).abs() < 1e-12);
         assert_eq!(m.unit_means, vec![0.5, 0.0, 0.5]);
         assert!((m.max_abs_rho_error(0.1) - 0.4).abs() < 1e-12);
+        assert!(m.prefix_fvu.is_empty());
+        // Prefix reconstructions, all zeros and x itself, over SST 4.
+        let mut acc = CodeMetricsAccumulator::new(2, 3);
+        acc.add(&x, &code, &recon).unwrap();
+        let zeros = Matrix::zeros(2, 2);
+        acc.add_prefixes(&x, &[1, 3], &[zeros, x.clone()]).unwrap();
+        let fvus: Vec<(usize, f64)> = acc
+            .finish()
+            .unwrap()
+            .prefix_fvu
+            .iter()
+            .map(|p| (p.prefix, p.fvu))
+            .collect();
+        // SSE of zeros = 0 + 1 + 4 + 9 = 14.
+        assert_eq!(fvus, vec![(1, 14.0 / 4.0), (3, 0.0)]);
+        assert!(acc
+            .add_prefixes(&x, &[2, 3], &[x.clone(), x.clone()])
+            .is_err());
     }
 
     #[test]

@@ -65,6 +65,14 @@ pub struct ModelConfig {
     /// activation and no TopK.
     #[serde(default)]
     pub jump_relu: bool,
+    /// Matryoshka SAE (Bussmann et al. 2025, Nabeshima 2024): the ends `m_1 < ... < m_S` of
+    /// nested code prefixes, the last the code width. Training sums the reconstruction loss of
+    /// every prefix, `x` from `h[:, :m] W_dec[:, :m]ᵀ + b_dec`, so the first units learn the
+    /// coarse features (see [`crate::Autoencoder::forward_backward`]). Empty (the default, and
+    /// what older `config.json` files read as): one loss, of the whole code. Needs a TopK or
+    /// BatchTopK code and a one-hidden-layer, untied model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matryoshka: Vec<usize>,
 }
 
 impl ModelConfig {
@@ -92,6 +100,7 @@ impl ModelConfig {
             batch_topk: false,
             code_threshold: None,
             jump_relu: false,
+            matryoshka: Vec::new(),
         };
         cfg.with_activations(Activation::Relu, Activation::Identity, Activation::Sigmoid)
     }
@@ -153,8 +162,62 @@ impl ModelConfig {
         Ok(self)
     }
 
-    /// Checks widths, the activation count, the output activation, tying, TopK and the
-    /// pre-encoder bias.
+    /// Makes the model a Matryoshka SAE with these ascending prefix ends ([`ModelConfig::matryoshka`]);
+    /// the code width is added as the last when not listed. Set TopK (and BatchTopK) first.
+    pub fn with_matryoshka(mut self, prefixes: &[usize]) -> Result<Self> {
+        self.matryoshka = prefixes.to_vec();
+        let code = self.code_dim();
+        if !prefixes.is_empty() && prefixes.last() < Some(&code) {
+            self.matryoshka.push(code);
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// The Matryoshka prefix ends ([`ModelConfig::matryoshka`]): `[code_dim]` for any other
+    /// model.
+    pub fn prefixes(&self) -> Vec<usize> {
+        match self.matryoshka.is_empty() {
+            true => vec![self.code_dim()],
+            false => self.matryoshka.clone(),
+        }
+    }
+
+    /// Checks the Matryoshka prefixes: ascending, positive, ending at the code width, on a
+    /// TopK code of a one-hidden-layer, untied model.
+    fn validate_matryoshka(&self) -> Result<()> {
+        let m = &self.matryoshka;
+        if m.is_empty() {
+            return Ok(());
+        }
+        let code = self.code_dim();
+        if self.code_topk.is_none() {
+            return Err(Error::Config(
+                "matryoshka prefixes (`model.matryoshka`) need a topk or batchtopk code \
+                 (`model.code_topk`)"
+                    .into(),
+            ));
+        }
+        if self.encoder.len() != 1 || !self.decoder.is_empty() || self.tied {
+            return Err(Error::Config(format!(
+                "matryoshka prefixes (`model.matryoshka`) need a one-hidden-layer, untied \
+                 autoencoder (`model.layers` IN,CODE), got encoder {:?}, decoder {:?}{}",
+                self.encoder,
+                self.decoder,
+                if self.tied { ", tied" } else { "" }
+            )));
+        }
+        if m[0] == 0 || m.windows(2).any(|w| w[0] >= w[1]) || m[m.len() - 1] != code {
+            return Err(Error::Config(format!(
+                "matryoshka prefixes (`model.matryoshka`) must be ascending whole numbers \
+                 from 1 up to the code width {code} (which ends the list), got {m:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks widths, the activation count, the output activation, tying, TopK, the
+    /// pre-encoder bias and the Matryoshka prefixes.
     pub fn validate(&self) -> Result<()> {
         if self.input_dim == 0 || self.encoder.is_empty() {
             return Err(Error::Config(
@@ -236,7 +299,7 @@ impl ModelConfig {
                 )));
             }
         }
-        Ok(())
+        self.validate_matryoshka()
     }
 
     /// The code (bottleneck) width.

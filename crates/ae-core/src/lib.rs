@@ -40,6 +40,6 @@ pub use optim::{LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
 pub use regularizer::{Regularizer, WeightDecay};
 pub use sparsity::{
     AuxK, AuxKUnits, CodeMetrics, CodeMetricsAccumulator, CodePenalty, JumpReluTraining, Noise,
-    SparsitySpec,
+    PrefixFvu, SparsitySpec,
 };
 pub use trainer::{train, EpochMetrics, TrainConfig, TrainEvent, TrainReport};

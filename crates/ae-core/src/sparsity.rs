@@ -15,7 +15,7 @@ pub use ae_backend::ops::sparsity::{
 use std::str::FromStr;
 
 pub use crate::code_metrics::{
-    density_bin, CodeMetrics, CodeMetricsAccumulator, DENSE_FREQUENCY, DENSITY_BINS,
+    density_bin, CodeMetrics, CodeMetricsAccumulator, PrefixFvu, DENSE_FREQUENCY, DENSITY_BINS,
 };
 
 fn parse_f32(what: &str, s: &str, spec: &str) -> Result<f32> {

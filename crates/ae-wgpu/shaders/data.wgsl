@@ -1,4 +1,4 @@
-// data: row gathers and the seeded corruption of denoising autoencoders
+// data: row gathers, column-block copies and the seeded corruption of denoising autoencoders
 // (ae_backend::ops::DataOps), the same maths as ae_backend::ops::data. One thread per element, a
 // 2-D grid of 256-wide workgroups (i = y * row_stride + x).
 
@@ -23,6 +23,35 @@ fn gather_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
         let r = i / gather_p.cols;
         let c = i % gather_p.cols;
         dst[i] = src[rows[r] * gather_p.cols + c];
+    }
+}
+
+// copy_columns: block_dst[r, dst_col + c] = block_src[r, src_col + c] for c < cols, block_src
+// [rows, src_cols], block_dst [rows, dst_cols]; the rest of block_dst is left as it is.
+
+struct CopyColumnsParams {
+    len: u32,        // rows * cols of the block
+    cols: u32,       // width of the block
+    row_stride: u32, // threads per row of the 2-D dispatch
+    src_cols: u32,
+    dst_cols: u32,
+    src_col: u32,
+    dst_col: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> block_p: CopyColumnsParams;
+@group(0) @binding(1) var<storage, read> block_src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> block_dst: array<f32>;
+
+@compute @workgroup_size(256, 1, 1)
+fn copy_columns(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.y * block_p.row_stride + gid.x;
+    if (i < block_p.len) {
+        let r = i / block_p.cols;
+        let c = i % block_p.cols;
+        block_dst[r * block_p.dst_cols + block_p.dst_col + c] =
+            block_src[r * block_p.src_cols + block_p.src_col + c];
     }
 }
 

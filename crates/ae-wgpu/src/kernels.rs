@@ -132,6 +132,8 @@ kernels! {
     L1DecoderNormBackward => "columns", "l1_decoder_norm_backward", ColumnParams,
         [1 w_in read, 3 grad write, 4 h read];
     GatherRows => "data", "gather_rows", GatherRowsParams, [1 src read, 2 rows read, 3 dst write];
+    CopyColumns => "data", "copy_columns", CopyColumnsParams,
+        [1 block_src read, 2 block_dst write];
     Corrupt => "data", "corrupt", CorruptParams, [1 x read, 2 out write];
 }
 

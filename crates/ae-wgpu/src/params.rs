@@ -291,6 +291,23 @@ params! {
 }
 
 params! {
+    /// `copy_columns` over the `len = rows * cols` elements of the block.
+    CopyColumnsParams {
+        len: u32,
+        /// Width of the block.
+        cols: u32,
+        row_stride: u32,
+        /// Widths of the source and destination rows.
+        src_cols: u32,
+        dst_cols: u32,
+        /// The block's first column in the source and in the destination.
+        src_col: u32,
+        dst_col: u32,
+        _pad: u32,
+    }
+}
+
+params! {
     /// `corrupt` over `len` elements.
     CorruptParams {
         len: u32,

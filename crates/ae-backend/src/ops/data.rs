@@ -116,6 +116,18 @@ impl FromStr for Noise {
 pub trait DataOps: TensorOps {
     /// `dst[i, :] = src[rows[i], :]`: `src` `[n, cols]`, `dst` `[rows.len(), cols]`.
     fn gather_rows(&self, src: &Self::Tensor, rows: &[u32], dst: &mut Self::Tensor);
+    /// A block of columns copied across: `dst[i, dst_col + j] = src[i, src_col + j]` for every
+    /// row `i` and `j < cols`; the rest of `dst` is left as it is. `src` `[rows, a]`, `dst`
+    /// `[rows, b]`, `src_col + cols <= a`, `dst_col + cols <= b`. Slices a column range out
+    /// (`dst_col` 0, `b = cols`) or writes one back (`src_col` 0, `a = cols`).
+    fn copy_columns(
+        &self,
+        src: &Self::Tensor,
+        src_col: usize,
+        dst: &mut Self::Tensor,
+        dst_col: usize,
+        cols: usize,
+    );
     /// Denoising corruption: `out[i] = noise.apply(seed, i, x[i])` with `i` the flat row-major
     /// index ([`Noise::apply`]); `x`, `out` `[rows, cols]`.
     fn corrupt(&self, noise: Noise, seed: u32, x: &Self::Tensor, out: &mut Self::Tensor);

@@ -493,6 +493,7 @@ impl Sae {
             batch_topk: false,
             code_threshold: None,
             jump_relu: self.threshold.is_some(),
+            matryoshka: Vec::new(),
         };
         config.validate()?;
         let row = |v: Vec<f32>| Matrix::new(1, v.len(), v);

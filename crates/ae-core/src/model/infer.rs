@@ -14,7 +14,7 @@ pub enum Output {
 }
 
 /// Rows per forward pass of inference.
-const INFERENCE_CHUNK: usize = 1024;
+pub(super) const INFERENCE_CHUNK: usize = 1024;
 
 impl<B: Backend> Autoencoder<B> {
     /// Runs the model over a host matrix in chunks and returns the code or the reconstruction.

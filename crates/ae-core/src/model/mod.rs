@@ -9,6 +9,7 @@
 
 mod infer;
 mod layer;
+mod matryoshka;
 mod sae;
 
 pub use self::infer::Output;
@@ -18,6 +19,7 @@ pub use crate::params::{CodeTerms, Gradients, ParamKind, ParamSpec};
 use self::layer::{
     encoder_input, init_bound, plan, upload_param, Centered, LayerBuffers, LayerPlan, SparseSide,
 };
+use self::matryoshka::Prefixes;
 use crate::regularizer::Regularizer;
 use crate::sparsity::JumpReluTraining;
 use crate::{Activation, Backend, Error, Loss, Matrix, ModelConfig, Reconstruction, Result, Rng};
@@ -53,6 +55,8 @@ pub struct Workspace<B: Backend> {
     pub penalty_strength: f32,
     /// The encoder's input `x - b_out` and `-b_out` (pre-encoder bias models only).
     centered: Option<Centered<B::Tensor>>,
+    /// The prefix reconstructions (Matryoshka models only).
+    matryoshka: Option<Prefixes<B::Tensor>>,
 }
 
 impl<B: Backend> Workspace<B> {
@@ -100,9 +104,10 @@ impl CodeProducts {
     /// Whether a model of `config` takes the sparse path under this choice.
     pub fn sparse_for(self, config: &ModelConfig) -> bool {
         match (self, config.code_topk) {
-            // A BatchTopK row may keep more than k units: not in k index slots.
+            // A BatchTopK row may keep more than k units: not in k index slots; a Matryoshka
+            // model's products go over column blocks of the code, densely.
             (_, None) | (CodeProducts::Dense, _) => false,
-            _ if config.batch_topk => false,
+            _ if config.batch_topk || !config.matryoshka.is_empty() => false,
             (CodeProducts::Sparse, Some(_)) => true,
             (CodeProducts::Auto, Some(k)) => k * SPARSE_CODE_RATIO <= config.code_dim(),
         }
@@ -341,6 +346,16 @@ impl<B: Backend> Autoencoder<B> {
                 }),
                 false => None,
             },
+            matryoshka: match self.config.matryoshka.is_empty() {
+                true => None,
+                false => Some(Prefixes::new(
+                    backend,
+                    &self.config.matryoshka,
+                    rows,
+                    self.config.input_dim,
+                    self.config.output_activation(),
+                )?),
+            },
         })
     }
 
@@ -382,7 +397,7 @@ impl<B: Backend> Autoencoder<B> {
     }
 
     /// Adds `scale * objective(forward(x), target)` to `ws.loss_acc` without computing
-    /// gradients.
+    /// gradients (for a Matryoshka model, the sum over its prefixes).
     pub fn evaluate(
         &self,
         backend: &B,
@@ -394,6 +409,8 @@ impl<B: Backend> Autoencoder<B> {
     ) {
         self.forward(backend, x, ws);
         self.add_loss(backend, objective, target, scale, ws, false);
+        self.prefix_forward(backend, ws);
+        self.prefix_losses(backend, objective, target, scale, ws, false);
     }
 
     /// After a forward pass: `ws.loss_acc += scale * objective(output, target)`, and with
@@ -428,6 +445,7 @@ impl<B: Backend> Autoencoder<B> {
     /// Forward and backward for one batch: `ws.loss_acc += scale * objective` and `grads` set
     /// to the gradient of the objective (plus each regulariser's gradient) for every parameter.
     /// `x` is the (possibly corrupted) input and `target` the clean one, both `[rows, input_dim]`.
+    /// A Matryoshka model's objective is the sum of its prefixes' (see [`matryoshka`]).
     #[allow(clippy::too_many_arguments)]
     pub fn forward_backward(
         &self,
@@ -442,6 +460,8 @@ impl<B: Backend> Autoencoder<B> {
     ) {
         self.forward(backend, x, ws);
         self.add_loss(backend, objective, target, scale, ws, true);
+        self.prefix_forward(backend, ws);
+        self.prefix_losses(backend, objective, target, scale, ws, true);
         let n = self.plans.len();
         let loss = objective.loss;
         grads.written.iter_mut().for_each(|w| *w = false);
@@ -492,10 +512,15 @@ impl<B: Backend> Autoencoder<B> {
                 Some(idx) if i == code_layer + 1 => Some((SparseSide::Input, idx)),
                 _ => None,
             };
-            let (input, input_grad) = match before.last_mut() {
+            let (input, mut input_grad) = match before.last_mut() {
                 None => (encoder_input(x, ws.centered.as_ref()), None),
                 Some(prev) => (prev.a.as_ref().unwrap_or(&prev.z), Some(&mut prev.grad)),
             };
+            let prefixes = ws.matryoshka.as_mut().filter(|_| i == n - 1);
+            if let (Some(p), Some(code_grad)) = (prefixes, input_grad.as_mut()) {
+                self.prefix_decoder_backward(backend, cur, p, folded, code_grad, grads);
+                continue;
+            }
             self.layer_backward(
                 backend, i, input, cur, mask, sparse, folded, grads, input_grad,
             );

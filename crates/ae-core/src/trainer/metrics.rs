@@ -2,7 +2,7 @@
 //! code looks like ([`EpochCodeMetrics`]).
 
 use super::{Rows, CHUNK_ROWS};
-use crate::sparsity::{CodeMetrics, CodeMetricsAccumulator};
+use crate::sparsity::{CodeMetrics, CodeMetricsAccumulator, PrefixFvu};
 use crate::{Autoencoder, Backend, Result};
 
 /// What one epoch measured.
@@ -69,6 +69,10 @@ pub struct EpochCodeMetrics {
     /// Units by firing frequency: never, below 1e-6, then one decade a bin up to [0.1, 1].
     #[serde(default)]
     pub density_histogram: Vec<usize>,
+    /// The FVU of each Matryoshka prefix's reconstruction (Matryoshka models only; the last
+    /// prefix's is `fvu`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefix_fvu: Vec<PrefixFvu>,
 }
 
 impl EpochCodeMetrics {
@@ -88,6 +92,7 @@ impl EpochCodeMetrics {
             dense_latents: code.dense_latents,
             density_histogram: code.density_histogram.clone(),
             unit_mean_activation: rho.map(|_| code.unit_means),
+            prefix_fvu: code.prefix_fvu,
         }
     }
 }
@@ -98,7 +103,8 @@ impl EpochCodeMetrics {
 pub const CODE_METRICS_ROWS: usize = 1 << 16;
 
 /// Code metrics of `model` over `data` (at most [`CODE_METRICS_ROWS`] of its rows, evenly
-/// spaced), read a chunk at a time (the codes and reconstructions of one chunk held at once).
+/// spaced), read a chunk at a time (the codes and reconstructions of one chunk held at once);
+/// for a Matryoshka model with each prefix's FVU.
 pub fn code_metrics<B: Backend>(
     backend: &B,
     model: &Autoencoder<B>,
@@ -112,6 +118,11 @@ pub fn code_metrics<B: Backend>(
         let x = data.gather(ids)?;
         let (code, recon) = model.code_and_reconstruction(backend, &x)?;
         acc.add(&x, &code, &recon)?;
+        if !config.matryoshka.is_empty() {
+            let prefixes = &config.matryoshka;
+            let recons = model.prefix_reconstructions(backend, &x, prefixes)?;
+            acc.add_prefixes(&x, prefixes, &recons)?;
+        }
     }
     acc.finish()
 }
@@ -149,6 +160,7 @@ mod tests {
             relative_reconstruction_bias: 0.97,
             dense_latents: 1,
             density_histogram: vec![4, 0, 0, 0, 0, 1, 2, 3],
+            prefix_fvu: Vec::new(),
         }));
         let json = serde_json::to_value(&with).unwrap();
         assert_eq!(json["l0"], 3.0);

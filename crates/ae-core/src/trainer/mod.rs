@@ -501,6 +501,13 @@ fn check<B: Backend>(
                 .into(),
         ));
     }
+    if config.code_products == CodeProducts::Sparse && !model.config().matryoshka.is_empty() {
+        return Err(Error::Config(
+            "sparse code products (`train.code_products` sparse) are not used for matryoshka \
+             prefixes (`model.matryoshka`): their products go over column blocks, densely"
+                .into(),
+        ));
+    }
     let input_dim = model.config().input_dim;
     for (what, m) in std::iter::once(("training", train)).chain(val.map(|v| ("validation", v))) {
         if m.cols() != input_dim {

@@ -1,4 +1,4 @@
-//! The CPU bodies of the `data` op family: row gathers and the seeded corruption of denoising
+//! The CPU bodies of the `data` op family: row gathers, column-block copies and the seeded corruption of denoising
 //! (maths and shapes in `ae_backend::ops::data`).
 
 use crate::{same_shape, CpuBackend, CpuElement, CpuTensor};
@@ -13,6 +13,25 @@ impl<T: CpuElement> DataOps for CpuBackend<T> {
         for (out, &r) in dst.data.chunks_exact_mut(cols).zip(rows) {
             let r = r as usize;
             out.copy_from_slice(&src.data[r * cols..(r + 1) * cols]);
+        }
+    }
+
+    fn copy_columns(
+        &self,
+        src: &CpuTensor<T>,
+        src_col: usize,
+        dst: &mut CpuTensor<T>,
+        dst_col: usize,
+        cols: usize,
+    ) {
+        debug_assert_eq!(src.rows, dst.rows, "copy_columns rows");
+        debug_assert!(src_col + cols <= src.cols && dst_col + cols <= dst.cols);
+        if cols == 0 {
+            return;
+        }
+        let (a, b) = (src.cols, dst.cols);
+        for (out, row) in dst.data.chunks_exact_mut(b).zip(src.data.chunks_exact(a)) {
+            out[dst_col..dst_col + cols].copy_from_slice(&row[src_col..src_col + cols]);
         }
     }
 

@@ -3,7 +3,7 @@
 
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
 use crate::kernels::{noise_id, Kernel};
-use crate::params::{CorruptParams, GatherRowsParams};
+use crate::params::{CopyColumnsParams, CorruptParams, GatherRowsParams};
 use ae_backend::ops::DataOps;
 use ae_backend::Noise;
 
@@ -28,6 +28,35 @@ impl DataOps for WgpuBackend {
             Bind::Buffer(dst.buffer()),
         ];
         self.dispatch(Kernel::GatherRows, &p, &binds, grid.groups);
+    }
+
+    fn copy_columns(
+        &self,
+        src: &WgpuTensor,
+        src_col: usize,
+        dst: &mut WgpuTensor,
+        dst_col: usize,
+        cols: usize,
+    ) {
+        debug_assert_eq!(src.rows, dst.rows, "copy_columns rows");
+        debug_assert!(src_col + cols <= src.cols && dst_col + cols <= dst.cols);
+        let len = dst.rows * cols;
+        if len == 0 {
+            return;
+        }
+        let grid = self.grid(len);
+        let p = CopyColumnsParams {
+            len: len as u32,
+            cols: cols as u32,
+            row_stride: grid.row_stride,
+            src_cols: src.cols as u32,
+            dst_cols: dst.cols as u32,
+            src_col: src_col as u32,
+            dst_col: dst_col as u32,
+            ..Default::default()
+        };
+        let binds = [Bind::Buffer(src.buffer()), Bind::Buffer(dst.buffer())];
+        self.dispatch(Kernel::CopyColumns, &p, &binds, grid.groups);
     }
 
     fn corrupt(&self, noise: Noise, seed: u32, x: &WgpuTensor, out: &mut WgpuTensor) {

@@ -35,6 +35,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("`train.penalty_warmup`", "--sparsity-warmup"),
     ("`train.penalty`", "--sparsity l1:... or kl:..."),
     ("`train.resample_dead`", "--resample-dead"),
+    ("`train.contractive`", "--contractive"),
     ("`train.optimizer.lr`", "--lr"),
     (
         "`train.early_stopping_patience`",
@@ -90,7 +91,7 @@ pub enum Command {
     /// print both test MSEs, write a PNG of reconstructions and the model.
     Demo(demo::DemoArgs),
     /// Train an autoencoder on a data file (IDX, CSV, NPY, safetensors or Parquet) and save it to a directory.
-    Train(train_args::TrainArgs),
+    Train(Box<train_args::TrainArgs>),
     /// Encode data with a trained model: writes the codes as NPY [n, code].
     Encode(infer::InferArgs),
     /// Reconstruct data with a trained model: writes NPY [n, d] (in the data's original units).
@@ -171,7 +172,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
     match cli.command {
         Command::Demo(a) => demo::run(g, a),
-        Command::Train(a) => train::run(g, a),
+        Command::Train(a) => train::run(g, *a),
         Command::Encode(a) => infer::run(g, a, infer::Mode::Encode),
         Command::Reconstruct(a) => infer::run(g, a, infer::Mode::Reconstruct),
         Command::Export(a) => export::run(g, a),

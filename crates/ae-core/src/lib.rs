@@ -33,8 +33,9 @@ pub use ae_data::{atomic, synth, SynthKind, Synthetic};
 pub use ae_eval::{knn, median, metrics, pca, Pca};
 pub use config::{LayerSpec, ModelConfig};
 pub use model::{
-    Autoencoder, AuxWorkspace, CodeProducts, CodeTerms, Gradients, Output, ParamKind, ParamSpec,
-    Workspace, SPARSE_CODE_RATIO,
+    Autoencoder, AuxWorkspace, CodeProducts, CodeTerms, Contractive, ContractiveMethod,
+    ContractiveWorkspace, Gradients, Output, ParamKind, ParamSpec, Workspace, CONTRACTIVE_STEP,
+    SPARSE_CODE_RATIO,
 };
 pub use optim::{LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
 pub use regularizer::{Regularizer, WeightDecay};

@@ -7,10 +7,14 @@
 //! `[batch, in] -> [batch, out]`. A tied decoder layer has no weight of its own and uses the
 //! mirrored encoder weight transposed.
 
+mod contractive;
 mod infer;
 mod layer;
 mod sae;
 
+pub use self::contractive::{
+    Contractive, ContractiveMethod, ContractiveWorkspace, CONTRACTIVE_STEP,
+};
 pub use self::infer::Output;
 pub use self::sae::AuxWorkspace;
 pub use crate::params::{CodeTerms, Gradients, ParamKind, ParamSpec};
@@ -53,6 +57,9 @@ pub struct Workspace<B: Backend> {
     pub penalty_strength: f32,
     /// The encoder's input `x - b_out` and `-b_out` (pre-encoder bias models only).
     centered: Option<Centered<B::Tensor>>,
+    /// The contractive penalty's buffers, when training with one (set by the trainer:
+    /// [`Autoencoder::contractive_workspace`]).
+    pub contractive: Option<ContractiveWorkspace<B>>,
 }
 
 impl<B: Backend> Workspace<B> {
@@ -341,6 +348,7 @@ impl<B: Backend> Autoencoder<B> {
                 }),
                 false => None,
             },
+            contractive: None,
         })
     }
 
@@ -426,7 +434,9 @@ impl<B: Backend> Autoencoder<B> {
     }
 
     /// Forward and backward for one batch: `ws.loss_acc += scale * objective` and `grads` set
-    /// to the gradient of the objective (plus each regulariser's gradient) for every parameter.
+    /// to the gradient of the objective (plus each regulariser's gradient, and with
+    /// [`Workspace::contractive`] the contractive penalty's, its value added into that
+    /// workspace's `acc`) for every parameter.
     /// `x` is the (possibly corrupted) input and `target` the clean one, both `[rows, input_dim]`.
     #[allow(clippy::too_many_arguments)]
     pub fn forward_backward(
@@ -445,11 +455,18 @@ impl<B: Backend> Autoencoder<B> {
         let n = self.plans.len();
         let loss = objective.loss;
         grads.written.iter_mut().for_each(|w| *w = false);
+        let mut contractive = ws.contractive.take();
+        if let Some(c) = contractive.as_mut() {
+            self.contractive_forward(backend, x, ws, scale, c, grads);
+        }
         let code_layer = self.config.encoder_depth() - 1;
         for i in (0..n).rev() {
             let (before, rest) = ws.layers.split_at_mut(i);
             let cur = &mut rest[0];
             if i == code_layer {
+                if let Some(g) = contractive.as_ref().and_then(|c| c.code_grad()) {
+                    backend.scale_add(1.0, g, &mut cur.grad);
+                }
                 let code = cur.a.as_ref().unwrap_or(&cur.z);
                 let decoder = self
                     .code_decoder_weight()
@@ -500,6 +517,10 @@ impl<B: Backend> Autoencoder<B> {
                 backend, i, input, cur, mask, sparse, folded, grads, input_grad,
             );
         }
+        if let Some(c) = contractive.as_mut() {
+            self.contractive_backward(backend, c, grads);
+        }
+        ws.contractive = contractive;
         // The pre-encoder bias: the encoder's input x - b_out adds -colsum(dz_0) W_0 =
         // -(d loss / d b_0) W_0 to the output bias's gradient.
         if self.config.pre_bias {

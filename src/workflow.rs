@@ -15,6 +15,7 @@ use std::path::Path;
 
 pub mod detectors;
 pub mod ensemble;
+pub mod manifold;
 mod models;
 mod oneclass;
 mod pca;

@@ -117,6 +117,36 @@ fn every_command_prints_its_keys() {
     assert!(v["labels"].is_null(), "{v}");
     let labels = p("blobs.labels.npy");
 
+    // manifold: both codes' numbers, the settings and the figure.
+    let v = with_cpu(&[
+        "manifold",
+        "s-curve",
+        "--points",
+        "200",
+        "--epochs",
+        "2",
+        "--out",
+        s(&p("manifold.svg")),
+    ]);
+    assert_exact(
+        "manifold",
+        &v,
+        &[
+            ("manifold", String),
+            ("points", Number),
+            ("settings", Object),
+            ("pca_unrolling", Number),
+            ("pca_trustworthiness", Number),
+            ("ae_unrolling", Number),
+            ("ae_trustworthiness", Number),
+            ("final_train_loss", Number),
+            ("train_seconds", Number),
+            ("figure", String),
+            ("backend", String),
+        ],
+    );
+    assert_eq!(v["settings"]["recipe"]["kind"], "geometry", "{v}");
+
     // train: the keys every run has; a report and a threshold when asked for.
     let model = p("m");
     let report = p("report");

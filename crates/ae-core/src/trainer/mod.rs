@@ -271,6 +271,13 @@ pub fn train_resumed<B: Backend>(
                     w => ((global_step + 1) as f32 / w as f32).min(1.0),
                 };
                 let scale = rows.len() as f32 / n as f32;
+                if let Err(e) = regularizers
+                    .iter()
+                    .try_for_each(|r| r.begin_batch(backend, rows))
+                {
+                    restore(backend, model, &last_good);
+                    return Err(e);
+                }
                 if let Some(c) = buf.ws.contractive.as_mut() {
                     c.seed = projection_seed(config.seed, global_step);
                 }

@@ -11,6 +11,7 @@ use ae_core::{
     OptimizerConfig, ParamKind, Reconstruction, Rng, TrainConfig,
 };
 use ae_cpu::CpuBackend;
+use proptest::prelude::*;
 
 type F64 = CpuBackend<f64>;
 
@@ -185,48 +186,47 @@ fn gradient_matches_central_differences_in_f64() {
     }
 }
 
-/// The wgpu backend's penalty and gradients equal the CPU backend's, for both methods, on
-/// batch sizes that are no tile multiple. The projection's weight gradient is a difference of
-/// two passes scaled by `1 / eps`, which magnifies rounding by about `1 / eps = 100`, hence its
-/// looser gradient tolerance.
-#[test]
-fn gpu_matches_cpu() {
-    let Some(gpu) = gpu::gpu() else { return };
-    let cpu = CpuBackend::<f32>::new();
-    for (n, (cfg, rows)) in [
-        (
-            model_config(&[9, 5], Activation::Sigmoid, Activation::Sigmoid),
-            17,
-        ),
-        (
-            model_config(&[9, 5], Activation::Tanh, Activation::Tanh)
-                .with_tied(true)
-                .unwrap(),
-            3,
-        ),
-        (
-            model_config(&[9, 7, 3], Activation::Gelu, Activation::Tanh),
-            17,
-        ),
-        (
-            model_config(&[9, 7, 3], Activation::Tanh, Activation::Identity),
-            1,
-        ),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let x = random(rows, 9, 40 + n as u64, 1.0);
-        let (gl, gp, gg) = step(&gpu, &model(&gpu, &cfg, 50 + n as u64), &x, 0.3, 9);
-        let (cl, cp, cg) = step(&cpu, &model(&cpu, &cfg, 50 + n as u64), &x, 0.3, 9);
-        assert!(rel(gl, cl) < 1e-4, "case {n}: loss {gl} vs {cl}");
-        assert!(rel(gp, cp) < 1e-4, "case {n}: penalty {gp} vs {cp}");
+/// The four models of the GPU property test: both methods, tied or not, odd widths.
+fn gpu_case(n: usize) -> ModelConfig {
+    match n {
+        0 => model_config(&[9, 5], Activation::Sigmoid, Activation::Sigmoid),
+        1 => model_config(&[9, 5], Activation::Tanh, Activation::Tanh)
+            .with_tied(true)
+            .unwrap(),
+        2 => model_config(&[9, 7, 3], Activation::Gelu, Activation::Tanh),
+        _ => model_config(&[9, 7, 3], Activation::Tanh, Activation::Identity),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// The wgpu backend's penalty and gradients equal the CPU backend's, for both methods, on
+    /// batch sizes that are no tile multiple. The projection's weight gradient is a difference
+    /// of two passes scaled by `1 / eps`, which magnifies rounding by about `1 / eps = 100`,
+    /// hence its looser gradient tolerance.
+    #[test]
+    fn gpu_matches_cpu(
+        case in 0usize..4,
+        rows in prop::sample::select(vec![1usize, 3, 17, 40]),
+        lambda in 0.01f32..2.0,
+        seed in 0u64..1000,
+    ) {
+        let Some(gpu) = gpu_backend() else { return Ok(()) };
+        let cpu = CpuBackend::<f32>::new();
+        let cfg = gpu_case(case);
+        let x = random(rows, 9, seed, 1.0);
+        let s = seed as u32;
+        let (gl, gp, gg) = step(gpu, &model(gpu, &cfg, seed), &x, lambda, s);
+        let (cl, cp, cg) = step(&cpu, &model(&cpu, &cfg, seed), &x, lambda, s);
+        prop_assert!(rel(gl, cl) < 1e-4, "loss {} vs {}", gl, cl);
+        prop_assert!(rel(gp, cp) < 1e-4, "penalty {} vs {}", gp, cp);
         let tol = match Contractive::method(&cfg) {
             ContractiveMethod::Exact => 1e-4,
             ContractiveMethod::Projection => 2e-3,
         };
         for (i, (g, c)) in gg.iter().zip(&cg).enumerate() {
-            assert!(g.first_non_finite().is_none(), "case {n} gradient {i}");
+            prop_assert!(g.first_non_finite().is_none(), "gradient {} not finite", i);
             let diff: f64 = g
                 .data
                 .iter()
@@ -235,9 +235,15 @@ fn gpu_matches_cpu() {
                 .sum();
             let norm: f64 = c.data.iter().map(|v| (*v as f64).powi(2)).sum();
             let e = diff.sqrt() / norm.sqrt().max(1e-12);
-            assert!(e < tol, "case {n} gradient {i}: relative error {e}");
+            prop_assert!(e < tol, "gradient {}: relative error {}", i, e);
         }
     }
+}
+
+/// One device for every case (opening one takes 10-300 ms).
+fn gpu_backend() -> Option<&'static ae_wgpu::WgpuBackend> {
+    static GPU: std::sync::OnceLock<Option<ae_wgpu::WgpuBackend>> = std::sync::OnceLock::new();
+    GPU.get_or_init(gpu::gpu).as_ref()
 }
 
 /// Points near a 2-D sheet in 8-D, in roughly [-1, 1].

@@ -364,3 +364,23 @@ fn refuses_what_it_cannot_support() {
     .to_string();
     assert!(e.contains("`train.contractive`"), "{e}");
 }
+
+/// The setting round-trips through the JSON that `config.json` records, and a training record
+/// written before the field existed still reads (no contractive penalty).
+#[test]
+fn the_setting_is_stored_and_older_records_still_load() {
+    let tc = TrainConfig {
+        contractive: Some(Contractive { lambda: 0.25 }),
+        ..TrainConfig::default()
+    };
+    let json = serde_json::to_value(&tc).unwrap();
+    assert_eq!(json["contractive"]["lambda"], 0.25);
+    let back: TrainConfig = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back, tc);
+    let mut old = json;
+    old.as_object_mut().unwrap().remove("contractive");
+    let old: TrainConfig = serde_json::from_value(old).unwrap();
+    assert_eq!(old.contractive, None);
+    let plain = serde_json::to_value(TrainConfig::default()).unwrap();
+    assert!(plain.get("contractive").is_none(), "{plain}");
+}

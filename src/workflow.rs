@@ -16,6 +16,7 @@ use std::path::Path;
 pub mod detectors;
 pub mod ensemble;
 mod measure;
+pub mod manifold;
 mod models;
 mod oneclass;
 mod pca;

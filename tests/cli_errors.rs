@@ -387,3 +387,37 @@ fn a_disk_that_fills_is_an_error_naming_the_file_and_what_was_saved_stays() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(load_npy(c).cols, 8);
 }
+
+/// `--contractive` refuses a coefficient that is negative or not finite, codes whose units
+/// switch (TopK), the projection estimate with a pre-encoder bias, and the anomaly preset.
+#[test]
+fn contractive_flag_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.csv");
+    write_csv(&p, 40, 6);
+    let m = dir.path().join("m");
+    let (data, out) = (p.to_str().unwrap(), m.to_str().unwrap());
+    let run = |extra: &[&str]| {
+        let mut args = vec!["train", data, "--out", out, "--epochs", "1"];
+        args.extend_from_slice(extra);
+        ae(&args)
+    };
+    for bad in ["-0.5", "NaN", "inf"] {
+        let o = run(&["--layers", "6,3", "--contractive", bad]);
+        assert_clean_error(&o, &["--contractive", ">= 0"]);
+    }
+    let o = run(&[
+        "--layers",
+        "6,8",
+        "--sparsity",
+        "topk:2",
+        "--contractive",
+        "0.1",
+    ]);
+    assert_clean_error(&o, &["contractive", "TopK"]);
+    let o = run(&["--layers", "6,4,2", "--pre-bias", "--contractive", "0.1"]);
+    assert_clean_error(&o, &["contractive", "pre-encoder bias"]);
+    let o = run(&["--preset", "anomaly", "--contractive", "0.1"]);
+    assert_clean_error(&o, &["--contractive", "--preset"]);
+    assert!(!m.join("model.safetensors").exists());
+}

@@ -117,6 +117,36 @@ fn every_command_prints_its_keys() {
     assert!(v["labels"].is_null(), "{v}");
     let labels = p("blobs.labels.npy");
 
+    // manifold: both codes' numbers, the settings and the figure.
+    let v = with_cpu(&[
+        "manifold",
+        "s-curve",
+        "--points",
+        "200",
+        "--epochs",
+        "2",
+        "--out",
+        s(&p("manifold.svg")),
+    ]);
+    assert_exact(
+        "manifold",
+        &v,
+        &[
+            ("manifold", String),
+            ("points", Number),
+            ("settings", Object),
+            ("pca_unrolling", Number),
+            ("pca_trustworthiness", Number),
+            ("ae_unrolling", Number),
+            ("ae_trustworthiness", Number),
+            ("final_train_loss", Number),
+            ("train_seconds", Number),
+            ("figure", String),
+            ("backend", String),
+        ],
+    );
+    assert_eq!(v["settings"]["recipe"]["kind"], "geometry", "{v}");
+
     // train: the keys every run has; a report and a threshold when asked for.
     let model = p("m");
     let report = p("report");
@@ -265,6 +295,43 @@ fn every_command_prints_its_keys() {
         ("max_abs_rho_error", Number),
     ]);
     assert_exact("train --sparsity kl", &v, &kl_keys);
+    // A contractive run adds its term, to the result and to each epoch, and config.json keeps
+    // the setting.
+    let v = with_cpu(&[
+        "train",
+        s(&blobs),
+        "--out",
+        s(&p("cae")),
+        "--layers",
+        "8,3",
+        "--code-activation",
+        "sigmoid",
+        "--epochs",
+        "2",
+        "--contractive",
+        "0.05",
+    ]);
+    let mut cae_keys = train_keys.to_vec();
+    cae_keys.push(("contractive", Number));
+    assert_exact("train --contractive", &v, &cae_keys);
+    let mut cae_epoch = EPOCH.to_vec();
+    cae_epoch.push(("contractive", Number));
+    for e in v["history"].as_array().unwrap() {
+        assert_exact("train --contractive history entry", e, &cae_epoch);
+        assert!(e["contractive"].as_f64().unwrap() > 0.0, "{e}");
+    }
+    let cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(p("cae").join("config.json")).unwrap())
+            .unwrap();
+    assert_exact(
+        "config.json contractive",
+        &cfg["training"]["settings"]["contractive"],
+        &[("lambda", Number)],
+    );
+    assert_eq!(
+        cfg["training"]["settings"]["contractive"]["lambda"],
+        0.05f32 as f64
+    );
 
     // sweep: the summary, and one row per finished run.
     let v = with_cpu(&[

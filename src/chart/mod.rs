@@ -103,6 +103,25 @@ pub fn scatter(
     )?))
 }
 
+/// Charts side by side, left to right, in one SVG document labelled `label` (each keeps its
+/// 640x420 area; a chart is placed as a nested `<svg>` at its offset). Errors when there is no
+/// chart.
+pub fn side_by_side(label: &str, charts: &[Chart]) -> Result<Chart> {
+    if charts.is_empty() {
+        return Err(Error::Shape("side_by_side needs at least one chart".into()));
+    }
+    let width = layout::WIDTH * charts.len() as f64;
+    let mut doc = svg::Document::new(width, layout::HEIGHT, label);
+    for (i, c) in charts.iter().enumerate() {
+        let x = svg::num(layout::WIDTH * i as f64);
+        doc.raw(
+            &c.svg
+                .replacen("<svg ", &format!("<svg x=\"{x}\" y=\"0\" "), 1),
+        );
+    }
+    Ok(Chart { svg: doc.finish() })
+}
+
 /// One curve of a [`roc_chart`]: its name, its `(false positive rate, true positive rate)`
 /// points in order, and its area under the curve.
 pub type RocCurve = (String, Vec<(f64, f64)>, f64);

@@ -194,6 +194,11 @@ impl Document {
         );
     }
 
+    /// Appends markup written elsewhere (a whole chart's SVG, placed as a nested `<svg>`).
+    pub fn raw(&mut self, markup: &str) {
+        self.body.push_str(markup);
+    }
+
     /// Starts a viewport over the rectangle from `at` spanning `size`: what is drawn until
     /// [`Document::close_viewport`] is clipped to it, in the document's own coordinates.
     pub fn open_viewport(&mut self, at: (f64, f64), size: (f64, f64)) {

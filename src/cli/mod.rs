@@ -11,6 +11,7 @@ mod devices;
 mod export;
 mod filters;
 mod infer;
+mod manifold;
 mod oneclass;
 mod patches;
 mod preset;
@@ -40,6 +41,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("`train.penalty_warmup`", "--sparsity-warmup"),
     ("`train.penalty`", "--sparsity l1:... or kl:..."),
     ("`train.resample_dead`", "--resample-dead"),
+    ("`train.contractive`", "--contractive"),
     ("`train.optimizer.lr`", "--lr"),
     (
         "`train.early_stopping_patience`",
@@ -127,6 +129,10 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Write a synthetic dataset (swiss-roll, s-curve, blobs) as NPY.
     Synth(synth::SynthArgs),
+    /// PCA-2 and a 2-D-code autoencoder on the swiss roll or S-curve: how far each unrolls it
+    /// (the best direction's |Spearman| with the position, trustworthiness at 10 neighbours),
+    /// and one SVG of both codes coloured by the position.
+    Manifold(manifold::ManifoldArgs),
     /// Draw each hidden unit's encoder weights as an image tile (models of square images).
     Filters(filters::FiltersArgs),
     /// Cut random square patches out of image data and write them as NPY.
@@ -194,6 +200,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Oneclass(a) => oneclass::run(g, a),
         Command::Sweep(a) => sweep::run(g, a),
         Command::Synth(a) => synth::run(g, a),
+        Command::Manifold(a) => manifold::run(g, a),
         Command::Filters(a) => filters::run(g, a),
         Command::Patches(a) => patches::run(g, a),
         Command::Tune(a) => tune::run(g, a),

@@ -75,6 +75,9 @@ pub struct TrainOutput {
 pub struct CodeMetrics {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub penalty: Option<f64>,
+    /// The contractive term (with `--contractive`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contractive: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mse: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,6 +100,7 @@ impl CodeMetrics {
         let code = m.code.as_ref();
         CodeMetrics {
             penalty: m.penalty,
+            contractive: m.contractive,
             mse: code.map(|c| c.mse),
             fvu: code.map(|c| c.fvu),
             l0: code.map(|c| c.l0),
@@ -129,6 +133,9 @@ impl fmt::Display for TrainOutput {
             )?;
             let prefixes = self.code.prefix_fvu.as_deref().unwrap_or_default();
             write!(f, "{}", super::progress::prefix_fvus(prefixes))?;
+        }
+        if let Some(c) = self.code.contractive {
+            write!(f, ", contractive penalty {c:.6}")?;
         }
         write!(f, "; model saved in {}", self.model_dir.display())?;
         if let Some(why) = &self.output_reason {
@@ -392,6 +399,17 @@ pub fn settings(
     train.dead_window = args.dead_window;
     train.code_products = args.code_products.into();
     train.jump_relu = jump_relu;
+    if let Some(lambda) = args.contractive {
+        if !(lambda.is_finite() && lambda >= 0.0) {
+            return Err(ae::Error::Config(format!(
+                "--contractive needs a finite LAMBDA >= 0 (the coefficient of the encoder's \
+                 squared Jacobian norm), got {lambda}"
+            )));
+        }
+        let c = ae_core::Contractive { lambda };
+        c.validate(&model)?;
+        train.contractive = Some(c);
+    }
     train.code_metrics = args.code_metrics || args.sparsity.is_some();
     Ok(TrainSettings {
         normalization: args

@@ -310,6 +310,22 @@ pub struct TrainArgs {
     /// gauss:SIGMA (Gaussian noise), seeded by --seed; the loss compares to the clean input.
     #[arg(long)]
     pub denoise: Option<Noise>,
+    /// Contractive autoencoder (Rifai et al. 2011): add LAMBDA x (1/B) sum_b ||J_f(x_b)||_F^2
+    /// to the loss, J_f(x_b) the [code, input] Jacobian of the encoder f at sample b of a batch
+    /// of B (a batch mean, like the reconstruction loss under any --reduction). Exact for a
+    /// one-layer encoder (--layers IN,CODE) with an identity, relu, leaky-relu, sigmoid or tanh
+    /// code: sum_j f'(z_j)^2 sum_i W_ji^2. Otherwise (deeper encoders, gelu or softplus codes) a
+    /// random projection: ||(f(x + eps v) - f(x)) / eps||^2 with v ~ N(0, I) drawn per sample
+    /// and step from --seed and eps = 0.01, which estimates ||J||_F^2 without bias but for the
+    /// finite difference's O(eps). Its value is reported per epoch as `contractive`. LAMBDA
+    /// >= 0; not with TopK, BatchTopK or JumpReLU codes.
+    #[arg(
+        long,
+        value_name = "LAMBDA",
+        allow_negative_numbers = true,
+        conflicts_with = "preset"
+    )]
+    pub contractive: Option<f32>,
     /// Measure the code after every epoch (MSE, FVU, L0, dead latents, mean activation) even
     /// without --sparsity.
     #[arg(long)]

@@ -42,10 +42,12 @@ macro_rules! backend {
         /// A compute backend: device memory and every op family a training step needs.
         ///
         /// Implemented for every type that implements all the families; a backend implements
-        /// each family trait (one file per family) and gets this one.
-        pub trait Backend: $($family +)+ {}
+        /// each family trait (one file per family) and gets this one. A backend owns its device
+        /// (`'static`), so that boxed penalties holding its tensors (`Box<dyn Regularizer<B>>`)
+        /// need no lifetime.
+        pub trait Backend: $($family +)+ 'static {}
 
-        impl<B: $($family +)+> Backend for B {}
+        impl<B: $($family +)+ 'static> Backend for B {}
     };
 }
 

@@ -30,14 +30,15 @@ pub use ae_backend::{
 /// The data layer, re-exported: `ae_core::data` is `ae_data`.
 pub use ae_data as data;
 pub use ae_data::{atomic, synth, SynthKind, Synthetic};
-pub use ae_eval::{knn, median, metrics, pca, Pca};
+pub use ae_eval::{knn, manifold, median, metrics, pca, Pca};
 pub use config::{LayerSpec, ModelConfig};
 pub use model::{
-    Autoencoder, AuxWorkspace, CodeProducts, CodeTerms, Gradients, Output, ParamKind, ParamSpec,
-    Workspace, SPARSE_CODE_RATIO,
+    Autoencoder, AuxWorkspace, CodeProducts, CodeTerms, Contractive, ContractiveMethod,
+    ContractiveWorkspace, Gradients, Output, ParamKind, ParamSpec, Workspace, CONTRACTIVE_STEP,
+    SPARSE_CODE_RATIO,
 };
 pub use optim::{LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
-pub use regularizer::{Regularizer, WeightDecay};
+pub use regularizer::{CodeTarget, Regularizer, WeightDecay};
 pub use sparsity::{
     AuxK, AuxKUnits, CodeMetrics, CodeMetricsAccumulator, CodePenalty, JumpReluTraining, Noise,
     PrefixFvu, SparsitySpec,

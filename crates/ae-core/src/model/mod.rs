@@ -7,11 +7,15 @@
 //! `[batch, in] -> [batch, out]`. A tied decoder layer has no weight of its own and uses the
 //! mirrored encoder weight transposed.
 
+mod contractive;
 mod infer;
 mod layer;
 mod matryoshka;
 mod sae;
 
+pub use self::contractive::{
+    Contractive, ContractiveMethod, ContractiveWorkspace, CONTRACTIVE_STEP,
+};
 pub use self::infer::Output;
 pub use self::sae::AuxWorkspace;
 pub use crate::params::{CodeTerms, Gradients, ParamKind, ParamSpec};
@@ -57,6 +61,9 @@ pub struct Workspace<B: Backend> {
     centered: Option<Centered<B::Tensor>>,
     /// The prefix reconstructions (Matryoshka models only).
     matryoshka: Option<Prefixes<B::Tensor>>,
+    /// The contractive penalty's buffers, when training with one (set by the trainer:
+    /// [`Autoencoder::contractive_workspace`]).
+    pub contractive: Option<ContractiveWorkspace<B>>,
 }
 
 impl<B: Backend> Workspace<B> {
@@ -356,6 +363,7 @@ impl<B: Backend> Autoencoder<B> {
                     self.config.output_activation(),
                 )?),
             },
+            contractive: None,
         })
     }
 
@@ -443,7 +451,9 @@ impl<B: Backend> Autoencoder<B> {
     }
 
     /// Forward and backward for one batch: `ws.loss_acc += scale * objective` and `grads` set
-    /// to the gradient of the objective (plus each regulariser's gradient) for every parameter.
+    /// to the gradient of the objective (plus each regulariser's gradient, and with
+    /// [`Workspace::contractive`] the contractive penalty's, its value added into that
+    /// workspace's `acc`) for every parameter.
     /// `x` is the (possibly corrupted) input and `target` the clean one, both `[rows, input_dim]`.
     /// A Matryoshka model's objective is the sum of its prefixes' (see [`matryoshka`]).
     #[allow(clippy::too_many_arguments)]
@@ -465,11 +475,18 @@ impl<B: Backend> Autoencoder<B> {
         let n = self.plans.len();
         let loss = objective.loss;
         grads.written.iter_mut().for_each(|w| *w = false);
+        let mut contractive = ws.contractive.take();
+        if let Some(c) = contractive.as_mut() {
+            self.contractive_forward(backend, x, ws, scale, c, grads);
+        }
         let code_layer = self.config.encoder_depth() - 1;
         for i in (0..n).rev() {
             let (before, rest) = ws.layers.split_at_mut(i);
             let cur = &mut rest[0];
             if i == code_layer {
+                if let Some(g) = contractive.as_ref().and_then(|c| c.code_grad()) {
+                    backend.scale_add(1.0, g, &mut cur.grad);
+                }
                 let code = cur.a.as_ref().unwrap_or(&cur.z);
                 let decoder = self
                     .code_decoder_weight()
@@ -525,6 +542,10 @@ impl<B: Backend> Autoencoder<B> {
                 backend, i, input, cur, mask, sparse, folded, grads, input_grad,
             );
         }
+        if let Some(c) = contractive.as_mut() {
+            self.contractive_backward(backend, c, grads);
+        }
+        ws.contractive = contractive;
         // The pre-encoder bias: the encoder's input x - b_out adds -colsum(dz_0) W_0 =
         // -(d loss / d b_0) W_0 to the output bias's gradient.
         if self.config.pre_bias {

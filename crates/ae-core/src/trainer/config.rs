@@ -3,8 +3,8 @@
 use crate::regularizer::{Regularizer, WeightDecay};
 use crate::sparsity::{AuxK, CodePenalty, JumpReluTraining, Noise};
 use crate::{
-    Backend, CodeProducts, Error, Loss, LrSchedule, OptimizerConfig, OptimizerKind, Reduction,
-    Result,
+    Backend, CodeProducts, Contractive, Error, Loss, LrSchedule, OptimizerConfig, OptimizerKind,
+    Reduction, Result,
 };
 
 /// Settings of one training run.
@@ -75,6 +75,11 @@ pub struct TrainConfig {
     /// [`JumpReluTraining::default`]: no L0 penalty.
     #[serde(default)]
     pub jump_relu: Option<JumpReluTraining>,
+    /// The contractive penalty `lambda * mean_b ||J_f(x_b)||_F^2` on the encoder `f`
+    /// ([`Contractive`]: exact for one-layer encoders, a random-projection estimate otherwise);
+    /// its value is reported as the epoch's `contractive` term.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contractive: Option<Contractive>,
 }
 
 fn default_dead_window() -> usize {
@@ -103,6 +108,7 @@ impl Default for TrainConfig {
             dead_window: default_dead_window(),
             code_products: CodeProducts::Auto,
             jump_relu: None,
+            contractive: None,
         }
     }
 }
@@ -154,6 +160,9 @@ impl TrainConfig {
         }
         if let Some(noise) = self.noise {
             noise.validate()?;
+        }
+        if let Some(c) = self.contractive {
+            c.check()?;
         }
         let l0 = self.jump_relu.is_some_and(|j| j.l0 > 0.0);
         if self.penalty_warmup > 0 && self.penalty.is_none() && !l0 {

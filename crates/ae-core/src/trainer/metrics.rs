@@ -29,6 +29,10 @@ pub struct EpochMetrics {
     /// the epoch's `TrainEvent::Epoch`, so only the history carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resampled: Option<usize>,
+    /// Mean contractive penalty `lambda * mean_b ||J_f(x_b)||_F^2` over the epoch's training
+    /// batches (with `TrainConfig::contractive`), not part of `penalty`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contractive: Option<f64>,
     /// The code after the epoch, over the training data (with `code_metrics`); its fields sit
     /// beside the others in JSON.
     #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
@@ -141,6 +145,7 @@ mod tests {
             samples_per_sec: 10.0,
             penalty: None,
             resampled: None,
+            contractive: None,
             code,
         }
     }

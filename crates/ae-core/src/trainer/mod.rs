@@ -272,6 +272,16 @@ pub fn train_resumed<B: Backend>(
                     w => ((global_step + 1) as f32 / w as f32).min(1.0),
                 };
                 let scale = rows.len() as f32 / n as f32;
+                if let Err(e) = regularizers
+                    .iter()
+                    .try_for_each(|r| r.begin_batch(backend, rows))
+                {
+                    restore(backend, model, &last_good);
+                    return Err(e);
+                }
+                if let Some(c) = buf.ws.contractive.as_mut() {
+                    c.seed = projection_seed(config.seed, global_step);
+                }
                 let (x, ws) = (&buf.x, &mut buf.ws);
                 model.forward_backward(
                     backend,
@@ -333,14 +343,17 @@ pub fn train_resumed<B: Backend>(
         }
         let mut train_loss = read_scalar(backend, &mut full.ws.loss_acc)?;
         let mut penalty = read_scalar(backend, &mut full.ws.penalty_acc)?;
+        let mut contractive = contractive_sum(backend, &mut full)?;
         if let Some(t) = tail.as_mut() {
             train_loss += read_scalar(backend, &mut t.ws.loss_acc)?;
             penalty += read_scalar(backend, &mut t.ws.penalty_acc)?;
+            contractive += contractive_sum(backend, t)?;
         }
         // Each batch added its share of a mean over n rows; over the rows seen, when fewer.
         if seen < n {
             let rescale = n as f64 / seen.max(1) as f64;
             (train_loss, penalty) = (train_loss * rescale, penalty * rescale);
+            contractive *= rescale;
         }
         let budget_spent = global_step == total_steps && epoch < config.epochs;
         let train_seconds = started.elapsed().as_secs_f64();
@@ -378,6 +391,7 @@ pub fn train_resumed<B: Backend>(
                 || config.jump_relu.is_some_and(|j| j.l0 > 0.0))
             .then_some(penalty),
             resampled: None,
+            contractive: config.contractive.is_some().then_some(contractive),
             code,
         };
         let monitored = val_loss.unwrap_or(train_loss);
@@ -465,7 +479,23 @@ fn corrupted_input<'a, B: Backend>(
     }
 }
 
-/// The buffers of one batch size, with the denoising and AuxK ones where `config` needs them.
+/// The seed of step `step`'s contractive projections: the run's seed mixed with the step
+/// number, apart from the denoising noise's.
+fn projection_seed(seed: u64, step: usize) -> u32 {
+    hash_u32(hash_u32((seed as u32) ^ hash_u32(step as u32)) ^ 0x2545_f491)
+}
+
+/// The contractive penalty a batch size's buffers added up since the last read (0 without one);
+/// the accumulator is reset.
+fn contractive_sum<B: Backend>(backend: &B, buf: &mut BatchBuffers<B>) -> Result<f64> {
+    match buf.ws.contractive.as_mut() {
+        Some(c) => read_scalar(backend, &mut c.acc),
+        None => Ok(0.0),
+    }
+}
+
+/// The buffers of one batch size, with the denoising, AuxK and contractive ones where `config`
+/// needs them.
 fn step_buffers<B: Backend>(
     backend: &B,
     model: &Autoencoder<B>,
@@ -480,6 +510,9 @@ fn step_buffers<B: Backend>(
     }
     if config.auxk.is_some() {
         b.aux = Some(model.auxk_workspace(backend, rows)?);
+    }
+    if let Some(c) = config.contractive {
+        b.ws.contractive = Some(model.contractive_workspace(backend, rows, c)?);
     }
     Ok(b)
 }
@@ -528,6 +561,9 @@ fn check<B: Backend>(
     }
     if let Some(jump) = &config.jump_relu {
         jump.validate(model.config())?;
+    }
+    if let Some(c) = &config.contractive {
+        c.validate(model.config())?;
     }
     if config.resample_dead {
         let m = model.config();

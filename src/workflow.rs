@@ -15,8 +15,8 @@ use std::path::Path;
 
 pub mod detectors;
 pub mod ensemble;
-mod measure;
 pub mod manifold;
+mod measure;
 mod models;
 mod oneclass;
 mod pca;

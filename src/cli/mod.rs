@@ -126,7 +126,7 @@ pub enum Command {
     /// OUT/run-NAME/; writes their code metrics (held-out L0, FVU, MSE, dead fraction) to
     /// OUT/sweep.json and OUT/sweep.csv and the L0-against-FVU chart with its Pareto front to
     /// OUT/report.html. Finished runs are skipped on a rerun; --shard I/N runs every N-th point.
-    Sweep(sweep::SweepArgs),
+    Sweep(Box<sweep::SweepArgs>),
     /// Write a synthetic dataset (swiss-roll, s-curve, blobs) as NPY.
     Synth(synth::SynthArgs),
     /// PCA-2 and a 2-D-code autoencoder on the swiss roll or S-curve: how far each unrolls it
@@ -198,7 +198,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(a) => bench::run(g, a),
         Command::Devices => devices::run(g),
         Command::Oneclass(a) => oneclass::run(g, a),
-        Command::Sweep(a) => sweep::run(g, a),
+        Command::Sweep(a) => sweep::run(g, *a),
         Command::Synth(a) => synth::run(g, a),
         Command::Manifold(a) => manifold::run(g, a),
         Command::Filters(a) => filters::run(g, a),

@@ -125,7 +125,7 @@ impl Job for DetectorJob<'_> {
         let report = match &self.args.report {
             Some(dir) => Some(super::detectors_report::write(
                 dir,
-                self.args,
+                (&self.args.train, &self.args.test),
                 &results,
                 &self.labels,
             )?),

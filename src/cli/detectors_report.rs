@@ -2,23 +2,23 @@
 //! normal against anomalous test rows, the ROC and precision-recall curves of every detector in
 //! one chart each, and the per-feature errors of the single autoencoder's top anomalies.
 
-use super::detectors::DetectorArgs;
 use ae::report::Report;
 use ae::workflow::detectors::DetectorResult;
 use ae::{chart, Result};
 use ae_core::metrics;
 use std::path::PathBuf;
 
-/// Writes the report into `args.report`'s directory; returns its index.html.
+/// Writes the report into `dir`; returns its index.html. `train` and `test` are the data files
+/// the detectors were fitted and scored on.
 pub fn write(
     dir: &std::path::Path,
-    args: &DetectorArgs,
+    (train, test): (&std::path::Path, &std::path::Path),
     results: &[DetectorResult],
     labels: &[bool],
 ) -> Result<PathBuf> {
     let mut r = Report::new(dir, "ae compare-detectors")?;
-    r.setting("train", args.train.display());
-    r.setting("test", args.test.display());
+    r.setting("train", train.display());
+    r.setting("test", test.display());
     r.metric("test rows", labels.len());
     r.metric("anomalies", labels.iter().filter(|&&l| l).count());
     for d in results {

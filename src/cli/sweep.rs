@@ -196,7 +196,7 @@ pub fn run(g: &GlobalArgs, args: SweepArgs) -> Result<()> {
     let (json, csv) = table.save(&out)?;
     let report = match table.runs.is_empty() {
         true => None,
-        false => Some(super::sweep_report::write(&out, &args, &table)?),
+        false => Some(super::sweep_report::write(&out, &args.train.data, &table)?),
     };
     print_result(
         g,

@@ -1,16 +1,16 @@
 //! The report of `ae sweep`: OUT/report.html with the L0-against-FVU chart (the Pareto front
 //! highlighted) and the table of runs.
 
-use super::sweep::SweepArgs;
 use ae::report::Report;
 use ae::sweep::{format_value, SweepTable};
 use ae::{chart, Result};
 use std::path::{Path, PathBuf};
 
 /// Writes `report.html` (and `pareto.svg`) into the sweep's directory `out`; returns its path.
-pub fn write(out: &Path, args: &SweepArgs, table: &SweepTable) -> Result<PathBuf> {
+/// `data` is the sweep's data file.
+pub fn write(out: &Path, data: &Path, table: &SweepTable) -> Result<PathBuf> {
     let mut r = Report::new(out, "ae sweep")?;
-    r.setting("data", args.train.data.display());
+    r.setting("data", data.display());
     r.setting("grid", &table.grid);
     r.setting("points", table.points);
     let split = table.runs.first().map_or("-", |row| row.split.as_str());

@@ -1,9 +1,9 @@
 //! # ae-cpu
 //!
 //! [`CpuBackend`]: the reference backend of `ae`, and a fast one. Matrix products go through the
-//! `gemm` crate (AVX2/FMA kernels picked at run time, strided operands so transposes cost
-//! nothing); elementwise ops, reductions and optimiser updates are fused loops, split across
-//! rayon's threads when large. It is generic over the element type: `CpuBackend<f32>` trains,
+//! `gemm` crate (AVX-512 or AVX2/FMA kernels picked at run time, strided operands so transposes
+//! cost nothing); elementwise ops, reductions and optimiser updates are fused loops, split
+//! across rayon's threads when large. It is generic over the element type: `CpuBackend<f32>` trains,
 //! `CpuBackend<f64>` checks gradients against finite differences.
 //!
 //! ```

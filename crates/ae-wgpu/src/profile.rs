@@ -3,9 +3,8 @@
 //! (device time alone); without them each dispatch is submitted alone and waited for, and its
 //! wall time counted (launch costs included).
 
-use crate::backend::WgpuBackend;
 use ae_backend::profile::KernelTimes;
-use ae_backend::{Error, Profile, ProfileClock, Result};
+use ae_backend::{Profile, ProfileClock};
 
 /// Timed passes per submission: a query set holds at most 4,096 queries, two per pass.
 pub(crate) const PROFILED_PASSES: u32 = 2048;
@@ -72,6 +71,57 @@ impl TimestampBuffers {
 }
 
 impl Profiling {
+    /// A profile with timestamp queries where `timestamps` (the device has them), else by the
+    /// wall clock.
+    pub(crate) fn new(device: &wgpu::Device, timestamps: bool) -> Profiling {
+        Profiling {
+            times: KernelTimes::default(),
+            queries: timestamps.then(|| TimestampBuffers::new(device, PROFILED_PASSES)),
+            passes: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Before a submission: records resolving the pending encoder's timed passes into
+    /// `encoder`; returns their kernels, whose times [`Self::add_passes`] takes once read.
+    pub(crate) fn resolve(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+    ) -> Option<Vec<&'static str>> {
+        let queries = self.queries.as_ref()?;
+        if self.passes.is_empty() {
+            return None;
+        }
+        queries.resolve(encoder, self.passes.len() as u32);
+        Some(std::mem::take(&mut self.passes))
+    }
+
+    /// Where [`Self::resolve`] copies the timestamps to.
+    pub(crate) fn staging(&self) -> Option<&wgpu::Buffer> {
+        self.queries.as_ref().map(|q| &q.staging)
+    }
+
+    /// Counts the resolved passes of `kernels`, which took `seconds` each.
+    pub(crate) fn add_passes(&mut self, kernels: Vec<&'static str>, seconds: Vec<f64>) {
+        for (kernel, s) in kernels.into_iter().zip(seconds) {
+            self.times.add(kernel, s);
+        }
+    }
+
+    /// The totals, or the first error met reading them.
+    pub(crate) fn finish(self) -> Result<Profile, String> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        Ok(Profile {
+            clock: match self.queries {
+                Some(_) => ProfileClock::Timestamps,
+                None => ProfileClock::Wall,
+            },
+            kernels: self.times.into_sorted(),
+        })
+    }
+
     /// Whether the pending encoder holds as many timed passes as the query set can.
     pub(crate) fn full(&self) -> bool {
         self.queries.is_some() && self.passes.len() as u32 >= PROFILED_PASSES
@@ -105,93 +155,5 @@ impl Profiling {
     /// Keeps the first error.
     pub(crate) fn fail(&mut self, e: String) {
         self.error.get_or_insert(e);
-    }
-}
-
-impl WgpuBackend {
-    /// Starts a profile (after the queued work): timestamps where the device has them.
-    pub(crate) fn begin_profile(&self) -> Result<bool> {
-        ae_backend::TensorOps::sync(self)?;
-        let queries = self
-            .timestamps
-            .then(|| TimestampBuffers::new(&self.device, PROFILED_PASSES));
-        *self.profiling.lock().unwrap_or_else(|p| p.into_inner()) = Some(Profiling {
-            times: KernelTimes::default(),
-            queries,
-            passes: Vec::new(),
-            error: None,
-        });
-        Ok(true)
-    }
-
-    /// Ends the profile (after the queued work) and returns it.
-    pub(crate) fn end_profile(&self) -> Result<Option<Profile>> {
-        ae_backend::TensorOps::sync(self)?;
-        let Some(p) = self
-            .profiling
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        else {
-            return Ok(None);
-        };
-        if let Some(e) = p.error {
-            return Err(Error::Backend(format!(
-                "{}: profiling: {e}",
-                self.report.name
-            )));
-        }
-        Ok(Some(Profile {
-            clock: match p.queries {
-                Some(_) => ProfileClock::Timestamps,
-                None => ProfileClock::Wall,
-            },
-            kernels: p.times.into_sorted(),
-        }))
-    }
-
-    /// Counts `flops` operations of `kernel` when profiling.
-    pub(crate) fn profile_flops(&self, kernel: &'static str, flops: f64) {
-        if let Some(p) = self
-            .profiling
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_mut()
-        {
-            p.add_flops(kernel, flops);
-        }
-    }
-
-    /// Before a submission: records resolving the timed passes of `encoder`; returns their
-    /// kernels, whose times [`Self::read_profiled`] reads once it is submitted.
-    pub(crate) fn resolve_profiled(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-    ) -> Option<Vec<&'static str>> {
-        let mut guard = self.profiling.lock().unwrap_or_else(|p| p.into_inner());
-        let p = guard.as_mut()?;
-        let queries = p.queries.as_ref()?;
-        if p.passes.is_empty() {
-            return None;
-        }
-        queries.resolve(encoder, p.passes.len() as u32);
-        Some(std::mem::take(&mut p.passes))
-    }
-
-    /// After a submission: waits for it and adds the times of its timed passes `kernels`.
-    pub(crate) fn read_profiled(&self, kernels: Vec<&'static str>) {
-        let mut guard = self.profiling.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(p) = guard.as_mut() else { return };
-        let Some(queries) = p.queries.as_ref() else {
-            return;
-        };
-        match self.pass_seconds(&queries.staging, kernels.len()) {
-            Ok(seconds) => {
-                for (kernel, s) in kernels.into_iter().zip(seconds) {
-                    p.times.add(kernel, s);
-                }
-            }
-            Err(e) => p.fail(e.to_string()),
-        }
     }
 }

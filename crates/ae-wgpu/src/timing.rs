@@ -1,6 +1,8 @@
-//! Choosing and timing matmul variants on the device: [`WgpuBackend::matmul_variant_for`] (what
-//! `matmul` asks), [`WgpuBackend::tune_matmul`] (what `ae tune` asks) and the timing itself, on
-//! scratch buffers in submissions of their own, apart from the pending step.
+//! Timing on the device: choosing and timing matmul variants
+//! ([`WgpuBackend::matmul_variant_for`], what `matmul` asks; [`WgpuBackend::tune_matmul`], what
+//! `ae tune` asks) on scratch buffers in submissions of their own, apart from the pending step;
+//! and the per-kernel profile of the pending work itself (`TensorOps::start_profile`; its
+//! state in `profile.rs`).
 
 use crate::backend::WgpuBackend;
 use crate::kernels::{Kernel, Pipeline};
@@ -8,6 +10,7 @@ use crate::params::MatmulParams;
 use crate::profile::TimestampBuffers;
 use crate::tune::{MatmulState, TuneResult};
 use crate::variants::{MatmulVariant, ShapeClass};
+use ae_backend::Profile;
 use ae_backend::{Error, Result};
 use std::sync::Arc;
 use std::time::Instant;
@@ -295,5 +298,58 @@ impl WgpuBackend {
             .chunks(2)
             .map(|t| t[1].saturating_sub(t[0]) as f64 * period)
             .collect())
+    }
+
+    /// Starts a profile (after the queued work): timestamps where the device has them.
+    pub(crate) fn begin_profile(&self) -> Result<bool> {
+        ae_backend::TensorOps::sync(self)?;
+        let p = crate::profile::Profiling::new(&self.device, self.timestamps);
+        *self.profiling.lock().unwrap_or_else(|p| p.into_inner()) = Some(p);
+        Ok(true)
+    }
+
+    /// Ends the profile (after the queued work) and returns it.
+    pub(crate) fn end_profile(&self) -> Result<Option<Profile>> {
+        ae_backend::TensorOps::sync(self)?;
+        let taken = self
+            .profiling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some(p) = taken else {
+            return Ok(None);
+        };
+        p.finish()
+            .map(Some)
+            .map_err(|e| Error::Backend(format!("{}: profiling: {e}", self.report.name)))
+    }
+
+    /// Counts `flops` operations of `kernel` when profiling.
+    pub(crate) fn profile_flops(&self, kernel: &'static str, flops: f64) {
+        let mut profiling = self.profiling.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = profiling.as_mut() {
+            p.add_flops(kernel, flops);
+        }
+    }
+
+    /// Before a submission: records resolving the timed passes of `encoder`; returns their
+    /// kernels, whose times [`Self::read_profiled`] reads once it is submitted.
+    pub(crate) fn resolve_profiled(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+    ) -> Option<Vec<&'static str>> {
+        let mut profiling = self.profiling.lock().unwrap_or_else(|p| p.into_inner());
+        profiling.as_mut()?.resolve(encoder)
+    }
+
+    /// After a submission: waits for it and adds the times of its timed passes `kernels`.
+    pub(crate) fn read_profiled(&self, kernels: Vec<&'static str>) {
+        let mut profiling = self.profiling.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(p) = profiling.as_mut() else { return };
+        let Some(staging) = p.staging() else { return };
+        match self.pass_seconds(staging, kernels.len()) {
+            Ok(seconds) => p.add_passes(kernels, seconds),
+            Err(e) => p.fail(e.to_string()),
+        }
     }
 }

@@ -920,39 +920,8 @@ fn training_starts_from_an_ae_model_or_its_saelens_export() {
     write_csv(&data, 300, 8);
     let d = data.to_str().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
-    let train = |out: &str, extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            d,
-            "--out",
-            out,
-            "--layers",
-            "8,32",
-            "--sparsity",
-            "topk:4",
-            "--output",
-            "identity",
-            "--pre-bias",
-            "--epochs",
-            "3",
-            "--batch-size",
-            "32",
-            "--backend",
-            "cpu",
-            "--json",
-        ];
-        args.extend_from_slice(extra);
-        ae(&args)
-    };
-    let losses = |out: &std::process::Output| -> Vec<f64> {
-        assert!(out.status.success(), "{}", stderr(out));
-        json(out)["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["train_loss"].as_f64().unwrap())
-            .collect()
-    };
+    let train = |out: &str, extra: &[&str]| common::train_small_sae(d, out, "topk:4", extra);
+    let losses = common::epoch_losses;
     let fresh = losses(&train(&path("a"), &[]));
     let out = ae(&[
         "export",

@@ -389,38 +389,9 @@ fn a_jumprelu_sae_starts_from_a_model_or_its_saelens_export() {
     write_csv(&data, 300, 8);
     let d = data.to_str().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
-    let train = |out: &str, more: &[&str]| {
-        let base = [
-            "train",
-            d,
-            "--out",
-            out,
-            "--layers",
-            "8,32",
-            "--sparsity",
-            "jumprelu:1e-3:0.1",
-            "--output",
-            "identity",
-            "--pre-bias",
-            "--epochs",
-            "3",
-            "--batch-size",
-            "32",
-            "--backend",
-            "cpu",
-            "--json",
-        ];
-        ae(&[&base[..], more].concat())
-    };
-    let losses = |out: std::process::Output| -> Vec<f64> {
-        assert!(out.status.success(), "{}", stderr(&out));
-        json(&out)["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["train_loss"].as_f64().unwrap())
-            .collect()
-    };
+    let train =
+        |out: &str, more: &[&str]| common::train_small_sae(d, out, "jumprelu:1e-3:0.1", more);
+    let losses = |out: std::process::Output| common::epoch_losses(&out);
     let fresh = losses(train(&path("a"), &["--jump-init-threshold", "0.2"]));
     let out = ae(&[
         "export",

@@ -237,3 +237,41 @@ pub fn chromium_dom(path: &Path, profile: &Path) -> Option<String> {
         .expect("chromium runs");
     Some(String::from_utf8_lossy(&dom.stdout).into_owned())
 }
+
+/// `ae train DATA --out OUT --layers 8,32 --sparsity SPARSITY --output identity --pre-bias
+/// --epochs 3 --batch-size 32 --backend cpu --json` and then `extra`: a small SAE on an
+/// 8-column table.
+pub fn train_small_sae(data: &str, out: &str, sparsity: &str, extra: &[&str]) -> Output {
+    let base = [
+        "train",
+        data,
+        "--out",
+        out,
+        "--layers",
+        "8,32",
+        "--sparsity",
+        sparsity,
+        "--output",
+        "identity",
+        "--pre-bias",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "32",
+        "--backend",
+        "cpu",
+        "--json",
+    ];
+    ae(&[&base[..], extra].concat())
+}
+
+/// Each epoch's training loss of a successful `ae train --json`.
+pub fn epoch_losses(out: &Output) -> Vec<f64> {
+    assert!(out.status.success(), "{}", stderr(out));
+    json(out)["history"]
+        .as_array()
+        .expect("a history")
+        .iter()
+        .map(|e| e["train_loss"].as_f64().expect("a train loss"))
+        .collect()
+}

@@ -240,11 +240,8 @@ proptest! {
     }
 }
 
-/// One device for every case (opening one takes 10-300 ms).
-fn gpu_backend() -> Option<&'static ae_wgpu::WgpuBackend> {
-    static GPU: std::sync::OnceLock<Option<ae_wgpu::WgpuBackend>> = std::sync::OnceLock::new();
-    GPU.get_or_init(gpu::gpu).as_ref()
-}
+// One device for every case.
+use gpu::shared as gpu_backend;
 
 /// Points near a 2-D sheet in 8-D, in roughly [-1, 1].
 fn sheet(rows: usize, seed: u64) -> Matrix {

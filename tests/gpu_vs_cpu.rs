@@ -10,16 +10,12 @@ use ae_core::{Activation, Loss, Matrix, Noise, Rng};
 use ae_cpu::CpuBackend;
 use ae_wgpu::{MatmulVariant, WgpuBackend};
 use proptest::prelude::*;
-use std::sync::OnceLock;
 
 const ELEMENTWISE: f64 = 1e-5;
 const REDUCTION: f64 = 1e-4;
 
-/// One device for every case of every property (opening one takes 10-300 ms).
-fn device() -> Option<&'static WgpuBackend> {
-    static GPU: OnceLock<Option<WgpuBackend>> = OnceLock::new();
-    GPU.get_or_init(gpu::gpu).as_ref()
-}
+// One device for every case of every property.
+use gpu::shared as device;
 
 fn random(rows: usize, cols: usize, seed: u64, scale: f64) -> Matrix {
     let mut rng = Rng::new(seed);
@@ -33,23 +29,7 @@ fn poison(rows: usize, cols: usize) -> Matrix {
     Matrix::new(rows, cols, vec![f32::NAN; rows * cols]).unwrap()
 }
 
-/// Relative Frobenius error of `got` against `want`; a non-finite element of `got` (an element
-/// left poisoned) fails the test.
-fn rel_err(got: &Matrix, want: &Matrix) -> f64 {
-    assert_eq!((got.rows, got.cols), (want.rows, want.cols));
-    if let Some((r, c, v)) = got.first_non_finite() {
-        panic!("element [{r}, {c}] is {v}: never written, or not finite");
-    }
-    let sq = |v: f64| v * v;
-    let diff: f64 = got
-        .data
-        .iter()
-        .zip(&want.data)
-        .map(|(a, b)| sq(*a as f64 - *b as f64))
-        .sum();
-    let norm: f64 = want.data.iter().map(|v| sq(*v as f64)).sum();
-    diff.sqrt() / norm.sqrt().max(1e-30)
-}
+use gpu::rel_err;
 
 /// Runs `body` (which returns the matrices to compare) with `be` bound to the GPU and then to
 /// the CPU backend; returns `(gpu results, cpu results)`.

@@ -387,26 +387,7 @@ fn the_smallest_prefix_of_a_matryoshka_sae_reconstructs_better_than_a_plain_ones
     assert!(plain[1] < 0.3 && nested[1] < 0.3, "{plain:?} {nested:?}");
 }
 
-fn tensor_err(got: &Matrix, want: &Matrix) -> f64 {
-    assert_eq!((got.rows, got.cols), (want.rows, want.cols));
-    if let Some((r, c, v)) = got.first_non_finite() {
-        panic!("element [{r}, {c}] is {v}: never written, or not finite");
-    }
-    let sq = |v: f64| v * v;
-    let diff: f64 = got
-        .data
-        .iter()
-        .zip(&want.data)
-        .map(|(a, b)| sq(*a as f64 - *b as f64))
-        .sum();
-    let norm: f64 = want.data.iter().map(|v| sq(*v as f64)).sum();
-    diff.sqrt() / norm.sqrt().max(1e-30)
-}
-
-fn device() -> Option<&'static ae_wgpu::WgpuBackend> {
-    static GPU: std::sync::OnceLock<Option<ae_wgpu::WgpuBackend>> = std::sync::OnceLock::new();
-    GPU.get_or_init(gpu::gpu).as_ref()
-}
+use gpu::{rel_err as tensor_err, shared as device};
 
 fn uniform(rows: usize, cols: usize, seed: u64) -> Matrix {
     let mut rng = Rng::new(seed);

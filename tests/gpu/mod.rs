@@ -25,3 +25,28 @@ pub fn gpu_with(choice: &AdapterChoice) -> Option<WgpuBackend> {
         }
     }
 }
+
+/// One backend for every case of every test of the binary (opening one takes 10-300 ms), or
+/// `None` as [`gpu`] says.
+pub fn shared() -> Option<&'static WgpuBackend> {
+    static GPU: std::sync::OnceLock<Option<WgpuBackend>> = std::sync::OnceLock::new();
+    GPU.get_or_init(gpu).as_ref()
+}
+
+/// Relative Frobenius error of `got` against `want`; a non-finite element of `got` (an element
+/// left poisoned) fails the test.
+pub fn rel_err(got: &ae_core::Matrix, want: &ae_core::Matrix) -> f64 {
+    assert_eq!((got.rows, got.cols), (want.rows, want.cols));
+    if let Some((r, c, v)) = got.first_non_finite() {
+        panic!("element [{r}, {c}] is {v}: never written, or not finite");
+    }
+    let sq = |v: f64| v * v;
+    let diff: f64 = got
+        .data
+        .iter()
+        .zip(&want.data)
+        .map(|(a, b)| sq(*a as f64 - *b as f64))
+        .sum();
+    let norm: f64 = want.data.iter().map(|v| sq(*v as f64)).sum();
+    diff.sqrt() / norm.sqrt().max(1e-30)
+}

@@ -20,13 +20,14 @@ build_bundle() {
   cargo build --release --bin ae
   rm -rf "$bundle" && mkdir -p "$bundle/debs"
   cp target/release/ae "$bundle/"
-  cargo test --release --no-run --message-format=json --test gpu_vs_cpu --test cross_backend 2>/dev/null |
+  cargo test --release --no-run --message-format=json --test gpu_vs_cpu --test matmul_variants --test cross_backend \
+    2>/dev/null |
     python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
         print(m["executable"])' | while read -r exe; do cp "$exe" "$bundle/$(basename "$exe" | sed 's/-[0-9a-f]*$//')"; done
-  strip "$bundle"/ae "$bundle"/gpu_vs_cpu "$bundle"/cross_backend 2>/dev/null || true
+  strip "$bundle"/ae "$bundle"/gpu_vs_cpu "$bundle"/matmul_variants "$bundle"/cross_backend 2>/dev/null || true
   (cd "$bundle/debs" && apt-get download libvulkan1 >/dev/null)
   ls -l "$bundle" "$bundle/debs"
   du -sh "$bundle"
@@ -93,7 +94,7 @@ step() {
   echo
 } >"$md"
 
-for t in gpu_vs_cpu cross_backend; do
+for t in gpu_vs_cpu matmul_variants cross_backend; do
   # The test binaries find the bundled MNIST through the repository root.
   if step "$t" "$test_limit" "$bundle/$t" --test-threads 4; then r=passed; else r=FAILED; fi
   printf -- '- %s: %s (%s)\n' "$t" "$r" "$(grep -E '^test result' "$out/$t.log" | tail -1)" >>"$md"

@@ -8,7 +8,7 @@ use ae_core::backend::{AdamStep, SgdStep};
 use ae_core::prelude::*;
 use ae_core::{Activation, Loss, Matrix, Noise, Rng};
 use ae_cpu::CpuBackend;
-use ae_wgpu::{MatmulVariant, WgpuBackend};
+use ae_wgpu::WgpuBackend;
 use proptest::prelude::*;
 
 const ELEMENTWISE: f64 = 1e-5;
@@ -17,19 +17,7 @@ const REDUCTION: f64 = 1e-4;
 // One device for every case of every property.
 use gpu::shared as device;
 
-fn random(rows: usize, cols: usize, seed: u64, scale: f64) -> Matrix {
-    let mut rng = Rng::new(seed);
-    let data = (0..rows * cols)
-        .map(|_| rng.uniform_in(-scale, scale) as f32)
-        .collect();
-    Matrix::new(rows, cols, data).unwrap()
-}
-
-fn poison(rows: usize, cols: usize) -> Matrix {
-    Matrix::new(rows, cols, vec![f32::NAN; rows * cols]).unwrap()
-}
-
-use gpu::rel_err;
+use gpu::{assert_close, poison, random, rel_err};
 
 /// Runs `body` (which returns the matrices to compare) with `be` bound to the GPU and then to
 /// the CPU backend; returns `(gpu results, cpu results)`.
@@ -47,19 +35,6 @@ macro_rules! both {
     }};
 }
 
-fn assert_close(
-    got: &[Matrix],
-    want: &[Matrix],
-    tol: f64,
-    what: &str,
-) -> Result<(), TestCaseError> {
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let e = rel_err(g, w);
-        prop_assert!(e <= tol, "{what} output {i}: relative error {e} > {tol}");
-    }
-    Ok(())
-}
-
 fn dim() -> impl Strategy<Value = usize> {
     prop_oneof![
         Just(1usize),
@@ -72,66 +47,8 @@ fn dim() -> impl Strategy<Value = usize> {
     ]
 }
 
-/// The shapes of the matmul property: `dim()`, and M = 535 (burn's regression).
-fn mm_dim() -> impl Strategy<Value = usize> {
-    prop_oneof![Just(535usize), dim()]
-}
-
-fn mm_n() -> impl Strategy<Value = usize> {
-    prop_oneof![Just(1usize), Just(3), Just(17), Just(257), 1..130usize]
-}
-
-/// `c = alpha op(a) op(b) + beta c` on the CPU, then with every matmul variant on the GPU,
-/// `c` poisoned first where `beta == 0`.
-fn check_variants(
-    gpu: &WgpuBackend,
-    (m, k, n): (usize, usize, usize),
-    (ta, tb): (bool, bool),
-    (alpha, beta): (f32, f32),
-    seed: u64,
-) -> Result<(), TestCaseError> {
-    let a = if ta {
-        random(k, m, seed, 1.0)
-    } else {
-        random(m, k, seed, 1.0)
-    };
-    let b = if tb {
-        random(n, k, seed + 1, 1.0)
-    } else {
-        random(k, n, seed + 1, 1.0)
-    };
-    let c0 = if beta != 0.0 {
-        random(m, n, seed + 2, 1.0)
-    } else {
-        poison(m, n)
-    };
-    let cpu = CpuBackend::<f32>::new();
-    let mut want = cpu.upload(&c0).unwrap();
-    let (ca, cb) = (cpu.upload(&a).unwrap(), cpu.upload(&b).unwrap());
-    cpu.matmul(&ca, ta, &cb, tb, alpha, beta, &mut want);
-    let want = cpu.download(&want).unwrap();
-    let (ga, gb) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap());
-    for &v in MatmulVariant::ALL {
-        let mut out = gpu.upload(&c0).unwrap();
-        gpu.matmul_with(v, &ga, ta, &gb, tb, alpha, beta, &mut out);
-        let got = gpu.download(&out).unwrap();
-        let what = format!("matmul {} [{m}, {k}] x [{k}, {n}] ta {ta} tb {tb}", v.name);
-        assert_close(&[got], std::slice::from_ref(&want), REDUCTION, &what)?;
-    }
-    Ok(())
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
-
-    /// Every matmul variant against the CPU on the same case.
-    #[test]
-    fn matmul_matches_cpu(m in mm_dim(), k in mm_dim(), n in mm_n(), ta: bool, tb: bool,
-                          alpha in -2.0f32..2.0, use_beta: bool, seed in 0u64..1000) {
-        let Some(gpu) = device() else { return Ok(()) };
-        let beta = if use_beta { 0.5 } else { 0.0 };
-        check_variants(gpu, (m, k, n), (ta, tb), (alpha, beta), seed)?;
-    }
 
     #[test]
     fn activations_forward_and_backward_match_cpu(rows in dim(), cols in 1..300usize, seed in 0u64..1000) {
@@ -582,30 +499,6 @@ fn topk_wide_rows_keep_exactly_k() {
 
 /// Every variant on the odd sizes 1, 3, 17, 257, 535 (each in each of m, k, n), all four
 /// transpose combinations, with and without beta, and at K = 4096.
-#[test]
-fn every_matmul_variant_on_odd_shapes_and_long_k() {
-    let Some(gpu) = device() else { return };
-    let shapes = [
-        (1, 3, 17),
-        (3, 17, 257),
-        (17, 257, 535),
-        (257, 535, 1),
-        (535, 1, 3),
-        (17, 4096, 3),
-        (3, 4096, 17),
-    ];
-    for (i, &(m, k, n)) in shapes.iter().enumerate() {
-        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
-            let beta = if (i + ta as usize).is_multiple_of(2) {
-                0.0
-            } else {
-                -0.75
-            };
-            check_variants(gpu, (m, k, n), (ta, tb), (1.5, beta), i as u64).unwrap();
-        }
-    }
-}
-
 /// The shape that once broke a tiled matmul elsewhere (burn's M = 535 regression), with the
 /// transposed right operand a forward pass uses.
 #[test]

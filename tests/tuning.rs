@@ -18,6 +18,20 @@ fn open(tuning: Tuning, dir: &Path) -> Option<WgpuBackend> {
     })
 }
 
+/// The names of the variants the tuner times for `class` without f16 (vec4 ones only where the
+/// class is aligned), in [`MatmulVariant::ALL`]'s order.
+fn candidates(class: &ShapeClass, f16: bool) -> Vec<&'static str> {
+    MatmulVariant::ALL
+        .iter()
+        .filter(|v| (f16 || !v.f16) && (class.aligned || !v.vec4))
+        .map(|v| v.name)
+        .collect()
+}
+
+fn names(r: &ae_wgpu::TuneResult) -> Vec<&str> {
+    r.times.iter().map(|t| t.0.as_str()).collect()
+}
+
 fn random(rows: usize, cols: usize, seed: u64) -> Matrix {
     let mut rng = Rng::new(seed);
     Matrix::new(
@@ -71,8 +85,17 @@ fn the_variant_used_is_the_one_the_cache_names() {
         return;
     };
     let r = first.tune_matmul(9, 5, 7, false, true).unwrap();
-    assert_eq!(r.times.len(), MatmulVariant::ALL.len());
+    let unaligned = ShapeClass::of(9, 5, 7, false, true);
+    assert_eq!(names(&r), candidates(&unaligned, false));
     assert!(r.times.iter().all(|t| t.1 > 0.0), "{r:?}");
+    assert!(!names(&r)
+        .iter()
+        .any(|n| n.contains("vec4") || n.contains("f16")));
+    // A class aligned for vec4 reads times those too; f16 ones only when asked for.
+    let r = first.tune_matmul(9, 8, 7, false, true).unwrap();
+    let aligned = ShapeClass::of(9, 8, 7, false, true);
+    assert_eq!(names(&r), candidates(&aligned, false));
+    assert!(names(&r).contains(&"64x64/4x4 vec4"), "{r:?}");
     let file = first.tuning_cache_file().unwrap();
     drop(first);
     // Name two other variants for two classes, by hand.
@@ -89,7 +112,7 @@ fn the_variant_used_is_the_one_the_cache_names() {
             "16x64/1x4"
         );
         assert_eq!(
-            gpu.matmul_variant_for(33, 4, 17, false, true).name,
+            gpu.matmul_variant_for(33, 3, 17, false, true).name,
             "128x128/8x8"
         );
         assert!(
@@ -145,7 +168,7 @@ fn a_corrupt_or_stale_cache_is_ignored_with_a_warning_and_retuned() {
         // The class is timed again and the file rewritten, valid, for this adapter.
         assert_matmul_right(&gpu, 6, 4, 5);
         let json = cache_json(&file);
-        assert_eq!(json["format"], 1);
+        assert_eq!(json["format"], ae_wgpu::CACHE_FORMAT);
         assert_eq!(json["adapter"], good["adapter"]);
         let key = ShapeClass::of(6, 4, 5, false, true).key();
         let chosen = json["classes"][&key]["variant"]
@@ -156,7 +179,7 @@ fn a_corrupt_or_stale_cache_is_ignored_with_a_warning_and_retuned() {
     }
     // An entry naming no variant is dropped with a warning; the others are kept.
     let mut bad_entry = good.clone();
-    bad_entry["classes"]["m16 k4 n8 nt"] =
+    bad_entry["classes"]["m16 k4 n8 nt a1"] =
         serde_json::json!({"variant": "9x9/9x9", "seconds": 1.0});
     std::fs::write(&file, bad_entry.to_string()).unwrap();
     let gpu = open(Tuning::Auto, dir.path()).unwrap();
@@ -205,10 +228,14 @@ fn ae_tune_writes_its_cache_and_no_tune_reads_none() {
     for c in classes {
         let key = c["class"].as_str().unwrap();
         assert_eq!(cache["classes"][key]["variant"], c["chosen"], "{key}");
-        assert_eq!(
-            c["times"].as_array().unwrap().len(),
-            MatmulVariant::ALL.len()
-        );
+        let class = ShapeClass::parse(key).unwrap();
+        let timed: Vec<&str> = c["times"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t[0].as_str().unwrap())
+            .collect();
+        assert_eq!(timed, candidates(&class, false), "{key}");
     }
     // The table, without --json: a row per class naming its variant.
     let text = ae(&[
@@ -249,4 +276,39 @@ fn ae_tune_writes_its_cache_and_no_tune_reads_none() {
         "{}",
         common::stderr(&quiet)
     );
+}
+
+#[test]
+fn f16_variants_are_candidates_only_when_asked_for_and_in_their_own_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(plain) = open(Tuning::Always, dir.path()) else {
+        return;
+    };
+    let Some(f16) = gpu::gpu_with(&AdapterChoice {
+        tuning: Tuning::Always,
+        cache_dir: Some(dir.path().to_path_buf()),
+        f16_matmul: true,
+        ..AdapterChoice::default()
+    }) else {
+        return;
+    };
+    if !f16.has_f16_matmul() {
+        assert_ne!(
+            std::env::var("AE_REQUIRE_GPU").as_deref(),
+            Ok("1"),
+            "{} has no SHADER_F16",
+            f16.adapter().name
+        );
+        eprintln!("SKIPPED: {} has no SHADER_F16", f16.adapter().name);
+        return;
+    }
+    let class = ShapeClass::of(9, 8, 7, false, true);
+    let r = f16.tune_matmul(9, 8, 7, false, true).unwrap();
+    assert_eq!(names(&r), candidates(&class, true));
+    assert!(names(&r).contains(&"128x128/8x8 vec4 f16"), "{r:?}");
+    let r = plain.tune_matmul(9, 8, 7, false, true).unwrap();
+    assert_eq!(names(&r), candidates(&class, false));
+    let (a, b) = (plain.tuning_cache_file(), f16.tuning_cache_file());
+    assert_ne!(a, b);
+    assert!(b.unwrap().to_str().unwrap().ends_with("-f16.json"));
 }

@@ -89,6 +89,11 @@ pub struct GlobalArgs {
     /// use on a hardware GPU; see `ae tune`).
     #[arg(long, global = true)]
     pub no_tune: bool,
+    /// wgpu: let the tuner also pick the f16 matmul variants where the adapter has SHADER_F16
+    /// (operands rounded to half precision in workgroup memory, f32 sums: about 1e-3 relative
+    /// error; faster on some GPUs). Off by default; its choices go to their own cache file.
+    #[arg(long, global = true)]
+    pub matmul_f16: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -152,7 +157,7 @@ pub enum BackendArg {
 }
 
 impl GlobalArgs {
-    /// The wgpu settings the flags give: `--adapter`, `--no-tune`.
+    /// The wgpu settings the flags give: `--adapter`, `--no-tune`, `--matmul-f16`.
     pub fn adapter_choice(&self) -> ae_wgpu::AdapterChoice {
         ae_wgpu::AdapterChoice {
             name: self.adapter.clone(),
@@ -160,6 +165,7 @@ impl GlobalArgs {
                 true => ae_wgpu::Tuning::Fixed(ae_wgpu::MatmulVariant::DEFAULT),
                 false => ae_wgpu::Tuning::Auto,
             },
+            f16_matmul: self.matmul_f16,
             ..Default::default()
         }
     }

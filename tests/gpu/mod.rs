@@ -50,3 +50,31 @@ pub fn rel_err(got: &ae_core::Matrix, want: &ae_core::Matrix) -> f64 {
     let norm: f64 = want.data.iter().map(|v| sq(*v as f64)).sum();
     diff.sqrt() / norm.sqrt().max(1e-30)
 }
+
+/// A `[rows, cols]` matrix of seeded uniform values in `[-scale, scale]`.
+pub fn random(rows: usize, cols: usize, seed: u64, scale: f64) -> ae_core::Matrix {
+    let mut rng = ae_core::Rng::new(seed);
+    let data = (0..rows * cols)
+        .map(|_| rng.uniform_in(-scale, scale) as f32)
+        .collect();
+    ae_core::Matrix::new(rows, cols, data).unwrap()
+}
+
+/// A `[rows, cols]` matrix of NaN: an output element a kernel never writes stays NaN.
+pub fn poison(rows: usize, cols: usize) -> ae_core::Matrix {
+    ae_core::Matrix::new(rows, cols, vec![f32::NAN; rows * cols]).unwrap()
+}
+
+/// Fails the property case where an output's [`rel_err`] is over `tol`.
+pub fn assert_close(
+    got: &[ae_core::Matrix],
+    want: &[ae_core::Matrix],
+    tol: f64,
+    what: &str,
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let e = rel_err(g, w);
+        proptest::prop_assert!(e <= tol, "{what} output {i}: relative error {e} > {tol}");
+    }
+    Ok(())
+}

@@ -5,8 +5,15 @@
 // A WY x WX workgroup computes a BM x BN tile of c (BM = WY * RM, BN = WX * RN), each thread
 // RM x RN outputs spaced WY rows and WX columns apart, with BK-deep slices of op(a) and op(b)
 // staged in workgroup memory. Edges are guarded, so any shape works; beta == 0 never reads c.
-// The tile constants below are the default variant's: the matmul variants (ae-wgpu's
-// src/variants.rs) are this file with those five lines rewritten at pipeline build time.
+//
+// The constants and aliases below are the default variant's. The matmul variants (ae-wgpu's
+// src/variants.rs) are this file with some of them rewritten at pipeline build time:
+// - the five tile constants;
+// - `Load` = vec4<f32> with VW = 4: each staging read takes 4 neighbours along the stored rows
+//   of a and b (only for shapes whose stored row lengths are multiples of 4, so a vec4 is
+//   either wholly inside the matrix or wholly outside);
+// - `Tile` = f16 (with `enable f16;`): the staged slices held in half precision, products
+//   accumulated in f32; opt-in, never the default.
 
 struct MatmulParams {
     m: u32,
@@ -23,9 +30,12 @@ struct MatmulParams {
     _pad4: f32,
 }
 
+alias Load = f32;
+alias Tile = f32;
+
 @group(0) @binding(0) var<uniform> p: MatmulParams;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<Load>;
+@group(0) @binding(2) var<storage, read> b: array<Load>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
 const WX: u32 = 16u;
@@ -33,33 +43,81 @@ const WY: u32 = 16u;
 const RM: u32 = 4u;
 const RN: u32 = 4u;
 const BK: u32 = 16u;
+const VW: u32 = 1u;
 
 const BM: u32 = WY * RM;
 const BN: u32 = WX * RN;
 const THREADS: u32 = WX * WY;
-var<workgroup> tile_a: array<f32, BK * BM>; // [BK][BM]: tile_a[kk * BM + i] = op(a)[row0 + i, k0 + kk]
-var<workgroup> tile_b: array<f32, BK * BN>; // [BK][BN]: tile_b[kk * BN + j] = op(b)[k0 + kk, col0 + j]
+var<workgroup> tile_a: array<Tile, BK * BM>; // [BK][BM]: tile_a[kk * BM + i] = op(a)[row0 + i, k0 + kk]
+var<workgroup> tile_b: array<Tile, BK * BN>; // [BK][BN]: tile_b[kk * BN + j] = op(b)[k0 + kk, col0 + j]
 
-// op(a)[i, kk], zero outside the matrix.
-fn load_a(i: u32, kk: u32) -> f32 {
-    if (i >= p.m || kk >= p.k) {
-        return 0.0;
-    }
-    if (p.trans_a != 0u) {
-        return a[kk * p.m + i]; // stored [k, m]
-    }
-    return a[i * p.k + kk]; // stored [m, k]
+// Element `e` of a staging read: the read itself when VW = 1 (the splat gives it back for any
+// `e`), its `e`-th lane when VW = 4.
+fn lane(v: Load, e: u32) -> Tile {
+    return Tile(vec4<f32>(v)[e]);
 }
 
-// op(b)[kk, j], zero outside the matrix.
-fn load_b(kk: u32, j: u32) -> f32 {
-    if (kk >= p.k || j >= p.n) {
-        return 0.0;
+// The VW elements of a stored [rows, cols] operand `x` (a or b) from [r, col] along the row,
+// zero outside the matrix (the caller starts `col` at a multiple of VW).
+fn load_a(r: u32, col: u32, rows: u32, cols: u32) -> Load {
+    if (r >= rows || col >= cols) {
+        return Load(0.0);
     }
-    if (p.trans_b != 0u) {
-        return b[j * p.k + kk]; // stored [n, k]
+    return a[(r * cols + col) / VW];
+}
+
+fn load_b(r: u32, col: u32, rows: u32, cols: u32) -> Load {
+    if (r >= rows || col >= cols) {
+        return Load(0.0);
     }
-    return b[kk * p.n + j]; // stored [k, n]
+    return b[(r * cols + col) / VW];
+}
+
+// Stages op(a)[row0 .. row0 + BM, k0 .. k0 + BK] into tile_a, VW stored neighbours per read;
+// the read order follows the stored layout so neighbouring threads read neighbouring addresses.
+fn stage_a(row0: u32, k0: u32, t: u32) {
+    for (var idx = t; idx < BK * BM / VW; idx += THREADS) {
+        if (p.trans_a != 0u) {
+            // Stored [k, m]: a read runs along i.
+            let kk = idx / (BM / VW);
+            let i = (idx % (BM / VW)) * VW;
+            let v = load_a(k0 + kk, row0 + i, p.k, p.m);
+            for (var e = 0u; e < VW; e++) {
+                tile_a[kk * BM + i + e] = lane(v, e);
+            }
+        } else {
+            // Stored [m, k]: a read runs along kk.
+            let i = idx / (BK / VW);
+            let kk = (idx % (BK / VW)) * VW;
+            let v = load_a(row0 + i, k0 + kk, p.m, p.k);
+            for (var e = 0u; e < VW; e++) {
+                tile_a[(kk + e) * BM + i] = lane(v, e);
+            }
+        }
+    }
+}
+
+// Stages op(b)[k0 .. k0 + BK, col0 .. col0 + BN] into tile_b, as stage_a.
+fn stage_b(col0: u32, k0: u32, t: u32) {
+    for (var idx = t; idx < BK * BN / VW; idx += THREADS) {
+        if (p.trans_b != 0u) {
+            // Stored [n, k]: a read runs along kb.
+            let j = idx / (BK / VW);
+            let kb = (idx % (BK / VW)) * VW;
+            let v = load_b(col0 + j, k0 + kb, p.n, p.k);
+            for (var e = 0u; e < VW; e++) {
+                tile_b[(kb + e) * BN + j] = lane(v, e);
+            }
+        } else {
+            // Stored [k, n]: a read runs along j.
+            let kb = idx / (BN / VW);
+            let j = (idx % (BN / VW)) * VW;
+            let v = load_b(k0 + kb, col0 + j, p.k, p.n);
+            for (var e = 0u; e < VW; e++) {
+                tile_b[kb * BN + j + e] = lane(v, e);
+            }
+        }
+    }
 }
 
 @compute @workgroup_size(WX, WY, 1)
@@ -74,41 +132,17 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) li
         }
     }
     for (var k0 = 0u; k0 < p.k; k0 += BK) {
-        // The threads stage both slices together; the index order follows the stored layout
-        // so neighbouring threads read neighbouring addresses.
-        for (var idx = t; idx < BK * BM; idx += THREADS) {
-            var i: u32;
-            var kk: u32;
-            if (p.trans_a != 0u) {
-                kk = idx / BM;
-                i = idx % BM;
-            } else {
-                i = idx / BK;
-                kk = idx % BK;
-            }
-            tile_a[kk * BM + i] = load_a(row0 + i, k0 + kk);
-        }
-        for (var idx = t; idx < BK * BN; idx += THREADS) {
-            var j: u32;
-            var kb: u32;
-            if (p.trans_b != 0u) {
-                j = idx / BK;
-                kb = idx % BK;
-            } else {
-                kb = idx / BN;
-                j = idx % BN;
-            }
-            tile_b[kb * BN + j] = load_b(k0 + kb, col0 + j);
-        }
+        stage_a(row0, k0, t);
+        stage_b(col0, k0, t);
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {
             var av: array<f32, RM>;
             var bv: array<f32, RN>;
             for (var i = 0u; i < RM; i++) {
-                av[i] = tile_a[kk * BM + lid.y + WY * i];
+                av[i] = f32(tile_a[kk * BM + lid.y + WY * i]);
             }
             for (var j = 0u; j < RN; j++) {
-                bv[j] = tile_b[kk * BN + lid.x + WX * j];
+                bv[j] = f32(tile_b[kk * BN + lid.x + WX * j]);
             }
             for (var i = 0u; i < RM; i++) {
                 for (var j = 0u; j < RN; j++) {

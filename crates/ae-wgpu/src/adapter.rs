@@ -57,6 +57,10 @@ pub struct AdapterChoice {
     /// Do not open the device with timestamp queries even where the adapter has them: the
     /// tuner and the profile fall back to wall time (for a driver whose timestamps are wrong).
     pub no_timestamps: bool,
+    /// Let the autotuner pick the f16-slice matmul variants (operands rounded to half precision
+    /// in workgroup memory, f32 accumulation) where the adapter has `SHADER_F16`: faster on
+    /// some GPUs, about 1e-3 relative error. Off by default; never the reference.
+    pub f16_matmul: bool,
 }
 
 pub(crate) fn instance() -> wgpu::Instance {

@@ -144,10 +144,16 @@ impl WgpuBackend {
             true => wgpu::Features::empty(),
             false => adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
         };
+        // SHADER_F16 only for the opt-in f16 matmul variants.
+        let f16 = choice.f16_matmul && adapter.features().contains(wgpu::Features::SHADER_F16);
+        let wanted = match f16 {
+            true => features | wgpu::Features::SHADER_F16,
+            false => features,
+        };
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("ae"),
             required_limits: limits.clone(),
-            required_features: features,
+            required_features: wanted,
             ..Default::default()
         }))
         .map_err(|e| Error::Backend(format!("{}: cannot open the device: {e}", report.name)))?;
@@ -179,7 +185,7 @@ impl WgpuBackend {
         };
         let (index_arena, partials) = (small("index arena"), small("partial sums"));
         let cache_dir = choice.cache_dir.clone().or_else(crate::tune::cache_dir);
-        let matmul = MatmulState::new(choice.tuning, &report, cache_dir.as_deref());
+        let matmul = MatmulState::new(choice.tuning, f16, &report, cache_dir.as_deref());
         let backend = WgpuBackend {
             timestamps: !features.is_empty(),
             matmul: Mutex::new(matmul),

@@ -31,5 +31,5 @@ pub mod variants;
 
 pub use adapter::{list_adapters, AdapterChoice, AdapterReport, ComputeLimits};
 pub use backend::{WgpuBackend, WgpuTensor};
-pub use tune::{TuneResult, Tuning};
+pub use tune::{TuneResult, Tuning, CACHE_FORMAT};
 pub use variants::{MatmulVariant, ShapeClass};

@@ -80,6 +80,12 @@ impl WgpuBackend {
         state.file.clone()
     }
 
+    /// Whether the f16 matmul variants can run and be chosen: asked for
+    /// ([`crate::AdapterChoice::f16_matmul`]) and the adapter has `SHADER_F16`.
+    pub fn has_f16_matmul(&self) -> bool {
+        self.matmul.lock().unwrap_or_else(|p| p.into_inner()).f16
+    }
+
     /// Whether the tuner times with timestamp queries (else wall time with waits).
     pub fn has_timestamps(&self) -> bool {
         self.timestamps
@@ -105,6 +111,12 @@ impl WgpuBackend {
         if !v.fits(&self.limits) {
             return Err(Error::Backend(format!(
                 "{}: matmul variant {} needs more than the device's workgroup limits",
+                self.report.name, v.name
+            )));
+        }
+        if !state.candidate(&v) {
+            return Err(Error::Backend(format!(
+                "{}: matmul variant {} needs SHADER_F16 and --matmul-f16",
                 self.report.name, v.name
             )));
         }
@@ -187,7 +199,12 @@ impl WgpuBackend {
         });
         let mut times = Vec::new();
         let mut timer = "wall";
-        for &v in MatmulVariant::ALL.iter().filter(|v| v.fits(&self.limits)) {
+        let candidates: Vec<MatmulVariant> = MatmulVariant::ALL
+            .iter()
+            .copied()
+            .filter(|v| v.fits(&self.limits) && state.candidate(v) && (class.aligned || !v.vec4))
+            .collect();
+        for v in candidates {
             let pipeline = match self.pipeline_in(state, v) {
                 Ok(p) => p,
                 Err(e) => {

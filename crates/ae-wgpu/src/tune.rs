@@ -1,7 +1,8 @@
 //! The matmul autotuner: per adapter and [`ShapeClass`], time every [`MatmulVariant`] the device
 //! can run (timestamp queries where the adapter has `TIMESTAMP_QUERY`, else wall time with a
 //! wait after each dispatch) and keep the fastest, in memory and in a small JSON file
-//! (`matmul-<hash>.json` under [`cache_dir`]). A file that does not parse, has another format
+//! (`matmul-<hash>.json` under [`cache_dir`]; the f16 variants allowed or not make another
+//! file). A file that does not parse, has another format
 //! version or names another adapter or driver is ignored with a warning and its classes are
 //! timed again; an entry naming an unknown variant is dropped with a warning.
 
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The cache file's format version; a file with another is ignored.
-pub const CACHE_FORMAT: u32 = 1;
+pub const CACHE_FORMAT: u32 = 2;
 
 pub use crate::variants::Tuning;
 
@@ -69,6 +70,8 @@ struct CacheFile {
 /// What the backend keeps for `matmul`: the tuning mode, the choices, the built pipelines.
 pub(crate) struct MatmulState {
     pub(crate) tuning: Tuning,
+    /// The f16 variants are candidates (opted in, and the device has `SHADER_F16`).
+    pub(crate) f16: bool,
     software: bool,
     adapter: (String, String, String),
     /// The cache file (none with `Tuning::Fixed` or no cache directory).
@@ -85,7 +88,12 @@ pub(crate) struct MatmulState {
 impl MatmulState {
     /// The state for `tuning` on `adapter`, with the cache file in `dir` read (with `Fixed`,
     /// nothing is read).
-    pub(crate) fn new(tuning: Tuning, adapter: &AdapterReport, dir: Option<&Path>) -> Self {
+    pub(crate) fn new(
+        tuning: Tuning,
+        f16: bool,
+        adapter: &AdapterReport,
+        dir: Option<&Path>,
+    ) -> Self {
         let key = (
             adapter.name.clone(),
             adapter.driver.clone(),
@@ -93,10 +101,11 @@ impl MatmulState {
         );
         let file = match tuning {
             Tuning::Fixed(_) => None,
-            _ => dir.map(|d| d.join(cache_file_name(&key))),
+            _ => dir.map(|d| d.join(cache_file_name(&key, f16))),
         };
         let mut state = MatmulState {
             tuning,
+            f16,
             software: adapter.is_software,
             adapter: key,
             file,
@@ -151,16 +160,14 @@ impl MatmulState {
             return self.warn(ignore(why));
         }
         for (key, entry) in parsed.classes {
-            match (
-                ShapeClass::parse(&key),
-                MatmulVariant::by_name(&entry.variant),
-            ) {
+            let variant = MatmulVariant::by_name(&entry.variant).filter(|v| self.candidate(v));
+            match (ShapeClass::parse(&key), variant) {
                 (Some(class), Some(_)) => {
                     self.chosen.insert(class, entry);
                 }
                 _ => self.warn(format!(
                     "matmul tuning cache {}: dropping the entry '{key}' -> '{}' (unknown class \
-                     or variant)",
+                     or variant, or an f16 one without --matmul-f16)",
                     file.display(),
                     entry.variant
                 )),
@@ -213,6 +220,11 @@ impl MatmulState {
             .or_else(|| self.fallback.get(class).copied())
     }
 
+    /// Whether `v` may be chosen: not an f16 variant, unless they are allowed.
+    pub(crate) fn candidate(&self, v: &MatmulVariant) -> bool {
+        !v.f16 || self.f16
+    }
+
     /// Whether a class without a stored choice is timed now (else it takes the default).
     pub(crate) fn times_on_miss(&self) -> bool {
         match self.tuning {
@@ -245,15 +257,17 @@ impl MatmulState {
     }
 }
 
-/// `matmul-` and a 64-bit FNV-1a hash of the adapter's name, driver and API, in hex.
-fn cache_file_name(key: &(String, String, String)) -> String {
+/// `matmul-` and a 64-bit FNV-1a hash of the adapter's name, driver and API, in hex; `-f16`
+/// after it where the f16 variants are allowed.
+fn cache_file_name(key: &(String, String, String), f16: bool) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in [&key.0, &key.1, &key.2] {
         for byte in part.bytes().chain([0]) {
             h = (h ^ byte as u64).wrapping_mul(0x0100_0000_01b3);
         }
     }
-    format!("matmul-{h:016x}.json")
+    let suffix = if f16 { "-f16" } else { "" };
+    format!("matmul-{h:016x}{suffix}.json")
 }
 
 #[cfg(test)]
@@ -263,10 +277,12 @@ mod tests {
     #[test]
     fn cache_file_names_differ_by_adapter_and_driver() {
         let k = |a: &str, d: &str| (a.to_string(), d.to_string(), "Vulkan".to_string());
-        let a = cache_file_name(&k("llvmpipe", "Mesa 22.3.6"));
-        assert_eq!(a, cache_file_name(&k("llvmpipe", "Mesa 22.3.6")));
-        assert_ne!(a, cache_file_name(&k("llvmpipe", "Mesa 23.0")));
-        assert_ne!(a, cache_file_name(&k("NVIDIA H200", "Mesa 22.3.6")));
+        let a = cache_file_name(&k("llvmpipe", "Mesa 22.3.6"), false);
+        assert_eq!(a, cache_file_name(&k("llvmpipe", "Mesa 22.3.6"), false));
+        assert_ne!(a, cache_file_name(&k("llvmpipe", "Mesa 23.0"), false));
+        assert_ne!(a, cache_file_name(&k("NVIDIA H200", "Mesa 22.3.6"), false));
         assert!(a.starts_with("matmul-") && a.ends_with(".json") && a.len() == 28);
+        let h = cache_file_name(&k("llvmpipe", "Mesa 22.3.6"), true);
+        assert_eq!(h, a.replace(".json", "-f16.json"));
     }
 }

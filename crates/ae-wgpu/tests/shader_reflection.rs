@@ -22,14 +22,24 @@ fn validate(file: &str) -> (naga::Module, naga::valid::ModuleInfo) {
     validate_source(file, shader_source(file).expect("a listed file"))
 }
 
+/// Validates with the capabilities the source enables (f16 for the f16 matmul variants).
 fn validate_source(file: &str, src: String) -> (naga::Module, naga::valid::ModuleInfo) {
+    let caps = match src.starts_with("enable f16;") {
+        true => naga::valid::Capabilities::SHADER_FLOAT16,
+        false => naga::valid::Capabilities::default(),
+    };
+    validate_with(file, src, caps)
+}
+
+fn validate_with(
+    file: &str,
+    src: String,
+    capabilities: naga::valid::Capabilities,
+) -> (naga::Module, naga::valid::ModuleInfo) {
     let (src, module) = parse(file, src);
-    let info = naga::valid::Validator::new(
-        naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::default(),
-    )
-    .validate(&module)
-    .unwrap_or_else(|e| panic!("{file}.wgsl: {}", e.emit_to_string(&src)));
+    let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), capabilities)
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{file}.wgsl: {}", e.emit_to_string(&src)));
     (module, info)
 }
 
@@ -157,16 +167,26 @@ fn every_kernel_params_struct_matches_its_wgsl_struct() {
     }
 }
 
-/// The matmul variants are `linear.wgsl` with other tile constants: each validates, and its
+/// The matmul variants are `linear.wgsl` with other tile constants, load widths and slice
+/// precisions: each validates (the f16 ones with the f16 capability, and only with it), and its
 /// `matmul` reads the same parameters and bindings as the table's row, with its workgroup size.
 #[test]
 fn every_matmul_variant_validates_with_the_matmul_interface() {
     let want = reflect(Kernel::Matmul);
-    assert_eq!(MatmulVariant::ALL.len(), 6);
+    assert_eq!(MatmulVariant::ALL.len(), 15);
     for v in MatmulVariant::ALL {
         let got = reflect_source(Kernel::Matmul, v.source());
         assert_eq!(got.storage, want.storage, "{}: bindings", v.name);
         assert_eq!(got.uniform, want.uniform, "{}: parameters", v.name);
+        if v.f16 {
+            let (_, module) = parse("linear", v.source());
+            let plain = naga::valid::Validator::new(
+                naga::valid::ValidationFlags::all(),
+                naga::valid::Capabilities::default(),
+            )
+            .validate(&module);
+            assert!(plain.is_err(), "{}: validates only with f16", v.name);
+        }
         let (module, _) = validate_source("linear", v.source());
         let ep = module
             .entry_points
@@ -180,7 +200,13 @@ fn every_matmul_variant_validates_with_the_matmul_interface() {
             .find(|(_, g)| g.name.as_deref() == Some("tile_a"))
             .map(|(_, g)| module.types[g.ty].inner.size(module.to_ctx()))
             .unwrap();
-        assert_eq!(tile_a, 4 * v.bk * v.tile_m(), "{}: tile_a bytes", v.name);
+        let element = if v.f16 { 2 } else { 4 };
+        assert_eq!(
+            tile_a,
+            element * v.bk * v.tile_m(),
+            "{}: tile_a bytes",
+            v.name
+        );
     }
 }
 

@@ -4,13 +4,15 @@
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
 use crate::kernels::Kernel;
 use crate::params::{AddBiasParams, BiasGradParams, MatmulParams};
-use crate::variants::MatmulVariant;
+use crate::variants::{MatmulVariant, ShapeClass};
 use ae_backend::ops::linear::matmul_dims;
 use ae_backend::ops::LinearOps;
 
 impl WgpuBackend {
-    /// `matmul` with the variant `v` rather than the tuner's choice (the default variant if
-    /// the device cannot build `v`). Shapes as `LinearOps::matmul`.
+    /// `matmul` with the variant `v` rather than the tuner's choice (its scalar twin on a shape
+    /// that is not aligned for vec4 reads). An error, with nothing recorded, when the device
+    /// cannot build that variant (over its workgroup limits, or an f16 one without
+    /// `SHADER_F16` and [`crate::AdapterChoice::f16_matmul`]). Shapes as `LinearOps::matmul`.
     #[allow(clippy::too_many_arguments)]
     pub fn matmul_with(
         &self,
@@ -22,7 +24,7 @@ impl WgpuBackend {
         alpha: f32,
         beta: f32,
         c: &mut WgpuTensor,
-    ) {
+    ) -> ae_backend::Result<()> {
         let dims = matmul_dims(
             (a.rows, a.cols),
             trans_a,
@@ -30,7 +32,10 @@ impl WgpuBackend {
             trans_b,
             (c.rows, c.cols),
         );
+        let v = v.for_class(&ShapeClass::of(dims.0, dims.1, dims.2, trans_a, trans_b));
+        self.variant_pipeline(v)?;
         self.dispatch_matmul(v, dims, (a, trans_a), (b, trans_b), (alpha, beta), c);
+        Ok(())
     }
 
     /// Records the product of [`Self::matmul_with`] of shape `(m, k, n)`, checked by the caller.
@@ -46,6 +51,7 @@ impl WgpuBackend {
         if m == 0 || n == 0 {
             return;
         }
+        let v = v.for_class(&ShapeClass::of(m, k, n, trans_a, trans_b));
         self.profile_flops(Kernel::Matmul.entry_point(), 2.0 * (m * n * k) as f64);
         let p = MatmulParams {
             m: m as u32,

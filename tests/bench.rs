@@ -76,8 +76,10 @@ fn bench_counts_the_dispatches_of_a_training_step() {
     };
     // 784-512-128-32-128-512-784: six layers, 17 products (no input gradient of the first),
     // twelve parameter tensors, one loss.
-    assert_eq!(count("matmul"), 17, "{d}");
-    assert_eq!(count("bias_activation"), 6, "{d}");
+    // Each layer's forward is one matmul_bias_activation; the 11 backward products are plain.
+    assert_eq!(count("matmul"), 11, "{d}");
+    assert_eq!(count("matmul_bias_activation"), 6, "{d}");
+    assert_eq!(count("bias_activation"), 0, "{d}");
     assert_eq!(count("activation_bias_backward"), 6, "{d}");
     assert_eq!(count("adam_step"), 12, "{d}");
     assert_eq!(
@@ -85,7 +87,7 @@ fn bench_counts_the_dispatches_of_a_training_step() {
         (0, 0, 0),
         "{d}"
     );
-    assert_eq!(d["total"], 44, "{d}");
+    assert_eq!(d["total"], 38, "{d}");
 }
 
 /// The `results[0]` of `ae bench --json` with `args`, or `None` where wgpu was asked for, had
@@ -150,8 +152,11 @@ fn bench_profiles_the_kernels_of_a_wgpu_training_step() {
         "{p}"
     );
     let mm = row(p, "matmul");
-    assert_eq!(mm["calls_per_step"], 17.0, "{p}");
+    assert_eq!(mm["calls_per_step"], 11.0, "{p}");
     assert!(mm["gflops"].as_f64().unwrap() > 0.0, "{p}");
+    let fused = row(p, "matmul_bias_activation");
+    assert_eq!(fused["calls_per_step"], 6.0, "{p}");
+    assert!(fused["gflops"].as_f64().unwrap() > 0.0, "{p}");
     assert!(
         mm["peak_fraction"].is_null(),
         "no known peak for a software adapter: {p}"
@@ -193,6 +198,8 @@ fn bench_profiles_the_ops_of_a_cpu_training_step() {
     let mm = row(p, "matmul");
     assert_eq!(mm["calls_per_step"], 17.0, "{p}");
     assert!(mm["gflops"].as_f64().unwrap() > 0.0, "{p}");
+    // The CPU backend does not fuse the layer forward: a product, then the bias and activation.
+    assert_eq!(row(p, "bias_activation")["calls_per_step"], 6.0, "{p}");
     assert_eq!(row(p, "adam_step")["calls_per_step"], 12.0, "{p}");
     assert!(
         r["dispatches_per_step"].is_null(),

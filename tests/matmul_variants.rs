@@ -1,13 +1,15 @@
 //! Every wgpu matmul variant against the CPU backend: the tile shapes, the vec4 reads (on
 //! shapes aligned for them, and their scalar twins on shapes that are not) and the opt-in f16
 //! slices (to half precision's tolerance), with every output poisoned (NaN) first where
-//! `beta == 0`. Shapes that are no tile multiple (1, 3, 17, 257, 535) and a long K.
+//! `beta == 0`; and each variant's fused layer forward (`linear_activation`: bias and
+//! activation in the matmul's store). Shapes that are no tile multiple (1, 3, 17, 257, 535)
+//! and a long K.
 
 mod gpu;
 use ae_core::prelude::*;
-use ae_core::Matrix;
+use ae_core::{Activation, Matrix};
 use ae_cpu::CpuBackend;
-use ae_wgpu::{AdapterChoice, MatmulVariant, ShapeClass, WgpuBackend};
+use ae_wgpu::{AdapterChoice, MatmulVariant, ShapeClass, Tuning, WgpuBackend};
 use gpu::{assert_close, poison, random, rel_err};
 use proptest::prelude::*;
 
@@ -242,4 +244,72 @@ fn f16_variants_refuse_to_build_unless_asked_for() {
     }
     // Nothing was recorded: c is still poisoned.
     assert!(gpu.download(&c).unwrap().first_non_finite().is_some());
+}
+
+/// `(z, a)` of `linear_activation` on `be`: `z = x wᵀ + bias`, `a = act(z)`, both poisoned
+/// first.
+fn layer_forward<B: Backend>(
+    be: &B,
+    act: Activation,
+    (x, w, bias): (&Matrix, &Matrix, &Matrix),
+) -> Vec<Matrix> {
+    let (rows, out) = (x.rows, w.rows);
+    let mut z = be.upload(&poison(rows, out)).unwrap();
+    let mut a = be.upload(&poison(rows, out)).unwrap();
+    let (x, w, bias) = (
+        be.upload(x).unwrap(),
+        be.upload(w).unwrap(),
+        be.upload(bias).unwrap(),
+    );
+    be.linear_activation(act, &x, &w, true, &bias, &mut z, &mut a);
+    vec![be.download(&z).unwrap(), be.download(&a).unwrap()]
+}
+
+/// The fused layer forward of every f32 variant (each on a backend that uses only it) and
+/// every activation, against the CPU's matmul then bias_activation, on aligned and unaligned
+/// shapes.
+#[test]
+fn every_variant_fuses_the_layer_forward_as_the_cpu_computes_it() {
+    if device().is_none() {
+        return;
+    }
+    let shapes = [(17, 12, 8), (257, 33, 17), (3, 784, 64), (64, 5, 1)];
+    let acts = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::LeakyRelu,
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Gelu,
+        Activation::Softplus,
+    ];
+    let cpu = CpuBackend::<f32>::new();
+    for &v in MatmulVariant::ALL.iter().filter(|v| !v.f16) {
+        let gpu = gpu::gpu_with(&AdapterChoice {
+            tuning: Tuning::Fixed(v),
+            ..Default::default()
+        })
+        .unwrap();
+        for (i, &(rows, inp, out)) in shapes.iter().enumerate() {
+            let (x, w) = (
+                random(rows, inp, i as u64, 2.0),
+                random(out, inp, 9 + i as u64, 1.0),
+            );
+            let bias = random(1, out, 20 + i as u64, 1.0);
+            for act in acts {
+                let want = layer_forward(&cpu, act, (&x, &w, &bias));
+                let got = layer_forward(&gpu, act, (&x, &w, &bias));
+                let what = format!("{} {act:?} [{rows}, {inp}] -> {out}", v.name);
+                assert_close(&got, &want, F32_TOL, &what).unwrap();
+            }
+        }
+        let counts = gpu.dispatch_counts();
+        let fused = counts.iter().find(|c| c.0 == "matmul_bias_activation");
+        assert_eq!(
+            fused.map(|c| c.1),
+            Some((shapes.len() * acts.len()) as u64),
+            "{}",
+            v.name
+        );
+    }
 }

@@ -14,23 +14,7 @@ struct ActivationParams {
 @group(0) @binding(2) var<storage, read> a: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-fn gelu_inner(x: f32) -> f32 {
-    return GELU_C * (x + GELU_A * x * x * x);
-}
-
-fn forward(act: u32, x: f32) -> f32 {
-    switch act {
-        case ACT_IDENTITY: { return x; }
-        case ACT_RELU: { return max(x, 0.0); }
-        case ACT_LEAKY_RELU: { return select(LEAKY_RELU_SLOPE * x, x, x > 0.0); }
-        case ACT_SIGMOID: { return sigmoid(x); }
-        case ACT_TANH: { return stable_tanh(x); }
-        // 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation where tanh u nears -1.
-        case ACT_GELU: { return x * sigmoid(2.0 * gelu_inner(x)); }
-        case ACT_SOFTPLUS: { return softplus(x); }
-        default: { return nan_f32(); }
-    }
-}
+// forward(act, x) and gelu_inner(x) are in common.wgsl (the matmul epilogue uses them too).
 
 // f'(x), given y = f(x).
 fn derivative(act: u32, x: f32, y: f32) -> f32 {

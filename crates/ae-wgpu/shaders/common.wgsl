@@ -71,3 +71,23 @@ fn workgroup_sum(lid: u32, value: f32) -> f32 {
     workgroupBarrier();
     return total;
 }
+
+// The activations f(x) of ae_backend::ops::activation, by the ACT_* ids; an unknown id gives
+// NaN. Used by activation.wgsl and by the matmul epilogue in linear.wgsl.
+fn gelu_inner(x: f32) -> f32 {
+    return GELU_C * (x + GELU_A * x * x * x);
+}
+
+fn forward(act: u32, x: f32) -> f32 {
+    switch act {
+        case ACT_IDENTITY: { return x; }
+        case ACT_RELU: { return max(x, 0.0); }
+        case ACT_LEAKY_RELU: { return select(LEAKY_RELU_SLOPE * x, x, x > 0.0); }
+        case ACT_SIGMOID: { return sigmoid(x); }
+        case ACT_TANH: { return stable_tanh(x); }
+        // 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation where tanh u nears -1.
+        case ACT_GELU: { return x * sigmoid(2.0 * gelu_inner(x)); }
+        case ACT_SOFTPLUS: { return softplus(x); }
+        default: { return nan_f32(); }
+    }
+}

@@ -21,7 +21,7 @@ struct MatmulParams {
     k: u32,
     trans_a: u32,
     trans_b: u32,
-    _pad0: u32,
+    act: u32, // matmul_bias_activation: the activation's ACT_* id
     _pad1: u32,
     _pad2: u32,
     alpha: f32,
@@ -37,6 +37,8 @@ alias Tile = f32;
 @group(0) @binding(1) var<storage, read> a: array<Load>;
 @group(0) @binding(2) var<storage, read> b: array<Load>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read> epi_bias: array<f32>;
+@group(0) @binding(5) var<storage, read_write> epi_post: array<f32>;
 
 const WX: u32 = 16u;
 const WY: u32 = 16u;
@@ -120,10 +122,9 @@ fn stage_b(col0: u32, k0: u32, t: u32) {
     }
 }
 
-@compute @workgroup_size(WX, WY, 1)
-fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let row0 = wg.y * BM;
-    let col0 = wg.x * BN;
+// The workgroup's product tile: thread (lid.x, lid.y)'s RM x RN sums of op(a) op(b), for rows
+// row0 + lid.y + WY * i and columns col0 + lid.x + WX * j.
+fn product(row0: u32, col0: u32, lid: vec3<u32>) -> array<array<f32, RN>, RM> {
     let t = lid.y * WX + lid.x;
     var acc: array<array<f32, RN>, RM>;
     for (var i = 0u; i < RM; i++) {
@@ -152,6 +153,14 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) li
         }
         workgroupBarrier();
     }
+    return acc;
+}
+
+@compute @workgroup_size(WX, WY, 1)
+fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let row0 = wg.y * BM;
+    let col0 = wg.x * BN;
+    let acc = product(row0, col0, lid);
     for (var i = 0u; i < RM; i++) {
         let r = row0 + lid.y + WY * i;
         if (r >= p.m) {
@@ -168,6 +177,36 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) li
                 v += p.beta * c[at];
             }
             c[at] = v;
+        }
+    }
+}
+
+// matmul_bias_activation: a layer's forward in one pass, the product with bias and activation
+// applied as it is stored: c = alpha * op(a) op(b) + epi_bias (the pre-activation, kept for the
+// backward), epi_post = f(c); c, epi_post [m, n], epi_bias [1, n]; p.beta is not read. The same
+// tiles and variants as matmul.
+@compute @workgroup_size(WX, WY, 1)
+fn matmul_bias_activation(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let row0 = wg.y * BM;
+    let col0 = wg.x * BN;
+    let acc = product(row0, col0, lid);
+    for (var i = 0u; i < RM; i++) {
+        let r = row0 + lid.y + WY * i;
+        if (r >= p.m) {
+            continue;
+        }
+        for (var j = 0u; j < RN; j++) {
+            let col = col0 + lid.x + WX * j;
+            if (col >= p.n) {
+                continue;
+            }
+            let at = r * p.n + col;
+            let v = p.alpha * acc[i][j] + epi_bias[col];
+            c[at] = v;
+            epi_post[at] = forward(p.act, v);
         }
     }
 }

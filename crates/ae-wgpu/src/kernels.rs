@@ -87,6 +87,8 @@ kernels! {
     Exponential => "elementwise", "exponential", ElementwiseParams, [1 x read, 2 y write];
     DivideBy => "elementwise", "divide_by", ElementwiseParams, [1 x read, 2 y write];
     Matmul => "linear", "matmul", MatmulParams, [1 a read, 2 b read, 3 c write];
+    MatmulBiasActivation => "linear", "matmul_bias_activation", MatmulParams,
+        [1 a read, 2 b read, 3 c write, 4 epi_bias read, 5 epi_post write];
     AddBias => "linear", "add_bias", AddBiasParams, [1 bias read, 2 y write];
     BiasGrad => "linear", "bias_grad", BiasGradParams, [1 dy read, 2 db write];
     Activation => "activation", "activation", ActivationParams, [1 z read, 3 out write];

@@ -21,14 +21,16 @@ params! {
 // ---- linear ----
 
 params! {
-    /// `matmul`: `c [m, n] = alpha * op(a) [m, k] op(b) [k, n] + beta * c`.
+    /// `matmul`: `c [m, n] = alpha * op(a) [m, k] op(b) [k, n] + beta * c`;
+    /// `matmul_bias_activation`: the same product plus a bias, and its activation `act`.
     MatmulParams {
         m: u32,
         n: u32,
         k: u32,
         trans_a: u32,
         trans_b: u32,
-        _pad0: u32,
+        /// `matmul_bias_activation`: the activation's `ACT_*` id.
+        act: u32,
         _pad1: u32,
         _pad2: u32,
         alpha: f32,

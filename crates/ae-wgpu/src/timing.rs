@@ -93,19 +93,34 @@ impl WgpuBackend {
 
     /// The pipeline of variant `v`, built on first use (in an error scope, so that a device
     /// that rejects it gives an error here rather than a lost backend).
-    pub(crate) fn variant_pipeline(&self, v: MatmulVariant) -> Result<Arc<Pipeline>> {
+    pub(crate) fn variant_pipeline(
+        &self,
+        v: MatmulVariant,
+        kernel: Kernel,
+    ) -> Result<Arc<Pipeline>> {
         let mut state = self.matmul.lock().unwrap_or_else(|p| p.into_inner());
-        self.pipeline_in(&mut state, v)
+        self.pipeline_in(&mut state, v, kernel)
     }
 
-    fn pipeline_in(&self, state: &mut MatmulState, v: MatmulVariant) -> Result<Arc<Pipeline>> {
-        if let Some(p) = state.pipelines.get(v.name) {
+    /// The pipeline of `kernel` (`Matmul` or `MatmulBiasActivation`, entry points of one
+    /// module) in variant `v`, built on first use.
+    fn pipeline_in(
+        &self,
+        state: &mut MatmulState,
+        v: MatmulVariant,
+        kernel: Kernel,
+    ) -> Result<Arc<Pipeline>> {
+        debug_assert!(matches!(
+            kernel,
+            Kernel::Matmul | Kernel::MatmulBiasActivation
+        ));
+        if let Some(p) = state.pipelines.get(&(v.name, kernel)) {
             return Ok(p.clone());
         }
         if v == MatmulVariant::DEFAULT {
             // The file as written: the table's own pipeline.
-            let p = Arc::new(self.pipelines.get(Kernel::Matmul).clone());
-            state.pipelines.insert(v.name, p.clone());
+            let p = Arc::new(self.pipelines.get(kernel).clone());
+            state.pipelines.insert((v.name, kernel), p.clone());
             return Ok(p);
         }
         if !v.fits(&self.limits) {
@@ -127,8 +142,8 @@ impl WgpuBackend {
                 label: Some(v.name),
                 source: wgpu::ShaderSource::Wgsl(v.source().into()),
             });
-        let layout = self.pipelines.get(Kernel::Matmul).layout.clone();
-        let pipeline = Pipeline::new(&self.device, &module, "matmul", layout);
+        let layout = self.pipelines.get(kernel).layout.clone();
+        let pipeline = Pipeline::new(&self.device, &module, kernel.entry_point(), layout);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Backend(format!(
                 "{}: matmul variant {}: {e}",
@@ -136,7 +151,7 @@ impl WgpuBackend {
             )));
         }
         let pipeline = Arc::new(pipeline);
-        state.pipelines.insert(v.name, pipeline.clone());
+        state.pipelines.insert((v.name, kernel), pipeline.clone());
         Ok(pipeline)
     }
 
@@ -205,7 +220,7 @@ impl WgpuBackend {
             .filter(|v| v.fits(&self.limits) && state.candidate(v) && (class.aligned || !v.vec4))
             .collect();
         for v in candidates {
-            let pipeline = match self.pipeline_in(state, v) {
+            let pipeline = match self.pipeline_in(state, v, Kernel::Matmul) {
                 Ok(p) => p,
                 Err(e) => {
                     state.warn(format!("{e}; not a candidate"));

@@ -7,7 +7,7 @@
 //! timed again; an entry naming an unknown variant is dropped with a warning.
 
 use crate::adapter::AdapterReport;
-use crate::kernels::Pipeline;
+use crate::kernels::{Kernel, Pipeline};
 use crate::variants::{MatmulVariant, ShapeClass};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -80,8 +80,9 @@ pub(crate) struct MatmulState {
     chosen: BTreeMap<ShapeClass, CacheEntry>,
     /// Classes that could not be timed: the default, not stored.
     fallback: HashMap<ShapeClass, MatmulVariant>,
-    /// Pipelines of the variants built so far, by name.
-    pub(crate) pipelines: HashMap<&'static str, Arc<Pipeline>>,
+    /// Pipelines of the variants built so far, by name and entry point (`matmul` or
+    /// `matmul_bias_activation`).
+    pub(crate) pipelines: HashMap<(&'static str, Kernel), Arc<Pipeline>>,
     pub(crate) warnings: Vec<String>,
 }
 

@@ -172,12 +172,18 @@ fn every_kernel_params_struct_matches_its_wgsl_struct() {
 /// `matmul` reads the same parameters and bindings as the table's row, with its workgroup size.
 #[test]
 fn every_matmul_variant_validates_with_the_matmul_interface() {
-    let want = reflect(Kernel::Matmul);
     assert_eq!(MatmulVariant::ALL.len(), 15);
     for v in MatmulVariant::ALL {
-        let got = reflect_source(Kernel::Matmul, v.source());
-        assert_eq!(got.storage, want.storage, "{}: bindings", v.name);
-        assert_eq!(got.uniform, want.uniform, "{}: parameters", v.name);
+        for kernel in [Kernel::Matmul, Kernel::MatmulBiasActivation] {
+            let want = reflect(kernel);
+            let got = reflect_source(kernel, v.source());
+            assert_eq!(got.storage, want.storage, "{} {kernel:?}: bindings", v.name);
+            assert_eq!(
+                got.uniform, want.uniform,
+                "{} {kernel:?}: parameters",
+                v.name
+            );
+        }
         if v.f16 {
             let (_, module) = parse("linear", v.source());
             let plain = naga::valid::Validator::new(
@@ -188,12 +194,10 @@ fn every_matmul_variant_validates_with_the_matmul_interface() {
             assert!(plain.is_err(), "{}: validates only with f16", v.name);
         }
         let (module, _) = validate_source("linear", v.source());
-        let ep = module
-            .entry_points
-            .iter()
-            .find(|e| e.name == "matmul")
-            .unwrap();
-        assert_eq!(ep.workgroup_size, [v.wx, v.wy, 1], "{}", v.name);
+        for name in ["matmul", "matmul_bias_activation"] {
+            let ep = module.entry_points.iter().find(|e| e.name == name).unwrap();
+            assert_eq!(ep.workgroup_size, [v.wx, v.wy, 1], "{} {name}", v.name);
+        }
         let tile_a = module
             .global_variables
             .iter()

@@ -185,6 +185,27 @@ pub trait ActivationOps: TensorOps {
         bias: &Self::Tensor,
         a: &mut Self::Tensor,
     );
+    /// A layer's forward: `z = x op(w) + bias`, then `a = f(z)`; `x` `[rows, in]`, `op(w)`
+    /// `[in, out]` (`w` `[out, in]` with `trans_w`, as `nn.Linear` stores it), `bias` `[1, out]`,
+    /// `z`, `a` `[rows, out]`. The same values as [`crate::ops::LinearOps::matmul`] (alpha 1,
+    /// beta 0) then [`ActivationOps::bias_activation`], which is what it does unless a backend
+    /// fuses them (wgpu: the bias and activation in the matmul's store, one dispatch).
+    #[allow(clippy::too_many_arguments)]
+    fn linear_activation(
+        &self,
+        act: Activation,
+        x: &Self::Tensor,
+        w: &Self::Tensor,
+        trans_w: bool,
+        bias: &Self::Tensor,
+        z: &mut Self::Tensor,
+        a: &mut Self::Tensor,
+    ) where
+        Self: crate::ops::LinearOps,
+    {
+        self.matmul(x, false, w, trans_w, 1.0, 0.0, z);
+        self.bias_activation(act, z, bias, a);
+    }
     /// The epilogue's backward in one pass: `grad *= f'(z)` in place (given `a = f(z)`), then
     /// `db[0, j] = sum_i grad[i, j]`; `z`, `a`, `grad` `[rows, cols]`, `db` `[1, cols]`. The same
     /// values as [`ActivationOps::activation_backward`] then

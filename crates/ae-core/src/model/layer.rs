@@ -168,6 +168,18 @@ impl<B: Backend> Autoencoder<B> {
                 _ => before[i - 1].output(),
             };
             let w = &self.params[plan.weight];
+            let bias = &self.params[plan.bias];
+            // A plain layer (not a TopK or JumpReLU code, not reading a sparse code): its
+            // product, bias and activation in one op.
+            let code = i == code_layer
+                && (self.config.code_topk.is_some() || self.log_threshold.is_some())
+                && ws.code_mask.is_some();
+            let sparse_input = ws.code_idx.is_some() && i == code_layer + 1;
+            if let (Some(a), false, false) = (cur.a.as_mut(), code, sparse_input) {
+                let act = plan.spec.activation;
+                backend.linear_activation(act, input, w, !plan.transposed, bias, &mut cur.z, a);
+                continue;
+            }
             match ws.code_idx.as_ref() {
                 // The layer after the code: `z = code Wᵀ` over its active columns.
                 Some(idx) if i == code_layer + 1 => {
@@ -175,7 +187,6 @@ impl<B: Backend> Autoencoder<B> {
                 }
                 _ => backend.matmul(input, false, w, !plan.transposed, 1.0, 0.0, &mut cur.z),
             }
-            let bias = &self.params[plan.bias];
             if let (Some(lt), Some(a), Some(theta), Some(mask)) = (
                 self.log_threshold.filter(|_| i == code_layer),
                 cur.a.as_mut(),

@@ -4,6 +4,7 @@
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
 use crate::kernels::{activation_id, Kernel};
 use crate::params::{ActivationBiasBackwardParams, ActivationParams, BiasActivationParams};
+use ae_backend::ops::linear::matmul_dims;
 use ae_backend::ops::ActivationOps;
 use ae_backend::Activation;
 
@@ -60,6 +61,40 @@ impl ActivationOps for WgpuBackend {
             Bind::Buffer(a.buffer()),
         ];
         self.dispatch(Kernel::BiasActivation, &p, &binds, grid.groups);
+    }
+
+    /// One dispatch: the tuned matmul variant with the bias and activation in its store.
+    #[allow(clippy::too_many_arguments)]
+    fn linear_activation(
+        &self,
+        act: Activation,
+        x: &WgpuTensor,
+        w: &WgpuTensor,
+        trans_w: bool,
+        bias: &WgpuTensor,
+        z: &mut WgpuTensor,
+        a: &mut WgpuTensor,
+    ) {
+        let (m, k, n) = matmul_dims(
+            (x.rows, x.cols),
+            false,
+            (w.rows, w.cols),
+            trans_w,
+            (z.rows, z.cols),
+        );
+        debug_assert_eq!((z.rows, z.cols), (a.rows, a.cols), "linear_activation");
+        debug_assert_eq!((bias.rows, bias.cols), (1, n), "linear_activation bias");
+        let v = self.matmul_variant_for(m, k, n, false, trans_w);
+        let epilogue = Some((act, bias, a));
+        self.dispatch_matmul(
+            v,
+            (m, k, n),
+            (x, false),
+            (w, trans_w),
+            (1.0, 0.0),
+            z,
+            epilogue,
+        );
     }
 
     fn activation_bias_backward(

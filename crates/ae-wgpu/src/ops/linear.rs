@@ -2,11 +2,12 @@
 //! shapes in `ae_backend::ops::linear`).
 
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
-use crate::kernels::Kernel;
+use crate::kernels::{activation_id, Kernel};
 use crate::params::{AddBiasParams, BiasGradParams, MatmulParams};
 use crate::variants::{MatmulVariant, ShapeClass};
 use ae_backend::ops::linear::matmul_dims;
 use ae_backend::ops::LinearOps;
+use ae_backend::Activation;
 
 impl WgpuBackend {
     /// `matmul` with the variant `v` rather than the tuner's choice (its scalar twin on a shape
@@ -33,13 +34,17 @@ impl WgpuBackend {
             (c.rows, c.cols),
         );
         let v = v.for_class(&ShapeClass::of(dims.0, dims.1, dims.2, trans_a, trans_b));
-        self.variant_pipeline(v)?;
-        self.dispatch_matmul(v, dims, (a, trans_a), (b, trans_b), (alpha, beta), c);
+        self.variant_pipeline(v, Kernel::Matmul)?;
+        self.dispatch_matmul(v, dims, (a, trans_a), (b, trans_b), (alpha, beta), c, None);
         Ok(())
     }
 
-    /// Records the product of [`Self::matmul_with`] of shape `(m, k, n)`, checked by the caller.
-    fn dispatch_matmul(
+    /// Records the product of [`Self::matmul_with`] of shape `(m, k, n)`, checked by the caller
+    /// (a vec4 variant on an unaligned shape runs its scalar twin), into `c`; with `epilogue`
+    /// `(act, bias, post)` the fused `matmul_bias_activation` instead: `c` = the product plus
+    /// `bias`, `post = act(c)` (`beta` unused).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn dispatch_matmul(
         &self,
         v: MatmulVariant,
         (m, k, n): (usize, usize, usize),
@@ -47,35 +52,44 @@ impl WgpuBackend {
         (b, trans_b): (&WgpuTensor, bool),
         (alpha, beta): (f32, f32),
         c: &mut WgpuTensor,
+        epilogue: Option<(Activation, &WgpuTensor, &mut WgpuTensor)>,
     ) {
         if m == 0 || n == 0 {
             return;
         }
         let v = v.for_class(&ShapeClass::of(m, k, n, trans_a, trans_b));
-        self.profile_flops(Kernel::Matmul.entry_point(), 2.0 * (m * n * k) as f64);
+        let kernel = match epilogue {
+            Some(_) => Kernel::MatmulBiasActivation,
+            None => Kernel::Matmul,
+        };
+        self.profile_flops(kernel.entry_point(), 2.0 * (m * n * k) as f64);
         let p = MatmulParams {
             m: m as u32,
             n: n as u32,
             k: k as u32,
             trans_a: trans_a as u32,
             trans_b: trans_b as u32,
+            act: epilogue.as_ref().map_or(0, |e| activation_id(e.0)),
             alpha,
             beta,
             ..Default::default()
         };
-        let binds = [
+        let mut binds = vec![
             Bind::Buffer(a.buffer()),
             Bind::Buffer(b.buffer()),
             Bind::Buffer(c.buffer()),
         ];
-        match self.variant_pipeline(v) {
+        if let Some((_, bias, post)) = &epilogue {
+            binds.extend([Bind::Buffer(bias.buffer()), Bind::Buffer(post.buffer())]);
+        }
+        match self.variant_pipeline(v, kernel) {
             Ok(pipeline) => {
                 let groups = v.groups(m, n);
-                self.dispatch_on(Kernel::Matmul, &pipeline, &p, &binds, groups);
+                self.dispatch_on(kernel, &pipeline, &p, &binds, groups);
             }
             Err(_) => {
                 let groups = MatmulVariant::DEFAULT.groups(m, n);
-                self.dispatch(Kernel::Matmul, &p, &binds, groups);
+                self.dispatch(kernel, &p, &binds, groups);
             }
         }
     }
@@ -102,7 +116,15 @@ impl LinearOps for WgpuBackend {
             (c.rows, c.cols),
         );
         let v = self.matmul_variant_for(m, k, n, trans_a, trans_b);
-        self.dispatch_matmul(v, (m, k, n), (a, trans_a), (b, trans_b), (alpha, beta), c);
+        self.dispatch_matmul(
+            v,
+            (m, k, n),
+            (a, trans_a),
+            (b, trans_b),
+            (alpha, beta),
+            c,
+            None,
+        );
     }
 
     fn add_bias(&self, x: &mut WgpuTensor, bias: &WgpuTensor) {

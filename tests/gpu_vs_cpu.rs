@@ -35,17 +35,7 @@ macro_rules! both {
     }};
 }
 
-fn dim() -> impl Strategy<Value = usize> {
-    prop_oneof![
-        Just(1usize),
-        Just(3),
-        Just(17),
-        Just(64),
-        Just(65),
-        Just(257),
-        1..300usize
-    ]
-}
+use gpu::odd_dim as dim;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]

@@ -78,3 +78,17 @@ pub fn assert_close(
     }
     Ok(())
 }
+
+/// Sizes that are no tile multiple (1, 3, 17, 65, 257), one that is (64), and any up to 300.
+pub fn odd_dim() -> impl proptest::strategy::Strategy<Value = usize> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(1usize),
+        Just(3),
+        Just(17),
+        Just(64),
+        Just(65),
+        Just(257),
+        1..300usize
+    ]
+}

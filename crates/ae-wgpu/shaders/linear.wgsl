@@ -156,22 +156,29 @@ fn product(row0: u32, col0: u32, lid: vec3<u32>) -> array<array<f32, RN>, RM> {
     return acc;
 }
 
+// The index in c of thread (lid.x, lid.y)'s output (i, j) of the tile at (row0, col0), or -1
+// outside c.
+fn out_at(row0: u32, col0: u32, lid: vec3<u32>, i: u32, j: u32) -> i32 {
+    let r = row0 + lid.y + WY * i;
+    let col = col0 + lid.x + WX * j;
+    if (r >= p.m || col >= p.n) {
+        return -1;
+    }
+    return i32(r * p.n + col);
+}
+
 @compute @workgroup_size(WX, WY, 1)
 fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let row0 = wg.y * BM;
     let col0 = wg.x * BN;
     let acc = product(row0, col0, lid);
     for (var i = 0u; i < RM; i++) {
-        let r = row0 + lid.y + WY * i;
-        if (r >= p.m) {
-            continue;
-        }
         for (var j = 0u; j < RN; j++) {
-            let col = col0 + lid.x + WX * j;
-            if (col >= p.n) {
+            let o = out_at(row0, col0, lid, i, j);
+            if (o < 0) {
                 continue;
             }
-            let at = r * p.n + col;
+            let at = u32(o);
             var v = p.alpha * acc[i][j];
             if (p.beta != 0.0) {
                 v += p.beta * c[at];
@@ -194,17 +201,13 @@ fn matmul_bias_activation(
     let col0 = wg.x * BN;
     let acc = product(row0, col0, lid);
     for (var i = 0u; i < RM; i++) {
-        let r = row0 + lid.y + WY * i;
-        if (r >= p.m) {
-            continue;
-        }
         for (var j = 0u; j < RN; j++) {
-            let col = col0 + lid.x + WX * j;
-            if (col >= p.n) {
+            let o = out_at(row0, col0, lid, i, j);
+            if (o < 0) {
                 continue;
             }
-            let at = r * p.n + col;
-            let v = p.alpha * acc[i][j] + epi_bias[col];
+            let at = u32(o);
+            let v = p.alpha * acc[i][j] + epi_bias[at % p.n];
             c[at] = v;
             epi_post[at] = forward(p.act, v);
         }

@@ -476,3 +476,60 @@ proptest! {
         }
     }
 }
+
+/// A Matryoshka SAE's export keeps its prefixes (SAELens: `metadata.ae_matryoshka`, and a
+/// BatchTopK one's k as `metadata.ae_batchtopk_k`; sparsify: `ae_matryoshka`), so `--init-from`
+/// of the export restores the architecture: the run is the one started from the ae directory.
+#[test]
+fn init_from_a_matryoshka_export_restores_the_prefixes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("x.csv");
+    common::write_csv(&data, 300, 8);
+    let d = data.to_str().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let m = ["--matryoshka", "8,16"];
+    for (sparsity, formats) in [
+        ("topk:4", &["saelens", "sparsify"][..]),
+        ("batchtopk:4", &["saelens"][..]),
+    ] {
+        let train = |out: &str, more: &[&str]| {
+            common::train_small_sae(d, out, sparsity, &[&m[..], more].concat())
+        };
+        let first = path(&format!("{sparsity}-a"));
+        common::epoch_losses(&train(&first, &[]));
+        let from_ae = common::epoch_losses(&train(
+            &path(&format!("{sparsity}-b")),
+            &["--init-from", &first],
+        ));
+        for format in formats {
+            let export = path(&format!("{sparsity}-{format}"));
+            let out = common::ae(&["export", &first, "--format", format, "--out", &export]);
+            assert!(out.status.success(), "{}", common::stderr(&out));
+            let cfg: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(std::path::Path::new(&export).join("cfg.json")).unwrap(),
+            )
+            .unwrap();
+            let meta = if *format == "saelens" {
+                &cfg["metadata"]
+            } else {
+                &cfg
+            };
+            assert_eq!(
+                meta["ae_matryoshka"],
+                serde_json::json!([8, 16, 32]),
+                "{cfg}"
+            );
+            let k = sparsity.starts_with("batch").then_some(4);
+            assert_eq!(meta["ae_batchtopk_k"], serde_json::json!(k), "{cfg}");
+            let from_export = train(
+                &path(&format!("{sparsity}-{format}-c")),
+                &["--init-from", &export],
+            );
+            assert_eq!(
+                common::epoch_losses(&from_export),
+                from_ae,
+                "{sparsity} from {format}"
+            );
+        }
+    }
+}

@@ -59,7 +59,9 @@
 //!
 //! Importing gives an ae model without a normalisation: the centre becomes the pre-encoder bias
 //! (SAELens with `apply_b_dec_to_input`, and sparsify) or nothing (SAELens without it). The
-//! import is never tied. What the formats hold that ae cannot express (JumpReLU, a skip
+//! import is never tied. What ae trained beyond the formats' inference architectures (a
+//! Matryoshka model's prefixes, a BatchTopK model's `k`) travels in ae-specific `cfg.json` keys
+//! ([`AeTraining`]). What the formats hold that ae cannot express (JumpReLU, a skip
 //! connection, run-time activation normalisation, ...) is an error naming it.
 
 mod files;
@@ -200,6 +202,68 @@ pub struct Sae {
     /// JumpReLU's thresholds `[d_sae]` (unit `j` on where `z_j > threshold[j]` and `z_j > 0`),
     /// or `None`.
     pub threshold: Option<Vec<f32>>,
+    /// How ae trained it, beyond what the formats' inference architectures say (see
+    /// [`AeTraining`]); the default for a SAE that ae did not train.
+    pub ae_training: AeTraining,
+}
+
+/// What an ae-trained SAE was trained as that neither format's inference architecture holds,
+/// kept in ae-specific keys of `cfg.json` (SAELens: `metadata.ae_matryoshka` and
+/// `metadata.ae_batchtopk_k`, in the free-form metadata that SAELens keeps when it loads and
+/// saves; sparsify: a top-level `ae_matryoshka`, which sparsify drops on load) so that
+/// `ae train --init-from` of an export restores the architecture. Neither changes the codes:
+/// a BatchTopK code at inference is the JumpReLU of its threshold, and the prefixes only
+/// weight the training loss. Import keeps them only where they fit the file (a BatchTopK `k`
+/// on a `jumprelu` SAE whose thresholds are all one value, prefixes on a TopK or BatchTopK
+/// code) and drops them otherwise, the file being read as its architecture says.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AeTraining {
+    /// The Matryoshka prefix ends ([`ModelConfig::matryoshka`]), or empty.
+    pub matryoshka: Vec<usize>,
+    /// A BatchTopK model's `k` (its code exported as the JumpReLU of its threshold), or `None`.
+    pub batch_topk: Option<usize>,
+}
+
+/// The key of [`AeTraining::matryoshka`] in `cfg.json` (SAELens: under `metadata`).
+pub const AE_MATRYOSHKA_KEY: &str = "ae_matryoshka";
+/// The key of [`AeTraining::batch_topk`] under `cfg.json`'s `metadata` (SAELens).
+pub const AE_BATCHTOPK_KEY: &str = "ae_batchtopk_k";
+
+impl AeTraining {
+    /// Reads the keys' values (`None` where absent); a value of the wrong kind is an error of
+    /// `cfg` naming the key.
+    pub(crate) fn read(
+        cfg: &Cfg,
+        matryoshka: Option<&serde_json::Value>,
+        batch_topk: Option<&serde_json::Value>,
+    ) -> Result<AeTraining> {
+        let count = |v: &serde_json::Value| v.as_u64().map(|n| n as usize).filter(|&n| n > 0);
+        let matryoshka = match matryoshka.filter(|v| !v.is_null()) {
+            None => Vec::new(),
+            Some(v) => v
+                .as_array()
+                .and_then(|a| a.iter().map(count).collect::<Option<Vec<_>>>())
+                .ok_or_else(|| {
+                    cfg.error(format!(
+                        "\"{AE_MATRYOSHKA_KEY}\" (ae's Matryoshka prefixes) is {v}, expected \
+                         a list of positive integers"
+                    ))
+                })?,
+        };
+        let batch_topk = match batch_topk.filter(|v| !v.is_null()) {
+            None => None,
+            Some(v) => Some(count(v).ok_or_else(|| {
+                cfg.error(format!(
+                    "\"{AE_BATCHTOPK_KEY}\" (ae's BatchTopK k) is {v}, expected a positive \
+                     integer"
+                ))
+            })?),
+        };
+        Ok(AeTraining {
+            matryoshka,
+            batch_topk,
+        })
+    }
 }
 
 /// `m` transposed.
@@ -277,6 +341,28 @@ impl Sae {
                 ));
             }
         }
+        if let Some(k) = self.ae_training.batch_topk {
+            if k == 0 || k > n || self.uniform_threshold().is_none() {
+                return Err(Error::Config(format!(
+                    "a BatchTopK SAE needs 1 <= k <= d_sae {n} (got {k}) and one threshold for \
+                     every unit"
+                )));
+            }
+        }
+        let m = &self.ae_training.matryoshka;
+        if !m.is_empty() {
+            if self.topk.is_none() && self.ae_training.batch_topk.is_none() {
+                return Err(Error::Config(
+                    "Matryoshka prefixes need a TopK or BatchTopK code".into(),
+                ));
+            }
+            if m[0] == 0 || m.windows(2).any(|w| w[0] >= w[1]) || m[m.len() - 1] != n {
+                return Err(Error::Config(format!(
+                    "Matryoshka prefixes must be ascending from 1 up to d_sae {n} (which ends \
+                     the list), got {m:?}"
+                )));
+            }
+        }
         let finite = self
             .encoder_weight
             .data
@@ -290,6 +376,32 @@ impl Sae {
             return Err(Error::Shape("a SAE weight is not finite".into()));
         }
         Ok(())
+    }
+
+    /// The one value every JumpReLU threshold has, or `None` (no thresholds, or several values).
+    pub fn uniform_threshold(&self) -> Option<f32> {
+        let t = self.threshold.as_ref()?;
+        let first = *t.first()?;
+        t.iter()
+            .all(|v| v.to_bits() == first.to_bits())
+            .then_some(first)
+    }
+
+    /// Keeps what of `training` fits this SAE's code (see [`AeTraining`]): the BatchTopK `k` on
+    /// a JumpReLU code of one threshold with `1 <= k <= d_sae`, then valid prefixes on a TopK or
+    /// BatchTopK code; drops the rest.
+    pub(crate) fn keep_fitting(&mut self, training: AeTraining) {
+        self.ae_training = AeTraining {
+            matryoshka: Vec::new(),
+            batch_topk: training.batch_topk,
+        };
+        if self.validate().is_err() {
+            self.ae_training.batch_topk = None;
+        }
+        self.ae_training.matryoshka = training.matryoshka;
+        if self.validate().is_err() {
+            self.ae_training.matryoshka = Vec::new();
+        }
     }
 
     /// The SAE an ae model is, on raw inputs: `config` and its parameters `named` (as
@@ -397,6 +509,10 @@ impl Sae {
             // Outside training a BatchTopK code is the JumpReLU of its threshold.
             topk: config.code_topk.filter(|_| threshold.is_none()),
             threshold,
+            ae_training: AeTraining {
+                matryoshka: config.matryoshka.clone(),
+                batch_topk: config.code_topk.filter(|_| config.batch_topk),
+            },
         };
         if let Some(stats) = normalization.filter(|s| s.kind != Normalization::None) {
             sae.fold_normalization(stats)?;
@@ -475,25 +591,28 @@ impl Sae {
     }
 
     /// The ae model this SAE is: its config (no normalisation; the pre-encoder bias when the
-    /// centre is the decoder bias; a JumpReLU code with thresholds) and named parameters for
+    /// centre is the decoder bias; a JumpReLU code with thresholds, or the BatchTopK code of
+    /// [`AeTraining::batch_topk`] with the one threshold as its inference threshold; the
+    /// Matryoshka prefixes of [`AeTraining::matryoshka`]) and named parameters for
     /// [`crate::Autoencoder::from_named`]. A threshold's logarithm is taken in f64; a threshold
     /// of 0 or below (which ReLU makes the same as 0) is stored as the smallest normal f32,
     /// which differs from it only for pre-activations in `(0, 1.2e-38]`.
     pub fn to_ae(&self) -> Result<(ModelConfig, Vec<(String, Matrix)>)> {
         self.validate()?;
         let pre_bias = self.centre == Centre::DecoderBias;
+        let batch = self.ae_training.batch_topk.zip(self.uniform_threshold());
         let config = ModelConfig {
             input_dim: self.d_in(),
             encoder: vec![self.d_sae()],
             decoder: Vec::new(),
             activations: vec![Activation::Relu, Activation::Identity],
             tied: false,
-            code_topk: self.topk,
+            code_topk: self.topk.or(batch.map(|(k, _)| k)),
             pre_bias,
-            batch_topk: false,
-            code_threshold: None,
-            jump_relu: self.threshold.is_some(),
-            matryoshka: Vec::new(),
+            batch_topk: batch.is_some(),
+            code_threshold: batch.map(|(_, t)| t),
+            jump_relu: self.threshold.is_some() && batch.is_none(),
+            matryoshka: self.ae_training.matryoshka.clone(),
         };
         config.validate()?;
         let row = |v: Vec<f32>| Matrix::new(1, v.len(), v);
@@ -509,7 +628,7 @@ impl Sae {
                 row(self.decoder_bias.clone())?,
             ),
         ];
-        if let Some(t) = &self.threshold {
+        if let Some(t) = self.threshold.as_ref().filter(|_| batch.is_none()) {
             let logs = t
                 .iter()
                 .map(|&v| (v.max(f32::MIN_POSITIVE) as f64).ln() as f32)

@@ -24,7 +24,9 @@
 //! `jumprelu` SAEs (SAELens saves its BatchTopK ones so too). Gated and the other
 //! architectures, and `normalize_activations` other than `none`, are errors naming them.
 
-use super::{transpose, Centre, Cfg, Sae, Tensor, Tensors};
+use super::{
+    transpose, AeTraining, Centre, Cfg, Sae, Tensor, Tensors, AE_BATCHTOPK_KEY, AE_MATRYOSHKA_KEY,
+};
 use crate::{Error, Result};
 use serde_json::json;
 use std::path::Path;
@@ -88,6 +90,12 @@ pub(super) fn encode(sae: &Sae) -> (serde_json::Value, Vec<Tensor>) {
     if let Some(k) = sae.topk {
         cfg["k"] = json!(k);
         cfg["rescale_acts_by_decoder_norm"] = json!(false);
+    }
+    if !sae.ae_training.matryoshka.is_empty() {
+        cfg["metadata"][AE_MATRYOSHKA_KEY] = json!(sae.ae_training.matryoshka);
+    }
+    if let Some(k) = sae.ae_training.batch_topk {
+        cfg["metadata"][AE_BATCHTOPK_KEY] = json!(k);
     }
     let (d, n) = (sae.d_in(), sae.d_sae());
     let mut tensors = vec![
@@ -229,6 +237,7 @@ pub(super) fn read(dir: &Path) -> Result<Sae> {
             _ => None,
         },
         threshold,
+        ae_training: AeTraining::default(),
     };
     if rescale {
         fold_decoder_norms(&mut sae);
@@ -237,6 +246,12 @@ pub(super) fn read(dir: &Path) -> Result<Sae> {
         path: dir.join(super::CFG_FILE),
         message: e.to_string(),
     })?;
+    let metadata = cfg.get("metadata");
+    sae.keep_fitting(AeTraining::read(
+        &cfg,
+        metadata.and_then(|m| m.get(AE_MATRYOSHKA_KEY)),
+        metadata.and_then(|m| m.get(AE_BATCHTOPK_KEY)),
+    )?);
     Ok(sae)
 }
 
@@ -357,7 +372,8 @@ mod tests {
 
     /// A JumpReLU model (thresholds `exp(log_threshold)`) exports as `jumprelu` with `threshold`
     /// and comes back bit for bit, log-thresholds included; a BatchTopK model exports as the
-    /// JumpReLU of its learned threshold, which SAELens and ae then encode alike.
+    /// JumpReLU of its learned threshold, which SAELens and ae then encode alike, and comes
+    /// back as itself.
     #[test]
     fn jumprelu_round_trips_bit_exact_and_batch_topk_exports_as_jumprelu() {
         let x = Matrix::new(32, 6, values(32 * 6, 5)).unwrap();
@@ -428,8 +444,9 @@ mod tests {
         assert!(max_rel(&c, &want_c) < 1e-6 && max_rel(&r, &want_r) < 1e-6);
         let on = want_c.data.iter().filter(|&&v| v > 0.0).count();
         assert!(on > 0 && on < want_c.data.len(), "{on} on");
+        // ae reads its own BatchTopK export back as BatchTopK (`metadata.ae_batchtopk_k`).
         let (back, _) = load(tmp.path()).unwrap().1.to_ae().unwrap();
-        assert!(back.jump_relu && !back.batch_topk && back.code_topk.is_none());
+        assert_eq!(back, config);
     }
 
     #[test]

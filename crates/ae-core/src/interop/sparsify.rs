@@ -11,12 +11,13 @@
 //!
 //! Export writes `activation` `topk`, `num_latents`, `k`, `d_in`, `expansion_factor`
 //! `num_latents / d_in` (sparsify reads `num_latents` first), and `normalize_decoder`,
-//! `multi_topk`, `skip_connection`, `transcode` false. Import takes a missing `num_latents` or
+//! `multi_topk`, `skip_connection`, `transcode` false, and a Matryoshka model's prefixes as
+//! `ae_matryoshka` (see [`AeTraining`]; sparsify drops unknown keys on load). Import takes a missing `num_latents` or
 //! 0 as `expansion_factor * d_in` (default 32) and a missing `k` as 32, as sparsify does, and
 //! refuses `groupmax`, a skip connection (`W_skip`) and transcoders, naming them. A directory
 //! of several hookpoints (`load_many`) is one SAE per subdirectory: pass one of them.
 
-use super::{transpose, Centre, Cfg, Sae, Tensor, Tensors};
+use super::{transpose, AeTraining, Centre, Cfg, Sae, Tensor, Tensors, AE_MATRYOSHKA_KEY};
 use crate::{Error, Result};
 use serde_json::json;
 use std::path::Path;
@@ -41,7 +42,7 @@ pub(super) fn encode(sae: &Sae) -> Result<(serde_json::Value, Vec<Tensor>)> {
         ))
     })?;
     let (d, n) = (sae.d_in(), sae.d_sae());
-    let cfg = json!({
+    let mut cfg = json!({
         "activation": "topk",
         "expansion_factor": (n / d).max(1),
         "normalize_decoder": false,
@@ -52,6 +53,9 @@ pub(super) fn encode(sae: &Sae) -> Result<(serde_json::Value, Vec<Tensor>)> {
         "transcode": false,
         "d_in": d,
     });
+    if !sae.ae_training.matryoshka.is_empty() {
+        cfg[AE_MATRYOSHKA_KEY] = json!(sae.ae_training.matryoshka);
+    }
     let tensors = vec![
         (
             "encoder.weight",
@@ -118,7 +122,7 @@ pub(super) fn read(dir: &Path) -> Result<Sae> {
     let b_dec = t.take("b_dec", d, 0, &why)?;
     t.finish("a sparsify TopK sparse autoencoder")?;
 
-    let sae = Sae {
+    let mut sae = Sae {
         encoder_weight: w_enc,
         encoder_bias: b_enc.data,
         centre: Centre::DecoderBias,
@@ -126,11 +130,13 @@ pub(super) fn read(dir: &Path) -> Result<Sae> {
         decoder_bias: b_dec.data,
         topk: Some(k),
         threshold: None,
+        ae_training: AeTraining::default(),
     };
     sae.validate().map_err(|e| Error::Model {
         path: dir.join(super::CFG_FILE),
         message: e.to_string(),
     })?;
+    sae.keep_fitting(AeTraining::read(&cfg, cfg.get(AE_MATRYOSHKA_KEY), None)?);
     Ok(sae)
 }
 

@@ -324,3 +324,92 @@ fn detection_by_files_and_directory_checks() {
         .to_string();
     assert!(err.contains("holds config.json"), "{err}");
 }
+
+/// A Matryoshka TopK model keeps its prefixes through both formats, and a Matryoshka BatchTopK
+/// one its prefixes and `k` through SAELens (`metadata.ae_matryoshka`, `metadata.ae_batchtopk_k`;
+/// sparsify's top-level `ae_matryoshka`): `to_ae` gives back the config that was exported, the
+/// BatchTopK threshold as its inference threshold. Where the keys do not fit the file (thresholds
+/// edited apart, prefixes not ending at d_sae) they are dropped, and bad values are errors.
+#[test]
+fn matryoshka_prefixes_and_the_batch_topk_k_survive_an_export() {
+    for (batch, formats) in [
+        (false, &SaeFormat::ALL[..]),
+        (true, &[SaeFormat::SaeLens][..]),
+    ] {
+        let (mut config, named) = ae_model(6, 12, Some(3), false, true, 31);
+        config.matryoshka = vec![4, 8, 12];
+        if batch {
+            config.batch_topk = true;
+            config.code_threshold = Some(0.25);
+        }
+        config.validate().unwrap();
+        let sae = Sae::from_ae(&config, &named, None).unwrap();
+        for &format in formats {
+            let tmp = tempfile::tempdir().unwrap();
+            save(tmp.path(), format, &sae).unwrap();
+            let cfg: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(tmp.path().join(CFG_FILE)).unwrap()).unwrap();
+            let meta = match format {
+                SaeFormat::SaeLens => &cfg["metadata"],
+                SaeFormat::Sparsify => &cfg,
+            };
+            assert_eq!(meta[AE_MATRYOSHKA_KEY], serde_json::json!([4, 8, 12]));
+            assert_eq!(
+                meta[AE_BATCHTOPK_KEY],
+                serde_json::json!(batch.then_some(3))
+            );
+            let (_, back) = load(tmp.path()).unwrap();
+            assert_eq!(back, sae, "{format}, batch {batch}");
+            let (back_config, back_named) = back.to_ae().unwrap();
+            assert_eq!(back_config, config, "{format}, batch {batch}");
+            assert!(back_named.iter().all(|(n, _)| !n.contains("log_threshold")));
+        }
+    }
+    // Thresholds edited apart: a JumpReLU SAE, without the k or the prefixes.
+    let (mut config, named) = ae_model(6, 12, Some(3), false, true, 31);
+    (config.batch_topk, config.code_threshold) = (true, Some(0.25));
+    config.matryoshka = vec![4, 12];
+    let mut sae = Sae::from_ae(&config, &named, None).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    save(tmp.path(), SaeFormat::SaeLens, &sae).unwrap();
+    let weights = tmp.path().join(SaeFormat::SaeLens.weights_file());
+    let mut t = crate::checkpoint::read_safetensors(&weights).unwrap();
+    t.iter_mut().find(|(n, _)| n == "threshold").unwrap().1.data[0] = 0.5;
+    let names = ["W_enc", "b_enc", "W_dec", "b_dec", "threshold"];
+    let tensors: Vec<Tensor> = names
+        .iter()
+        .map(|&name| {
+            let m = &t.iter().find(|(n, _)| n == name).unwrap().1;
+            let shape = match m.rows {
+                1 => vec![m.cols],
+                _ => vec![m.rows, m.cols],
+            };
+            (name, shape, m.data.clone())
+        })
+        .collect();
+    std::fs::write(&weights, safetensors_bytes(&tensors).unwrap()).unwrap();
+    let (_, back) = load(tmp.path()).unwrap();
+    assert_eq!(back.ae_training, AeTraining::default());
+    let (c, _) = back.to_ae().unwrap();
+    assert!(c.jump_relu && !c.batch_topk && c.matryoshka.is_empty());
+    // Prefixes that do not end at d_sae are dropped; a value of the wrong kind is an error.
+    sae.threshold = None;
+    sae.ae_training = AeTraining::default();
+    sae.topk = Some(3);
+    for (value, dropped) in [
+        (serde_json::json!([4, 10]), true),
+        (serde_json::json!("4,12"), false),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        save(tmp.path(), SaeFormat::Sparsify, &sae).unwrap();
+        let path = tmp.path().join(CFG_FILE);
+        let mut cfg: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        cfg[AE_MATRYOSHKA_KEY] = value;
+        std::fs::write(&path, cfg.to_string()).unwrap();
+        match load(tmp.path()) {
+            Ok((_, back)) => assert!(dropped && back.ae_training.matryoshka.is_empty()),
+            Err(e) => assert!(!dropped && e.to_string().contains(AE_MATRYOSHKA_KEY), "{e}"),
+        }
+    }
+}

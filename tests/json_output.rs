@@ -332,6 +332,53 @@ fn every_command_prints_its_keys() {
         cfg["training"]["settings"]["contractive"]["lambda"],
         0.05f32 as f64
     );
+    // A variational run adds its KL, to the result and to each epoch; config.json keeps the
+    // model's flag and the training setting; ae sample reports what it drew.
+    let vae = [
+        "--layers",
+        "8,4,2",
+        "--epochs",
+        "2",
+        "--variational",
+        "--kl-warmup",
+        "1",
+    ];
+    let v = with_cpu(&[&["train", s(&blobs), "--out", s(&p("vae"))][..], &vae[..]].concat());
+    let mut vae_keys = train_keys.to_vec();
+    vae_keys.push(("kl", Number));
+    assert_exact("train --variational", &v, &vae_keys);
+    let mut vae_epoch = EPOCH.to_vec();
+    vae_epoch.push(("kl", Number));
+    for e in v["history"].as_array().unwrap() {
+        assert_exact("train --variational history entry", e, &vae_epoch);
+    }
+    let cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(p("vae").join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(cfg["model"]["variational"], true);
+    let setting = &cfg["training"]["settings"]["variational"];
+    assert_exact(
+        "config.json variational",
+        setting,
+        &[("beta", Number), ("warmup", Number)],
+    );
+    let npy = p("samples.npy");
+    let v = with_cpu(&["sample", s(&p("vae")), "--n", "5", "--out", s(&npy)]);
+    let sample_keys = [
+        ("samples", Number),
+        ("code_dim", Number),
+        ("input_dim", Number),
+    ];
+    let sample_keys = [
+        &sample_keys[..],
+        &[
+            ("out", String),
+            ("width", NumberOrNull),
+            ("height", NumberOrNull),
+        ],
+    ]
+    .concat();
+    assert_exact("sample", &v, &sample_keys);
 
     // sweep: the summary, and one row per finished run.
     let v = with_cpu(&[

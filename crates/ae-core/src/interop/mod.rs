@@ -303,6 +303,11 @@ impl Sae {
         normalization: Option<&NormStats>,
     ) -> Result<Sae> {
         config.validate()?;
+        if config.variational {
+            return Err(unsupported(
+                "the model is variational (a Gaussian code of mean and log-variance)".into(),
+            ));
+        }
         if config.encoder.len() != 1 {
             return Err(unsupported(format!(
                 "the model has {} encoder layers ({} -> {})",
@@ -494,6 +499,7 @@ impl Sae {
             code_threshold: None,
             jump_relu: self.threshold.is_some(),
             matryoshka: Vec::new(),
+            variational: false,
         };
         config.validate()?;
         let row = |v: Vec<f32>| Matrix::new(1, v.len(), v);

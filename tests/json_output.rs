@@ -332,53 +332,43 @@ fn every_command_prints_its_keys() {
         cfg["training"]["settings"]["contractive"]["lambda"],
         0.05f32 as f64
     );
-    // A variational run adds its KL, to the result and to each epoch; config.json keeps the
-    // model's flag and the training setting; ae sample reports what it drew.
-    let vae = [
-        "--layers",
-        "8,4,2",
-        "--epochs",
-        "2",
-        "--variational",
-        "--kl-warmup",
-        "1",
-    ];
-    let v = with_cpu(&[&["train", s(&blobs), "--out", s(&p("vae"))][..], &vae[..]].concat());
-    let mut vae_keys = train_keys.to_vec();
-    vae_keys.push(("kl", Number));
-    assert_exact("train --variational", &v, &vae_keys);
-    let mut vae_epoch = EPOCH.to_vec();
-    vae_epoch.push(("kl", Number));
+    // A VAE adds its KL to the result and each epoch, config.json its settings; then ae sample.
+    let read = |f: std::path::PathBuf| std::fs::read_to_string(f).unwrap();
+    let vae = "--layers 8,4,2 --epochs 2 --variational --kl-warmup 1";
+    let vae: Vec<&str> = vae.split(' ').collect();
+    let v = with_cpu(&[&["train", s(&blobs), "--out", s(&p("vae"))][..], &vae].concat());
+    let with_kl = |keys: &[(&'static str, Kind)]| [keys, &[("kl", Number)]].concat();
+    assert_exact("train --variational", &v, &with_kl(&train_keys));
     for e in v["history"].as_array().unwrap() {
-        assert_exact("train --variational history entry", e, &vae_epoch);
+        assert_exact("train --variational history", e, &with_kl(EPOCH));
     }
-    let cfg: Value =
-        serde_json::from_str(&std::fs::read_to_string(p("vae").join("config.json")).unwrap())
-            .unwrap();
+    let cfg: Value = serde_json::from_str(&read(p("vae").join("config.json"))).unwrap();
     assert_eq!(cfg["model"]["variational"], true);
     let setting = &cfg["training"]["settings"]["variational"];
     assert_exact(
-        "config.json variational",
+        "config.json vae",
         setting,
         &[("beta", Number), ("warmup", Number)],
     );
-    let npy = p("samples.npy");
-    let v = with_cpu(&["sample", s(&p("vae")), "--n", "5", "--out", s(&npy)]);
-    let sample_keys = [
+    let v = with_cpu(&[
+        "sample",
+        s(&p("vae")),
+        "--n",
+        "5",
+        "--out",
+        s(&p("samples.npy")),
+    ]);
+    let sizes = [
         ("samples", Number),
         ("code_dim", Number),
         ("input_dim", Number),
     ];
-    let sample_keys = [
-        &sample_keys[..],
-        &[
-            ("out", String),
-            ("width", NumberOrNull),
-            ("height", NumberOrNull),
-        ],
-    ]
-    .concat();
-    assert_exact("sample", &v, &sample_keys);
+    let files = [
+        ("out", String),
+        ("width", NumberOrNull),
+        ("height", NumberOrNull),
+    ];
+    assert_exact("sample", &v, &[&sizes[..], &files].concat());
 
     // sweep: the summary, and one row per finished run.
     let v = with_cpu(&[

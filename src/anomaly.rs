@@ -14,11 +14,53 @@
 //! ```
 
 use ae_core::metrics::{self, Confusion};
-use ae_core::{Autoencoder, Backend, Error, Matrix, Output, Result};
+use ae_core::{Autoencoder, Backend, Error, Matrix, Output, Reconstruction, Result};
 
-/// Per-row anomaly score: the mean squared reconstruction error of each row of `x` (already
-/// normalised as the model expects), `[n, d] -> [n]`.
+/// How a variational model's rows are scored: the negative ELBO under the training objective,
+/// its reconstruction term averaged over `samples` seeded draws of `z ~ q(z | x)`
+/// ([`Autoencoder::negative_elbo`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ElboScoring {
+    /// The reconstruction term (the loss and reduction the model trained with).
+    pub objective: Reconstruction,
+    /// Draws per row.
+    pub samples: usize,
+    /// Seed of the draws.
+    pub seed: u32,
+}
+
+impl ElboScoring {
+    /// Draws per row unless told otherwise.
+    pub const DEFAULT_SAMPLES: usize = 10;
+}
+
+impl Default for ElboScoring {
+    fn default() -> Self {
+        ElboScoring {
+            objective: Reconstruction::default(),
+            samples: Self::DEFAULT_SAMPLES,
+            seed: 0,
+        }
+    }
+}
+
+/// Per-row anomaly score of `x` (already normalised as the model expects), `[n, d] -> [n]`: the
+/// mean squared reconstruction error of each row, or a variational model's negative ELBO
+/// ([`ElboScoring::default`]: the MSE objective; see [`scores_with`]).
 pub fn scores<B: Backend>(backend: &B, model: &Autoencoder<B>, x: &Matrix) -> Result<Vec<f64>> {
+    scores_with(backend, model, x, ElboScoring::default())
+}
+
+/// [`scores`], a variational model's scored as `elbo` says.
+pub fn scores_with<B: Backend>(
+    backend: &B,
+    model: &Autoencoder<B>,
+    x: &Matrix,
+    elbo: ElboScoring,
+) -> Result<Vec<f64>> {
+    if model.config().variational {
+        return model.negative_elbo(backend, x, elbo.objective, elbo.samples, elbo.seed);
+    }
     let recon = model.map_rows(backend, x, Output::Reconstruction)?;
     row_errors(x, &recon)
 }

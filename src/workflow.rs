@@ -8,8 +8,8 @@ use ae_core::data::normalize::{NormStats, Normalization};
 use ae_core::data::{MatrixSource, RowSource};
 use ae_core::trainer::{self, Rows, TrainEvent};
 use ae_core::{
-    Activation, Autoencoder, Backend, EpochMetrics, Error, Matrix, ModelConfig, Result,
-    TrainConfig, TrainReport,
+    Activation, Autoencoder, Backend, EpochMetrics, Error, Matrix, ModelConfig, Reconstruction,
+    Result, TrainConfig, TrainReport,
 };
 use std::path::Path;
 
@@ -475,7 +475,14 @@ pub fn train_source_from<B: Backend>(
     if let Some(c) = settings.contamination {
         let mut scores = Vec::with_capacity(train_rows.len());
         for chunk in train_rows.chunks() {
-            scores.extend(anomaly::scores(backend, &model, &chunk?.1)?);
+            let elbo = anomaly::ElboScoring {
+                objective: Reconstruction {
+                    loss: settings.train.loss,
+                    reduction: settings.train.reduction,
+                },
+                ..anomaly::ElboScoring::default()
+            };
+            scores.extend(anomaly::scores_with(backend, &model, &chunk?.1, elbo)?);
         }
         saved.anomaly_threshold = Some(anomaly::threshold(&scores, c)?);
     }

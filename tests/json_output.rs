@@ -332,6 +332,43 @@ fn every_command_prints_its_keys() {
         cfg["training"]["settings"]["contractive"]["lambda"],
         0.05f32 as f64
     );
+    // A VAE adds its KL to the result and each epoch, config.json its settings; then ae sample.
+    let read = |f: std::path::PathBuf| std::fs::read_to_string(f).unwrap();
+    let vae = "--layers 8,4,2 --epochs 2 --variational --kl-warmup 1";
+    let vae: Vec<&str> = vae.split(' ').collect();
+    let v = with_cpu(&[&["train", s(&blobs), "--out", s(&p("vae"))][..], &vae].concat());
+    let with_kl = |keys: &[(&'static str, Kind)]| [keys, &[("kl", Number)]].concat();
+    assert_exact("train --variational", &v, &with_kl(&train_keys));
+    for e in v["history"].as_array().unwrap() {
+        assert_exact("train --variational history", e, &with_kl(EPOCH));
+    }
+    let cfg: Value = serde_json::from_str(&read(p("vae").join("config.json"))).unwrap();
+    assert_eq!(cfg["model"]["variational"], true);
+    let setting = &cfg["training"]["settings"]["variational"];
+    assert_exact(
+        "config.json vae",
+        setting,
+        &[("beta", Number), ("warmup", Number)],
+    );
+    let v = with_cpu(&[
+        "sample",
+        s(&p("vae")),
+        "--n",
+        "5",
+        "--out",
+        s(&p("samples.npy")),
+    ]);
+    let sizes = [
+        ("samples", Number),
+        ("code_dim", Number),
+        ("input_dim", Number),
+    ];
+    let files = [
+        ("out", String),
+        ("width", NumberOrNull),
+        ("height", NumberOrNull),
+    ];
+    assert_exact("sample", &v, &[&sizes[..], &files].concat());
 
     // sweep: the summary, and one row per finished run.
     let v = with_cpu(&[

@@ -16,6 +16,7 @@ mod oneclass;
 mod patches;
 mod preset;
 mod progress;
+mod sample;
 mod score;
 mod sweep;
 mod sweep_report;
@@ -42,6 +43,9 @@ const FLAGS: &[(&str, &str)] = &[
     ("`train.penalty`", "--sparsity l1:... or kl:..."),
     ("`train.resample_dead`", "--resample-dead"),
     ("`train.contractive`", "--contractive"),
+    ("`train.variational.beta`", "--beta"),
+    ("`train.variational`", "--variational"),
+    ("`model.variational`", "--variational"),
     ("`train.optimizer.lr`", "--lr"),
     (
         "`train.early_stopping_patience`",
@@ -140,6 +144,9 @@ pub enum Command {
     Manifold(manifold::ManifoldArgs),
     /// Draw each hidden unit's encoder weights as an image tile (models of square images).
     Filters(filters::FiltersArgs),
+    /// Draw N samples from a variational model's prior (z ~ N(0, I)) and decode them: a PNG
+    /// grid for models of square images, else NPY [N, input].
+    Sample(sample::SampleArgs),
     /// Cut random square patches out of image data and write them as NPY.
     Patches(patches::PatchesArgs),
     /// Time the wgpu matmul variants at a model's shapes and keep the fastest per shape class in
@@ -209,6 +216,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Manifold(a) => manifold::run(g, a),
         Command::Filters(a) => filters::run(g, a),
         Command::Patches(a) => patches::run(g, a),
+        Command::Sample(a) => sample::run(g, a),
         Command::Tune(a) => tune::run(g, a),
     }
 }

@@ -36,7 +36,7 @@ impl TrainProgress {
             TrainEvent::Step { .. } => self.bar.inc(1),
             TrainEvent::Epoch { metrics, .. } => {
                 self.bar.set_message(format!(
-                    "epoch {} train {:.5}{}{}",
+                    "epoch {} train {:.5}{}{}{}",
                     metrics.epoch,
                     metrics.train_loss,
                     metrics
@@ -44,7 +44,8 @@ impl TrainProgress {
                         .map_or(String::new(), |v| format!(" val {v:.5}")),
                     metrics
                         .contractive
-                        .map_or(String::new(), |c| format!(" contractive {c:.5}"))
+                        .map_or(String::new(), |c| format!(" contractive {c:.5}")),
+                    metrics.kl.map_or(String::new(), |k| format!(" KL {k:.5}"))
                 ));
                 if let (Some(code), false) = (&metrics.code, self.quiet) {
                     let line = format!(

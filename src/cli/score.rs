@@ -74,7 +74,8 @@ pub struct ScoreArgs {
     pub data: PathBuf,
     #[command(flatten)]
     pub input: super::columns::ColumnArgs,
-    /// Write the scores (mean squared reconstruction error per row) as NPY [n].
+    /// Write the scores (mean squared reconstruction error per row; a variational model's
+    /// negative ELBO) as NPY [n].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Write the predictions (1 = anomaly) as NPY [n].
@@ -94,6 +95,13 @@ pub struct ScoreArgs {
     /// Write a report (score histogram, ROC curve, index.html) into this directory.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// A variational model's score is its negative ELBO (the reconstruction loss it trained
+    /// with, averaged over this many draws z ~ q(z|x), plus KL(q(z|x) || N(0, I))).
+    #[arg(long, default_value_t = anomaly::ElboScoring::DEFAULT_SAMPLES)]
+    pub samples: usize,
+    /// Seed of a variational model's draws.
+    #[arg(long, default_value_t = 0)]
+    pub sample_seed: u32,
 }
 
 struct ScoreJob<'a> {
@@ -316,6 +324,10 @@ impl Job for ScoreJob<'_> {
             None => None,
         };
         let mut scores = Vec::with_capacity(rows);
+        let elbo = match &scorer {
+            Scorer::One(_, saved) => elbo_scoring(saved, a.samples, a.sample_seed)?,
+            Scorer::Many(_) => anomaly::ElboScoring::default(),
+        };
         let bar = super::progress::rows_bar(rows, self.quiet);
         for start in (0..rows).step_by(CHUNK_ROWS) {
             let mut x = input.read(start, CHUNK_ROWS.min(rows - start))?;
@@ -324,7 +336,10 @@ impl Job for ScoreJob<'_> {
                 Scorer::One(model, saved) => {
                     workflow::prepare_input(saved, &mut x, &a.data, &a.model)?;
                     let recon = model.map_rows(backend, &x, Output::Reconstruction)?;
-                    scores.extend(anomaly::row_errors(&x, &recon)?);
+                    match model.config().variational {
+                        true => scores.extend(anomaly::scores_with(backend, model, &x, elbo)?),
+                        false => scores.extend(anomaly::row_errors(&x, &recon)?),
+                    }
                     if let Some(w) = per_feature.as_mut() {
                         w.write(&anomaly::feature_errors(&x, &recon)?)?;
                     }
@@ -461,4 +476,29 @@ pub fn run(g: &GlobalArgs, args: ScoreArgs) -> Result<()> {
     })?;
     print_result(g, &out);
     Ok(())
+}
+
+/// How a variational model of `saved` is scored: the loss and reduction it trained with (from
+/// its training record; MSE over the mean without one), `samples` draws from `seed`.
+fn elbo_scoring(
+    saved: &ae_core::checkpoint::SavedConfig,
+    samples: usize,
+    seed: u32,
+) -> Result<anomaly::ElboScoring> {
+    if samples == 0 {
+        return Err(Error::Config("--samples must be at least 1".into()));
+    }
+    let settings = saved
+        .training
+        .as_ref()
+        .and_then(|t| t.get("settings"))
+        .and_then(|s| serde_json::from_value::<ae_core::TrainConfig>(s.clone()).ok());
+    Ok(anomaly::ElboScoring {
+        objective: settings.map_or_else(Default::default, |s| ae_core::Reconstruction {
+            loss: s.loss,
+            reduction: s.reduction,
+        }),
+        samples,
+        seed,
+    })
 }

@@ -78,6 +78,9 @@ pub struct CodeMetrics {
     /// The contractive term (with `--contractive`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contractive: Option<f64>,
+    /// The KL of the Gaussian code from the prior (with `--variational`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kl: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mse: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,6 +104,7 @@ impl CodeMetrics {
         CodeMetrics {
             penalty: m.penalty,
             contractive: m.contractive,
+            kl: m.kl,
             mse: code.map(|c| c.mse),
             fvu: code.map(|c| c.fvu),
             l0: code.map(|c| c.l0),
@@ -136,6 +140,9 @@ impl fmt::Display for TrainOutput {
         }
         if let Some(c) = self.code.contractive {
             write!(f, ", contractive penalty {c:.6}")?;
+        }
+        if let Some(kl) = self.code.kl {
+            write!(f, ", KL {kl:.6}")?;
         }
         write!(f, "; model saved in {}", self.model_dir.display())?;
         if let Some(why) = &self.output_reason {
@@ -367,6 +374,21 @@ pub fn settings(
         .model
         .model_config_topk(&layers, topk, jump_relu.is_some())?;
     model.batch_topk = batch_topk;
+    if args.variational {
+        let clash = [
+            (args.sparsity.is_some(), "--sparsity"),
+            (args.matryoshka.is_some(), "--matryoshka"),
+            (args.contractive.is_some(), "--contractive"),
+            (args.resample_dead, "--resample-dead"),
+        ];
+        if let Some((_, flag)) = clash.iter().find(|c| c.0) {
+            return Err(ae::Error::Config(format!(
+                "--variational does not combine with {flag}: a VAE's code is a Gaussian \
+                 sample held to N(0, I) by its KL term, not a sparse or contracted code"
+            )));
+        }
+        model = model.with_variational(true)?;
+    }
     if let Some(prefixes) = &args.matryoshka {
         if topk.is_none() {
             return Err(ae::Error::Config(format!(
@@ -409,6 +431,14 @@ pub fn settings(
         let c = ae_core::Contractive { lambda };
         c.validate(&model)?;
         train.contractive = Some(c);
+    }
+    if args.variational {
+        let v = ae_core::Variational {
+            beta: args.beta,
+            warmup: args.kl_warmup,
+        };
+        v.validate(&model)?;
+        train.variational = Some(v);
     }
     train.code_metrics = args.code_metrics || args.sparsity.is_some();
     Ok(TrainSettings {

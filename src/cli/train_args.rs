@@ -327,6 +327,28 @@ pub struct TrainArgs {
         conflicts_with = "preset"
     )]
     pub contractive: Option<f32>,
+    /// Variational autoencoder (Kingma & Welling 2014): the code layer outputs 2 x CODE units,
+    /// a mean mu and a raw log-variance r per code unit (logvar = 10 tanh(r / 10), so that
+    /// exp(logvar) stays in [e^-10, e^10]); the decoder reads z = mu + exp(logvar / 2) * eps,
+    /// eps ~ N(0, I) drawn per sample and step from --seed. The loss is the reconstruction
+    /// loss plus beta x KL(q(z|x) || N(0, I)) (a batch mean, reported per epoch as `kl`);
+    /// --loss bce --reduction sum gives the textbook ELBO. ae encode gives mu, ae reconstruct
+    /// decodes mu, ae score gives the negative ELBO over --samples draws, ae sample draws from
+    /// the prior. Needs an identity code (the default); not with --sparsity, --matryoshka,
+    /// --contractive, --tied or --resample-dead.
+    #[arg(long, conflicts_with = "preset")]
+    pub variational: bool,
+    /// The KL's coefficient beta with --variational (1: the ELBO; above 1: a beta-VAE).
+    #[arg(long, requires = "variational", default_value_t = 1.0)]
+    pub beta: f32,
+    /// Ramp beta linearly from 0 over this many epochs (per step) with --variational; 0: none.
+    #[arg(
+        long,
+        value_name = "EPOCHS",
+        requires = "variational",
+        default_value_t = 0
+    )]
+    pub kl_warmup: usize,
     /// Measure the code after every epoch (MSE, FVU, L0, dead latents, mean activation) even
     /// without --sparsity.
     #[arg(long)]

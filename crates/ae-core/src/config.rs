@@ -73,6 +73,15 @@ pub struct ModelConfig {
     /// BatchTopK code and a one-hidden-layer, untied model.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matryoshka: Vec<usize>,
+    /// Variational autoencoder (Kingma & Welling 2014): the code layer outputs `2 * code`
+    /// units, the mean `mu` (columns `0..code`) and the raw log-variance (columns
+    /// `code..2 code`) of a Gaussian code; the decoder reads a sample `z = mu + exp(logvar / 2)
+    /// eps` in training and `mu` at inference (see [`crate::model::variational`]). Needs an
+    /// identity code activation, a dense code (no TopK, JumpReLU or Matryoshka) and an untied
+    /// model. `false` (the default, and what older `config.json` files read as) is left out of
+    /// the JSON.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub variational: bool,
 }
 
 impl ModelConfig {
@@ -101,6 +110,7 @@ impl ModelConfig {
             code_threshold: None,
             jump_relu: false,
             matryoshka: Vec::new(),
+            variational: false,
         };
         cfg.with_activations(Activation::Relu, Activation::Identity, Activation::Sigmoid)
     }
@@ -160,6 +170,42 @@ impl ModelConfig {
         self.pre_bias = pre_bias;
         self.validate()?;
         Ok(self)
+    }
+
+    /// Makes the model a variational autoencoder ([`ModelConfig::variational`]) or not.
+    pub fn with_variational(mut self, variational: bool) -> Result<Self> {
+        self.variational = variational;
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Checks a variational model: an identity code, dense and untied.
+    fn validate_variational(&self) -> Result<()> {
+        if !self.variational {
+            return Ok(());
+        }
+        let act = self.activations[self.encoder.len() - 1];
+        if act != Activation::Identity {
+            return Err(Error::Config(format!(
+                "a variational model's code layer outputs a mean and a log-variance and needs \
+                 `model.code_activation` identity, got {act}"
+            )));
+        }
+        if self.code_topk.is_some() || self.jump_relu || !self.matryoshka.is_empty() {
+            return Err(Error::Config(
+                "a variational model (`model.variational`) needs a dense Gaussian code: not \
+                 TopK, BatchTopK, JumpReLU or Matryoshka"
+                    .into(),
+            ));
+        }
+        if self.tied {
+            return Err(Error::Config(
+                "a variational model (`model.variational`) cannot tie its weights: its code \
+                 layer has 2 x code outputs (mean and log-variance), its decoder reads code"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Makes the model a Matryoshka SAE with these ascending prefix ends ([`ModelConfig::matryoshka`]);
@@ -299,7 +345,8 @@ impl ModelConfig {
                 )));
             }
         }
-        self.validate_matryoshka()
+        self.validate_matryoshka()?;
+        self.validate_variational()
     }
 
     /// The code (bottleneck) width.
@@ -315,19 +362,25 @@ impl ModelConfig {
         self.encoder.len()
     }
 
-    /// All layers in order, encoder then decoder.
+    /// All layers in order, encoder then decoder. A variational model's code layer has
+    /// `2 * code_dim` outputs (mean and log-variance); the decoder reads `code_dim`.
     pub fn layers(&self) -> Vec<LayerSpec> {
         let widths: Vec<usize> = std::iter::once(self.input_dim)
             .chain(self.encoder.iter().copied())
             .chain(self.decoder.iter().copied())
             .chain(std::iter::once(self.input_dim))
             .collect();
+        let code_layer = self.encoder.len() - 1;
         widths
             .windows(2)
             .zip(&self.activations)
-            .map(|(w, &activation)| LayerSpec {
+            .enumerate()
+            .map(|(i, (w, &activation))| LayerSpec {
                 inputs: w[0],
-                outputs: w[1],
+                outputs: match self.variational && i == code_layer {
+                    true => 2 * w[1],
+                    false => w[1],
+                },
                 activation,
             })
             .collect()

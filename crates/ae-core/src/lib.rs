@@ -34,8 +34,8 @@ pub use ae_eval::{knn, manifold, median, metrics, pca, Pca};
 pub use config::{LayerSpec, ModelConfig};
 pub use model::{
     Autoencoder, AuxWorkspace, CodeProducts, CodeTerms, Contractive, ContractiveMethod,
-    ContractiveWorkspace, Gradients, Output, ParamKind, ParamSpec, Workspace, CONTRACTIVE_STEP,
-    SPARSE_CODE_RATIO,
+    ContractiveWorkspace, Gradients, Output, ParamKind, ParamSpec, VaeBuffers, Variational,
+    Workspace, CONTRACTIVE_STEP, LOGVAR_LIMIT, SPARSE_CODE_RATIO,
 };
 pub use optim::{LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
 pub use regularizer::{CodeTarget, Regularizer, WeightDecay};

@@ -415,6 +415,11 @@ impl Sae {
         normalization: Option<&NormStats>,
     ) -> Result<Sae> {
         config.validate()?;
+        if config.variational {
+            return Err(unsupported(
+                "the model is variational (a Gaussian code of mean and log-variance)".into(),
+            ));
+        }
         if config.encoder.len() != 1 {
             return Err(unsupported(format!(
                 "the model has {} encoder layers ({} -> {})",
@@ -613,6 +618,7 @@ impl Sae {
             code_threshold: batch.map(|(_, t)| t),
             jump_relu: self.threshold.is_some() && batch.is_none(),
             matryoshka: self.ae_training.matryoshka.clone(),
+            variational: false,
         };
         config.validate()?;
         let row = |v: Vec<f32>| Matrix::new(1, v.len(), v);

@@ -67,7 +67,7 @@ impl<B: Backend> Autoencoder<B> {
             let xt = backend.upload(&chunk)?;
             self.forward_layers(backend, &xt, ws, upto);
             if want_code {
-                codes.extend(backend.download(ws.layers[depth - 1].output())?.data);
+                codes.extend(backend.download(self.code(ws))?.data);
             }
             if want_recon {
                 recons.extend(backend.download(ws.layers[upto - 1].output())?.data);
@@ -90,5 +90,141 @@ impl<B: Backend> Autoencoder<B> {
     /// Reconstructions of `x`: `[n, input_dim] -> [n, input_dim]`.
     pub fn reconstruct(&self, backend: &B, x: &Matrix) -> Result<Matrix> {
         self.map_rows(backend, x, Output::Reconstruction)
+    }
+}
+
+impl<B: Backend> Autoencoder<B> {
+    /// The decoder on codes `z` `[n, code_dim]` -> `[n, input_dim]`, in chunks (a variational
+    /// model's samples from the prior, or any model's codes).
+    pub fn decode(&self, backend: &B, z: &Matrix) -> Result<Matrix> {
+        let code = self.config.code_dim();
+        if z.cols != code {
+            return Err(Error::Shape(format!(
+                "the codes have {} columns but the model's code width is {code}",
+                z.cols
+            )));
+        }
+        let depth = self.config.encoder_depth();
+        let mut out = Vec::with_capacity(z.rows * self.config.input_dim);
+        let mut ws: Option<Workspace<B>> = None;
+        for start in (0..z.rows).step_by(INFERENCE_CHUNK) {
+            let end = (start + INFERENCE_CHUNK).min(z.rows);
+            let chunk = Matrix::new(end - start, code, z.data[start * code..end * code].to_vec())?;
+            if ws.as_ref().map(|w| w.rows) != Some(chunk.rows) {
+                ws = Some(self.workspace(backend, chunk.rows)?);
+            }
+            let ws = ws.as_mut().expect("just made");
+            let zt = backend.upload(&chunk)?;
+            for i in depth..self.plans.len() {
+                let plan = &self.plans[i];
+                let (before, rest) = ws.layers.split_at_mut(i);
+                let cur = &mut rest[0];
+                let input = match i == depth {
+                    true => &zt,
+                    false => before[i - 1].output(),
+                };
+                let w = &self.params[plan.weight];
+                backend.matmul(input, false, w, !plan.transposed, 1.0, 0.0, &mut cur.z);
+                let bias = &self.params[plan.bias];
+                match cur.a.as_mut() {
+                    Some(a) => backend.bias_activation(plan.spec.activation, &mut cur.z, bias, a),
+                    None => backend.add_bias(&mut cur.z, bias),
+                }
+            }
+            let last = ws.layers.last().expect("a model has layers");
+            out.extend(backend.download(last.output())?.data);
+        }
+        Matrix::new(z.rows, self.config.input_dim, out)
+    }
+
+    /// A variational model's negative ELBO of each row of `x` `[n, input_dim]` -> `[n]`: the
+    /// reconstruction loss `objective` of the row (as in training: its element losses reduced
+    /// as `objective.reduction` says) averaged over `samples` draws `z ~ q(z | x)` (seeded by
+    /// `seed`), plus `KL(q(z | x) || N(0, I))`, in f64 on the host.
+    pub fn negative_elbo(
+        &self,
+        backend: &B,
+        x: &Matrix,
+        objective: crate::Reconstruction,
+        samples: usize,
+        seed: u32,
+    ) -> Result<Vec<f64>> {
+        if !self.config.variational {
+            return Err(Error::Config(
+                "the negative ELBO needs a variational model (`model.variational`)".into(),
+            ));
+        }
+        if samples == 0 {
+            return Err(Error::Config(
+                "the negative ELBO needs at least one sample".into(),
+            ));
+        }
+        if x.cols != self.config.input_dim {
+            return Err(Error::Shape(format!(
+                "the data has {} columns but the model's input width is {}",
+                x.cols, self.config.input_dim
+            )));
+        }
+        let weight = objective.reduction.weight(x.cols) as f64 / x.cols.max(1) as f64;
+        let mut scores = Vec::with_capacity(x.rows);
+        let mut ws: Option<Workspace<B>> = None;
+        for start in (0..x.rows).step_by(INFERENCE_CHUNK) {
+            let end = (start + INFERENCE_CHUNK).min(x.rows);
+            let chunk = Matrix::new(
+                end - start,
+                x.cols,
+                x.data[start * x.cols..end * x.cols].to_vec(),
+            )?;
+            if ws.as_ref().map(|w| w.rows) != Some(chunk.rows) {
+                ws = Some(self.workspace(backend, chunk.rows)?);
+            }
+            let ws = ws.as_mut().expect("just made");
+            let xt = backend.upload(&chunk)?;
+            let mut row = vec![0.0f64; chunk.rows];
+            for l in 0..samples {
+                let s = crate::sparsity::hash_u32(
+                    seed ^ crate::sparsity::hash_u32(start as u32 ^ (l as u32).rotate_left(16)),
+                );
+                ws.vae.as_mut().expect("a variational workspace").seed = Some(s);
+                self.forward(backend, &xt, ws);
+                let last = ws.layers.last().expect("a model has layers");
+                let input = match objective.loss {
+                    crate::Loss::Mse => backend.download(last.output())?,
+                    crate::Loss::Bce => backend.download(&last.z)?,
+                };
+                for (r, acc) in row.iter_mut().enumerate() {
+                    let (p, t) = (
+                        &input.data[r * x.cols..][..x.cols],
+                        &chunk.data[r * x.cols..],
+                    );
+                    let sum: f64 = p
+                        .iter()
+                        .zip(t)
+                        .map(|(&p, &t)| objective.loss.value(p as f64, t as f64))
+                        .sum();
+                    *acc += weight * sum / samples as f64;
+                }
+            }
+            let v = ws.vae.as_ref().expect("a variational workspace");
+            let (mu, logvar) = (backend.download(v.mu())?, backend.download(v.logvar())?);
+            let code = mu.cols;
+            for (r, acc) in row.iter_mut().enumerate() {
+                let (m, lv) = (
+                    &mu.data[r * code..][..code],
+                    &logvar.data[r * code..][..code],
+                );
+                *acc += m
+                    .iter()
+                    .zip(lv)
+                    .map(|(&m, &lv)| {
+                        let (m, lv) = (m as f64, lv as f64);
+                        0.5 * (m * m + lv.exp() - 1.0 - lv)
+                    })
+                    .sum::<f64>();
+            }
+            ws.vae.as_mut().expect("a variational workspace").seed = None;
+            scores.extend(row);
+        }
+        Ok(scores)
     }
 }

@@ -163,8 +163,10 @@ impl<B: Backend> Autoencoder<B> {
             let plan = &self.plans[i];
             let (before, rest) = ws.layers.split_at_mut(i);
             let cur = &mut rest[0];
-            let input = match i {
-                0 => encoder_input(x, ws.centered.as_ref()),
+            let input = match (i, ws.vae.as_ref()) {
+                (0, _) => encoder_input(x, ws.centered.as_ref()),
+                // The first decoder layer of a variational model reads the sample z.
+                (_, Some(v)) if i == code_layer + 1 => v.z(),
                 _ => before[i - 1].output(),
             };
             let w = &self.params[plan.weight];
@@ -217,6 +219,9 @@ impl<B: Backend> Autoencoder<B> {
                     backend.bias_activation(plan.spec.activation, &mut cur.z, bias, a)
                 }
                 (None, _, _) => backend.add_bias(&mut cur.z, bias),
+            }
+            if let (true, Some(v)) = (i == code_layer, ws.vae.as_mut()) {
+                self.reparameterize(backend, &cur.z, v);
             }
         }
     }

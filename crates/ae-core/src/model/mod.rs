@@ -12,12 +12,14 @@ mod infer;
 mod layer;
 mod matryoshka;
 mod sae;
+pub mod variational;
 
 pub use self::contractive::{
     Contractive, ContractiveMethod, ContractiveWorkspace, CONTRACTIVE_STEP,
 };
 pub use self::infer::Output;
 pub use self::sae::AuxWorkspace;
+pub use self::variational::{VaeBuffers, Variational, LOGVAR_LIMIT};
 pub use crate::params::{CodeTerms, Gradients, ParamKind, ParamSpec};
 
 use self::layer::{
@@ -64,6 +66,8 @@ pub struct Workspace<B: Backend> {
     /// The contractive penalty's buffers, when training with one (set by the trainer:
     /// [`Autoencoder::contractive_workspace`]).
     pub contractive: Option<ContractiveWorkspace<B>>,
+    /// The Gaussian code's buffers (variational models only: [`variational`]).
+    pub vae: Option<VaeBuffers<B>>,
 }
 
 impl<B: Backend> Workspace<B> {
@@ -192,8 +196,23 @@ impl<B: Backend> Autoencoder<B> {
             if m.rows * m.cols != spec.rows * spec.cols
                 || (m.cols != spec.cols && spec.kind == ParamKind::Weight)
             {
+                let code_layer = &plans[config.encoder_depth() - 1];
+                let at_code = [code_layer.weight, code_layer.bias]
+                    .iter()
+                    .any(|&p| specs[p].name == spec.name);
+                let hint = match (at_code, config.variational) {
+                    (true, true) => {
+                        " (a variational model's code layer has 2 x code outputs, the mean and \
+                         the log-variance: is the file of a plain autoencoder?)"
+                    }
+                    (true, false) if m.rows * m.cols == 2 * spec.rows * spec.cols => {
+                        " (twice the code layer's outputs: is it a variational model's file, \
+                         whose config.json says `variational: true`?)"
+                    }
+                    _ => "",
+                };
                 return Err(Error::Shape(format!(
-                    "tensor '{}' is [{}, {}], the config needs [{}, {}]",
+                    "tensor '{}' is [{}, {}], the config needs [{}, {}]{hint}",
                     spec.name, m.rows, m.cols, spec.rows, spec.cols
                 )));
             }
@@ -366,6 +385,10 @@ impl<B: Backend> Autoencoder<B> {
                 )?),
             },
             contractive: None,
+            vae: match self.config.variational {
+                true => Some(VaeBuffers::new(backend, rows, code)?),
+                false => None,
+            },
         })
     }
 
@@ -391,9 +414,12 @@ impl<B: Backend> Autoencoder<B> {
         ws.layers.last().expect("a model has layers").output()
     }
 
-    /// The code after a forward pass: `[rows, code_dim]`.
+    /// The code after a forward pass: `[rows, code_dim]` (a variational model's mean).
     pub fn code<'w>(&self, ws: &'w Workspace<B>) -> &'w B::Tensor {
-        ws.layers[self.config.encoder_depth() - 1].output()
+        match ws.vae.as_ref() {
+            Some(v) => v.mu(),
+            None => ws.layers[self.config.encoder_depth() - 1].output(),
+        }
     }
 
     /// Checks that `loss` can be used with this model's output activation.
@@ -419,6 +445,9 @@ impl<B: Backend> Autoencoder<B> {
     ) {
         self.forward(backend, x, ws);
         self.add_loss(backend, objective, target, scale, ws, false);
+        if let Some(v) = ws.vae.as_mut() {
+            self.add_kl(backend, scale, v);
+        }
         self.prefix_forward(backend, ws);
         self.prefix_losses(backend, objective, target, scale, ws, false);
     }
@@ -472,6 +501,9 @@ impl<B: Backend> Autoencoder<B> {
     ) {
         self.forward(backend, x, ws);
         self.add_loss(backend, objective, target, scale, ws, true);
+        if let Some(v) = ws.vae.as_mut() {
+            self.add_kl(backend, scale, v);
+        }
         self.prefix_forward(backend, ws);
         self.prefix_losses(backend, objective, target, scale, ws, true);
         let n = self.plans.len();
@@ -485,6 +517,9 @@ impl<B: Backend> Autoencoder<B> {
         for i in (0..n).rev() {
             let (before, rest) = ws.layers.split_at_mut(i);
             let cur = &mut rest[0];
+            if let (true, Some(v)) = (i == code_layer, ws.vae.as_mut()) {
+                self.reparameterize_backward(backend, ws.rows, v, &mut cur.grad);
+            }
             if i == code_layer {
                 if let Some(g) = contractive.as_ref().and_then(|c| c.code_grad()) {
                     backend.scale_add(1.0, g, &mut cur.grad);
@@ -531,9 +566,11 @@ impl<B: Backend> Autoencoder<B> {
                 Some(idx) if i == code_layer + 1 => Some((SparseSide::Input, idx)),
                 _ => None,
             };
-            let (input, mut input_grad) = match before.last_mut() {
-                None => (encoder_input(x, ws.centered.as_ref()), None),
-                Some(prev) => (prev.a.as_ref().unwrap_or(&prev.z), Some(&mut prev.grad)),
+            let (input, mut input_grad) = match (before.last_mut(), ws.vae.as_mut()) {
+                // The first decoder layer of a variational model reads the sample z.
+                (Some(_), Some(v)) if i == code_layer + 1 => (&v.z, Some(&mut v.dz)),
+                (None, _) => (encoder_input(x, ws.centered.as_ref()), None),
+                (Some(prev), _) => (prev.a.as_ref().unwrap_or(&prev.z), Some(&mut prev.grad)),
             };
             let prefixes = ws.matryoshka.as_mut().filter(|_| i == n - 1);
             if let (Some(p), Some(code_grad)) = (prefixes, input_grad.as_mut()) {

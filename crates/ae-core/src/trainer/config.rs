@@ -4,7 +4,7 @@ use crate::regularizer::{Regularizer, WeightDecay};
 use crate::sparsity::{AuxK, CodePenalty, JumpReluTraining, Noise};
 use crate::{
     Backend, CodeProducts, Contractive, Error, Loss, LrSchedule, OptimizerConfig, OptimizerKind,
-    Reduction, Result,
+    Reduction, Result, Variational,
 };
 
 /// Settings of one training run.
@@ -80,6 +80,11 @@ pub struct TrainConfig {
     /// its value is reported as the epoch's `contractive` term.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contractive: Option<Contractive>,
+    /// How a variational model ([`crate::ModelConfig::variational`]) trains: the KL's beta and
+    /// its warmup in epochs ([`Variational`]); `None` for a variational model means
+    /// [`Variational::default`] (beta 1, no warmup). The KL is reported as the epoch's `kl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variational: Option<Variational>,
 }
 
 fn default_dead_window() -> usize {
@@ -109,6 +114,7 @@ impl Default for TrainConfig {
             code_products: CodeProducts::Auto,
             jump_relu: None,
             contractive: None,
+            variational: None,
         }
     }
 }

@@ -33,6 +33,11 @@ pub struct EpochMetrics {
     /// batches (with `TrainConfig::contractive`), not part of `penalty`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contractive: Option<f64>,
+    /// Mean KL divergence of the Gaussian code from the prior, `mean_b KL(q(z | x_b) || N(0, I))`
+    /// over the epoch's training batches (variational models; without beta), not part of
+    /// `train_loss`: the training objective is `train_loss + beta * kl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl: Option<f64>,
     /// The code after the epoch, over the training data (with `code_metrics`); its fields sit
     /// beside the others in JSON.
     #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
@@ -146,6 +151,7 @@ mod tests {
             penalty: None,
             resampled: None,
             contractive: None,
+            kl: None,
             code,
         }
     }

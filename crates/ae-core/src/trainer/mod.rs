@@ -151,6 +151,7 @@ pub fn train_resumed<B: Backend>(
         loss: config.loss,
         reduction: config.reduction,
     };
+    let variational = config.variational.unwrap_or_default();
     // KL's target rate, which the per-unit metrics are held against.
     let rho = config.penalty.and_then(|p| p.rho());
     let n = train.len();
@@ -282,6 +283,10 @@ pub fn train_resumed<B: Backend>(
                 if let Some(c) = buf.ws.contractive.as_mut() {
                     c.seed = projection_seed(config.seed, global_step);
                 }
+                if let Some(v) = buf.ws.vae.as_mut() {
+                    v.seed = Some(sample_seed(config.seed, global_step));
+                    v.beta = variational.beta_at(global_step, steps_per_epoch);
+                }
                 let (x, ws) = (&buf.x, &mut buf.ws);
                 model.forward_backward(
                     backend,
@@ -344,16 +349,19 @@ pub fn train_resumed<B: Backend>(
         let mut train_loss = read_scalar(backend, &mut full.ws.loss_acc)?;
         let mut penalty = read_scalar(backend, &mut full.ws.penalty_acc)?;
         let mut contractive = contractive_sum(backend, &mut full)?;
+        let mut kl = kl_sum(backend, &mut full)?;
         if let Some(t) = tail.as_mut() {
             train_loss += read_scalar(backend, &mut t.ws.loss_acc)?;
             penalty += read_scalar(backend, &mut t.ws.penalty_acc)?;
             contractive += contractive_sum(backend, t)?;
+            kl += kl_sum(backend, t)?;
         }
         // Each batch added its share of a mean over n rows; over the rows seen, when fewer.
         if seen < n {
             let rescale = n as f64 / seen.max(1) as f64;
             (train_loss, penalty) = (train_loss * rescale, penalty * rescale);
             contractive *= rescale;
+            kl *= rescale;
         }
         let budget_spent = global_step == total_steps && epoch < config.epochs;
         let train_seconds = started.elapsed().as_secs_f64();
@@ -392,6 +400,7 @@ pub fn train_resumed<B: Backend>(
             .then_some(penalty),
             resampled: None,
             contractive: config.contractive.is_some().then_some(contractive),
+            kl: model.config().variational.then_some(kl),
             code,
         };
         let monitored = val_loss.unwrap_or(train_loss);
@@ -485,6 +494,21 @@ fn projection_seed(seed: u64, step: usize) -> u32 {
     hash_u32(hash_u32((seed as u32) ^ hash_u32(step as u32)) ^ 0x2545_f491)
 }
 
+/// The seed of step `step`'s variational samples `eps`: the run's seed mixed with the step
+/// number, apart from the denoising noise's and the contractive projections'.
+fn sample_seed(seed: u64, step: usize) -> u32 {
+    hash_u32(hash_u32((seed as u32) ^ hash_u32(step as u32)) ^ 0x6a09_e667)
+}
+
+/// The KL a batch size's buffers added up since the last read (0 for a model that is not
+/// variational); the accumulator is reset.
+fn kl_sum<B: Backend>(backend: &B, buf: &mut BatchBuffers<B>) -> Result<f64> {
+    match buf.ws.vae.as_mut() {
+        Some(v) => read_scalar(backend, &mut v.kl_acc),
+        None => Ok(0.0),
+    }
+}
+
 /// The contractive penalty a batch size's buffers added up since the last read (0 without one);
 /// the accumulator is reset.
 fn contractive_sum<B: Backend>(backend: &B, buf: &mut BatchBuffers<B>) -> Result<f64> {
@@ -564,6 +588,32 @@ fn check<B: Backend>(
     }
     if let Some(c) = &config.contractive {
         c.validate(model.config())?;
+    }
+    if let Some(v) = &config.variational {
+        v.validate(model.config())?;
+    }
+    if model.config().variational {
+        let clash = [
+            (
+                config.penalty.is_some(),
+                "a sparsity penalty (`train.penalty`)",
+            ),
+            (config.auxk.is_some(), "AuxK (`train.auxk`)"),
+            (
+                config.contractive.is_some(),
+                "the contractive penalty (`train.contractive`)",
+            ),
+            (
+                config.resample_dead,
+                "resampling dead units (`train.resample_dead`)",
+            ),
+        ];
+        if let Some((_, what)) = clash.iter().find(|c| c.0) {
+            return Err(Error::Config(format!(
+                "a variational model (`model.variational`) does not train with {what}: its \
+                 code is a Gaussian sample, held to the prior by the KL term"
+            )));
+        }
     }
     if config.resample_dead {
         let m = model.config();

@@ -15,13 +15,7 @@ use proptest::prelude::*;
 
 type F64 = CpuBackend<f64>;
 
-fn random(rows: usize, cols: usize, seed: u64, scale: f64) -> Matrix {
-    let mut rng = Rng::new(seed);
-    let data = (0..rows * cols)
-        .map(|_| rng.uniform_in(-scale, scale) as f32)
-        .collect();
-    Matrix::new(rows, cols, data).unwrap()
-}
+use gpu::random;
 
 /// `layers` with hidden activation `hidden`, code activation `code`, identity output.
 fn model_config(layers: &[usize], hidden: Activation, code: Activation) -> ModelConfig {

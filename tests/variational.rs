@@ -15,13 +15,7 @@ use ae_cpu::CpuBackend;
 
 type F64 = CpuBackend<f64>;
 
-fn random(rows: usize, cols: usize, seed: u64, scale: f64) -> Matrix {
-    let mut rng = Rng::new(seed);
-    let data = (0..rows * cols)
-        .map(|_| rng.uniform_in(-scale, scale) as f32)
-        .collect();
-    Matrix::new(rows, cols, data).unwrap()
-}
+use gpu::random;
 
 /// A variational model of `layers` with hidden activation `hidden` and output `output`.
 fn vae_config(layers: &[usize], hidden: Activation, output: Activation) -> ModelConfig {

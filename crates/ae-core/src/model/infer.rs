@@ -38,12 +38,7 @@ impl<B: Backend> Autoencoder<B> {
         want_code: bool,
         want_recon: bool,
     ) -> Result<(Option<Matrix>, Option<Matrix>)> {
-        if x.cols != self.config.input_dim {
-            return Err(Error::Shape(format!(
-                "the data has {} columns but the model's input width is {}",
-                x.cols, self.config.input_dim
-            )));
-        }
+        self.check_input_width(x)?;
         let depth = self.config.encoder_depth();
         let upto = if want_recon { self.plans.len() } else { depth };
         let mut codes = Vec::with_capacity(if want_code {
@@ -52,27 +47,16 @@ impl<B: Backend> Autoencoder<B> {
             0
         });
         let mut recons = Vec::with_capacity(if want_recon { x.rows * x.cols } else { 0 });
-        let mut ws: Option<Workspace<B>> = None;
-        for start in (0..x.rows).step_by(INFERENCE_CHUNK) {
-            let end = (start + INFERENCE_CHUNK).min(x.rows);
-            let chunk = Matrix::new(
-                end - start,
-                x.cols,
-                x.data[start * x.cols..end * x.cols].to_vec(),
-            )?;
-            if ws.as_ref().map(|w| w.rows) != Some(chunk.rows) {
-                ws = Some(self.workspace(backend, chunk.rows)?);
-            }
-            let ws = ws.as_mut().expect("just made");
-            let xt = backend.upload(&chunk)?;
-            self.forward_layers(backend, &xt, ws, upto);
+        self.for_each_chunk(backend, x, |ws, _, xt, _| {
+            self.forward_layers(backend, xt, ws, upto);
             if want_code {
                 codes.extend(backend.download(self.code(ws))?.data);
             }
             if want_recon {
                 recons.extend(backend.download(ws.layers[upto - 1].output())?.data);
             }
-        }
+            Ok(())
+        })?;
         let code = want_code
             .then(|| Matrix::new(x.rows, self.config.code_dim(), codes))
             .transpose()?;
@@ -106,34 +90,39 @@ impl<B: Backend> Autoencoder<B> {
         }
         let depth = self.config.encoder_depth();
         let mut out = Vec::with_capacity(z.rows * self.config.input_dim);
-        let mut ws: Option<Workspace<B>> = None;
-        for start in (0..z.rows).step_by(INFERENCE_CHUNK) {
-            let end = (start + INFERENCE_CHUNK).min(z.rows);
-            let chunk = Matrix::new(end - start, code, z.data[start * code..end * code].to_vec())?;
-            if ws.as_ref().map(|w| w.rows) != Some(chunk.rows) {
-                ws = Some(self.workspace(backend, chunk.rows)?);
-            }
-            let ws = ws.as_mut().expect("just made");
-            let zt = backend.upload(&chunk)?;
+        self.for_each_chunk(backend, z, |ws, _, zt, _| {
             for i in depth..self.plans.len() {
                 let plan = &self.plans[i];
                 let (before, rest) = ws.layers.split_at_mut(i);
                 let cur = &mut rest[0];
                 let input = match i == depth {
-                    true => &zt,
+                    true => zt,
                     false => before[i - 1].output(),
                 };
-                let w = &self.params[plan.weight];
-                backend.matmul(input, false, w, !plan.transposed, 1.0, 0.0, &mut cur.z);
-                let bias = &self.params[plan.bias];
+                let (w, bias) = (&self.params[plan.weight], &self.params[plan.bias]);
                 match cur.a.as_mut() {
-                    Some(a) => backend.bias_activation(plan.spec.activation, &mut cur.z, bias, a),
-                    None => backend.add_bias(&mut cur.z, bias),
+                    Some(a) => {
+                        let act = plan.spec.activation;
+                        backend.linear_activation(
+                            act,
+                            input,
+                            w,
+                            !plan.transposed,
+                            bias,
+                            &mut cur.z,
+                            a,
+                        )
+                    }
+                    None => {
+                        backend.matmul(input, false, w, !plan.transposed, 1.0, 0.0, &mut cur.z);
+                        backend.add_bias(&mut cur.z, bias);
+                    }
                 }
             }
             let last = ws.layers.last().expect("a model has layers");
             out.extend(backend.download(last.output())?.data);
-        }
+            Ok(())
+        })?;
         Matrix::new(z.rows, self.config.input_dim, out)
     }
 
@@ -159,34 +148,17 @@ impl<B: Backend> Autoencoder<B> {
                 "the negative ELBO needs at least one sample".into(),
             ));
         }
-        if x.cols != self.config.input_dim {
-            return Err(Error::Shape(format!(
-                "the data has {} columns but the model's input width is {}",
-                x.cols, self.config.input_dim
-            )));
-        }
+        self.check_input_width(x)?;
         let weight = objective.reduction.weight(x.cols) as f64 / x.cols.max(1) as f64;
         let mut scores = Vec::with_capacity(x.rows);
-        let mut ws: Option<Workspace<B>> = None;
-        for start in (0..x.rows).step_by(INFERENCE_CHUNK) {
-            let end = (start + INFERENCE_CHUNK).min(x.rows);
-            let chunk = Matrix::new(
-                end - start,
-                x.cols,
-                x.data[start * x.cols..end * x.cols].to_vec(),
-            )?;
-            if ws.as_ref().map(|w| w.rows) != Some(chunk.rows) {
-                ws = Some(self.workspace(backend, chunk.rows)?);
-            }
-            let ws = ws.as_mut().expect("just made");
-            let xt = backend.upload(&chunk)?;
+        self.for_each_chunk(backend, x, |ws, chunk, xt, start| {
             let mut row = vec![0.0f64; chunk.rows];
             for l in 0..samples {
                 let s = crate::sparsity::hash_u32(
                     seed ^ crate::sparsity::hash_u32(start as u32 ^ (l as u32).rotate_left(16)),
                 );
                 ws.vae.as_mut().expect("a variational workspace").seed = Some(s);
-                self.forward(backend, &xt, ws);
+                self.forward(backend, xt, ws);
                 let last = ws.layers.last().expect("a model has layers");
                 let input = match objective.loss {
                     crate::Loss::Mse => backend.download(last.output())?,
@@ -224,7 +196,46 @@ impl<B: Backend> Autoencoder<B> {
             }
             ws.vae.as_mut().expect("a variational workspace").seed = None;
             scores.extend(row);
-        }
+            Ok(())
+        })?;
         Ok(scores)
+    }
+
+    /// An error unless `x` has the model's input width.
+    fn check_input_width(&self, x: &Matrix) -> Result<()> {
+        if x.cols != self.config.input_dim {
+            return Err(Error::Shape(format!(
+                "the data has {} columns but the model's input width is {}",
+                x.cols, self.config.input_dim
+            )));
+        }
+        Ok(())
+    }
+
+    /// Calls `f(ws, chunk, uploaded chunk, first row)` on each run of at most
+    /// [`INFERENCE_CHUNK`] rows of `x` `[n, cols]`, with a workspace of the chunk's rows (made
+    /// again only when that count changes).
+    fn for_each_chunk(
+        &self,
+        backend: &B,
+        x: &Matrix,
+        mut f: impl FnMut(&mut Workspace<B>, &Matrix, &B::Tensor, usize) -> Result<()>,
+    ) -> Result<()> {
+        let mut ws: Option<Workspace<B>> = None;
+        for start in (0..x.rows).step_by(INFERENCE_CHUNK) {
+            let end = (start + INFERENCE_CHUNK).min(x.rows);
+            let chunk = Matrix::new(
+                end - start,
+                x.cols,
+                x.data[start * x.cols..end * x.cols].to_vec(),
+            )?;
+            if ws.as_ref().map(|w| w.rows) != Some(chunk.rows) {
+                ws = Some(self.workspace(backend, chunk.rows)?);
+            }
+            let ws = ws.as_mut().expect("just made");
+            let xt = backend.upload(&chunk)?;
+            f(ws, &chunk, &xt, start)?;
+        }
+        Ok(())
     }
 }

@@ -159,6 +159,44 @@ proptest! {
     }
 
     #[test]
+    fn optimizer_steps_over_tensors_made_together_match_cpu(
+        shapes in prop::collection::vec((dim(), 1..40usize), 1..5), t in 1i32..50,
+        alone in prop::option::of(0..4usize), seed in 0u64..1000,
+    ) {
+        let Some(gpu) = device() else { return Ok(()) };
+        let host = |s: u64, scale: f64| -> Vec<Matrix> {
+            shapes.iter().enumerate().map(|(i, &(r, c))| {
+                let mut m = random(r, c, seed + s * 16 + i as u64, scale);
+                if s == 3 { m.data.iter_mut().for_each(|v| *v = v.abs()); }
+                m
+            }).collect()
+        };
+        let (p0, g0, m0, v0) = (host(0, 1.0), host(1, 1.0), host(2, 0.1), host(3, 0.1));
+        let adam = AdamStep { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, decoupled_weight_decay: 0.01,
+            bias_correction1: 1.0 - 0.9f32.powi(t), bias_correction2: 1.0 - 0.999f32.powi(t) };
+        let sgd = SgdStep { lr: 0.05, momentum: 0.9 };
+        // `alone`: one parameter made on its own, so the group is not whole (one dispatch each).
+        let (g, c) = both!(gpu, |be| {
+            let made = |host: &[Matrix]| {
+                let shapes: Vec<_> = host.iter().map(|m| (m.rows, m.cols)).collect();
+                let mut ts = be.zeros_many(&shapes).unwrap();
+                for (t, m) in ts.iter_mut().zip(host) { be.write(m, t).unwrap(); }
+                ts
+            };
+            let (mut p, grads, mut m, mut v) = (made(&p0), made(&g0), made(&m0), made(&v0));
+            if let Some(i) = alone.filter(|&i| i < p.len()) { p[i] = be.upload(&p0[i]).unwrap(); }
+            be.adam_step_all(&adam, &mut p, &grads, &mut m, &mut v);
+            be.adam_step_all(&adam, &mut p, &grads, &mut m, &mut v);
+            let (mut q, mut vel) = (made(&p0), made(&m0));
+            be.sgd_step_all(&sgd, &mut q, &grads, &mut vel);
+            // Writing one tensor of a group leaves its neighbours as they were.
+            be.fill(&mut q[0], 0.5);
+            p.iter().chain(&m).chain(&v).chain(&q).chain(&vel).map(|t| be.download(t).unwrap()).collect()
+        });
+        assert_close(&g, &c, ELEMENTWISE, "optimizer over a group")?;
+    }
+
+    #[test]
     fn data_movement_matches_cpu(n in dim(), cols in dim(), count in 1..300usize, alpha in -2.0f32..2.0, seed in 0u64..1000) {
         let Some(gpu) = device() else { return Ok(()) };
         let src0 = random(n, cols, seed, 1.0);

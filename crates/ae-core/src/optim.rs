@@ -1,5 +1,6 @@
 //! Optimisers (SGD with momentum, Adam, AdamW) and learning-rate schedules. The update itself is
-//! one fused backend op per parameter tensor ([`Backend::sgd_step`], [`Backend::adam_step`]).
+//! one fused backend op over all parameter tensors ([`Backend::sgd_step_all`],
+//! [`Backend::adam_step_all`]: one kernel on wgpu, whose tensors are made together).
 
 use crate::{Autoencoder, Backend, Error, Gradients, Matrix, Result};
 use ae_backend::{AdamStep, SgdStep};
@@ -125,13 +126,7 @@ pub struct Optimizer<B: Backend> {
 impl<B: Backend> Optimizer<B> {
     /// Zeroed state for `model`'s parameters.
     pub fn new(backend: &B, config: OptimizerConfig, model: &Autoencoder<B>) -> Result<Self> {
-        let zeros = || -> Result<Vec<B::Tensor>> {
-            model
-                .param_specs()
-                .iter()
-                .map(|s| backend.zeros(s.rows, s.cols))
-                .collect()
-        };
+        let zeros = || backend.zeros_many(&model.shapes());
         let second = match config.kind {
             OptimizerKind::Sgd => Vec::new(),
             OptimizerKind::Adam | OptimizerKind::AdamW => zeros()?,
@@ -203,14 +198,7 @@ impl<B: Backend> Optimizer<B> {
                     lr,
                     momentum: c.momentum,
                 };
-                for ((p, g), v) in model
-                    .params_mut()
-                    .iter_mut()
-                    .zip(&grads.tensors)
-                    .zip(&mut self.first)
-                {
-                    backend.sgd_step(&step, p, g, v);
-                }
+                backend.sgd_step_all(&step, model.params_mut(), &grads.tensors, &mut self.first);
             }
             OptimizerKind::Adam | OptimizerKind::AdamW => {
                 let t = self.steps as i32;
@@ -227,15 +215,13 @@ impl<B: Backend> Optimizer<B> {
                     bias_correction1: 1.0 - c.beta1.powi(t),
                     bias_correction2: 1.0 - c.beta2.powi(t),
                 };
-                for (((p, g), m), v) in model
-                    .params_mut()
-                    .iter_mut()
-                    .zip(&grads.tensors)
-                    .zip(&mut self.first)
-                    .zip(&mut self.second)
-                {
-                    backend.adam_step(&step, p, g, m, v);
-                }
+                backend.adam_step_all(
+                    &step,
+                    model.params_mut(),
+                    &grads.tensors,
+                    &mut self.first,
+                    &mut self.second,
+                );
             }
         }
     }

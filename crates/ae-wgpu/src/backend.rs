@@ -26,29 +26,84 @@ const SLOTS: u64 = 4096;
 /// Threads per workgroup of the 1-D kernels.
 const WORKGROUP: u64 = 256;
 
-/// A device-resident `[rows, cols]` f32 tensor. Its buffer returns to the pool when dropped.
+/// A device-resident `[rows, cols]` f32 tensor: a range of a device buffer, the whole of one or
+/// a view into a group laid out together ([`TensorOps::zeros_many`]).
 pub struct WgpuTensor {
-    buffer: Option<wgpu::Buffer>,
+    storage: Arc<SharedBuffer>,
+    /// Byte offset of element 0 in the buffer (a multiple of the storage offset alignment).
+    offset: u64,
     pub(crate) rows: usize,
     pub(crate) cols: usize,
-    pool: Arc<Mutex<BufferPool>>,
 }
 
 impl WgpuTensor {
+    /// The buffer the tensor lies in (shared with the rest of its group).
     pub(crate) fn buffer(&self) -> &wgpu::Buffer {
-        self.buffer.as_ref().expect("a live tensor has a buffer")
+        self.storage.buffer()
     }
     pub(crate) fn len(&self) -> usize {
         self.rows * self.cols
     }
+    /// Bytes bound for the tensor: its elements, at least one.
+    fn bytes(&self) -> u64 {
+        (self.len() as u64 * 4).max(4)
+    }
+    /// The tensor's range of its buffer, as a shader binds it.
+    fn binding(&self) -> wgpu::BindingResource<'_> {
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: self.buffer(),
+            offset: self.offset,
+            size: NonZeroU64::new(self.bytes()),
+        })
+    }
 }
 
-impl Drop for WgpuTensor {
+/// A buffer and the number of tensors laid out in it; back to the pool when the last drops.
+struct SharedBuffer {
+    buffer: Option<wgpu::Buffer>,
+    /// Tensors made in it (1 for a tensor of its own).
+    views: usize,
+    pool: Arc<Mutex<BufferPool>>,
+}
+
+impl SharedBuffer {
+    fn buffer(&self) -> &wgpu::Buffer {
+        self.buffer.as_ref().expect("a live tensor has a buffer")
+    }
+}
+
+impl Drop for SharedBuffer {
     fn drop(&mut self) {
         if let (Some(b), Ok(mut pool)) = (self.buffer.take(), self.pool.lock()) {
             pool.put(b);
         }
     }
+}
+
+/// The one buffer under every tensor of `lists` when each list is a whole group made by
+/// [`TensorOps::zeros_many`] and all have one layout (same offsets and lengths, in order), so
+/// an elementwise kernel over the buffers updates every tensor at once: the buffers, in
+/// `lists`' order, and their length in elements. Padding between tensors is zero in every
+/// buffer (nothing writes there), which the optimiser kernels keep at zero.
+pub(crate) fn one_layout<'a>(lists: &[&'a [WgpuTensor]]) -> Option<(Vec<&'a wgpu::Buffer>, usize)> {
+    let first = lists.first()?;
+    let head = first.first()?;
+    let mut buffers = Vec::with_capacity(lists.len());
+    for list in lists {
+        let storage = &list.first()?.storage;
+        let whole = list.len() == first.len()
+            && storage.views == list.len()
+            && storage.buffer().size() == head.buffer().size()
+            && list.iter().zip(first.iter()).all(|(t, f)| {
+                Arc::ptr_eq(&t.storage, storage)
+                    && (t.offset, t.rows * t.cols) == (f.offset, f.rows * f.cols)
+            });
+        if !whole {
+            return None;
+        }
+        buffers.push(storage.buffer());
+    }
+    Some((buffers, (head.buffer().size() / 4) as usize))
 }
 
 /// Free buffers by size, for reuse.
@@ -80,8 +135,33 @@ struct Pending {
 pub(crate) enum Bind<'a> {
     /// A whole buffer.
     Buffer(&'a wgpu::Buffer),
+    /// A tensor's range of its buffer.
+    Tensor(&'a WgpuTensor),
     /// Row indices, copied into a run of the index arena.
     Indices(&'a [u32]),
+}
+
+/// Two bindings of a dispatch (by name) that are ranges of one buffer, one read-only and one
+/// writable:
+/// wgpu refuses a buffer bound both read-only and read-write in one dispatch.
+fn shared_writable(
+    binds: &[Bind<'_>],
+    bindings: &[crate::kernels::Binding],
+) -> Option<(&'static str, &'static str)> {
+    let tensors: Vec<_> = binds
+        .iter()
+        .zip(bindings)
+        .filter_map(|(bind, b)| match bind {
+            Bind::Tensor(t) => Some((*t, b)),
+            _ => None,
+        })
+        .collect();
+    tensors.iter().enumerate().find_map(|(i, (t, a))| {
+        tensors[i + 1..].iter().find_map(|(u, b)| {
+            let clash = Arc::ptr_eq(&t.storage, &u.storage) && a.writable != b.writable;
+            clash.then_some((a.name, b.name))
+        })
+    })
 }
 
 /// A 1-D launch over `len` threads in 256-wide workgroups, folded into a 2-D grid when it is
@@ -270,11 +350,42 @@ impl WgpuBackend {
 
     fn tensor(&self, buffer: wgpu::Buffer, rows: usize, cols: usize) -> WgpuTensor {
         WgpuTensor {
-            buffer: Some(buffer),
+            storage: Arc::new(self.shared(buffer, 1)),
+            offset: 0,
             rows,
             cols,
+        }
+    }
+
+    fn shared(&self, buffer: wgpu::Buffer, views: usize) -> SharedBuffer {
+        SharedBuffer {
+            buffer: Some(buffer),
+            views,
             pool: self.pool.clone(),
         }
+    }
+
+    /// Byte offsets of `shapes` laid out in one buffer (each at the storage offset alignment,
+    /// at least 4 bytes long) and the buffer's size; `None` past the device's limits.
+    fn group_layout(&self, shapes: &[(usize, usize)]) -> Option<(Vec<u64>, u64)> {
+        let align = (self.limits.min_storage_buffer_offset_alignment as u64).max(4);
+        let mut offsets = Vec::with_capacity(shapes.len());
+        let mut end = 0u64;
+        for &(rows, cols) in shapes {
+            let bytes = (rows as u64)
+                .checked_mul(cols as u64)?
+                .checked_mul(4)?
+                .max(4);
+            let start = end.next_multiple_of(align);
+            offsets.push(start);
+            end = start.checked_add(bytes)?;
+        }
+        let limit = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
+            .min(self.max_tensor_bytes.unwrap_or(u64::MAX));
+        (end <= limit).then_some((offsets, end))
     }
 
     fn encoder<'a>(&self, pending: &'a mut Pending) -> &'a mut wgpu::CommandEncoder {
@@ -380,6 +491,16 @@ impl WgpuBackend {
             bindings.len(),
             "{kernel:?}: one buffer per binding"
         );
+        if let Some((a, b)) = shared_writable(binds, bindings) {
+            // wgpu refuses this dispatch; say which kernel and bindings, not only that it did.
+            let mut slot = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| {
+                format!(
+                    "{kernel:?} binds `{a}` and `{b}` to ranges of one buffer (tensors made \
+                     together), one read-only and one writable"
+                )
+            });
+        }
         let mut pending = self.pending.lock().expect("pending lock");
         let profile_full = self
             .profiling
@@ -415,6 +536,7 @@ impl WgpuBackend {
         for (binding, bind) in bindings.iter().zip(binds) {
             let resource = match bind {
                 Bind::Buffer(buffer) => buffer.as_entire_binding(),
+                Bind::Tensor(t) => t.binding(),
                 Bind::Indices(_) => {
                     let (arena, off, size) = runs.next().expect("one run per index binding");
                     wgpu::BindingResource::Buffer(wgpu::BufferBinding {
@@ -515,7 +637,7 @@ impl WgpuBackend {
             scale,
             ..Default::default()
         };
-        let binds = [Bind::Buffer(partials), Bind::Buffer(acc.buffer())];
+        let binds = [Bind::Buffer(partials), Bind::Tensor(acc)];
         self.dispatch(Kernel::FinishSum, &p, &binds, (1, 1, 1));
     }
 
@@ -529,8 +651,13 @@ impl WgpuBackend {
         });
         {
             let mut pending = self.pending.lock().expect("pending lock");
-            self.encoder(&mut pending)
-                .copy_buffer_to_buffer(t.buffer(), 0, &staging, 0, size);
+            self.encoder(&mut pending).copy_buffer_to_buffer(
+                t.buffer(),
+                t.offset,
+                &staging,
+                0,
+                size,
+            );
             self.flush(&mut pending);
         }
         let (tx, rx) = std::sync::mpsc::channel();
@@ -579,6 +706,31 @@ impl TensorOps for WgpuBackend {
         Ok(self.tensor(buffer, rows, cols))
     }
 
+    /// One buffer for the group where it fits the device's limits (so the optimiser updates
+    /// a model's parameters with one dispatch: `OptimOps::adam_step_all`), else a buffer each.
+    fn zeros_many(&self, shapes: &[(usize, usize)]) -> Result<Vec<WgpuTensor>> {
+        let layout = self.group_layout(shapes).filter(|_| shapes.len() > 1);
+        let Some((offsets, size)) = layout else {
+            return shapes.iter().map(|&(r, c)| self.zeros(r, c)).collect();
+        };
+        let (buffer, reused) = self.buffer(1, (size / 4) as usize)?;
+        if reused {
+            let mut pending = self.pending.lock().expect("pending lock");
+            self.encoder(&mut pending).clear_buffer(&buffer, 0, None);
+        }
+        let storage = Arc::new(self.shared(buffer, shapes.len()));
+        Ok(shapes
+            .iter()
+            .zip(offsets)
+            .map(|(&(rows, cols), offset)| WgpuTensor {
+                storage: storage.clone(),
+                offset,
+                rows,
+                cols,
+            })
+            .collect())
+    }
+
     fn upload(&self, m: &Matrix) -> Result<WgpuTensor> {
         let (buffer, _) = self.buffer(m.rows, m.cols)?;
         // Work recorded before this upload must run before the write lands.
@@ -596,7 +748,7 @@ impl TensorOps for WgpuBackend {
         self.flush(&mut self.pending.lock().expect("pending lock"));
         if !m.data.is_empty() {
             self.queue
-                .write_buffer(dst.buffer(), 0, bytemuck::cast_slice(&m.data));
+                .write_buffer(dst.buffer(), dst.offset, bytemuck::cast_slice(&m.data));
         }
         Ok(())
     }

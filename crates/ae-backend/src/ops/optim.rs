@@ -108,6 +108,45 @@ pub trait OptimOps: TensorOps {
         m: &mut Self::Tensor,
         v: &mut Self::Tensor,
     );
+    /// [`OptimOps::sgd_step`] on every `params[i]` from `grads[i]` with `velocities[i]`;
+    /// a backend whose tensors were made together ([`TensorOps::zeros_many`]) may do it in one
+    /// kernel. By default, one `sgd_step` each.
+    fn sgd_step_all(
+        &self,
+        step: &SgdStep,
+        params: &mut [Self::Tensor],
+        grads: &[Self::Tensor],
+        velocities: &mut [Self::Tensor],
+    ) {
+        debug_assert_eq!(
+            params.len(),
+            grads.len(),
+            "sgd_step_all: one gradient per tensor"
+        );
+        for ((p, g), v) in params.iter_mut().zip(grads).zip(velocities) {
+            self.sgd_step(step, p, g, v);
+        }
+    }
+    /// [`OptimOps::adam_step`] on every `params[i]` from `grads[i]` with moments `m[i]`,
+    /// `v[i]`; a backend whose tensors were made together ([`TensorOps::zeros_many`]) may do it
+    /// in one kernel. By default, one `adam_step` each.
+    fn adam_step_all(
+        &self,
+        step: &AdamStep,
+        params: &mut [Self::Tensor],
+        grads: &[Self::Tensor],
+        m: &mut [Self::Tensor],
+        v: &mut [Self::Tensor],
+    ) {
+        debug_assert_eq!(
+            params.len(),
+            grads.len(),
+            "adam_step_all: one gradient per tensor"
+        );
+        for (((p, g), m), v) in params.iter_mut().zip(grads).zip(m).zip(v) {
+            self.adam_step(step, p, g, m, v);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,13 @@ pub trait TensorOps: Send + Sync {
     fn name(&self) -> String;
     /// A new `[rows, cols]` tensor of zeros.
     fn zeros(&self, rows: usize, cols: usize) -> Result<Self::Tensor>;
+    /// New zeroed tensors of `shapes` that are updated together (a model's parameters, their
+    /// gradients, an optimiser's moments). A backend may lay them out in one allocation (wgpu
+    /// does, so that [`crate::ops::OptimOps::adam_step_all`] is one kernel over all of them);
+    /// each is still a tensor of its own shape. By default, one [`TensorOps::zeros`] each.
+    fn zeros_many(&self, shapes: &[(usize, usize)]) -> Result<Vec<Self::Tensor>> {
+        shapes.iter().map(|&(r, c)| self.zeros(r, c)).collect()
+    }
     /// Copies a host matrix to the device: `[rows, cols]`.
     fn upload(&self, m: &Matrix) -> Result<Self::Tensor>;
     /// Copies a host matrix into an existing tensor of its shape (`[rows, cols]`), as

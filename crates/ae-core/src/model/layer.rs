@@ -104,19 +104,38 @@ pub(super) fn init_bound(spec: &LayerSpec) -> f64 {
     }
 }
 
-/// Uploads one parameter; a backend error (such as a device limit) names the parameter.
-pub(super) fn upload_param<B: Backend>(
-    backend: &B,
-    m: &Matrix,
-    spec: &ParamSpec,
-) -> Result<B::Tensor> {
-    backend.upload(m).map_err(|e| match e {
+/// A backend error (such as a device limit) naming the parameter `spec`.
+fn name_param(spec: &ParamSpec) -> impl Fn(Error) -> Error + '_ {
+    move |e| match e {
         Error::Backend(msg) => Error::Backend(format!(
             "parameter {} [{}, {}]: {msg}",
             spec.name, spec.rows, spec.cols
         )),
         e => e,
-    })
+    }
+}
+
+/// Uploads every parameter (`host[i]` of shape `specs[i]`) into tensors made together
+/// ([`Backend::zeros_many`], so the optimiser may update them in one kernel); an error names
+/// the parameter.
+pub(super) fn upload_params<B: Backend>(
+    backend: &B,
+    host: &[Matrix],
+    specs: &[ParamSpec],
+) -> Result<Vec<B::Tensor>> {
+    let shapes: Vec<_> = specs.iter().map(|s| (s.rows, s.cols)).collect();
+    let Ok(mut params) = backend.zeros_many(&shapes) else {
+        // Some parameter is past the device's limits: find which, by uploading one by one.
+        return host
+            .iter()
+            .zip(specs)
+            .map(|(m, s)| backend.upload(m).map_err(name_param(s)))
+            .collect();
+    };
+    for ((t, m), s) in params.iter_mut().zip(host).zip(specs) {
+        backend.write(m, t).map_err(name_param(s))?;
+    }
+    Ok(params)
 }
 
 /// Which side of a layer the sparse TopK code is on.
@@ -135,6 +154,10 @@ pub(super) struct Centered<T> {
     pub(super) x: T,
     /// `-b_out` `[1, input_dim]`.
     pub(super) neg_bias: T,
+    /// A copy of the first encoder bias's gradient `[1, enc_0]`, read while the output bias's
+    /// is written (the two are tensors made together: no kernel may read one and write the
+    /// other).
+    pub(super) first_bias_grad: T,
 }
 
 /// What the first layer reads: `x`, or `x - b_out` with a pre-encoder bias.

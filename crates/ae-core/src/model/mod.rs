@@ -23,7 +23,7 @@ pub use self::variational::{VaeBuffers, Variational, LOGVAR_LIMIT};
 pub use crate::params::{CodeTerms, Gradients, ParamKind, ParamSpec};
 
 use self::layer::{
-    encoder_input, init_bound, plan, upload_param, Centered, LayerBuffers, LayerPlan, SparseSide,
+    encoder_input, init_bound, plan, upload_params, Centered, LayerBuffers, LayerPlan, SparseSide,
 };
 use self::matryoshka::Prefixes;
 use crate::regularizer::Regularizer;
@@ -159,11 +159,7 @@ impl<B: Backend> Autoencoder<B> {
             }
             host.push(m);
         }
-        let params = host
-            .iter()
-            .zip(&specs)
-            .map(|(m, spec)| upload_param(backend, m, spec))
-            .collect::<Result<_>>()?;
+        let params = upload_params(backend, &host, &specs)?;
         Ok(Autoencoder {
             sparse_code: sparse_by_default(&config),
             log_threshold: log_threshold_index(&specs),
@@ -185,7 +181,7 @@ impl<B: Backend> Autoencoder<B> {
         config.validate()?;
         let (specs, plans) = plan(&config);
         let mut named: std::collections::HashMap<String, Matrix> = named.into_iter().collect();
-        let mut params = Vec::with_capacity(specs.len());
+        let mut host = Vec::with_capacity(specs.len());
         for spec in &specs {
             let m = named.remove(&spec.name).ok_or_else(|| {
                 Error::Shape(format!(
@@ -222,14 +218,14 @@ impl<B: Backend> Autoencoder<B> {
                     spec.name
                 )));
             }
-            let m = Matrix::new(spec.rows, spec.cols, m.data)?;
-            params.push(upload_param(backend, &m, spec)?);
+            host.push(Matrix::new(spec.rows, spec.cols, m.data)?);
         }
         if let Some(extra) = named.keys().next() {
             return Err(Error::Shape(format!(
                 "tensor '{extra}' is not part of this architecture"
             )));
         }
+        let params = upload_params(backend, &host, &specs)?;
         Ok(Autoencoder {
             sparse_code: sparse_by_default(&config),
             log_threshold: log_threshold_index(&specs),
@@ -257,6 +253,11 @@ impl<B: Backend> Autoencoder<B> {
     /// Names and shapes of the parameters, in order.
     pub fn param_specs(&self) -> &[ParamSpec] {
         &self.specs
+    }
+
+    /// `[rows, cols]` of each parameter, in order.
+    pub fn shapes(&self) -> Vec<(usize, usize)> {
+        self.specs.iter().map(|s| (s.rows, s.cols)).collect()
     }
 
     /// The parameter tensors, in the order of [`Autoencoder::param_specs`].
@@ -293,7 +294,7 @@ impl<B: Backend> Autoencoder<B> {
         }
         let spec = &self.specs[lt];
         let m = Matrix::new(1, spec.cols, vec![(theta as f64).ln() as f32; spec.cols])?;
-        self.params[lt] = upload_param(backend, &m, spec)?;
+        backend.write(&m, &mut self.params[lt])?;
         Ok(())
     }
 
@@ -371,6 +372,7 @@ impl<B: Backend> Autoencoder<B> {
                 true => Some(Centered {
                     x: backend.zeros(rows, self.config.input_dim)?,
                     neg_bias: backend.zeros(1, self.config.input_dim)?,
+                    first_bias_grad: backend.zeros(1, self.plans[0].spec.outputs)?,
                 }),
                 false => None,
             },
@@ -395,11 +397,7 @@ impl<B: Backend> Autoencoder<B> {
     /// Zeroed gradients, one per parameter.
     pub fn gradients(&self, backend: &B) -> Result<Gradients<B>> {
         Ok(Gradients {
-            tensors: self
-                .specs
-                .iter()
-                .map(|s| backend.zeros(s.rows, s.cols))
-                .collect::<Result<_>>()?,
+            tensors: backend.zeros_many(&self.shapes())?,
             written: vec![false; self.specs.len()],
         })
     }
@@ -587,10 +585,11 @@ impl<B: Backend> Autoencoder<B> {
         ws.contractive = contractive;
         // The pre-encoder bias: the encoder's input x - b_out adds -colsum(dz_0) W_0 =
         // -(d loss / d b_0) W_0 to the output bias's gradient.
-        if self.config.pre_bias {
+        if let Some(c) = ws.centered.as_mut() {
             let enc_bias = self.plans[0].bias;
-            let (head, tail) = grads.tensors.split_at_mut(enc_bias + 1);
-            self.add_pre_bias_gradient(backend, &head[enc_bias], tail);
+            backend.copy(&grads.tensors[enc_bias], &mut c.first_bias_grad);
+            let later = &mut grads.tensors[enc_bias + 1..];
+            self.add_pre_bias_gradient(backend, &c.first_bias_grad, later);
         }
         for r in regularizers {
             r.param_gradient(backend, &self.specs, &self.params, grads);

@@ -3,7 +3,7 @@
 //! against dead latents. The trainer's side (dead-latent counts, resampling) is in
 //! `crate::trainer`.
 
-use super::layer::{encoder_input, upload_param};
+use super::layer::encoder_input;
 use super::{Autoencoder, Workspace};
 use crate::{Backend, Error, Gradients, Loss, Matrix, Result};
 
@@ -221,8 +221,7 @@ impl<B: Backend> Autoencoder<B> {
         }
         let mean = Matrix::new(1, d, means.iter().map(|&m| m as f32).collect())?;
         let out_bias = self.plans[self.plans.len() - 1].bias;
-        let t = upload_param(backend, &mean, &self.specs[out_bias])?;
-        self.params[out_bias] = t;
+        backend.write(&mean, &mut self.params[out_bias])?;
         Ok(())
     }
 
@@ -255,7 +254,7 @@ impl<B: Backend> Autoencoder<B> {
                 }
             }
         }
-        self.params[w] = upload_param(backend, &m, &self.specs[w])?;
+        backend.write(&m, &mut self.params[w])?;
         Ok(())
     }
 
@@ -287,8 +286,7 @@ impl<B: Backend> Autoencoder<B> {
                     t.data[c * w.rows + r] = w.data[r * w.cols + c];
                 }
             }
-            let spec = &self.specs[enc.weight];
-            self.params[enc.weight] = upload_param(backend, &t, spec)?;
+            backend.write(&t, &mut self.params[enc.weight])?;
         }
         Ok(())
     }

@@ -32,7 +32,7 @@ impl ActivationOps for WgpuBackend {
             return;
         }
         let (p, groups) = self.activation_params(act, a.len());
-        let binds = [Bind::Buffer(z.buffer()), Bind::Buffer(a.buffer())];
+        let binds = [Bind::Tensor(z), Bind::Tensor(a)];
         self.dispatch(Kernel::Activation, &p, &binds, groups);
     }
 
@@ -55,11 +55,7 @@ impl ActivationOps for WgpuBackend {
             act: activation_id(act),
             row_stride: grid.row_stride,
         };
-        let binds = [
-            Bind::Buffer(bias.buffer()),
-            Bind::Buffer(z.buffer()),
-            Bind::Buffer(a.buffer()),
-        ];
+        let binds = [Bind::Tensor(bias), Bind::Tensor(z), Bind::Tensor(a)];
         self.dispatch(Kernel::BiasActivation, &p, &binds, grid.groups);
     }
 
@@ -123,10 +119,10 @@ impl ActivationOps for WgpuBackend {
         };
         let groups = (grad.cols.div_ceil(64).max(1) as u32, 1, 1);
         let binds = [
-            Bind::Buffer(z.buffer()),
-            Bind::Buffer(a.buffer()),
-            Bind::Buffer(grad.buffer()),
-            Bind::Buffer(db.buffer()),
+            Bind::Tensor(z),
+            Bind::Tensor(a),
+            Bind::Tensor(grad),
+            Bind::Tensor(db),
         ];
         self.dispatch(Kernel::ActivationBiasBackward, &p, &binds, groups);
     }
@@ -147,11 +143,7 @@ impl ActivationOps for WgpuBackend {
             return;
         }
         let (p, groups) = self.activation_params(act, grad.len());
-        let binds = [
-            Bind::Buffer(z.buffer()),
-            Bind::Buffer(a.buffer()),
-            Bind::Buffer(grad.buffer()),
-        ];
+        let binds = [Bind::Tensor(z), Bind::Tensor(a), Bind::Tensor(grad)];
         self.dispatch(Kernel::ActivationBackward, &p, &binds, groups);
     }
 }

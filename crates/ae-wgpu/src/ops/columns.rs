@@ -36,7 +36,7 @@ impl WgpuBackend {
 
 impl ColumnOps for WgpuBackend {
     fn normalize_columns(&self, w: &mut WgpuTensor) {
-        let binds = [Bind::Buffer(w.buffer())];
+        let binds = [Bind::Tensor(w)];
         self.columns(Kernel::NormalizeColumns, w, (0.0, 0.0), 0, &binds);
     }
 
@@ -46,13 +46,13 @@ impl ColumnOps for WgpuBackend {
             (grad.rows, grad.cols),
             "remove_parallel_component"
         );
-        let binds = [Bind::Buffer(w.buffer()), Bind::Buffer(grad.buffer())];
+        let binds = [Bind::Tensor(w), Bind::Tensor(grad)];
         self.columns(Kernel::RemoveParallelComponent, w, (0.0, 0.0), 0, &binds);
     }
 
     fn column_norms(&self, w: &WgpuTensor, out: &mut WgpuTensor) {
         debug_assert_eq!((out.rows, out.cols), (1, w.cols), "column_norms");
-        let binds = [Bind::Buffer(w.buffer()), Bind::Buffer(out.buffer())];
+        let binds = [Bind::Tensor(w), Bind::Tensor(out)];
         self.columns(Kernel::ColumnNorms, w, (0.0, 0.0), 0, &binds);
     }
 
@@ -65,11 +65,7 @@ impl ColumnOps for WgpuBackend {
         grad: &mut WgpuTensor,
     ) {
         debug_assert_eq!(h.cols, w.cols, "l1_decoder_norm_backward");
-        let binds = [
-            Bind::Buffer(w.buffer()),
-            Bind::Buffer(grad.buffer()),
-            Bind::Buffer(h.buffer()),
-        ];
+        let binds = [Bind::Tensor(w), Bind::Tensor(grad), Bind::Tensor(h)];
         let coefs = (alpha, tanh_scale);
         self.columns(Kernel::L1DecoderNormBackward, w, coefs, h.rows, &binds);
     }

@@ -22,11 +22,7 @@ impl DataOps for WgpuBackend {
             row_stride: grid.row_stride,
             ..Default::default()
         };
-        let binds = [
-            Bind::Buffer(src.buffer()),
-            Bind::Indices(rows),
-            Bind::Buffer(dst.buffer()),
-        ];
+        let binds = [Bind::Tensor(src), Bind::Indices(rows), Bind::Tensor(dst)];
         self.dispatch(Kernel::GatherRows, &p, &binds, grid.groups);
     }
 
@@ -55,7 +51,7 @@ impl DataOps for WgpuBackend {
             dst_col: dst_col as u32,
             ..Default::default()
         };
-        let binds = [Bind::Buffer(src.buffer()), Bind::Buffer(dst.buffer())];
+        let binds = [Bind::Tensor(src), Bind::Tensor(dst)];
         self.dispatch(Kernel::CopyColumns, &p, &binds, grid.groups);
     }
 
@@ -74,7 +70,7 @@ impl DataOps for WgpuBackend {
             param,
             ..Default::default()
         };
-        let binds = [Bind::Buffer(x.buffer()), Bind::Buffer(out.buffer())];
+        let binds = [Bind::Tensor(x), Bind::Tensor(out)];
         self.dispatch(Kernel::Corrupt, &p, &binds, grid.groups);
     }
 }

@@ -22,10 +22,10 @@ impl WgpuBackend {
         match x {
             Some(x) => {
                 debug_assert_eq!((x.rows, x.cols), (y.rows, y.cols), "{kernel:?}");
-                let binds = [Bind::Buffer(x.buffer()), Bind::Buffer(y.buffer())];
+                let binds = [Bind::Tensor(x), Bind::Tensor(y)];
                 self.dispatch(kernel, &p, &binds, grid.groups);
             }
-            None => self.dispatch(kernel, &p, &[Bind::Buffer(y.buffer())], grid.groups),
+            None => self.dispatch(kernel, &p, &[Bind::Tensor(y)], grid.groups),
         }
     }
 }
@@ -62,7 +62,7 @@ impl ElementwiseOps for WgpuBackend {
             row_stride: grid.row_stride,
             ..Default::default()
         };
-        let binds = [Bind::Buffer(s.buffer()), Bind::Buffer(y.buffer())];
+        let binds = [Bind::Tensor(s), Bind::Tensor(y)];
         self.dispatch(Kernel::DivideBy, &p, &binds, grid.groups);
     }
 }

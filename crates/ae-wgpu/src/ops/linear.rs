@@ -74,13 +74,9 @@ impl WgpuBackend {
             beta,
             ..Default::default()
         };
-        let mut binds = vec![
-            Bind::Buffer(a.buffer()),
-            Bind::Buffer(b.buffer()),
-            Bind::Buffer(c.buffer()),
-        ];
+        let mut binds = vec![Bind::Tensor(a), Bind::Tensor(b), Bind::Tensor(c)];
         if let Some((_, bias, post)) = &epilogue {
-            binds.extend([Bind::Buffer(bias.buffer()), Bind::Buffer(post.buffer())]);
+            binds.extend([Bind::Tensor(bias), Bind::Tensor(post)]);
         }
         match self.variant_pipeline(v, kernel) {
             Ok(pipeline) => {
@@ -139,7 +135,7 @@ impl LinearOps for WgpuBackend {
             row_stride: grid.row_stride,
             ..Default::default()
         };
-        let binds = [Bind::Buffer(bias.buffer()), Bind::Buffer(x.buffer())];
+        let binds = [Bind::Tensor(bias), Bind::Tensor(x)];
         self.dispatch(Kernel::AddBias, &p, &binds, grid.groups);
     }
 
@@ -151,7 +147,7 @@ impl LinearOps for WgpuBackend {
             ..Default::default()
         };
         let groups = (dy.cols.div_ceil(64).max(1) as u32, 1, 1);
-        let binds = [Bind::Buffer(dy.buffer()), Bind::Buffer(db.buffer())];
+        let binds = [Bind::Tensor(dy), Bind::Tensor(db)];
         self.dispatch(Kernel::BiasGrad, &p, &binds, groups);
     }
 }

@@ -33,14 +33,11 @@ impl LossOps for WgpuBackend {
         };
         // Without a gradient the shader never touches `grad`; `acc` (not bound otherwise in
         // this dispatch, so no writable binding aliases another) stands in for it.
-        let grad_buffer = match grad {
-            Some(g) => g.buffer(),
-            None => acc.buffer(),
-        };
+        let grad_binding: &WgpuTensor = grad.map_or(&*acc, |g| &*g);
         let binds = [
-            Bind::Buffer(input.buffer()),
-            Bind::Buffer(target.buffer()),
-            Bind::Buffer(grad_buffer),
+            Bind::Tensor(input),
+            Bind::Tensor(target),
+            Bind::Tensor(grad_binding),
             Bind::Buffer(&partials),
         ];
         self.dispatch(Kernel::Loss, &p, &binds, grid.groups);

@@ -39,7 +39,7 @@ impl SparseOps for WgpuBackend {
             return;
         }
         let (p, groups) = self.sparse_params(mask.rows, mask.cols, idx.cols, 0, false, mask.rows);
-        let binds = [Bind::Buffer(mask.buffer()), Bind::Buffer(idx.buffer())];
+        let binds = [Bind::Tensor(mask), Bind::Tensor(idx)];
         self.dispatch(Kernel::ActiveColumns, &p, &binds, groups);
     }
 
@@ -61,10 +61,10 @@ impl SparseOps for WgpuBackend {
         }
         let (p, groups) = self.sparse_params(s.rows, s.cols, idx.cols, out.cols, w_t, out.len());
         let binds = [
-            Bind::Buffer(s.buffer()),
-            Bind::Buffer(idx.buffer()),
-            Bind::Buffer(w.buffer()),
-            Bind::Buffer(out.buffer()),
+            Bind::Tensor(s),
+            Bind::Tensor(idx),
+            Bind::Tensor(w),
+            Bind::Tensor(out),
         ];
         self.dispatch(Kernel::SparseMatmul, &p, &binds, groups);
     }
@@ -88,10 +88,10 @@ impl SparseOps for WgpuBackend {
         }
         let (p, groups) = self.sparse_params(dy.rows, grad.cols, idx.cols, dy.cols, w_t, idx.len());
         let binds = [
-            Bind::Buffer(idx.buffer()),
-            Bind::Buffer(w.buffer()),
-            Bind::Buffer(grad.buffer()),
-            Bind::Buffer(dy.buffer()),
+            Bind::Tensor(idx),
+            Bind::Tensor(w),
+            Bind::Tensor(grad),
+            Bind::Tensor(dy),
         ];
         self.dispatch(Kernel::SparseInputGrad, &p, &binds, groups);
     }
@@ -119,10 +119,10 @@ impl SparseOps for WgpuBackend {
         }
         let (p, groups) = self.sparse_params(s.rows, s.cols, idx.cols, y.cols, dw_t, len);
         let binds = [
-            Bind::Buffer(s.buffer()),
-            Bind::Buffer(idx.buffer()),
-            Bind::Buffer(dw.buffer()),
-            Bind::Buffer(y.buffer()),
+            Bind::Tensor(s),
+            Bind::Tensor(idx),
+            Bind::Tensor(dw),
+            Bind::Tensor(y),
         ];
         self.dispatch(Kernel::SparseWeightGrad, &p, &binds, groups);
     }

@@ -39,9 +39,9 @@ impl SparsityOps for WgpuBackend {
         // Without weights the shader never reads them; `h` stands in.
         let weights = unit_weights.unwrap_or(h);
         let binds = [
-            Bind::Buffer(h.buffer()),
-            Bind::Buffer(weights.buffer()),
-            Bind::Buffer(grad.buffer()),
+            Bind::Tensor(h),
+            Bind::Tensor(weights),
+            Bind::Tensor(grad),
             Bind::Buffer(&partials),
         ];
         self.dispatch(Kernel::L1Penalty, &p, &binds, grid.groups);
@@ -74,7 +74,7 @@ impl SparsityOps for WgpuBackend {
             coef: inv_rows,
             ..Default::default()
         };
-        let binds = [Bind::Buffer(&partials), Bind::Buffer(mean_out.buffer())];
+        let binds = [Bind::Buffer(&partials), Bind::Tensor(mean_out)];
         self.dispatch(Kernel::KlSparsityDivergence, &p, &binds, grid.groups);
         let grid = self.grid(grad.len());
         let p = KlSparsityParams {
@@ -83,7 +83,7 @@ impl SparsityOps for WgpuBackend {
             coef: beta * inv_rows,
             ..p
         };
-        let binds = [Bind::Buffer(grad.buffer()), Bind::Buffer(mean_out.buffer())];
+        let binds = [Bind::Tensor(grad), Bind::Tensor(mean_out)];
         self.dispatch(Kernel::KlSparsityGradient, &p, &binds, grid.groups);
         self.finish_sum(&partials, cols as u64, scale * beta, acc);
     }
@@ -98,11 +98,7 @@ impl SparsityOps for WgpuBackend {
             k: k as u32,
             ..Default::default()
         };
-        let binds = [
-            Bind::Buffer(z.buffer()),
-            Bind::Buffer(out.buffer()),
-            Bind::Buffer(mask.buffer()),
-        ];
+        let binds = [Bind::Tensor(z), Bind::Tensor(out), Bind::Tensor(mask)];
         self.dispatch(Kernel::Topk, &p, &binds, self.row_groups(z.rows));
     }
 
@@ -117,11 +113,7 @@ impl SparsityOps for WgpuBackend {
             k: (k * z.rows) as u32,
             ..Default::default()
         };
-        let binds = [
-            Bind::Buffer(z.buffer()),
-            Bind::Buffer(out.buffer()),
-            Bind::Buffer(mask.buffer()),
-        ];
+        let binds = [Bind::Tensor(z), Bind::Tensor(out), Bind::Tensor(mask)];
         self.dispatch(Kernel::Topk, &p, &binds, self.row_groups(1));
     }
 
@@ -144,10 +136,10 @@ impl SparsityOps for WgpuBackend {
             ..Default::default()
         };
         let binds = [
-            Bind::Buffer(z.buffer()),
-            Bind::Buffer(out.buffer()),
-            Bind::Buffer(mask.buffer()),
-            Bind::Buffer(theta.buffer()),
+            Bind::Tensor(z),
+            Bind::Tensor(out),
+            Bind::Tensor(mask),
+            Bind::Tensor(theta),
         ];
         self.dispatch(Kernel::JumpRelu, &p, &binds, grid.groups);
     }
@@ -180,11 +172,11 @@ impl SparsityOps for WgpuBackend {
             ..Default::default()
         };
         let binds = [
-            Bind::Buffer(grad.buffer()),
+            Bind::Tensor(grad),
             Bind::Buffer(&partials),
-            Bind::Buffer(z.buffer()),
-            Bind::Buffer(theta.buffer()),
-            Bind::Buffer(log_theta_grad.buffer()),
+            Bind::Tensor(z),
+            Bind::Tensor(theta),
+            Bind::Tensor(log_theta_grad),
         ];
         self.dispatch(Kernel::JumpReluBackward, &p, &binds, grid.groups);
         self.finish_sum(&partials, cols as u64, scale * l0, acc);
@@ -203,7 +195,7 @@ impl SparsityOps for WgpuBackend {
             rows: code.rows as u32,
             ..Default::default()
         };
-        let binds = [Bind::Buffer(code.buffer()), Bind::Buffer(since.buffer())];
+        let binds = [Bind::Tensor(code), Bind::Tensor(since)];
         self.dispatch(Kernel::TrackDead, &p, &binds, grid.groups);
     }
 
@@ -221,10 +213,7 @@ impl SparsityOps for WgpuBackend {
             decay,
             ..Default::default()
         };
-        let binds = [
-            Bind::Buffer(code.buffer()),
-            Bind::Buffer(threshold.buffer()),
-        ];
+        let binds = [Bind::Tensor(code), Bind::Tensor(threshold)];
         self.dispatch(Kernel::ThresholdAverage, &p, &binds, (1, 1, 1));
     }
 
@@ -241,11 +230,7 @@ impl SparsityOps for WgpuBackend {
             window,
             ..Default::default()
         };
-        let binds = [
-            Bind::Buffer(z.buffer()),
-            Bind::Buffer(out.buffer()),
-            Bind::Buffer(since.buffer()),
-        ];
+        let binds = [Bind::Tensor(z), Bind::Tensor(out), Bind::Tensor(since)];
         self.dispatch(Kernel::MaskDead, &p, &binds, grid.groups);
     }
 }

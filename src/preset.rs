@@ -14,7 +14,8 @@
 //! assert!(plans.iter().all(|p| p.layers.last() < p.layers.first()));
 //! ```
 
-use ae_core::data::normalize::Normalization;
+use ae_core::data::normalize::{NormStats, Normalization};
+use ae_core::data::RowSource;
 use ae_core::rng::Rng;
 use ae_core::{
     Activation, LrSchedule, ModelConfig, Noise, OptimizerConfig, OptimizerKind, Result, TrainConfig,
@@ -43,6 +44,10 @@ pub struct AnomalyPreset {
     pub normalization: Normalization,
     /// Hidden activation (tanh: 0.781 against ReLU's 0.740 there, standardised).
     pub activation: Activation,
+    /// Output activation: identity for standardised tables; sigmoid where the data already lie
+    /// in [0, 1] ([`AnomalyPreset::fit_to_unit_range`]).
+    #[serde(default = "identity")]
+    pub output: Activation,
     /// Most epochs; early stopping usually ends a member first.
     pub epochs: usize,
     /// Epochs without a better held-out loss before a member stops (its best weights kept).
@@ -71,6 +76,7 @@ impl Default for AnomalyPreset {
             layers: None,
             normalization: Normalization::Standard,
             activation: Activation::Tanh,
+            output: Activation::Identity,
             epochs: 200,
             patience: 10,
             val_split: 0.2,
@@ -81,6 +87,11 @@ impl Default for AnomalyPreset {
             seed: 0,
         }
     }
+}
+
+/// The output activation of a preset saved before it was a choice.
+fn identity() -> Activation {
+    Activation::Identity
 }
 
 /// What one member trains on: the columns it reads (of the table's, in order) and its widths.
@@ -101,7 +112,34 @@ pub fn code_width(d: usize) -> usize {
     c.clamp(1, d.saturating_sub(1).max(1))
 }
 
+/// Columns from which data in [0, 1] are taken for images ([`AnomalyPreset::fit_to_unit_range`]).
+pub const UNIT_RANGE_MIN_COLUMNS: usize = 100;
+
+/// Whether every value of `source` lies in [0, 1] (one pass over its rows, a chunk at a time).
+pub fn lies_in_unit_range(source: &dyn RowSource) -> Result<bool> {
+    let all: Vec<u32> = (0..source.rows() as u32).collect();
+    let (stats, range) = NormStats::fit_source_with_range(Normalization::None, source, &all)?;
+    let (lo, hi) = stats.normalised_bounds(&range);
+    Ok(lo >= 0.0 && hi <= 1.0)
+}
+
 impl AnomalyPreset {
+    /// The recipe for wide data that already lie in [0, 1] (images' pixels), measured on MNIST
+    /// one-class (`docs/anomaly-tables.md`): no normalisation (standardising gives a rarely lit
+    /// pixel the weight of the others), a sigmoid output, ReLU hidden layers, and 5 members that
+    /// differ by seed only, each `[d, min(512, d), min(16, round(sqrt d))]` on every column.
+    /// Data narrower than [`UNIT_RANGE_MIN_COLUMNS`] keep the table recipe.
+    pub fn fit_to_unit_range(&mut self, d: usize) {
+        if d < UNIT_RANGE_MIN_COLUMNS {
+            return;
+        }
+        self.members = 5;
+        self.normalization = Normalization::None;
+        self.output = Activation::Sigmoid;
+        self.activation = Activation::Relu;
+        self.layers = Some(vec![d, d.min(512), code_width(d).min(16)]);
+    }
+
     /// The members' plans for a table of `d` columns: seeded, so the same preset gives the same
     /// plans.
     pub fn plan(&self, d: usize) -> Vec<MemberPlan> {
@@ -139,12 +177,13 @@ impl AnomalyPreset {
             .collect()
     }
 
-    /// The architecture of a member: mirrored, the hidden activation, identity code and output.
+    /// The architecture of a member: mirrored, the hidden activation, identity code, the output
+    /// activation.
     pub fn model_config(&self, plan: &MemberPlan) -> Result<ModelConfig> {
         ModelConfig::mirrored(&plan.layers)?.with_activations(
             self.activation,
             Activation::Identity,
-            Activation::Identity,
+            self.output,
         )
     }
 
@@ -169,20 +208,29 @@ impl AnomalyPreset {
 
     /// The recipe in one line, for `--help` and the run's output.
     pub fn describe(&self) -> String {
+        let members = match &self.layers {
+            Some(layers) => format!(
+                "{} members of layers {layers:?} on every column, differing by seed",
+                self.members
+            ),
+            None => format!(
+                "{} members; each but the first on a random {:.0}-{:.0}% of the columns; hidden \
+                 width {}-{}x the input (at most {}), code round(sqrt(input))",
+                self.members,
+                self.feature_fraction.0 * 100.0,
+                self.feature_fraction.1 * 100.0,
+                self.hidden_ratio.0,
+                self.hidden_ratio.1,
+                self.max_hidden,
+            ),
+        };
         format!(
-            "{} members; each but the first on a random {:.0}-{:.0}% of the columns; hidden width \
-             {}-{}x the input (at most {}), code round(sqrt(input)); {} normalisation; {} hidden, \
-             identity code and output; Adam lr {}, weight decay {}{}; batch {}; up to {} epochs, \
-             stopping after {} without a better loss on {:.0}% held-out rows; scores standardised \
-             on the training rows and averaged",
-            self.members,
-            self.feature_fraction.0 * 100.0,
-            self.feature_fraction.1 * 100.0,
-            self.hidden_ratio.0,
-            self.hidden_ratio.1,
-            self.max_hidden,
+            "{members}; {} normalisation; {} hidden, identity code, {} output; Adam lr {}, weight \
+             decay {}{}; batch {}; up to {} epochs, stopping after {} without a better loss on \
+             {:.0}% held-out rows; scores standardised on the training rows and averaged",
             self.normalization,
             self.activation.name(),
+            self.output.name(),
             self.lr,
             self.weight_decay,
             self.denoise
@@ -198,6 +246,48 @@ impl AnomalyPreset {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ae_core::data::MatrixSource;
+    use ae_core::Matrix;
+
+    #[test]
+    fn wide_data_in_the_unit_range_take_the_image_recipe() {
+        let pixels = Matrix::new(2, 3, vec![0.0, 0.5, 1.0, 0.25, 0.0, 1.0]).unwrap();
+        assert!(lies_in_unit_range(&MatrixSource::new("pixels", pixels)).unwrap());
+        let table = Matrix::new(2, 3, vec![0.0, 0.5, 1.0, -0.25, 0.0, 1.0]).unwrap();
+        assert!(!lies_in_unit_range(&MatrixSource::new("table", table)).unwrap());
+        let wide = Matrix::new(1, 2, vec![0.0, 1.5]).unwrap();
+        assert!(!lies_in_unit_range(&MatrixSource::new("wide", wide)).unwrap());
+
+        let mut images = AnomalyPreset::default();
+        images.fit_to_unit_range(784);
+        assert_eq!(images.layers, Some(vec![784, 512, 16]));
+        assert_eq!(
+            (
+                images.normalization,
+                images.output,
+                images.activation,
+                images.members
+            ),
+            (
+                Normalization::None,
+                Activation::Sigmoid,
+                Activation::Relu,
+                5
+            )
+        );
+        let plans = images.plan(784);
+        assert!(plans
+            .iter()
+            .all(|p| p.columns.len() == 784 && p.layers == [784, 512, 16]));
+        let config = images.model_config(&plans[0]).unwrap();
+        assert_eq!(config.activations.last(), Some(&Activation::Sigmoid));
+        assert!(images.describe().contains("[784, 512, 16] on every column"));
+        assert!(images.describe().contains("sigmoid output"));
+        // A narrow table in [0, 1] keeps the table recipe.
+        let mut narrow = AnomalyPreset::default();
+        narrow.fit_to_unit_range(UNIT_RANGE_MIN_COLUMNS - 1);
+        assert_eq!(narrow, AnomalyPreset::default());
+    }
 
     #[test]
     fn the_code_is_narrower_than_the_input_at_every_width() {

@@ -402,6 +402,88 @@ fn the_anomaly_preset_trains_an_ensemble_that_score_reads_as_one_model() {
     assert_clean_error(&out, &["--preset anomaly", "--sparsity"]);
 }
 
+#[test]
+fn the_anomaly_preset_takes_the_image_recipe_for_wide_data_in_the_unit_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let cols = 100;
+    let mut csv = (0..cols)
+        .map(|c| format!("p{c}"))
+        .collect::<Vec<_>>()
+        .join(",")
+        + "\n";
+    for i in 0..60 {
+        let row: Vec<String> = (0..cols)
+            .map(|c| format!("{:.3}", ((i * 7 + c * 3) % 11) as f64 / 10.0))
+            .collect();
+        csv.push_str(&(row.join(",") + "\n"));
+    }
+    let pixels = dir.path().join("pixels.csv");
+    std::fs::write(&pixels, csv).unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let out_dir = s(&dir.path().join(name)).to_string();
+        let mut args = vec![
+            "train",
+            s(&pixels),
+            "--out",
+            &out_dir,
+            "--preset",
+            "anomaly",
+            "--epochs",
+            "2",
+            "--backend",
+            "cpu",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = ae(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        (json(&out), config(&out_dir)["recipe"].clone())
+    };
+    let (v, recipe) = run("images", &[]);
+    assert_eq!(v["members"].as_array().unwrap().len(), 5, "{v}");
+    assert_eq!(
+        recipe["layers"],
+        serde_json::json!([100, 100, 10]),
+        "{recipe}"
+    );
+    assert_eq!(
+        (
+            &recipe["normalization"],
+            &recipe["output"],
+            &recipe["activation"]
+        ),
+        (
+            &serde_json::json!("none"),
+            &serde_json::json!("sigmoid"),
+            &serde_json::json!("relu")
+        ),
+        "{recipe}"
+    );
+    assert!(
+        v["recipe"].as_str().unwrap().contains("sigmoid output"),
+        "{v}"
+    );
+    // Flags still replace the recipe's choices.
+    let (v, recipe) = run(
+        "flags",
+        &[
+            "--members",
+            "2",
+            "--output",
+            "identity",
+            "--layers",
+            "100,20,4",
+        ],
+    );
+    assert_eq!(v["members"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(recipe["output"], "identity", "{recipe}");
+    assert_eq!(
+        recipe["layers"],
+        serde_json::json!([100, 20, 4]),
+        "{recipe}"
+    );
+}
+
 fn m_dir(p: &Path) -> String {
     s(&p.join("never")).to_string()
 }

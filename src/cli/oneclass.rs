@@ -37,15 +37,17 @@ pub struct OneClassArgs {
     /// Only these classes (default: every label present).
     #[arg(long, value_delimiter = ',')]
     pub classes: Option<Vec<i64>>,
-    /// Input normalisation, fitted on each class's training rows.
-    #[arg(long, value_enum, ignore_case = true, default_value_t = NormalizeArg::None)]
-    pub normalize: NormalizeArg,
+    /// Input normalisation, fitted on each class's training rows [default: none; with
+    /// --preset, the preset's].
+    #[arg(long, value_enum, ignore_case = true)]
+    pub normalize: Option<NormalizeArg>,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
     pub fit: FitArgs,
     /// `anomaly`: train the anomaly preset's ensemble on each class (see `ae train --help`;
-    /// --members, --epochs, --batch-size and --seed replace its choices) instead of one
+    /// --members, --layers, --activation, --output, --normalize, --epochs, --batch-size, --lr,
+    /// --weight-decay and --seed replace its choices) instead of one
     /// autoencoder, beside PCA at the preset's code width round(sqrt(columns)).
     #[arg(long, value_enum)]
     pub preset: Option<super::train_args::PresetArg>,
@@ -192,7 +194,7 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
         )));
     }
     let settings = TrainSettings {
-        normalization: args.normalize.into(),
+        normalization: args.normalize.unwrap_or(NormalizeArg::None).into(),
         output_from_data: args.model.output_from_data(&args.fit),
         ..TrainSettings::new(
             args.model.model_config(&layers)?,
@@ -203,12 +205,22 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
         None => None,
         Some(_) => {
             let mut p = AnomalyPreset::default();
+            if cols >= ae::preset::UNIT_RANGE_MIN_COLUMNS && ae::preset::lies_in_unit_range(source)?
+            {
+                p.fit_to_unit_range(cols);
+            }
             p.members = args.members.unwrap_or(p.members);
             if p.members == 0 {
                 return Err(Error::Config("--members must be at least 1".into()));
             }
+            p.layers = args.layers.clone().or(p.layers);
+            p.activation = args.model.activation.map_or(p.activation, Into::into);
+            p.output = args.model.output_activation.map_or(p.output, Into::into);
+            p.normalization = args.normalize.map_or(p.normalization, Into::into);
             p.epochs = args.fit.epochs.unwrap_or(p.epochs);
             p.batch_size = args.fit.batch_size.unwrap_or(p.batch_size);
+            p.lr = args.fit.lr;
+            p.weight_decay = args.fit.weight_decay.unwrap_or(p.weight_decay);
             p.seed = args.fit.seed;
             Some(p)
         }

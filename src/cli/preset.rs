@@ -13,7 +13,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// The preset with the flags that replace its choices.
-pub fn recipe(args: &TrainArgs, cols: usize) -> Result<AnomalyPreset> {
+pub fn recipe(args: &TrainArgs, data: &dyn RowSource) -> Result<AnomalyPreset> {
+    let cols = data.cols();
     let refused = [
         (args.model.tied, "--tied"),
         (args.model.pre_bias, "--pre-bias"),
@@ -28,20 +29,16 @@ pub fn recipe(args: &TrainArgs, cols: usize) -> Result<AnomalyPreset> {
             "--optimizer",
         ),
         (args.fit.loss != super::values::LossArg::Mse, "--loss"),
-        (
-            args.model
-                .output_activation
-                .is_some_and(|o| o != super::values::ActivationArg::Identity),
-            "--output",
-        ),
     ];
     if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
         return Err(Error::Config(format!(
-            "--preset anomaly trains an ensemble of plain autoencoders (Adam, MSE, identity \
-             output) and does not take {flag}"
+            "--preset anomaly trains an ensemble of plain autoencoders (Adam, MSE) and does not take {flag}"
         )));
     }
     let mut p = AnomalyPreset::default();
+    if cols >= ae::preset::UNIT_RANGE_MIN_COLUMNS && ae::preset::lies_in_unit_range(data)? {
+        p.fit_to_unit_range(cols);
+    }
     if let Some(m) = args.members {
         if m == 0 {
             return Err(Error::Config("--members must be at least 1".into()));
@@ -60,6 +57,7 @@ pub fn recipe(args: &TrainArgs, cols: usize) -> Result<AnomalyPreset> {
         p.layers = Some(layers.clone());
     }
     p.activation = args.model.activation.map_or(p.activation, Into::into);
+    p.output = args.model.output_activation.map_or(p.output, Into::into);
     p.epochs = args.fit.epochs.unwrap_or(p.epochs);
     p.batch_size = args.fit.batch_size.unwrap_or(p.batch_size);
     p.lr = args.fit.lr;
@@ -179,7 +177,7 @@ impl Job for EnsembleJob<'_> {
 
 pub fn run(g: &GlobalArgs, args: &TrainArgs, _preset: PresetArg) -> Result<()> {
     let table = args.input.open(&args.data)?;
-    let recipe = recipe(args, table.source.cols())?;
+    let recipe = recipe(args, table.source.as_ref())?;
     let device = open_device(g)?;
     let out = device.run(EnsembleJob {
         args,

@@ -235,7 +235,10 @@ pub struct TrainArgs {
     /// with weight decay 1e-4,
     /// batch 32, up to 200 epochs stopping after 10 without a better loss on 20% held-out
     /// training rows; each member's scores standardised on the training rows and averaged.
-    /// Every choice is saved in config.json; --members, --layers, --activation, --epochs,
+    /// Data of at least 100 columns that all lie in [0, 1] (images' pixels) take the image
+    /// recipe instead: 5 members of [D, min(512, D), min(16, round(sqrt D))] on every column,
+    /// no normalisation, ReLU hidden layers, a sigmoid output.
+    /// Every choice is saved in config.json; --members, --layers, --activation, --output, --epochs,
     /// --batch-size, --lr, --weight-decay, --denoise, --normalize, --val-split, --patience and
     /// --seed replace the preset's. `ae score` scores the ensemble as one model.
     #[arg(long, value_enum)]

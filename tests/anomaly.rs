@@ -187,6 +187,31 @@ fn one_class_protocol_reports_per_class_and_means() {
     assert_eq!(v["test_rows"], 2000);
 }
 
+/// `ae oneclass --preset anomaly` refuses the flags its ensemble has no use for, as `ae train
+/// --preset anomaly` does, instead of ignoring them.
+#[test]
+fn one_class_preset_refuses_flags_it_would_ignore() {
+    let (images, labels) = (mnist("images-idx3-ubyte.gz"), mnist("labels-idx1-ubyte.gz"));
+    for (flag, extra) in [
+        ("--tied", &[][..]),
+        ("--loss", &["bce"][..]),
+        ("--optimizer", &["sgd"][..]),
+    ] {
+        let mut args = vec![
+            "oneclass",
+            images.to_str().unwrap(),
+            "--labels",
+            labels.to_str().unwrap(),
+            "--preset",
+            "anomaly",
+            flag,
+        ];
+        args.extend_from_slice(extra);
+        let out = ae(&args);
+        assert_clean_error(&out, &["--preset anomaly", flag]);
+    }
+}
+
 /// On the swiss roll a 2-unit bottleneck reconstructs better than PCA-2.
 #[test]
 fn swiss_roll_two_unit_code_beats_pca_two() {

@@ -204,6 +204,7 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
     let recipe = match args.preset {
         None => None,
         Some(_) => {
+            super::preset::refuse_flags(&args.model, &args.fit, &[])?;
             let mut p = AnomalyPreset::default();
             if cols >= ae::preset::UNIT_RANGE_MIN_COLUMNS && ae::preset::lies_in_unit_range(source)?
             {

@@ -12,29 +12,46 @@ use ae_core::{Backend, ModelConfig};
 use std::fmt;
 use std::path::PathBuf;
 
+/// An error naming the first flag given that the preset's plain autoencoders have no use for:
+/// a model or fit flag of `model`/`fit`, or one of `more` (`(given, flag)`).
+pub fn refuse_flags(
+    model: &super::train_args::ModelArgs,
+    fit: &super::train_args::FitArgs,
+    more: &[(bool, &str)],
+) -> Result<()> {
+    let refused = [
+        (model.tied, "--tied"),
+        (model.pre_bias, "--pre-bias"),
+        (model.decoder.is_some(), "--decoder"),
+        (model.code_activation.is_some(), "--code-activation"),
+        (
+            fit.optimizer != super::values::OptimizerArg::Adam,
+            "--optimizer",
+        ),
+        (fit.loss != super::values::LossArg::Mse, "--loss"),
+    ];
+    match refused.iter().chain(more).find(|(given, _)| *given) {
+        Some((_, flag)) => Err(Error::Config(format!(
+            "--preset anomaly trains an ensemble of plain autoencoders (Adam, MSE) and does not \
+             take {flag}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The preset with the flags that replace its choices.
 pub fn recipe(args: &TrainArgs, data: &dyn RowSource) -> Result<AnomalyPreset> {
     let cols = data.cols();
-    let refused = [
-        (args.model.tied, "--tied"),
-        (args.model.pre_bias, "--pre-bias"),
-        (args.model.decoder.is_some(), "--decoder"),
-        (args.model.code_activation.is_some(), "--code-activation"),
-        (args.sparsity.is_some(), "--sparsity"),
-        (args.resume, "--resume"),
-        (args.report.is_some(), "--report"),
-        (args.colour_by.is_some(), "--colour-by"),
-        (
-            args.fit.optimizer != super::values::OptimizerArg::Adam,
-            "--optimizer",
-        ),
-        (args.fit.loss != super::values::LossArg::Mse, "--loss"),
-    ];
-    if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
-        return Err(Error::Config(format!(
-            "--preset anomaly trains an ensemble of plain autoencoders (Adam, MSE) and does not take {flag}"
-        )));
-    }
+    refuse_flags(
+        &args.model,
+        &args.fit,
+        &[
+            (args.sparsity.is_some(), "--sparsity"),
+            (args.resume, "--resume"),
+            (args.report.is_some(), "--report"),
+            (args.colour_by.is_some(), "--colour-by"),
+        ],
+    )?;
     let mut p = AnomalyPreset::default();
     if cols >= ae::preset::UNIT_RANGE_MIN_COLUMNS && ae::preset::lies_in_unit_range(data)? {
         p.fit_to_unit_range(cols);

@@ -1,43 +1,19 @@
-//! Sparse autoencoders through the library and the command: a KL run drives every unit's mean
-//! activation to rho, TopK keeps exactly k units, denoising trains against the clean input, the
-//! GPU trains the same curves as the CPU, and bad sparsity settings are clean errors.
+//! Sparse autoencoders through the library: a KL run drives every unit's mean activation to
+//! rho, TopK keeps exactly k units, denoising trains against the clean input, the GPU trains the
+//! same curves as the CPU, and the classic hyper-parameters, decoder-norm L1 and the penalty's
+//! warmup work as described (the command's side: `sparse_cli.rs`; dead latents:
+//! `dead_latents.rs`).
 
 mod common;
 mod gpu;
 use ae_core::prelude::*;
-use ae_core::trainer::{code_metrics, train, Rows, TrainEvent, TrainReport};
+use ae_core::trainer::{code_metrics, Rows};
 use ae_core::{
-    Activation, Autoencoder, AuxK, Backend, CodePenalty, Matrix, ModelConfig, Noise,
-    OptimizerConfig, Regularizer, TrainConfig,
+    Activation, Autoencoder, AuxK, CodePenalty, Matrix, ModelConfig, Noise, OptimizerConfig,
+    Regularizer, TrainConfig,
 };
 use ae_cpu::CpuBackend;
-use common::{ae, json, sparse_data as data, stderr, write_csv};
-
-/// A fresh model of `cfg` (seed 3) trained on `x` by [`fit`].
-fn run<B: Backend>(
-    backend: &B,
-    cfg: ModelConfig,
-    x: &Matrix,
-    tc: &TrainConfig,
-) -> (Autoencoder<B>, TrainReport) {
-    let mut model = Autoencoder::new(backend, cfg, 3).unwrap();
-    let report = fit(backend, &mut model, x, tc);
-    (model, report)
-}
-
-/// Trains `model` on `x` without validation data (the trainer applies `tc`'s penalty itself).
-fn fit<B: Backend>(
-    backend: &B,
-    model: &mut Autoencoder<B>,
-    x: &Matrix,
-    tc: &TrainConfig,
-) -> TrainReport {
-    train(backend, model, x, None, tc, &[], &mut |_: TrainEvent<
-        '_,
-        B,
-    >| Ok(()))
-    .unwrap()
-}
+use common::{ae, json, sparse_data as data, stderr, trained};
 
 fn sigmoid_code(widths: &[usize]) -> ModelConfig {
     ModelConfig::mirrored(widths)
@@ -64,7 +40,7 @@ fn kl_config(epochs: usize, beta: f32) -> TrainConfig {
 fn kl_run_drives_every_unit_mean_activation_near_rho() {
     let cpu = CpuBackend::<f32>::new();
     let x = data(400, 16, 1);
-    let (model, report) = run(&cpu, sigmoid_code(&[16, 10]), &x, &kl_config(150, 3.0));
+    let (model, report) = trained(&cpu, sigmoid_code(&[16, 10]), &x, &kl_config(150, 3.0));
     let last = report.last();
     let err = last.code.as_ref().unwrap().max_abs_rho_error.unwrap();
     assert!(err < 0.01, "max |mean activation - rho| = {err}");
@@ -94,7 +70,7 @@ fn kl_run_drives_every_unit_mean_activation_near_rho() {
         m.fvu
     );
     // Without the penalty (beta 0) the same run leaves the units far from rho.
-    let (_, free) = run(&cpu, sigmoid_code(&[16, 10]), &x, &kl_config(150, 0.0));
+    let (_, free) = trained(&cpu, sigmoid_code(&[16, 10]), &x, &kl_config(150, 0.0));
     let free_err = free
         .last()
         .code
@@ -130,7 +106,7 @@ fn batch_topk_keeps_k_per_sample_over_the_batch_and_learns_its_threshold() {
         code_metrics: true,
         ..TrainConfig::default()
     };
-    let (model, report) = run(&cpu, cfg, &train_x, &tc);
+    let (model, report) = trained(&cpu, cfg, &train_x, &tc);
     let threshold = model
         .config()
         .code_threshold
@@ -182,7 +158,7 @@ fn topk_model_keeps_exactly_k_units_and_reports_metrics() {
         dead_window: 300,
         ..TrainConfig::default()
     };
-    let (model, report) = run(&cpu, cfg, &x, &tc);
+    let (model, report) = trained(&cpu, cfg, &x, &tc);
     let codes = model.encode(&cpu, &x).unwrap();
     let max_per_row = (0..codes.rows)
         .map(|r| codes.row(r).iter().filter(|v| **v != 0.0).count())
@@ -209,9 +185,9 @@ fn denoising_trains_against_the_clean_input_and_is_seeded() {
         noise,
         ..TrainConfig::default()
     };
-    let (_, clean) = run(&cpu, cfg.clone(), &x, &tc(None));
-    let (_, masked) = run(&cpu, cfg.clone(), &x, &tc(Some(Noise::Mask { p: 0.6 })));
-    let (_, again) = run(&cpu, cfg.clone(), &x, &tc(Some(Noise::Mask { p: 0.6 })));
+    let (_, clean) = trained(&cpu, cfg.clone(), &x, &tc(None));
+    let (_, masked) = trained(&cpu, cfg.clone(), &x, &tc(Some(Noise::Mask { p: 0.6 })));
+    let (_, again) = trained(&cpu, cfg.clone(), &x, &tc(Some(Noise::Mask { p: 0.6 })));
     assert_eq!(masked.history.len(), 20);
     for (a, b) in masked.history.iter().zip(&again.history) {
         assert_eq!(a.train_loss, b.train_loss);
@@ -318,8 +294,8 @@ fn sparse_runs_agree_between_gpu_and_cpu() {
         ),
     ];
     for (cfg, tc) in runs {
-        let (_, rc) = run(&cpu, cfg.clone(), &x, &tc);
-        let (_, rg) = run(&gpu, cfg, &x, &tc);
+        let (_, rc) = trained(&cpu, cfg.clone(), &x, &tc);
+        let (_, rg) = trained(&gpu, cfg, &x, &tc);
         for (a, b) in rg.history.iter().zip(&rc.history) {
             let d = (a.train_loss - b.train_loss).abs() / b.train_loss;
             assert!(
@@ -336,551 +312,6 @@ fn sparse_runs_agree_between_gpu_and_cpu() {
             assert_eq!(a.resampled, b.resampled);
         }
     }
-}
-
-#[test]
-fn cli_topk_json_carries_exact_l0_and_the_sparsity_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().join("d.csv");
-    write_csv(&d, 200, 16);
-    let m = dir.path().join("m");
-    let out = ae(&[
-        "train",
-        d.to_str().unwrap(),
-        "--out",
-        m.to_str().unwrap(),
-        "--layers",
-        "16,32",
-        "--sparsity",
-        "topk:8",
-        "--resample-dead",
-        "--epochs",
-        "5",
-        "--batch-size",
-        "50",
-        "--backend",
-        "cpu",
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v = json(&out);
-    assert_eq!(v["l0"].as_f64(), Some(8.0), "{v}");
-    // The run's total of resampled units: epochs 1 to 4 resample, the last does not.
-    let history = v["history"].as_array().unwrap();
-    let per_epoch: Vec<Option<u64>> = history.iter().map(|h| h["resampled"].as_u64()).collect();
-    assert!(per_epoch[..4].iter().all(Option::is_some), "{per_epoch:?}");
-    assert_eq!(per_epoch[4], None);
-    assert_eq!(
-        v["resampled"].as_u64(),
-        Some(per_epoch.iter().flatten().sum::<u64>())
-    );
-    for key in ["fvu", "dead_latents", "mean_activation", "mse"] {
-        assert!(v[key].is_number(), "{key} missing: {v}");
-    }
-    assert!(v.get("max_abs_rho_error").is_none());
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(m.join("config.json")).unwrap()).unwrap();
-    assert_eq!(saved["model"]["code_topk"], 8, "{saved}");
-    assert!(saved["training"]["history"][4]["l0"].is_number());
-    // AuxK on `auto` dead units: half the input width, Gao et al.'s choice.
-    let aux = dir.path().join("aux");
-    let out = ae(&[
-        "train",
-        d.to_str().unwrap(),
-        "--out",
-        aux.to_str().unwrap(),
-        "--layers",
-        "16,32",
-        "--sparsity",
-        "topk:4:auto",
-        "--output",
-        "identity",
-        "--epochs",
-        "1",
-        "--backend",
-        "cpu",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(aux.join("config.json")).unwrap()).unwrap();
-    assert_eq!(saved["training"]["settings"]["auxk"]["k"], 8, "{saved}");
-
-    let png = dir.path().join("filters.png");
-    let out = ae(&[
-        "filters",
-        m.to_str().unwrap(),
-        "--out",
-        png.to_str().unwrap(),
-        "--scale",
-        "1",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    // 32 tiles of 4x4, 6 across and 6 bands, 2-pixel gaps.
-    let img = image::open(&png).unwrap();
-    assert_eq!((img.width(), img.height()), (6 * 6 + 2, 6 * 6 + 2));
-}
-
-#[test]
-fn cli_kl_json_carries_rho_error_and_patches_are_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let patches = dir.path().join("p.npy");
-    let mnist = common::mnist("images-idx3-ubyte.gz");
-    let out = ae(&[
-        "patches",
-        mnist.to_str().unwrap(),
-        "--size",
-        "8",
-        "--count",
-        "500",
-        "--out",
-        patches.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let p = ae_core::data::load_matrix(&patches).unwrap();
-    assert_eq!((p.rows, p.cols), (500, 64));
-    assert!(p.data.iter().all(|v| (0.0..=1.0).contains(v)));
-    let out = ae(&[
-        "train",
-        patches.to_str().unwrap(),
-        "--out",
-        dir.path().join("m").to_str().unwrap(),
-        "--layers",
-        "64,25",
-        "--code-activation",
-        "sigmoid",
-        "--sparsity",
-        "kl:0.01:3",
-        "--epochs",
-        "2",
-        "--backend",
-        "cpu",
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v = json(&out);
-    for key in [
-        "l0",
-        "fvu",
-        "dead_latents",
-        "mean_activation",
-        "max_abs_rho_error",
-        "penalty",
-    ] {
-        assert!(v[key].is_number(), "{key} missing: {v}");
-    }
-}
-
-#[test]
-fn bad_sparsity_settings_are_clean_config_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().join("d.csv");
-    write_csv(&d, 50, 16);
-    let m = dir.path().join("m");
-    let base = [
-        "train",
-        d.to_str().unwrap(),
-        "--out",
-        m.to_str().unwrap(),
-        "--layers",
-        "16,32",
-        "--epochs",
-        "1",
-    ];
-    for (extra, needle) in [
-        (
-            &["--sparsity", "topk:0"][..],
-            "K must be a positive whole number",
-        ),
-        (
-            &["--sparsity", "topk:33"][..],
-            "1 <= k <= the code width 32",
-        ),
-        (&["--sparsity", "kl:0.05:3"][..], "needs sigmoid code units"),
-        (
-            &["--sparsity", "kl:1.5:3", "--code-activation", "sigmoid"][..],
-            "rho in (0, 1)",
-        ),
-        (
-            &["--sparsity", "topk:4", "--code-activation", "sigmoid"][..],
-            "--code-activation relu",
-        ),
-        (&["--denoise", "mask:1"][..], "[0, 1)"),
-        (&["--sparsity", "sparse"][..], "unknown sparsity"),
-        (
-            &["--sparsity", "topk:4:64"][..],
-            "1 <= AUXK <= the code width 32",
-        ),
-        (
-            &["--sparsity", "topk:2:4", "--layers", "16,8,4"][..],
-            "one-hidden-layer, untied",
-        ),
-        (
-            &["--sparsity", "topk:4:8", "--dead-window", "0"][..],
-            "dead window must be positive",
-        ),
-        (&["--unit-norm-decoder", "--tied"][..], "untied model"),
-        (
-            &["--resample-dead", "--layers", "16,8,4"][..],
-            "resampling dead units needs a one-hidden-layer",
-        ),
-        (
-            &["--sparsity", "l1:0.1:norm"][..],
-            "l1:LAMBDA[:decoder-norm]",
-        ),
-        (
-            &["--sparsity", "l1:0.1:decoder-norm", "--tied"][..],
-            "needs an untied model",
-        ),
-        (
-            &["--sparsity-warmup", "100"][..],
-            "warmup needs a code penalty",
-        ),
-        (
-            &["--pre-bias", "--output", "sigmoid"][..],
-            "--output identity",
-        ),
-        (
-            &["--init-encoder-transpose", "--tied"][..],
-            "decoder's transpose needs an untied model",
-        ),
-        (
-            &["--reduction", "median"][..],
-            "[possible values: mean, sum, half-sum]",
-        ),
-    ] {
-        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
-        let out = ae(&args);
-        let err = stderr(&out);
-        assert!(
-            !out.status.success() && !err.contains("panicked"),
-            "{extra:?}: {err}"
-        );
-        assert!(err.contains(needle), "{extra:?}: {err}");
-    }
-}
-
-fn topk_config(widths: &[usize], k: usize) -> ModelConfig {
-    ModelConfig::mirrored(widths)
-        .unwrap()
-        .with_activations(Activation::Relu, Activation::Relu, Activation::Sigmoid)
-        .unwrap()
-        .with_topk(Some(k))
-        .unwrap()
-}
-
-/// Every column of the decoder weight (one code unit's direction) has unit norm after a
-/// unit-norm-decoder run, and not after the same run without it.
-#[test]
-fn unit_norm_decoder_keeps_every_decoder_column_at_norm_one() {
-    let cpu = CpuBackend::<f32>::new();
-    let x = data(200, 16, 4);
-    let column_norms = |model: &Autoencoder<CpuBackend>| -> Vec<f64> {
-        let w = cpu
-            .download(&model.params()[model.code_decoder_weight().unwrap()])
-            .unwrap();
-        (0..w.cols)
-            .map(|j| {
-                (0..w.rows)
-                    .map(|i| (w.row(i)[j] as f64).powi(2))
-                    .sum::<f64>()
-                    .sqrt()
-            })
-            .collect()
-    };
-    let mut tc = TrainConfig {
-        epochs: 5,
-        batch_size: 32,
-        optimizer: OptimizerConfig {
-            lr: 1e-2,
-            ..OptimizerConfig::default()
-        },
-        unit_norm_decoder: true,
-        ..TrainConfig::default()
-    };
-    let (model, report) = run(&cpu, topk_config(&[16, 24], 4), &x, &tc);
-    let norms = column_norms(&model);
-    assert_eq!(norms.len(), 24);
-    assert!(
-        norms.iter().all(|n| (n - 1.0).abs() < 1e-5),
-        "column norms {norms:?}"
-    );
-    assert!(report.last().train_loss < report.history[0].train_loss);
-    tc.unit_norm_decoder = false;
-    let (free, _) = run(&cpu, topk_config(&[16, 24], 4), &x, &tc);
-    assert!(column_norms(&free).iter().any(|n| (n - 1.0).abs() > 1e-2));
-}
-
-/// AuxK reaches the dead units: on a batch, the encoder rows of units that do not fire get no
-/// gradient from the reconstruction loss (bit-exact zeros) and a non-zero one from AuxK once the
-/// units count as dead, while the units that fire get exactly the same gradient either way; and
-/// a training run with AuxK reports its loss as the penalty. (On this data and on MNIST AuxK
-/// does not lower the dead-latent count: see the README.)
-#[test]
-fn auxk_sends_gradient_to_the_dead_units_only() {
-    let cpu = CpuBackend::<f32>::new();
-    let (n, d, code) = (8, 16, 64);
-    let mut x = data(n, d, 5);
-    // Centred, so that units are silenced by TopK's competition rather than by their sign.
-    for j in 0..d {
-        let mean = (0..n).map(|i| x.row(i)[j]).sum::<f32>() / n as f32;
-        (0..n).for_each(|i| x.data[i * d + j] -= mean);
-    }
-    let cfg = ModelConfig::mirrored(&[d, code])
-        .unwrap()
-        .with_activations(Activation::Relu, Activation::Relu, Activation::Identity)
-        .unwrap()
-        .with_topk(Some(2))
-        .unwrap();
-    let aux = AuxK {
-        k: 16,
-        coef: 1.0 / 32.0,
-        dead_window: 100,
-    };
-    let model = Autoencoder::new(&cpu, cfg.clone(), 3).unwrap();
-    let xt = cpu.upload(&x).unwrap();
-    let mut ws = model.workspace(&cpu, n).unwrap();
-    let mut plain = model.gradients(&cpu).unwrap();
-    model.forward_backward(
-        &cpu,
-        ae_core::Loss::Mse.into(),
-        &xt,
-        &xt,
-        1.0,
-        &mut ws,
-        &mut plain,
-        &[],
-    );
-    let code_out = cpu.download(model.code(&ws)).unwrap();
-    let fired: Vec<bool> = (0..code)
-        .map(|j| (0..n).any(|i| code_out.row(i)[j] != 0.0))
-        .collect();
-    let mut with_aux = model.gradients(&cpu).unwrap();
-    let mut ws = model.workspace(&cpu, n).unwrap();
-    let mut aw = model.auxk_workspace(&cpu, n).unwrap();
-    // Every unit one window old: those that do not fire on this batch are dead.
-    let mut since = cpu
-        .upload(&Matrix::new(1, code, vec![100.0; code]).unwrap())
-        .unwrap();
-    model.forward_backward(
-        &cpu,
-        ae_core::Loss::Mse.into(),
-        &xt,
-        &xt,
-        1.0,
-        &mut ws,
-        &mut with_aux,
-        &[],
-    );
-    cpu.track_dead(model.code(&ws), &mut since);
-    model.auxk_backward(
-        &cpu,
-        &aux,
-        &xt,
-        &xt,
-        ae_core::Reduction::Mean,
-        1.0,
-        &since,
-        &mut ws,
-        &mut aw,
-        &mut with_aux,
-    );
-    let since = cpu.download(&since).unwrap();
-    let (gp, ga) = (
-        cpu.download(&plain.tensors[0]).unwrap(),
-        cpu.download(&with_aux.tensors[0]).unwrap(),
-    );
-    let mut revived = 0;
-    for (j, &f) in fired.iter().enumerate() {
-        if f {
-            assert_eq!(since.data[j], 0.0);
-            assert_eq!(
-                gp.row(j),
-                ga.row(j),
-                "unit {j} fired: AuxK must not touch it"
-            );
-        } else {
-            assert_eq!(since.data[j], 100.0 + n as f32);
-            assert!(gp.row(j).iter().all(|&v| v == 0.0), "unit {j}");
-            revived += ga.row(j).iter().any(|&v| v != 0.0) as usize;
-        }
-    }
-    let dead = fired.iter().filter(|f| !**f).count();
-    assert!(dead >= 48, "{dead} dead units");
-    assert!(
-        revived >= 8,
-        "AuxK reached only {revived} of {dead} dead units"
-    );
-    assert!(cpu.download(&ws.penalty_acc).unwrap().data[0] > 0.0);
-    let tc = TrainConfig {
-        epochs: 2,
-        batch_size: 4,
-        auxk: Some(aux),
-        code_metrics: true,
-        ..TrainConfig::default()
-    };
-    let (_, report) = run(&cpu, cfg, &x, &tc);
-    assert!(report.history.iter().all(|h| h.penalty.unwrap() > 0.0));
-}
-
-/// Resampling revives dead units: a ReLU code with a third of its units silenced (encoder rows
-/// negative on the non-negative data) keeps them dead without resampling and has fewer dead
-/// units after an epoch with it; every resampled unit's decoder column has unit norm.
-#[test]
-fn resampling_lowers_the_dead_count() {
-    let cpu = CpuBackend::<f32>::new();
-    let (d, code) = (16, 30);
-    let x = data(300, d, 6);
-    let cfg = ModelConfig::mirrored(&[d, code])
-        .unwrap()
-        .with_activations(Activation::Relu, Activation::Relu, Activation::Sigmoid)
-        .unwrap();
-    let fit = |resample: bool| {
-        let mut model = Autoencoder::new(&cpu, cfg.clone(), 3).unwrap();
-        let mut w = cpu.download(&model.params()[0]).unwrap();
-        for j in 0..10 {
-            w.data[j * d..(j + 1) * d]
-                .iter_mut()
-                .for_each(|v| *v = -v.abs() - 0.1);
-        }
-        model.params_mut()[0] = cpu.upload(&w).unwrap();
-        let tc = TrainConfig {
-            epochs: 2,
-            batch_size: 50,
-            code_metrics: true,
-            resample_dead: resample,
-            dead_window: 300,
-            ..TrainConfig::default()
-        };
-        let report = fit(&cpu, &mut model, &x, &tc);
-        (model, report)
-    };
-    let (_, plain) = fit(false);
-    let (model, resampled) = fit(true);
-    let plain_dead = plain.last().code.as_ref().unwrap().dead_latents;
-    assert!(plain_dead >= 10, "{plain_dead}");
-    assert!(plain.last().resampled.is_none());
-    assert_eq!(
-        resampled.history[0].resampled,
-        Some(plain.history[0].code.as_ref().unwrap().dead_latents)
-    );
-    let after = resampled.last().code.as_ref().unwrap().dead_latents;
-    assert!(
-        after < plain_dead,
-        "{after} dead after resampling, {plain_dead} without"
-    );
-    let dec = cpu.download(&model.params()[2]).unwrap();
-    for j in 0..10 {
-        let n = (0..d)
-            .map(|i| (dec.row(i)[j] as f64).powi(2))
-            .sum::<f64>()
-            .sqrt();
-        assert!((n - 1.0).abs() < 0.2, "unit {j}: decoder column norm {n}");
-    }
-}
-
-/// Gao et al.'s recipe against dead latents, on 4,000 bundled MNIST digits with a 784-512 TopK
-/// (k 16) code, 10 epochs, encoder started as the decoder's transpose, dead window 2,000
-/// samples: AuxK leaves far fewer dead latents than the same run without it, and the
-/// pre-encoder bias fewer still. (Measured here: 261 dead without AuxK, 51 with the normalised
-/// AuxK, 38 with the pre-encoder bias alone.)
-#[test]
-fn auxk_and_the_pre_encoder_bias_revive_dead_latents_on_mnist() {
-    let cpu = CpuBackend::<f32>::new();
-    let all = ae_core::data::load_matrix(&common::mnist("images-idx3-ubyte.gz")).unwrap();
-    let x = all.select_rows(&(0..4000).collect::<Vec<_>>());
-    let dead = |aux_k: Option<usize>, pre_bias: bool| {
-        let cfg = ModelConfig::mirrored(&[784, 512])
-            .unwrap()
-            .with_activations(Activation::Relu, Activation::Relu, Activation::Identity)
-            .unwrap()
-            .with_topk(Some(16))
-            .unwrap()
-            .with_pre_bias(pre_bias)
-            .unwrap();
-        let mut model = Autoencoder::new(&cpu, cfg, 0).unwrap();
-        model.init_encoder_from_decoder(&cpu).unwrap();
-        if pre_bias {
-            model.init_pre_bias(&cpu, &x).unwrap();
-        }
-        let tc = TrainConfig {
-            epochs: 10,
-            batch_size: 256,
-            code_metrics: true,
-            dead_window: 2000,
-            auxk: aux_k.map(|k| AuxK {
-                k,
-                coef: AuxK::DEFAULT_COEF,
-                dead_window: 2000,
-            }),
-            ..TrainConfig::default()
-        };
-        let report = fit(&cpu, &mut model, &x, &tc);
-        assert_eq!(report.last().code.as_ref().map(|c| c.l0), Some(16.0));
-        report.last().code.as_ref().unwrap().dead_latents
-    };
-    let plain = dead(None, false);
-    let with_aux = dead(Some(128), false);
-    let pre_bias = dead(None, true);
-    eprintln!("dead latents: plain {plain}, AuxK {with_aux}, pre-encoder bias {pre_bias}");
-    assert!(plain >= 100, "{plain} dead latents without AuxK");
-    assert!(
-        (with_aux as f64) < 0.6 * plain as f64,
-        "{with_aux} dead latents with AuxK, {plain} without"
-    );
-    assert!(
-        pre_bias < with_aux,
-        "{pre_bias} dead latents with the pre-encoder bias, {with_aux} with AuxK alone"
-    );
-}
-
-/// The two initialisations: the encoder starts as the decoder's transpose, the output bias as
-/// the data's mean; a model with a pre-encoder bias saves and loads with the flag, and encodes
-/// `x` as the plain model encodes `x - b_out`.
-#[test]
-fn encoder_transpose_and_pre_bias_initialisation() {
-    let cpu = CpuBackend::<f32>::new();
-    let x = data(50, 12, 8);
-    let cfg = ModelConfig::mirrored(&[12, 20])
-        .unwrap()
-        .with_activations(Activation::Relu, Activation::Relu, Activation::Identity)
-        .unwrap();
-    let mut model = Autoencoder::new(&cpu, cfg.clone().with_pre_bias(true).unwrap(), 1).unwrap();
-    model.init_encoder_from_decoder(&cpu).unwrap();
-    model.init_pre_bias(&cpu, &x).unwrap();
-    let enc = cpu.download(&model.params()[0]).unwrap(); // [20, 12]
-    let dec = cpu.download(&model.params()[2]).unwrap(); // [12, 20]
-    for i in 0..20 {
-        for j in 0..12 {
-            assert_eq!(enc.row(i)[j], dec.row(j)[i]);
-        }
-    }
-    let b_out = cpu.download(&model.params()[3]).unwrap();
-    for j in 0..12 {
-        let mean = (0..50).map(|i| x.row(i)[j] as f64).sum::<f64>() / 50.0;
-        assert!((b_out.data[j] as f64 - mean).abs() < 1e-6);
-    }
-    // The same weights without the pre-bias, fed x - b_out, give the same code.
-    let plain = Autoencoder::from_named(&cpu, cfg, model.to_named(&cpu).unwrap()).unwrap();
-    let mut centred = x.clone();
-    for i in 0..50 {
-        for j in 0..12 {
-            centred.data[i * 12 + j] -= b_out.data[j];
-        }
-    }
-    let a = model.encode(&cpu, &x).unwrap();
-    let b = plain.encode(&cpu, &centred).unwrap();
-    assert!(a.data.iter().any(|v| *v != 0.0));
-    for (u, v) in a.data.iter().zip(&b.data) {
-        assert!((u - v).abs() < 1e-5, "{u} vs {v}");
-    }
-    let not_mirrored = ModelConfig::mirrored(&[12, 8, 4])
-        .unwrap()
-        .with_decoder(vec![6])
-        .unwrap();
-    let mut m = Autoencoder::new(&cpu, not_mirrored, 1).unwrap();
-    assert!(m.init_encoder_from_decoder(&cpu).is_err());
-    let sigmoid_out = ModelConfig::mirrored(&[12, 4]).unwrap().with_pre_bias(true);
-    assert!(sigmoid_out.unwrap_err().to_string().contains("identity"));
 }
 
 /// The classic sparse-autoencoder experiment, scaled down to 2,000 MNIST patches: with the
@@ -1040,7 +471,7 @@ fn sparsity_warmup_ramps_the_penalty_coefficient() {
             penalty_warmup: warmup,
             ..TrainConfig::default()
         };
-        let (_, report) = run(&cpu, sigmoid_code(&[16, 8]), &x, &tc);
+        let (_, report) = trained(&cpu, sigmoid_code(&[16, 8]), &x, &tc);
         report.last().penalty.unwrap()
     };
     let (plain, warm) = (penalty(0), penalty(40));
@@ -1051,60 +482,4 @@ fn sparsity_warmup_ramps_the_penalty_coefficient() {
         ..TrainConfig::default()
     };
     assert!(bad.validate().unwrap_err().to_string().contains("warmup"));
-}
-
-/// A model trained with the pre-encoder bias and the transposed initialisation saves the flag
-/// and its bias: `ae reconstruct` on the saved model reproduces the reconstructions of the
-/// model loaded through the library, and the same weights read without the pre-encoder bias
-/// reconstruct differently.
-#[test]
-fn pre_bias_models_round_trip_through_the_command() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().join("d.csv");
-    write_csv(&d, 120, 16);
-    let m = dir.path().join("m");
-    let out = ae(&[
-        "train",
-        d.to_str().unwrap(),
-        "--out",
-        m.to_str().unwrap(),
-        "--layers",
-        "16,24",
-        "--output",
-        "identity",
-        "--sparsity",
-        "topk:4:8",
-        "--pre-bias",
-        "--init-encoder-transpose",
-        "--epochs",
-        "3",
-        "--backend",
-        "cpu",
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(json(&out)["l0"].as_f64(), Some(4.0));
-    let recon = dir.path().join("r.npy");
-    let out = ae(&[
-        "reconstruct",
-        m.to_str().unwrap(),
-        d.to_str().unwrap(),
-        "--out",
-        recon.to_str().unwrap(),
-        "--backend",
-        "cpu",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let r = ae_core::data::load_matrix(&recon).unwrap();
-    let cpu = CpuBackend::<f32>::new();
-    let (model, saved) = ae_core::checkpoint::load(&m, &cpu).unwrap();
-    assert!(saved.model.pre_bias);
-    let x = ae_core::data::load_matrix(&d).unwrap();
-    let want = model.reconstruct(&cpu, &x).unwrap();
-    assert_eq!(r.data, want.data);
-    let mut plain_cfg = saved.model.clone();
-    plain_cfg.pre_bias = false;
-    let plain = Autoencoder::from_named(&cpu, plain_cfg, model.to_named(&cpu).unwrap()).unwrap();
-    let other = plain.reconstruct(&cpu, &x).unwrap();
-    assert!(x.mse(&other).unwrap() > 1.01 * x.mse(&want).unwrap());
 }

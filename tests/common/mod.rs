@@ -275,3 +275,34 @@ pub fn epoch_losses(out: &Output) -> Vec<f64> {
         .map(|e| e["train_loss"].as_f64().expect("a train loss"))
         .collect()
 }
+
+/// A fresh model of `cfg` (seed 3) trained on `x` by [`fit_model`].
+pub fn trained<B: ae_core::Backend>(
+    backend: &B,
+    cfg: ae_core::ModelConfig,
+    x: &ae_core::Matrix,
+    tc: &ae_core::TrainConfig,
+) -> (ae_core::Autoencoder<B>, ae_core::trainer::TrainReport) {
+    let mut model = ae_core::Autoencoder::new(backend, cfg, 3).unwrap();
+    let report = fit_model(backend, &mut model, x, tc);
+    (model, report)
+}
+
+/// Trains `model` on `x` without validation data (the trainer applies `tc`'s penalty itself).
+pub fn fit_model<B: ae_core::Backend>(
+    backend: &B,
+    model: &mut ae_core::Autoencoder<B>,
+    x: &ae_core::Matrix,
+    tc: &ae_core::TrainConfig,
+) -> ae_core::trainer::TrainReport {
+    ae_core::trainer::train(
+        backend,
+        model,
+        x,
+        None,
+        tc,
+        &[],
+        &mut |_: ae_core::trainer::TrainEvent<'_, B>| Ok(()),
+    )
+    .unwrap()
+}

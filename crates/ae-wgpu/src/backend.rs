@@ -11,11 +11,12 @@ use crate::adapter::{self, AdapterChoice, AdapterReport};
 use crate::kernels::{Kernel, KernelParams, Pipeline, Pipelines};
 use crate::params::FinishSumParams;
 use crate::profile::Profiling;
+pub use crate::tensor::WgpuTensor;
+use crate::tensor::{BufferPool, SharedBuffer};
 use crate::tune::MatmulState;
 use ae_backend::ops::tensor::check_write;
 use ae_backend::ops::TensorOps;
 use ae_backend::{Error, Matrix, Result};
-use std::collections::HashMap;
 use std::num::NonZeroU64;
 use std::sync::{Arc, Mutex};
 
@@ -25,101 +26,6 @@ const SLOT: u64 = 256;
 const SLOTS: u64 = 4096;
 /// Threads per workgroup of the 1-D kernels.
 const WORKGROUP: u64 = 256;
-
-/// A device-resident `[rows, cols]` f32 tensor: a range of a device buffer, the whole of one or
-/// a view into a group laid out together ([`TensorOps::zeros_many`]).
-pub struct WgpuTensor {
-    storage: Arc<SharedBuffer>,
-    /// Byte offset of element 0 in the buffer (a multiple of the storage offset alignment).
-    offset: u64,
-    pub(crate) rows: usize,
-    pub(crate) cols: usize,
-}
-
-impl WgpuTensor {
-    /// The buffer the tensor lies in (shared with the rest of its group).
-    pub(crate) fn buffer(&self) -> &wgpu::Buffer {
-        self.storage.buffer()
-    }
-    pub(crate) fn len(&self) -> usize {
-        self.rows * self.cols
-    }
-    /// Bytes bound for the tensor: its elements, at least one.
-    fn bytes(&self) -> u64 {
-        (self.len() as u64 * 4).max(4)
-    }
-    /// The tensor's range of its buffer, as a shader binds it.
-    fn binding(&self) -> wgpu::BindingResource<'_> {
-        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-            buffer: self.buffer(),
-            offset: self.offset,
-            size: NonZeroU64::new(self.bytes()),
-        })
-    }
-}
-
-/// A buffer and the number of tensors laid out in it; back to the pool when the last drops.
-struct SharedBuffer {
-    buffer: Option<wgpu::Buffer>,
-    /// Tensors made in it (1 for a tensor of its own).
-    views: usize,
-    pool: Arc<Mutex<BufferPool>>,
-}
-
-impl SharedBuffer {
-    fn buffer(&self) -> &wgpu::Buffer {
-        self.buffer.as_ref().expect("a live tensor has a buffer")
-    }
-}
-
-impl Drop for SharedBuffer {
-    fn drop(&mut self) {
-        if let (Some(b), Ok(mut pool)) = (self.buffer.take(), self.pool.lock()) {
-            pool.put(b);
-        }
-    }
-}
-
-/// The one buffer under every tensor of `lists` when each list is a whole group made by
-/// [`TensorOps::zeros_many`] and all have one layout (same offsets and lengths, in order), so
-/// an elementwise kernel over the buffers updates every tensor at once: the buffers, in
-/// `lists`' order, and their length in elements. Padding between tensors is zero in every
-/// buffer (nothing writes there), which the optimiser kernels keep at zero.
-pub(crate) fn one_layout<'a>(lists: &[&'a [WgpuTensor]]) -> Option<(Vec<&'a wgpu::Buffer>, usize)> {
-    let first = lists.first()?;
-    let head = first.first()?;
-    let mut buffers = Vec::with_capacity(lists.len());
-    for list in lists {
-        let storage = &list.first()?.storage;
-        let whole = list.len() == first.len()
-            && storage.views == list.len()
-            && storage.buffer().size() == head.buffer().size()
-            && list.iter().zip(first.iter()).all(|(t, f)| {
-                Arc::ptr_eq(&t.storage, storage)
-                    && (t.offset, t.rows * t.cols) == (f.offset, f.rows * f.cols)
-            });
-        if !whole {
-            return None;
-        }
-        buffers.push(storage.buffer());
-    }
-    Some((buffers, (head.buffer().size() / 4) as usize))
-}
-
-/// Free buffers by size, for reuse.
-#[derive(Default)]
-struct BufferPool {
-    free: HashMap<u64, Vec<wgpu::Buffer>>,
-}
-
-impl BufferPool {
-    fn take(&mut self, size: u64) -> Option<wgpu::Buffer> {
-        self.free.get_mut(&size).and_then(Vec::pop)
-    }
-    fn put(&mut self, b: wgpu::Buffer) {
-        self.free.entry(b.size()).or_default().push(b);
-    }
-}
 
 /// Work recorded since the last submission.
 #[derive(Default)]
@@ -139,29 +45,6 @@ pub(crate) enum Bind<'a> {
     Tensor(&'a WgpuTensor),
     /// Row indices, copied into a run of the index arena.
     Indices(&'a [u32]),
-}
-
-/// Two bindings of a dispatch (by name) that are ranges of one buffer, one read-only and one
-/// writable:
-/// wgpu refuses a buffer bound both read-only and read-write in one dispatch.
-fn shared_writable(
-    binds: &[Bind<'_>],
-    bindings: &[crate::kernels::Binding],
-) -> Option<(&'static str, &'static str)> {
-    let tensors: Vec<_> = binds
-        .iter()
-        .zip(bindings)
-        .filter_map(|(bind, b)| match bind {
-            Bind::Tensor(t) => Some((*t, b)),
-            _ => None,
-        })
-        .collect();
-    tensors.iter().enumerate().find_map(|(i, (t, a))| {
-        tensors[i + 1..].iter().find_map(|(u, b)| {
-            let clash = Arc::ptr_eq(&t.storage, &u.storage) && a.writable != b.writable;
-            clash.then_some((a.name, b.name))
-        })
-    })
 }
 
 /// A 1-D launch over `len` threads in 256-wide workgroups, folded into a 2-D grid when it is
@@ -491,7 +374,15 @@ impl WgpuBackend {
             bindings.len(),
             "{kernel:?}: one buffer per binding"
         );
-        if let Some((a, b)) = shared_writable(binds, bindings) {
+        let tensors: Vec<_> = binds
+            .iter()
+            .zip(bindings)
+            .filter_map(|(bind, b)| match bind {
+                Bind::Tensor(t) => Some((*t, b)),
+                _ => None,
+            })
+            .collect();
+        if let Some((a, b)) = crate::tensor::shared_writable(&tensors) {
             // wgpu refuses this dispatch; say which kernel and bindings, not only that it did.
             let mut slot = self.failure.lock().unwrap_or_else(|p| p.into_inner());
             slot.get_or_insert_with(|| {

@@ -25,6 +25,7 @@ mod ops;
 pub mod params;
 mod profile;
 mod reflect;
+mod tensor;
 mod timing;
 pub mod tune;
 pub mod variants;

@@ -2,9 +2,10 @@
 //! shapes in `ae_backend::ops::optim`). Tensors made together (`zeros_many`: a model's
 //! parameters, gradients and moments) are updated by one dispatch over their buffers.
 
-use crate::backend::{one_layout, Bind, WgpuBackend, WgpuTensor};
+use crate::backend::{Bind, WgpuBackend, WgpuTensor};
 use crate::kernels::Kernel;
 use crate::params::{AdamParams, SgdParams};
+use crate::tensor::one_layout;
 use ae_backend::ops::optim::{AdamStep, OptimOps, SgdStep};
 
 impl WgpuBackend {

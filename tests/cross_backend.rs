@@ -4,6 +4,7 @@
 
 mod common;
 mod gpu;
+use ae_core::backend::TensorOps;
 use ae_core::checkpoint::{self, SavedConfig};
 use ae_core::trainer::{train, TrainEvent, TrainReport};
 use ae_core::{
@@ -108,6 +109,33 @@ fn hundred_step_loss_curves_agree_within_1e3() {
             "{loss} {kind}: it did not learn: {first} -> {last}"
         );
     }
+}
+
+/// Denoising on the GPU trains the curve the CPU does (Gaussian noise: the same seeded hash on
+/// both backends), each step's batch gathered and corrupted by one dispatch.
+#[test]
+fn denoising_curves_agree_and_each_batch_is_one_gather_and_corruption() {
+    let Some(gpu) = gpu::gpu() else { return };
+    let cpu = CpuBackend::<f32>::new();
+    let x = data(64, 40, 2);
+    let tc = TrainConfig {
+        noise: Some(ae_core::Noise::Gauss { sigma: 0.1 }),
+        ..hundred_steps(Loss::Mse, OptimizerKind::Adam)
+    };
+    let mut on_cpu = Autoencoder::new(&cpu, config(), 7).unwrap();
+    let mut on_gpu = Autoencoder::new(&gpu, config(), 7).unwrap();
+    let rc = run(&cpu, &mut on_cpu, &x, &tc).unwrap();
+    let rg = run(&gpu, &mut on_gpu, &x, &tc).unwrap();
+    let d = max_rel_diff(&rg, &rc);
+    assert!(d <= 1e-3, "denoising loss curves differ by {d}");
+    let count = |name: &str| {
+        gpu.dispatch_counts()
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map_or(0, |(_, n)| *n)
+    };
+    assert_eq!(count("gather_rows_corrupted"), 100);
+    assert_eq!((count("gather_rows"), count("corrupt")), (0, 0));
 }
 
 #[test]

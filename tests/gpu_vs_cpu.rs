@@ -213,11 +213,24 @@ proptest! {
             be.scale_add(alpha, &src, &mut y);
             let mut filled = be.upload(&poison(n, cols)).unwrap();
             be.fill(&mut filled, alpha);
-            [&gathered, &copied, &y, &filled].iter().map(|t| be.download(t).unwrap()).collect()
+            // A denoising batch in one op (wgpu: one dispatch; the CPU: gather, then corrupt).
+            let (mut clean, mut masked) = (be.upload(&poison(count, cols)).unwrap(), be.upload(&poison(count, cols)).unwrap());
+            let mask = (Noise::Mask { p: 0.4 }, seed as u32);
+            be.gather_rows_corrupted(&src, &rows, mask, &mut clean, &mut masked);
+            let (mut clean2, mut noisy) = (be.upload(&poison(count, cols)).unwrap(), be.upload(&poison(count, cols)).unwrap());
+            let gauss = (Noise::Gauss { sigma: alpha.abs() }, seed as u32 + 1);
+            be.gather_rows_corrupted(&src, &rows, gauss, &mut clean2, &mut noisy);
+            [&gathered, &copied, &y, &filled, &clean, &masked, &clean2, &noisy].iter().map(|t| be.download(t).unwrap()).collect()
         });
         prop_assert_eq!(&g[0], &c[0]);
         prop_assert_eq!(&g[1], &src0);
-        assert_close(&g[2..], &c[2..], ELEMENTWISE, "scale_add, fill")?;
+        assert_close(&g[2..4], &c[2..4], ELEMENTWISE, "scale_add, fill")?;
+        // The fused gather is the plain one, its masking exact, its gaussian noise within rounding.
+        prop_assert_eq!(&g[4], &g[0]);
+        prop_assert_eq!(&g[6], &g[0]);
+        prop_assert_eq!(&g[5], &c[5]);
+        prop_assert!(g[5].data.iter().zip(&g[0].data).all(|(m, x)| *m == 0.0 || m == x));
+        assert_close(&g[7..], &c[7..], ELEMENTWISE, "gather_rows_corrupted, gauss")?;
     }
 }
 

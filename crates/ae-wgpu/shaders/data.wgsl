@@ -1,4 +1,5 @@
-// data: row gathers, column-block copies and the seeded corruption of denoising autoencoders
+// data: row gathers, column-block copies and the seeded corruption of denoising autoencoders,
+// a gather and its corruption in one pass
 // (ae_backend::ops::DataOps), the same maths as ae_backend::ops::data. One thread per element, a
 // 2-D grid of 256-wide workgroups (i = y * row_stride + x).
 
@@ -88,22 +89,55 @@ fn hash_uniform(seed: u32, i: u32, stream: u32) -> f32 {
     return (f32(v >> 8u) + 0.5) * (1.0 / 16777216.0);
 }
 
+// Element `i` (flat row-major index) of value `v` corrupted by noise `kind` with `param`.
+fn corrupted(v: f32, i: u32, kind: u32, seed: u32, param: f32) -> f32 {
+    let u1 = hash_uniform(seed, i, 0u);
+    switch kind {
+        case NOISE_MASK: {
+            return select(v, 0.0, u1 < param);
+        }
+        case NOISE_GAUSS: {
+            let u2 = hash_uniform(seed, i, 1u);
+            return v + param * sqrt(-2.0 * log(u1)) * cos(TAU * u2);
+        }
+        default: {
+            return nan_f32();
+        }
+    }
+}
+
 @compute @workgroup_size(256, 1, 1)
 fn corrupt(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = gid.y * corrupt_p.row_stride + gid.x;
     if (i < corrupt_p.len) {
-        let u1 = hash_uniform(corrupt_p.seed, i, 0u);
-        switch corrupt_p.kind {
-            case NOISE_MASK: {
-                out[i] = select(x[i], 0.0, u1 < corrupt_p.param);
-            }
-            case NOISE_GAUSS: {
-                let u2 = hash_uniform(corrupt_p.seed, i, 1u);
-                out[i] = x[i] + corrupt_p.param * sqrt(-2.0 * log(u1)) * cos(TAU * u2);
-            }
-            default: {
-                out[i] = nan_f32();
-            }
-        }
+        out[i] = corrupted(x[i], i, corrupt_p.kind, corrupt_p.seed, corrupt_p.param);
+    }
+}
+
+// gather_rows_corrupted: gather_rows and corrupt in one pass, dst[r, :] = src[rows[r], :] and
+// noisy = dst corrupted (the clean batch is the target, the noisy one the input).
+
+struct GatherCorruptParams {
+    len: u32,        // rows * cols of dst
+    cols: u32,
+    row_stride: u32, // threads per row of the 2-D dispatch
+    kind: u32,       // NOISE_MASK or NOISE_GAUSS
+    seed: u32,
+    param: f32,      // mask: p; gauss: sigma
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> gather_noise_p: GatherCorruptParams;
+@group(0) @binding(4) var<storage, read_write> noisy: array<f32>;
+
+@compute @workgroup_size(256, 1, 1)
+fn gather_rows_corrupted(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let p = gather_noise_p;
+    let i = gid.y * p.row_stride + gid.x;
+    if (i < p.len) {
+        let v = src[rows[i / p.cols] * p.cols + i % p.cols];
+        dst[i] = v;
+        noisy[i] = corrupted(v, i, p.kind, p.seed, p.param);
     }
 }

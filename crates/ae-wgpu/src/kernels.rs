@@ -137,6 +137,8 @@ kernels! {
     CopyColumns => "data", "copy_columns", CopyColumnsParams,
         [1 block_src read, 2 block_dst write];
     Corrupt => "data", "corrupt", CorruptParams, [1 x read, 2 out write];
+    GatherRowsCorrupted => "data", "gather_rows_corrupted", GatherCorruptParams,
+        [1 src read, 2 rows read, 3 dst write, 4 noisy write];
 }
 
 /// Every WGSL file of the crate's `shaders/` folder, by name, as written (without the generated

@@ -310,6 +310,22 @@ params! {
 }
 
 params! {
+    /// `gather_rows_corrupted` over the `len` elements of `dst` (and of `noisy`).
+    GatherCorruptParams {
+        len: u32,
+        cols: u32,
+        row_stride: u32,
+        /// The noise's `NOISE_*` id ([`noise_id`]).
+        kind: u32,
+        seed: u32,
+        /// mask: p; gauss: sigma.
+        param: f32,
+        _pad0: u32,
+        _pad1: u32,
+    }
+}
+
+params! {
     /// `corrupt` over `len` elements.
     CorruptParams {
         len: u32,

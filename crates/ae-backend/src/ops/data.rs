@@ -131,6 +131,20 @@ pub trait DataOps: TensorOps {
     /// Denoising corruption: `out[i] = noise.apply(seed, i, x[i])` with `i` the flat row-major
     /// index ([`Noise::apply`]); `x`, `out` `[rows, cols]`.
     fn corrupt(&self, noise: Noise, seed: u32, x: &Self::Tensor, out: &mut Self::Tensor);
+    /// A denoising batch in one op: `dst = src[rows, :]` as [`DataOps::gather_rows`], and
+    /// `noisy` = `dst` corrupted by `noise` with `seed` as [`DataOps::corrupt`]; `dst`, `noisy`
+    /// `[rows.len(), cols]`. By default the two ops (wgpu: one dispatch).
+    fn gather_rows_corrupted(
+        &self,
+        src: &Self::Tensor,
+        rows: &[u32],
+        noise: (Noise, u32),
+        dst: &mut Self::Tensor,
+        noisy: &mut Self::Tensor,
+    ) {
+        self.gather_rows(src, rows, dst);
+        self.corrupt(noise.0, noise.1, dst, noisy);
+    }
 }
 
 #[cfg(test)]

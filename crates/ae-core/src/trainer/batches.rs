@@ -4,7 +4,7 @@
 
 use crate::data::normalize::NormStats;
 use crate::data::RowSource;
-use crate::{Autoencoder, Backend, Error, Matrix, Reconstruction, Result, Rng, Workspace};
+use crate::{Autoencoder, Backend, Error, Matrix, Noise, Reconstruction, Result, Rng, Workspace};
 
 /// Splits `data` into `(train, holdout)` with `holdout_fraction` of the rows, chosen by `seed`
 /// (the rows [`split_rows`] picks, in its order).
@@ -229,6 +229,26 @@ impl<'a, B: Backend> DeviceData<'a, B> {
         match self {
             DeviceData::Resident(t) => backend.gather_rows(t, rows, dst),
             DeviceData::Streamed(r) => backend.write(&r.gather(rows)?, dst)?,
+        }
+        Ok(())
+    }
+
+    /// [`DeviceData::batch`] and, for denoising, `noisy` = `dst` corrupted by `(noise, seed)`:
+    /// one op on resident data ([`Backend::gather_rows_corrupted`]).
+    pub fn noisy_batch(
+        &self,
+        backend: &B,
+        rows: &[u32],
+        noise: (Noise, u32),
+        dst: &mut B::Tensor,
+        noisy: &mut B::Tensor,
+    ) -> Result<()> {
+        match self {
+            DeviceData::Resident(t) => backend.gather_rows_corrupted(t, rows, noise, dst, noisy),
+            DeviceData::Streamed(r) => {
+                backend.write(&r.gather(rows)?, dst)?;
+                backend.corrupt(noise.0, noise.1, dst, noisy);
+            }
         }
         Ok(())
     }

@@ -25,7 +25,7 @@ use self::sae::{BatchThreshold, DeadLatents, UnitNormDecoder};
 use crate::regularizer::Regularizer;
 use crate::sparsity::hash_u32;
 use crate::{
-    Autoencoder, Backend, CodeProducts, Error, Gradients, Matrix, Optimizer, Reconstruction,
+    Autoencoder, Backend, CodeProducts, Error, Gradients, Matrix, Noise, Optimizer, Reconstruction,
     Result, Rng,
 };
 use std::time::Instant;
@@ -253,12 +253,21 @@ pub fn train_resumed<B: Backend>(
                     Some(t) if rows.len() != batch => t,
                     _ => &mut full,
                 };
-                let fed = match &prefetched {
-                    Some(rx) => rx
+                let noise = step_noise(config, global_step);
+                let fed = match (&prefetched, noise, buf.noisy.as_mut()) {
+                    (Some(rx), _, noisy) => rx
                         .recv()
                         .unwrap_or_else(|_| Err(Error::Config("the batch reader stopped".into())))
-                        .and_then(|m| backend.write(&m, &mut buf.x)),
-                    None => data.batch(backend, rows, &mut buf.x),
+                        .and_then(|m| backend.write(&m, &mut buf.x))
+                        .map(|()| {
+                            if let (Some((n, seed)), Some(noisy)) = (noise, noisy) {
+                                backend.corrupt(n, seed, &buf.x, noisy);
+                            }
+                        }),
+                    (None, Some(noise), Some(noisy)) => {
+                        data.noisy_batch(backend, rows, noise, &mut buf.x, noisy)
+                    }
+                    (None, _, _) => data.batch(backend, rows, &mut buf.x),
                 };
                 // Bad data met mid-epoch (a NaN in a chunk read from a file, a read error): the
                 // model goes back to the last finite epoch's weights, as for a divergence.
@@ -266,8 +275,10 @@ pub fn train_resumed<B: Backend>(
                     restore(backend, model, &last_good);
                     return Err(e);
                 }
-                let input =
-                    corrupted_input(backend, config, global_step, &buf.x, buf.noisy.as_mut());
+                let input = match (noise, buf.noisy.as_ref()) {
+                    (Some(_), Some(noisy)) => noisy,
+                    _ => &buf.x,
+                };
                 buf.ws.penalty_strength = match config.penalty_warmup {
                     0 => 1.0,
                     w => ((global_step + 1) as f32 / w as f32).min(1.0),
@@ -469,23 +480,11 @@ pub fn train_resumed<B: Backend>(
     })
 }
 
-/// The batch's input: the clean batch, or (denoising) its seeded corruption. Each step's noise
-/// seed is the run's seed mixed with the step number.
-fn corrupted_input<'a, B: Backend>(
-    backend: &B,
-    config: &TrainConfig,
-    step: usize,
-    x: &'a B::Tensor,
-    noisy: Option<&'a mut B::Tensor>,
-) -> &'a B::Tensor {
-    match (config.noise, noisy) {
-        (Some(noise), Some(noisy)) => {
-            let seed = hash_u32((config.seed as u32) ^ hash_u32(step as u32));
-            backend.corrupt(noise, seed, x, noisy);
-            &*noisy
-        }
-        _ => x,
-    }
+/// Denoising's noise and its seed at step `step` (the run's seed mixed with the step number);
+/// `None` without denoising.
+fn step_noise(config: &TrainConfig, step: usize) -> Option<(Noise, u32)> {
+    let seed = hash_u32((config.seed as u32) ^ hash_u32(step as u32));
+    config.noise.map(|noise| (noise, seed))
 }
 
 /// The seed of step `step`'s contractive projections: the run's seed mixed with the step

@@ -3,7 +3,7 @@
 
 use crate::backend::{Bind, WgpuBackend, WgpuTensor};
 use crate::kernels::{noise_id, Kernel};
-use crate::params::{CopyColumnsParams, CorruptParams, GatherRowsParams};
+use crate::params::{CopyColumnsParams, CorruptParams, GatherCorruptParams, GatherRowsParams};
 use ae_backend::ops::DataOps;
 use ae_backend::Noise;
 
@@ -72,5 +72,40 @@ impl DataOps for WgpuBackend {
         };
         let binds = [Bind::Tensor(x), Bind::Tensor(out)];
         self.dispatch(Kernel::Corrupt, &p, &binds, grid.groups);
+    }
+
+    fn gather_rows_corrupted(
+        &self,
+        src: &WgpuTensor,
+        rows: &[u32],
+        (noise, seed): (Noise, u32),
+        dst: &mut WgpuTensor,
+        noisy: &mut WgpuTensor,
+    ) {
+        debug_assert_eq!(dst.rows, rows.len(), "gather_rows_corrupted count");
+        debug_assert_eq!(dst.cols, src.cols, "gather_rows_corrupted width");
+        debug_assert_eq!((dst.rows, dst.cols), (noisy.rows, noisy.cols));
+        let len = dst.len();
+        if len == 0 {
+            return;
+        }
+        let grid = self.grid(len);
+        let (kind, param) = noise_id(noise);
+        let p = GatherCorruptParams {
+            len: len as u32,
+            cols: dst.cols as u32,
+            row_stride: grid.row_stride,
+            kind,
+            seed,
+            param,
+            ..Default::default()
+        };
+        let binds = [
+            Bind::Tensor(src),
+            Bind::Indices(rows),
+            Bind::Tensor(dst),
+            Bind::Tensor(noisy),
+        ];
+        self.dispatch(Kernel::GatherRowsCorrupted, &p, &binds, grid.groups);
     }
 }

@@ -65,10 +65,58 @@ fn a_sparse_training_report_shows_each_latents_firing_frequency() {
     assert_eq!(lines.len(), 1);
     // The outline: a start and an end, and two corners per bin of 40.
     assert_eq!(points(&lines[0]), 2 + 2 * 40);
-    // A dense code has no density chart.
+    // A dense code has no density chart, and a code without prefixes no prefix chart.
     let dense = dir.path().join("dense");
     train(false, &dense);
     assert!(!dense.join("density.svg").exists());
+    assert!(!report.join("prefix-fvu.svg").exists() && !dense.join("prefix-fvu.svg").exists());
+}
+
+/// A Matryoshka run's report charts each prefix's FVU per epoch and gives the last epoch's.
+#[test]
+fn a_matryoshka_training_report_charts_each_prefix_fvu() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    ae_core::data::save_npy(&x, &sparse_data(300, 8, 2)).unwrap();
+    let report = dir.path().join("report");
+    let out = ae(&[
+        "train",
+        s(&x),
+        "--out",
+        s(&dir.path().join("m")),
+        "--layers",
+        "8,32",
+        "--sparsity",
+        "topk:4",
+        "--matryoshka",
+        "8,16",
+        "--epochs",
+        "3",
+        "--output",
+        "identity",
+        "--backend",
+        "cpu",
+        "--report",
+        s(&report),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    // One line per prefix (8, 16 and the whole code, 32), one point per epoch.
+    let lines = polylines(&report.join("prefix-fvu.svg"));
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().all(|l| points(l) == 3), "{lines:?}");
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    let last = v["history"].as_array().unwrap().last().unwrap()["prefix_fvu"].clone();
+    assert_eq!(last.as_array().map(Vec::len), Some(3), "{last}");
+    for p in last.as_array().unwrap() {
+        let line = format!(
+            "final FVU of the first {} units",
+            p["prefix"].as_u64().unwrap()
+        );
+        assert!(html.contains(&line), "{line}");
+        assert!(html.contains(&format!("{:.4}", p["fvu"].as_f64().unwrap())));
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! The report of `ae train --report DIR`: loss curves, reconstructions (square inputs), the code
-//! in 2-D and the training scores.
+//! The report of `ae train --report DIR`: loss curves, reconstructions (square inputs), a sparse
+//! code's feature density and a Matryoshka code's prefix FVUs, the code in 2-D and the training
+//! scores.
 
 use super::train_args::{TrainArgs, FIT_DEFAULTS};
 use ae::report::Report;
@@ -7,6 +8,40 @@ use ae::workflow::Trained;
 use ae::{chart, Matrix, Result};
 use ae_core::data::{self, RowSource};
 use ae_core::{Backend, Output, Pca};
+
+/// A Matryoshka model's FVU per epoch of each prefix's reconstruction, one line per prefix, and
+/// the last epoch's as metrics; nothing for other models.
+fn prefix_fvu_chart(r: &mut Report, history: &[ae_core::EpochMetrics]) -> Result<()> {
+    let prefixes = |m: &ae_core::EpochMetrics| m.code.as_ref().map(|c| c.prefix_fvu.clone());
+    let Some(last) = history.last().and_then(prefixes).filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    for p in &last {
+        r.metric(
+            &format!("final FVU of the first {} units", p.prefix),
+            format!("{:.4}", p.fvu),
+        );
+    }
+    let series: Vec<chart::Series> = last
+        .iter()
+        .map(|p| chart::Series {
+            name: format!("first {}", p.prefix),
+            points: history
+                .iter()
+                .filter_map(|m| {
+                    let fvu = prefixes(m)?.iter().find(|q| q.prefix == p.prefix)?.fvu;
+                    Some((m.epoch as f64, fvu))
+                })
+                .collect(),
+        })
+        .collect();
+    r.chart(
+        "prefix-fvu.svg",
+        "Each Matryoshka prefix's fraction of variance unexplained per epoch (the code's first N \
+         units reconstructing alone)",
+        &chart::line_chart("Prefix FVU", "epoch", "FVU", &series, false)?,
+    )
+}
 
 /// Loss curves, reconstructions (square inputs), the code in 2-D and the training scores.
 pub fn write_report<B: Backend>(
@@ -120,6 +155,7 @@ pub fn write_report<B: Backend>(
             &hist,
         )?;
     }
+    prefix_fvu_chart(&mut r, &trained.report.history)?;
     let (points, axes) = if codes.cols == 2 {
         (codes, ("code 1", "code 2"))
     } else if codes.cols > 2 {

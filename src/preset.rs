@@ -112,7 +112,7 @@ pub fn code_width(d: usize) -> usize {
     c.clamp(1, d.saturating_sub(1).max(1))
 }
 
-/// Columns from which data in [0, 1] are taken for images ([`AnomalyPreset::fit_to_unit_range`]).
+/// Columns from which data in [0, 1] are taken for images ([`AnomalyPreset::for_data`]).
 pub const UNIT_RANGE_MIN_COLUMNS: usize = 100;
 
 /// Whether every value of `source` lies in [0, 1] (one pass over its rows, a chunk at a time).
@@ -124,15 +124,22 @@ pub fn lies_in_unit_range(source: &dyn RowSource) -> Result<bool> {
 }
 
 impl AnomalyPreset {
+    /// The recipe for `data`: the image recipe ([`AnomalyPreset::fit_to_unit_range`]) where it
+    /// has at least [`UNIT_RANGE_MIN_COLUMNS`] columns and every value lies in [0, 1] (one pass
+    /// over the rows, only for data that wide), else the table recipe (the default).
+    pub fn for_data(data: &dyn RowSource) -> Result<Self> {
+        let mut p = AnomalyPreset::default();
+        if data.cols() >= UNIT_RANGE_MIN_COLUMNS && lies_in_unit_range(data)? {
+            p.fit_to_unit_range(data.cols());
+        }
+        Ok(p)
+    }
+
     /// The recipe for wide data that already lie in [0, 1] (images' pixels), measured on MNIST
     /// one-class (`docs/anomaly-tables.md`): no normalisation (standardising gives a rarely lit
     /// pixel the weight of the others), a sigmoid output, ReLU hidden layers, and 5 members that
     /// differ by seed only, each `[d, min(512, d), min(16, round(sqrt d))]` on every column.
-    /// Data narrower than [`UNIT_RANGE_MIN_COLUMNS`] keep the table recipe.
     pub fn fit_to_unit_range(&mut self, d: usize) {
-        if d < UNIT_RANGE_MIN_COLUMNS {
-            return;
-        }
         self.members = 5;
         self.normalization = Normalization::None;
         self.output = Activation::Sigmoid;
@@ -283,10 +290,22 @@ mod tests {
         assert_eq!(config.activations.last(), Some(&Activation::Sigmoid));
         assert!(images.describe().contains("[784, 512, 16] on every column"));
         assert!(images.describe().contains("sigmoid output"));
-        // A narrow table in [0, 1] keeps the table recipe.
-        let mut narrow = AnomalyPreset::default();
-        narrow.fit_to_unit_range(UNIT_RANGE_MIN_COLUMNS - 1);
-        assert_eq!(narrow, AnomalyPreset::default());
+        // Wide data in [0, 1] take it; a narrow table in [0, 1], or wide data outside, do not.
+        let source = |cols: usize, value: f32| {
+            MatrixSource::new("x", Matrix::new(2, cols, vec![value; 2 * cols]).unwrap())
+        };
+        let wide_pixels = AnomalyPreset::for_data(&source(UNIT_RANGE_MIN_COLUMNS, 0.5)).unwrap();
+        assert_eq!(
+            wide_pixels.layers.as_ref().map(|l| l[0]),
+            Some(UNIT_RANGE_MIN_COLUMNS)
+        );
+        for (cols, value) in [
+            (UNIT_RANGE_MIN_COLUMNS - 1, 0.5),
+            (UNIT_RANGE_MIN_COLUMNS, 2.0),
+        ] {
+            let p = AnomalyPreset::for_data(&source(cols, value)).unwrap();
+            assert_eq!(p, AnomalyPreset::default(), "{cols} columns of {value}");
+        }
     }
 
     #[test]

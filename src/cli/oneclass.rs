@@ -205,11 +205,7 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
         None => None,
         Some(_) => {
             super::preset::refuse_flags(&args.model, &args.fit, &[])?;
-            let mut p = AnomalyPreset::default();
-            if cols >= ae::preset::UNIT_RANGE_MIN_COLUMNS && ae::preset::lies_in_unit_range(source)?
-            {
-                p.fit_to_unit_range(cols);
-            }
+            let mut p = AnomalyPreset::for_data(source)?;
             p.members = args.members.unwrap_or(p.members);
             if p.members == 0 {
                 return Err(Error::Config("--members must be at least 1".into()));

@@ -52,10 +52,7 @@ pub fn recipe(args: &TrainArgs, data: &dyn RowSource) -> Result<AnomalyPreset> {
             (args.colour_by.is_some(), "--colour-by"),
         ],
     )?;
-    let mut p = AnomalyPreset::default();
-    if cols >= ae::preset::UNIT_RANGE_MIN_COLUMNS && ae::preset::lies_in_unit_range(data)? {
-        p.fit_to_unit_range(cols);
-    }
+    let mut p = AnomalyPreset::for_data(data)?;
     if let Some(m) = args.members {
         if m == 0 {
             return Err(Error::Config("--members must be at least 1".into()));

@@ -12,11 +12,14 @@ use ae_core::{Backend, Output, Pca};
 /// A Matryoshka model's FVU per epoch of each prefix's reconstruction, one line per prefix, and
 /// the last epoch's as metrics; nothing for other models.
 fn prefix_fvu_chart(r: &mut Report, history: &[ae_core::EpochMetrics]) -> Result<()> {
-    let prefixes = |m: &ae_core::EpochMetrics| m.code.as_ref().map(|c| c.prefix_fvu.clone());
-    let Some(last) = history.last().and_then(prefixes).filter(|p| !p.is_empty()) else {
+    fn prefixes(m: &ae_core::EpochMetrics) -> &[ae_core::PrefixFvu] {
+        m.code.as_ref().map_or(&[], |c| &c.prefix_fvu)
+    }
+    let last = history.last().map_or(&[][..], prefixes);
+    if last.is_empty() {
         return Ok(());
-    };
-    for p in &last {
+    }
+    for p in last {
         r.metric(
             &format!("final FVU of the first {} units", p.prefix),
             format!("{:.4}", p.fvu),
@@ -29,7 +32,7 @@ fn prefix_fvu_chart(r: &mut Report, history: &[ae_core::EpochMetrics]) -> Result
             points: history
                 .iter()
                 .filter_map(|m| {
-                    let fvu = prefixes(m)?.iter().find(|q| q.prefix == p.prefix)?.fvu;
+                    let fvu = prefixes(m).iter().find(|q| q.prefix == p.prefix)?.fvu;
                     Some((m.epoch as f64, fvu))
                 })
                 .collect(),

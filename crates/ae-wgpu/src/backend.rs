@@ -374,15 +374,14 @@ impl WgpuBackend {
             bindings.len(),
             "{kernel:?}: one buffer per binding"
         );
-        let tensors: Vec<_> = binds
+        let tensors = binds
             .iter()
             .zip(bindings)
             .filter_map(|(bind, b)| match bind {
                 Bind::Tensor(t) => Some((*t, b)),
                 _ => None,
-            })
-            .collect();
-        if let Some((a, b)) = crate::tensor::shared_writable(&tensors) {
+            });
+        if let Some((a, b)) = crate::tensor::shared_writable(tensors) {
             // wgpu refuses this dispatch; say which kernel and bindings, not only that it did.
             let mut slot = self.failure.lock().unwrap_or_else(|p| p.into_inner());
             slot.get_or_insert_with(|| {

@@ -64,8 +64,9 @@ impl Drop for SharedBuffer {
 /// The one buffer under every tensor of `lists` when each list is a whole group made by
 /// [`TensorOps::zeros_many`](ae_backend::ops::TensorOps::zeros_many) and all have one layout
 /// (same offsets and lengths, in order), so an elementwise kernel over the buffers updates
-/// every tensor at once: the buffers, in `lists`' order, and their length in elements. Padding between tensors is zero in every
-/// buffer (nothing writes there), which the optimiser kernels keep at zero.
+/// every tensor at once: the buffers, in `lists`' order, and their length in elements. Padding
+/// between tensors is zero in every buffer (nothing writes there), which the optimiser kernels
+/// keep at zero.
 pub(crate) fn one_layout<'a>(lists: &[&'a [WgpuTensor]]) -> Option<(Vec<&'a wgpu::Buffer>, usize)> {
     let first = lists.first()?;
     let head = first.first()?;
@@ -104,11 +105,12 @@ impl BufferPool {
 
 /// Two of a dispatch's tensor bindings (by name) that are ranges of one buffer, one read-only
 /// and one writable: wgpu refuses a buffer bound both ways in one dispatch.
-pub(crate) fn shared_writable(
-    tensors: &[(&WgpuTensor, &crate::kernels::Binding)],
+/// `tensors` is walked twice and never collected: the check runs on every dispatch.
+pub(crate) fn shared_writable<'a>(
+    tensors: impl Iterator<Item = (&'a WgpuTensor, &'a crate::kernels::Binding)> + Clone,
 ) -> Option<(&'static str, &'static str)> {
-    tensors.iter().enumerate().find_map(|(i, (t, a))| {
-        tensors[i + 1..].iter().find_map(|(u, b)| {
+    tensors.clone().enumerate().find_map(|(i, (t, a))| {
+        tensors.clone().skip(i + 1).find_map(|(u, b)| {
             let clash = Arc::ptr_eq(&t.storage, &u.storage) && a.writable != b.writable;
             clash.then_some((a.name, b.name))
         })

@@ -245,8 +245,8 @@ impl<'a, B: Backend> DeviceData<'a, B> {
     ) -> Result<()> {
         match self {
             DeviceData::Resident(t) => backend.gather_rows_corrupted(t, rows, noise, dst, noisy),
-            DeviceData::Streamed(r) => {
-                backend.write(&r.gather(rows)?, dst)?;
+            DeviceData::Streamed(_) => {
+                self.batch(backend, rows, dst)?;
                 backend.corrupt(noise.0, noise.1, dst, noisy);
             }
         }

@@ -254,20 +254,20 @@ pub fn train_resumed<B: Backend>(
                     _ => &mut full,
                 };
                 let noise = step_noise(config, global_step);
-                let fed = match (&prefetched, noise, buf.noisy.as_mut()) {
-                    (Some(rx), _, noisy) => rx
+                let fed = match (&prefetched, noise.zip(buf.noisy.as_mut())) {
+                    (Some(rx), noisy) => rx
                         .recv()
                         .unwrap_or_else(|_| Err(Error::Config("the batch reader stopped".into())))
                         .and_then(|m| backend.write(&m, &mut buf.x))
                         .map(|()| {
-                            if let (Some((n, seed)), Some(noisy)) = (noise, noisy) {
+                            if let Some(((n, seed), noisy)) = noisy {
                                 backend.corrupt(n, seed, &buf.x, noisy);
                             }
                         }),
-                    (None, Some(noise), Some(noisy)) => {
+                    (None, Some((noise, noisy))) => {
                         data.noisy_batch(backend, rows, noise, &mut buf.x, noisy)
                     }
-                    (None, _, _) => data.batch(backend, rows, &mut buf.x),
+                    (None, None) => data.batch(backend, rows, &mut buf.x),
                 };
                 // Bad data met mid-epoch (a NaN in a chunk read from a file, a read error): the
                 // model goes back to the last finite epoch's weights, as for a divergence.
@@ -483,8 +483,8 @@ pub fn train_resumed<B: Backend>(
 /// Denoising's noise and its seed at step `step` (the run's seed mixed with the step number);
 /// `None` without denoising.
 fn step_noise(config: &TrainConfig, step: usize) -> Option<(Noise, u32)> {
-    let seed = hash_u32((config.seed as u32) ^ hash_u32(step as u32));
-    config.noise.map(|noise| (noise, seed))
+    let seed = || hash_u32((config.seed as u32) ^ hash_u32(step as u32));
+    config.noise.map(|noise| (noise, seed()))
 }
 
 /// The seed of step `step`'s contractive projections: the run's seed mixed with the step

@@ -204,22 +204,14 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
     let recipe = match args.preset {
         None => None,
         Some(_) => {
-            super::preset::refuse_flags(&args.model, &args.fit, &[])?;
-            let mut p = AnomalyPreset::for_data(source)?;
-            p.members = args.members.unwrap_or(p.members);
-            if p.members == 0 {
-                return Err(Error::Config("--members must be at least 1".into()));
-            }
-            p.layers = args.layers.clone().or(p.layers);
-            p.activation = args.model.activation.map_or(p.activation, Into::into);
-            p.output = args.model.output_activation.map_or(p.output, Into::into);
-            p.normalization = args.normalize.map_or(p.normalization, Into::into);
-            p.epochs = args.fit.epochs.unwrap_or(p.epochs);
-            p.batch_size = args.fit.batch_size.unwrap_or(p.batch_size);
-            p.lr = args.fit.lr;
-            p.weight_decay = args.fit.weight_decay.unwrap_or(p.weight_decay);
-            p.seed = args.fit.seed;
-            Some(p)
+            let flags = super::preset::PresetFlags {
+                model: &args.model,
+                fit: &args.fit,
+                members: args.members,
+                layers: args.layers.as_deref(),
+                normalize: args.normalize,
+            };
+            Some(super::preset::preset_with(source, flags, &[])?)
         }
     };
     let device = open_device(g)?;

@@ -39,48 +39,80 @@ pub fn refuse_flags(
     }
 }
 
-/// The preset with the flags that replace its choices.
-pub fn recipe(args: &TrainArgs, data: &dyn RowSource) -> Result<AnomalyPreset> {
-    let cols = data.cols();
-    refuse_flags(
-        &args.model,
-        &args.fit,
-        &[
-            (args.sparsity.is_some(), "--sparsity"),
-            (args.resume, "--resume"),
-            (args.report.is_some(), "--report"),
-            (args.colour_by.is_some(), "--colour-by"),
-        ],
-    )?;
+/// The flags `ae train --preset` and `ae oneclass --preset` share.
+pub struct PresetFlags<'a> {
+    pub model: &'a super::train_args::ModelArgs,
+    pub fit: &'a super::train_args::FitArgs,
+    pub members: Option<usize>,
+    pub layers: Option<&'a [usize]>,
+    pub normalize: Option<super::values::NormalizeArg>,
+}
+
+/// The preset for `data` (its table or image recipe: [`AnomalyPreset::for_data`]) with the
+/// flags given in place of its choices; an error for a flag it has no use for (`refused`
+/// besides [`refuse_flags`]'), no members, or layers that do not start at the data's width.
+pub fn preset_with(
+    data: &dyn RowSource,
+    flags: PresetFlags<'_>,
+    refused: &[(bool, &str)],
+) -> Result<AnomalyPreset> {
+    let PresetFlags {
+        model,
+        fit,
+        members,
+        layers,
+        normalize,
+    } = flags;
+    refuse_flags(model, fit, refused)?;
     let mut p = AnomalyPreset::for_data(data)?;
-    if let Some(m) = args.members {
+    if let Some(m) = members {
         if m == 0 {
             return Err(Error::Config("--members must be at least 1".into()));
         }
         p.members = m;
     }
-    if let Some(layers) = &args.layers {
+    if let Some(layers) = layers {
+        let cols = data.cols();
         if layers.first() != Some(&cols) {
             return Err(Error::Shape(format!(
                 "{} has {cols} columns but --layers starts with {}",
-                args.data.display(),
+                data.path().display(),
                 layers.first().copied().unwrap_or(0)
             )));
         }
         ModelConfig::mirrored(layers)?;
-        p.layers = Some(layers.clone());
+        p.layers = Some(layers.to_vec());
     }
-    p.activation = args.model.activation.map_or(p.activation, Into::into);
-    p.output = args.model.output_activation.map_or(p.output, Into::into);
-    p.epochs = args.fit.epochs.unwrap_or(p.epochs);
-    p.batch_size = args.fit.batch_size.unwrap_or(p.batch_size);
-    p.lr = args.fit.lr;
-    p.weight_decay = args.fit.weight_decay.unwrap_or(p.weight_decay);
+    p.activation = model.activation.map_or(p.activation, Into::into);
+    p.output = model.output_activation.map_or(p.output, Into::into);
+    p.normalization = normalize.map_or(p.normalization, Into::into);
+    p.epochs = fit.epochs.unwrap_or(p.epochs);
+    p.batch_size = fit.batch_size.unwrap_or(p.batch_size);
+    p.lr = fit.lr;
+    p.weight_decay = fit.weight_decay.unwrap_or(p.weight_decay);
+    p.seed = fit.seed;
+    Ok(p)
+}
+
+/// The preset with the flags of `ae train` that replace its choices.
+pub fn recipe(args: &TrainArgs, data: &dyn RowSource) -> Result<AnomalyPreset> {
+    let flags = PresetFlags {
+        model: &args.model,
+        fit: &args.fit,
+        members: args.members,
+        layers: args.layers.as_deref(),
+        normalize: args.normalize,
+    };
+    let refused = [
+        (args.sparsity.is_some(), "--sparsity"),
+        (args.resume, "--resume"),
+        (args.report.is_some(), "--report"),
+        (args.colour_by.is_some(), "--colour-by"),
+    ];
+    let mut p = preset_with(data, flags, &refused)?;
     p.denoise = args.denoise.or(p.denoise);
-    p.normalization = args.normalize.map_or(p.normalization, Into::into);
     p.val_split = args.val_split.unwrap_or(p.val_split);
     p.patience = args.patience.unwrap_or(p.patience);
-    p.seed = args.fit.seed;
     Ok(p)
 }
 

@@ -90,6 +90,48 @@ pub fn feature_errors(x: &Matrix, reconstruction: &Matrix) -> Result<Matrix> {
     Matrix::new(x.rows, x.cols, data)
 }
 
+/// A high-scoring row and where its score comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopRow {
+    /// Its number among the scored rows (from 0).
+    pub row: usize,
+    /// Its score.
+    pub score: f64,
+    /// The squared reconstruction error of each input column, in the model's normalised units
+    /// ([`feature_errors`]).
+    pub feature_errors: Vec<f64>,
+}
+
+impl TopRow {
+    /// The rows `order` with their `scores` and their per-feature errors `errors`
+    /// `[order.len(), d]`, row `k` of which is row `order[k]`'s.
+    pub fn of(order: &[usize], scores: &[f64], errors: &Matrix) -> Vec<TopRow> {
+        order
+            .iter()
+            .enumerate()
+            .map(|(k, &row)| TopRow {
+                row,
+                score: scores[row],
+                feature_errors: errors.row(k).iter().map(|&e| e as f64).collect(),
+            })
+            .collect()
+    }
+}
+
+/// The rows of the `k` highest `scores`, highest first (equal scores: the earlier row first),
+/// `[n] -> [min(k, n)]`.
+///
+/// ```
+/// assert_eq!(ae::anomaly::highest(&[0.5, 2.0, 0.5, 9.0], 3), vec![3, 1, 0]);
+/// assert_eq!(ae::anomaly::highest(&[1.0], 5), vec![0]);
+/// ```
+pub fn highest(scores: &[f64], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    order.truncate(k);
+    order
+}
+
 /// The threshold that flags a `contamination` fraction of `scores`: their
 /// `(1 - contamination)` quantile. `contamination` must be in (0, 0.5].
 pub fn threshold(scores: &[f64], contamination: f64) -> Result<f64> {

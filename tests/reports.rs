@@ -173,3 +173,88 @@ fn the_detectors_report_charts_every_detector() {
     let drawn = format!("data-charts-drawn=\"{charts}/{charts}\"");
     assert!(dom.contains(&drawn), "{}", &dom[..dom.len().min(400)]);
 }
+
+/// `ae score --report` shows where the top anomalies' errors come from: a table naming each
+/// row's largest columns by their header names, and a chart of every column's error; for one
+/// model and for an ensemble.
+#[test]
+fn the_score_report_names_the_columns_of_the_top_anomalies() {
+    let dir = tempfile::tempdir().unwrap();
+    // Four columns on a line through the origin (a 1-wide code fits them) and `d`, noise the
+    // others do not predict. The model trains on such rows; of the scored ones, row 58
+    // (counted from 1) is far out in column `d` alone.
+    let write = |path: &Path, planted: Option<usize>| {
+        let mut text = String::from("a,b,c,d,e\n");
+        let mut rng = ae_core::rng::Rng::new(5);
+        for r in 0..200 {
+            let t = rng.uniform_in(-1.0, 1.0);
+            let mut row: Vec<f64> = [1.0, -0.5, 0.8, 0.0, -1.2]
+                .iter()
+                .map(|w| w * t + 0.01 * rng.uniform_in(-1.0, 1.0))
+                .collect();
+            row[3] = 0.5 * rng.uniform_in(-1.0, 1.0);
+            if planted == Some(r) {
+                row[3] = 2.0;
+            }
+            let cells: Vec<String> = row.iter().map(|v| format!("{v:.5}")).collect();
+            text.push_str(&(cells.join(",") + "\n"));
+        }
+        std::fs::write(path, text).unwrap();
+    };
+    let (csv, test) = (dir.path().join("t.csv"), dir.path().join("test.csv"));
+    write(&csv, None);
+    write(&test, Some(57));
+    let cases: [(&str, &[&str]); 2] = [
+        (
+            "one",
+            &[
+                "--layers",
+                "5,8,1",
+                "--normalize",
+                "standard",
+                "--epochs",
+                "100",
+                "--batch-size",
+                "16",
+                "--lr",
+                "3e-3",
+            ],
+        ),
+        ("ensemble", &["--preset", "anomaly", "--members", "2"]),
+    ];
+    for (name, flags) in cases {
+        let model = dir.path().join(name);
+        let mut args = vec!["train", s(&csv), "--out", s(&model), "--backend", "cpu"];
+        args.extend(flags);
+        let o = ae(&args);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let report = dir.path().join(format!("{name}-report"));
+        let o = ae(&[
+            "score",
+            s(&model),
+            s(&test),
+            "--contamination",
+            "0.05",
+            "--report",
+            s(&report),
+            "--backend",
+            "cpu",
+        ]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+        // The table's first row: row 58, its error mostly column d's.
+        let first = html
+            .lines()
+            .find(|l| l.contains("<tr><td>"))
+            .unwrap_or_else(|| panic!("{name}: no table in {html}"));
+        assert!(first.starts_with("<tr><td>58</td>"), "{name}: {first}");
+        let largest = first.rsplit("<td>").next().unwrap();
+        assert!(largest.starts_with("d ("), "{name}: {first}");
+        let share: f64 = largest[3..largest.find('%').unwrap()].parse().unwrap();
+        assert!(share > 50.0, "{name}: {first}");
+        // Five rows, one line each over the five columns.
+        let lines = polylines(&report.join("contributions.svg"));
+        assert_eq!(lines.len(), 5, "{name}");
+        assert!(lines.iter().all(|l| points(l) == 5), "{name}: {lines:?}");
+    }
+}

@@ -99,6 +99,8 @@ struct DetectorJob<'a> {
     train: Box<dyn RowSource>,
     test: Box<dyn RowSource>,
     labels: Vec<bool>,
+    /// The input columns' header names, where the training file has a header.
+    names: Option<Vec<String>>,
 }
 
 impl Job for DetectorJob<'_> {
@@ -128,6 +130,7 @@ impl Job for DetectorJob<'_> {
                 (&self.args.train, &self.args.test),
                 &results,
                 &self.labels,
+                self.names.as_deref(),
             )?),
             None => None,
         };
@@ -165,6 +168,7 @@ pub fn run(g: &GlobalArgs, args: DetectorArgs) -> Result<()> {
         train: train.source,
         test: test.source,
         labels,
+        names: train.input.names.clone(),
     })?;
     print_result(g, &out);
     Ok(())

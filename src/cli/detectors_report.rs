@@ -1,6 +1,7 @@
 //! The report of `ae compare-detectors --report DIR`: each detector's score histogram of
 //! normal against anomalous test rows, the ROC and precision-recall curves of every detector in
-//! one chart each, and the per-feature errors of the single autoencoder's top anomalies.
+//! one chart each, and the per-feature errors of the preset's top anomalies
+//! ([`super::contributions`]).
 
 use ae::report::Report;
 use ae::workflow::detectors::DetectorResult;
@@ -15,6 +16,7 @@ pub fn write(
     (train, test): (&std::path::Path, &std::path::Path),
     results: &[DetectorResult],
     labels: &[bool],
+    names: Option<&[String]>,
 ) -> Result<PathBuf> {
     let mut r = Report::new(dir, "ae compare-detectors")?;
     r.setting("train", train.display());
@@ -72,29 +74,7 @@ pub fn write(
         )?;
     }
     if let Some(d) = results.iter().find(|d| !d.top_rows.is_empty()) {
-        let series: Vec<chart::Series> = d
-            .top_rows
-            .iter()
-            .map(|t| chart::Series {
-                name: format!("row {} (score {:.3})", t.row + 1, t.score),
-                points: (t.feature_errors.iter().enumerate())
-                    .map(|(j, &e)| ((j + 1) as f64, e))
-                    .collect(),
-            })
-            .collect();
-        let contributions = chart::line_chart(
-            &format!("Per-feature error of the {}'s top anomalies", d.detector),
-            "input column",
-            "squared reconstruction error",
-            &series,
-            false,
-        )?;
-        r.chart(
-            "contributions.svg",
-            "Where the highest-scoring test rows' errors come from: the squared error of each \
-             column (normalised units)",
-            &contributions,
-        )?;
+        super::contributions::add(&mut r, &d.detector, &d.top_rows, names)?;
     }
     r.write()
 }

@@ -4,6 +4,7 @@
 mod bench;
 mod columns;
 mod compare;
+mod contributions;
 mod demo;
 mod detectors;
 mod detectors_report;

@@ -92,7 +92,9 @@ pub struct ScoreArgs {
     /// Flag rows whose score is above this (default: the threshold saved with the model).
     #[arg(long)]
     pub threshold: Option<f64>,
-    /// Write a report (score histogram, ROC curve, index.html) into this directory.
+    /// Write a report into this directory (index.html): the score histogram, the ROC curve (with
+    /// --labels), and where the 5 highest-scoring rows' errors come from (contributions.svg and
+    /// a table of each row's largest columns).
     #[arg(long)]
     pub report: Option<PathBuf>,
     /// A variational model's score is its negative ELBO (the reconstruction loss it trained
@@ -256,6 +258,7 @@ impl Job for ScoreJob<'_> {
             Scorer::Many(e) => (e.config.input.as_ref(), e.config.anomaly_threshold),
         };
         let table = a.input.open_with(&a.data, input_columns)?;
+        let names = table.input.names.clone();
         let input = table.source;
         match &scorer {
             Scorer::One(_, saved) => workflow::check_width(saved, input.cols(), &a.data, &a.model)?,
@@ -448,6 +451,18 @@ impl Job for ScoreJob<'_> {
                 let roc = chart::roc_chart("ROC curve", &[("autoencoder".into(), curve, auc)])?;
                 r.chart("roc.svg", "ROC curve", &roc)?;
             }
+            let top = top_rows(
+                backend,
+                &scorer,
+                input.as_ref(),
+                &scores,
+                (&a.data, &a.model),
+            )?;
+            let model = match &scorer {
+                Scorer::One(..) => "autoencoder",
+                Scorer::Many(_) => "ensemble's first member",
+            };
+            super::contributions::add(&mut r, model, &top, names.as_deref())?;
             out.report = Some(r.write()?);
         }
         Ok(out)
@@ -456,6 +471,33 @@ impl Job for ScoreJob<'_> {
 
 /// Rows read and scored at a time.
 const CHUNK_ROWS: usize = 4096;
+
+/// Rows whose per-feature errors the report shows.
+const TOP_ROWS: usize = 5;
+
+/// The [`TOP_ROWS`] highest of `scores` (one per row of `input`) with their per-feature squared
+/// errors: the model's, or an ensemble's first member's (it reads every column). Only those
+/// rows are read again.
+fn top_rows<B: Backend>(
+    backend: &B,
+    scorer: &Scorer<B>,
+    input: &dyn ae_core::data::RowSource,
+    scores: &[f64],
+    (data, model_dir): (&std::path::Path, &std::path::Path),
+) -> Result<Vec<anomaly::TopRow>> {
+    let order = anomaly::highest(scores, TOP_ROWS);
+    let ids: Vec<u32> = order.iter().map(|&i| i as u32).collect();
+    let mut x = input.gather(&ids)?;
+    let errors = match scorer {
+        Scorer::One(model, saved) => {
+            workflow::prepare_input(saved, &mut x, data, model_dir)?;
+            let recon = model.map_rows(backend, &x, Output::Reconstruction)?;
+            anomaly::feature_errors(&x, &recon)?
+        }
+        Scorer::Many(e) => e.feature_errors(backend, &x)?,
+    };
+    Ok(anomaly::TopRow::of(&order, scores, &errors))
+}
 
 /// What scores the rows: one model (its reconstruction error), or an ensemble (its members'
 /// standardised errors, averaged).

@@ -7,6 +7,7 @@
 
 use super::ensemble::train_ensemble;
 use super::TrainSettings;
+use crate::anomaly::{self, TopRow};
 use crate::preset::{code_width, AnomalyPreset};
 use ae_core::data::normalize::{NormStats, Normalization};
 use ae_core::data::RowSource;
@@ -56,18 +57,6 @@ pub struct DetectorResult {
 
 /// Test rows of the single autoencoder whose per-feature errors are kept ([`TopRow`]).
 pub const TOP_ROWS: usize = 5;
-
-/// A high-scoring test row and where its score comes from.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TopRow {
-    /// Its number among the test rows (from 0).
-    pub row: usize,
-    /// Its score.
-    pub score: f64,
-    /// The squared reconstruction error of each input column, in the model's normalised units
-    /// ([`super::ensemble::Ensemble::feature_errors`]).
-    pub feature_errors: Vec<f64>,
-}
 
 /// Fits every detector on `train` and scores `test` (the same columns), measured against
 /// `labels` (`true` = anomaly, one per test row). The two autoencoder models are saved in
@@ -220,18 +209,8 @@ fn top_rows<B: Backend>(
     test: &dyn RowSource,
     scores: &[f64],
 ) -> Result<Vec<TopRow>> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    order.truncate(TOP_ROWS);
+    let order = anomaly::highest(scores, TOP_ROWS);
     let ids: Vec<u32> = order.iter().map(|&i| i as u32).collect();
     let errors = model.feature_errors(backend, &test.gather(&ids)?)?;
-    Ok(order
-        .iter()
-        .enumerate()
-        .map(|(k, &row)| TopRow {
-            row,
-            score: scores[row],
-            feature_errors: errors.row(k).iter().map(|&e| e as f64).collect(),
-        })
-        .collect())
+    Ok(anomaly::TopRow::of(&order, scores, &errors))
 }

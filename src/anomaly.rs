@@ -16,9 +16,21 @@
 use ae_core::metrics::{self, Confusion};
 use ae_core::{Autoencoder, Backend, Error, Matrix, Output, Reconstruction, Result};
 
-/// How a variational model's rows are scored: the negative ELBO under the training objective,
-/// its reconstruction term averaged over `samples` seeded draws of `z ~ q(z | x)`
-/// ([`Autoencoder::negative_elbo`]).
+/// What a variational model's score of a row is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VaeScore {
+    /// The negative ELBO: the reconstruction term plus the KL of `q(z | x)` from the prior
+    /// ([`Autoencoder::negative_elbo`]).
+    #[default]
+    NegativeElbo,
+    /// The negative log reconstruction probability (An & Cho 2015): the reconstruction term
+    /// alone ([`Autoencoder::expected_reconstruction_loss`]).
+    Reconstruction,
+}
+
+/// How a variational model's rows are scored: the negative ELBO under the training objective
+/// or its reconstruction term alone (`score`), the reconstruction term averaged over `samples`
+/// seeded draws of `z ~ q(z | x)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ElboScoring {
     /// The reconstruction term (the loss and reduction the model trained with).
@@ -27,6 +39,8 @@ pub struct ElboScoring {
     pub samples: usize,
     /// Seed of the draws.
     pub seed: u32,
+    /// The negative ELBO or the reconstruction probability.
+    pub score: VaeScore,
 }
 
 impl ElboScoring {
@@ -40,6 +54,7 @@ impl Default for ElboScoring {
             objective: Reconstruction::default(),
             samples: Self::DEFAULT_SAMPLES,
             seed: 0,
+            score: VaeScore::NegativeElbo,
         }
     }
 }
@@ -59,7 +74,13 @@ pub fn scores_with<B: Backend>(
     elbo: ElboScoring,
 ) -> Result<Vec<f64>> {
     if model.config().variational {
-        return model.negative_elbo(backend, x, elbo.objective, elbo.samples, elbo.seed);
+        let (objective, samples, seed) = (elbo.objective, elbo.samples, elbo.seed);
+        return match elbo.score {
+            VaeScore::NegativeElbo => model.negative_elbo(backend, x, objective, samples, seed),
+            VaeScore::Reconstruction => {
+                model.expected_reconstruction_loss(backend, x, objective, samples, seed)
+            }
+        };
     }
     let recon = model.map_rows(backend, x, Output::Reconstruction)?;
     row_errors(x, &recon)

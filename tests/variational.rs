@@ -195,6 +195,26 @@ fn kl_and_sampling_are_what_they_say() {
     assert!(s.iter().all(|v| v.is_finite() && *v > 0.0));
     assert_eq!(s, m.negative_elbo(&b, &x, mse, 4, 11).unwrap());
     assert_ne!(s, m.negative_elbo(&b, &x, mse, 4, 12).unwrap());
+    // The reconstruction probability's score (An & Cho) is the negative ELBO without its KL:
+    // for the same draws, the two differ by each row's closed-form KL, whatever the draws.
+    let row_kl: Vec<f64> = (0..9)
+        .map(|r| {
+            (mu.row(r).iter().zip(lv.row(r)))
+                .map(|(&m, &l)| 0.5 * ((m * m) as f64 + (l as f64).exp() - 1.0 - l as f64))
+                .sum()
+        })
+        .collect();
+    assert!(row_kl.iter().all(|&k| k > 1e-6));
+    for (samples, seed) in [(4, 11), (1, 3)] {
+        let elbo = m.negative_elbo(&b, &x, mse, samples, seed).unwrap();
+        let recon = m
+            .expected_reconstruction_loss(&b, &x, mse, samples, seed)
+            .unwrap();
+        for r in 0..9 {
+            assert!(recon[r] > 0.0);
+            assert!(rel(elbo[r] - recon[r], row_kl[r]) < 1e-4, "row {r}");
+        }
+    }
     // Decoding the mean is the reconstruction.
     let recon = m.reconstruct(&b, &x).unwrap();
     let decoded = m.decode(&b, &mu).unwrap();

@@ -61,7 +61,7 @@ fn cli_trains_encodes_scores_and_samples() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json(&out)["code_dim"], 8);
     // Scores: the negative ELBO, seeded.
-    let score = |seed: &str, f: &str| {
+    let score_as = |seed: &str, f: &str, kind: &str| {
         let o = ae(&[
             "score",
             &p("vae"),
@@ -72,6 +72,8 @@ fn cli_trains_encodes_scores_and_samples() {
             "3",
             "--sample-seed",
             seed,
+            "--vae-score",
+            kind,
             "--out",
             &p(f),
             "--backend",
@@ -81,6 +83,7 @@ fn cli_trains_encodes_scores_and_samples() {
         assert!(o.status.success(), "{}", stderr(&o));
         common::load_npy(&p(f))
     };
+    let score = |seed: &str, f: &str| score_as(seed, f, "elbo");
     let (a, b, c) = (
         score("1", "a.npy"),
         score("1", "b.npy"),
@@ -89,6 +92,10 @@ fn cli_trains_encodes_scores_and_samples() {
     assert_eq!(a, b);
     assert_ne!(a, c);
     assert!(a.data.iter().all(|&s| s.is_finite() && s > 0.0));
+    // The reconstruction probability's score: the same draws without the KL, so lower on
+    // every row.
+    let r = score_as("1", "r.npy", "reconstruction");
+    assert!(r.data.iter().zip(&a.data).all(|(&r, &a)| r > 0.0 && r < a));
     // Samples: ceil(sqrt(10)) = 4 across, 3 bands, 28 x 2 pixels a cell and 2-pixel gaps.
     let png = p("samples.png");
     let out = ae(&[
@@ -305,4 +312,42 @@ fn a_resumed_run_ends_as_the_uninterrupted_one() {
         "{}",
         stderr(&out)
     );
+}
+
+/// `ae oneclass --variational` trains a VAE per class and scores the held-out digits by the
+/// negative ELBO or by the reconstruction probability (`--vae-score`): both rank the other
+/// digits above the ones, and the two scores rank them differently.
+#[test]
+fn oneclass_scores_a_vae_either_way() {
+    let images = common::mnist("images-idx3-ubyte.gz");
+    let labels = common::mnist("labels-idx1-ubyte.gz");
+    let auc = |kind: &str| {
+        let o = ae(&[
+            "oneclass",
+            images.to_str().unwrap(),
+            "--labels",
+            labels.to_str().unwrap(),
+            "--classes",
+            "1",
+            "--layers",
+            "784,64,8",
+            "--variational",
+            "--loss",
+            "bce",
+            "--reduction",
+            "sum",
+            "--epochs",
+            "3",
+            "--vae-score",
+            kind,
+            "--backend",
+            "cpu",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        json(&o)["mean_roc_auc_ae"].as_f64().unwrap()
+    };
+    let (elbo, recon) = (auc("elbo"), auc("reconstruction"));
+    assert!(elbo > 0.8 && recon > 0.8, "{elbo} {recon}");
+    assert_ne!(elbo, recon);
 }

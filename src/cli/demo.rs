@@ -172,6 +172,7 @@ impl Job for DemoJob<'_> {
             (&test, &self.labels.1),
             NORMAL_DIGIT,
             &one_class_settings,
+            ae::anomaly::ElboScoring::default(),
         )?;
         let png = self.args.out.join("reconstructions.png");
         let grid = picture::image_grid(&[&self.test, &ae_recon, &pca_recon], 16, 2)?;

@@ -54,6 +54,10 @@ pub struct OneClassArgs {
     /// Autoencoders in the ensemble [default: the preset's, 10].
     #[arg(long, requires = "preset")]
     pub members: Option<usize>,
+    #[command(flatten)]
+    pub vae: super::train_args::VaeArgs,
+    #[command(flatten)]
+    pub vae_score: super::score::VaeScoreArgs,
 }
 
 /// What `ae oneclass` prints: each class's ROC AUCs and their means.
@@ -103,6 +107,8 @@ struct OneClassJob<'a> {
     split: usize,
     classes: Vec<i64>,
     settings: TrainSettings,
+    /// How a variational model scores the test rows.
+    scoring: ae::anomaly::ElboScoring,
     /// With `--preset anomaly`: its recipe, trained in place of `settings`' model.
     recipe: Option<AnomalyPreset>,
     json: bool,
@@ -126,7 +132,14 @@ impl Job for OneClassJob<'_> {
                 (&test as &dyn RowSource, test_labels),
             );
             let r = match &self.recipe {
-                None => ae::workflow::one_class(backend, train, test, class, &self.settings)?,
+                None => ae::workflow::one_class(
+                    backend,
+                    train,
+                    test,
+                    class,
+                    &self.settings,
+                    self.scoring,
+                )?,
                 Some(recipe) => ae::workflow::one_class_ensemble(
                     backend,
                     train,
@@ -193,13 +206,21 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
             layers.first().copied().unwrap_or(0)
         )));
     }
+    let mut model = args.model.model_config(&layers)?;
+    let mut train = args.fit.train_config(None, (100, 64));
+    if let Some(v) = args.vae.variational() {
+        model = model.with_variational(true)?;
+        v.validate(&model)?;
+        train.variational = Some(v);
+    }
+    let scoring = args.vae_score.scoring(ae_core::Reconstruction {
+        loss: train.loss,
+        reduction: train.reduction,
+    })?;
     let settings = TrainSettings {
         normalization: args.normalize.unwrap_or(NormalizeArg::None).into(),
         output_from_data: args.model.output_from_data(&args.fit),
-        ..TrainSettings::new(
-            args.model.model_config(&layers)?,
-            args.fit.train_config(None, (100, 64)),
-        )
+        ..TrainSettings::new(model, train)
     };
     let recipe = match args.preset {
         None => None,
@@ -222,6 +243,7 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
         split,
         classes,
         settings,
+        scoring,
         json: g.json,
     })?;
     let mean = |f: &dyn Fn(&OneClass) -> f64| {

@@ -1,6 +1,7 @@
 //! `ae score`: per-sample anomaly scores of a saved model, a threshold, predictions, and (with
 //! labels) ROC AUC, average precision, precision/recall/F1; optionally an HTML report.
 
+use super::values::VaeScoreArg;
 use super::{open_device, print_result, GlobalArgs};
 use ae::anomaly::{self, LabelRule};
 use ae::report::Report;
@@ -75,7 +76,7 @@ pub struct ScoreArgs {
     #[command(flatten)]
     pub input: super::columns::ColumnArgs,
     /// Write the scores (mean squared reconstruction error per row; a variational model's
-    /// negative ELBO) as NPY [n].
+    /// negative ELBO, or what --vae-score says) as NPY [n].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Write the predictions (1 = anomaly) as NPY [n].
@@ -97,13 +98,40 @@ pub struct ScoreArgs {
     /// a table of each row's largest columns).
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// A variational model's score is its negative ELBO (the reconstruction loss it trained
-    /// with, averaged over this many draws z ~ q(z|x), plus KL(q(z|x) || N(0, I))).
+    #[command(flatten)]
+    pub vae: VaeScoreArgs,
+}
+
+/// How a variational model's rows are scored (`ae score`, `ae oneclass`).
+#[derive(Args, Debug, Clone)]
+pub struct VaeScoreArgs {
+    /// A variational model's score: `elbo`, its negative ELBO (the reconstruction loss it
+    /// trained with, averaged over --samples draws z ~ q(z|x), plus KL(q(z|x) || N(0, I))), or
+    /// `reconstruction`, the negative log reconstruction probability of An & Cho (2015): the
+    /// averaged reconstruction loss alone, -log p(x|z) up to a constant.
+    #[arg(long, value_enum, default_value_t = VaeScoreArg::NegativeElbo)]
+    pub vae_score: VaeScoreArg,
+    /// Draws z ~ q(z|x) per row of a variational model's score.
     #[arg(long, default_value_t = anomaly::ElboScoring::DEFAULT_SAMPLES)]
     pub samples: usize,
     /// Seed of a variational model's draws.
     #[arg(long, default_value_t = 0)]
     pub sample_seed: u32,
+}
+
+impl VaeScoreArgs {
+    /// The scoring of a variational model that trained with `objective`.
+    pub fn scoring(&self, objective: ae_core::Reconstruction) -> Result<anomaly::ElboScoring> {
+        if self.samples == 0 {
+            return Err(Error::Config("--samples must be at least 1".into()));
+        }
+        Ok(anomaly::ElboScoring {
+            objective,
+            samples: self.samples,
+            seed: self.sample_seed,
+            score: self.vae_score.into(),
+        })
+    }
 }
 
 struct ScoreJob<'a> {
@@ -328,7 +356,7 @@ impl Job for ScoreJob<'_> {
         };
         let mut scores = Vec::with_capacity(rows);
         let elbo = match &scorer {
-            Scorer::One(_, saved) => elbo_scoring(saved, a.samples, a.sample_seed)?,
+            Scorer::One(_, saved) => elbo_scoring(saved, &a.vae)?,
             Scorer::Many(_) => anomaly::ElboScoring::default(),
         };
         let bar = super::progress::rows_bar(rows, self.quiet);
@@ -520,27 +548,21 @@ pub fn run(g: &GlobalArgs, args: ScoreArgs) -> Result<()> {
     Ok(())
 }
 
-/// How a variational model of `saved` is scored: the loss and reduction it trained with (from
-/// its training record; MSE over the mean without one), `samples` draws from `seed`.
+/// How a variational model of `saved` is scored: as `vae` says, with the loss and reduction it
+/// trained with (from its training record; MSE over the mean without one).
 fn elbo_scoring(
     saved: &ae_core::checkpoint::SavedConfig,
-    samples: usize,
-    seed: u32,
+    vae: &VaeScoreArgs,
 ) -> Result<anomaly::ElboScoring> {
-    if samples == 0 {
-        return Err(Error::Config("--samples must be at least 1".into()));
-    }
     let settings = saved
         .training
         .as_ref()
         .and_then(|t| t.get("settings"))
         .and_then(|s| serde_json::from_value::<ae_core::TrainConfig>(s.clone()).ok());
-    Ok(anomaly::ElboScoring {
-        objective: settings.map_or_else(Default::default, |s| ae_core::Reconstruction {
+    vae.scoring(
+        settings.map_or_else(Default::default, |s| ae_core::Reconstruction {
             loss: s.loss,
             reduction: s.reduction,
         }),
-        samples,
-        seed,
-    })
+    )
 }

@@ -374,7 +374,7 @@ pub fn settings(
         .model
         .model_config_topk(&layers, topk, jump_relu.is_some())?;
     model.batch_topk = batch_topk;
-    if args.variational {
+    if args.vae.variational {
         let clash = [
             (args.sparsity.is_some(), "--sparsity"),
             (args.matryoshka.is_some(), "--matryoshka"),
@@ -432,11 +432,7 @@ pub fn settings(
         c.validate(&model)?;
         train.contractive = Some(c);
     }
-    if args.variational {
-        let v = ae_core::Variational {
-            beta: args.beta,
-            warmup: args.kl_warmup,
-        };
+    if let Some(v) = args.vae.variational() {
         v.validate(&model)?;
         train.variational = Some(v);
     }

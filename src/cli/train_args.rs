@@ -330,6 +330,17 @@ pub struct TrainArgs {
         conflicts_with = "preset"
     )]
     pub contractive: Option<f32>,
+    #[command(flatten)]
+    pub vae: VaeArgs,
+    /// Measure the code after every epoch (MSE, FVU, L0, dead latents, mean activation) even
+    /// without --sparsity.
+    #[arg(long)]
+    pub code_metrics: bool,
+}
+
+/// The variational autoencoder's flags, shared by `train` and `oneclass`.
+#[derive(Args, Debug, Clone)]
+pub struct VaeArgs {
     /// Variational autoencoder (Kingma & Welling 2014): the code layer outputs 2 x CODE units,
     /// a mean mu and a raw log-variance r per code unit (logvar = 10 tanh(r / 10), so that
     /// exp(logvar) stays in [e^-10, e^10]); the decoder reads z = mu + exp(logvar / 2) * eps,
@@ -352,10 +363,16 @@ pub struct TrainArgs {
         default_value_t = 0
     )]
     pub kl_warmup: usize,
-    /// Measure the code after every epoch (MSE, FVU, L0, dead latents, mean activation) even
-    /// without --sparsity.
-    #[arg(long)]
-    pub code_metrics: bool,
+}
+
+impl VaeArgs {
+    /// The KL term's settings, with `--variational`.
+    pub fn variational(&self) -> Option<ae_core::Variational> {
+        self.variational.then_some(ae_core::Variational {
+            beta: self.beta,
+            warmup: self.kl_warmup,
+        })
+    }
 }
 
 /// `--preset`.

@@ -54,6 +54,15 @@ value_enum! {
 }
 
 value_enum! {
+    /// `--vae-score`: a variational model's anomaly score.
+    VaeScoreArg => ae::anomaly::VaeScore {
+        #[value(name = "elbo")]
+        NegativeElbo => ae::anomaly::VaeScore::NegativeElbo,
+        Reconstruction => ae::anomaly::VaeScore::Reconstruction,
+    }
+}
+
+value_enum! {
     /// `--code-products`.
     CodeProductsArg => CodeProducts {
         Auto => CodeProducts::Auto,

@@ -32,12 +32,14 @@ pub type Labelled<'a> = (&'a dyn RowSource, &'a [i64]);
 /// Trains an autoencoder (`settings`) and a PCA of the same code size on the rows of `train`
 /// labelled `class`, scores every row of `test`, and measures how well each ranks the other
 /// classes as anomalies. Inputs are raw; `settings.normalization` is fitted on the class's rows.
+/// A variational model scores as `scoring` says.
 pub fn one_class<B: Backend>(
     backend: &B,
     train: Labelled<'_>,
     test: Labelled<'_>,
     class: i64,
     settings: &TrainSettings,
+    scoring: anomaly::ElboScoring,
 ) -> Result<OneClass> {
     let rows = class_rows(train, test, class)?;
     let normal = RowSubset::new(train.0, &rows);
@@ -48,7 +50,7 @@ pub fn one_class<B: Backend>(
         .clone()
         .expect("train_source sets it");
     let ae_scores = scores_of(test.0, Some(&stats), |x| {
-        anomaly::scores(backend, &trained.model, x)
+        anomaly::scores_with(backend, &trained.model, x, scoring)
     })?;
     let k = settings.model.code_dim();
     one_class_measure((train.0, &rows), test, class, &stats, k, ae_scores)

@@ -138,14 +138,44 @@ impl<B: Backend> Autoencoder<B> {
         samples: usize,
         seed: u32,
     ) -> Result<Vec<f64>> {
+        self.variational_scores(backend, x, objective, (samples, seed), true)
+    }
+
+    /// A variational model's negative log reconstruction probability of each row of `x`
+    /// (An & Cho 2015), `[n, input_dim]` -> `[n]`: the reconstruction loss `objective` averaged
+    /// over `samples` draws `z ~ q(z | x)` (seeded by `seed`), which is `-log p(x | z)` up to a
+    /// constant for the decoder's distribution the loss implies (a unit-variance Gaussian for
+    /// MSE, a Bernoulli for BCE): [`Autoencoder::negative_elbo`] without its KL term. Draws for
+    /// the same `seed` are the negative ELBO's.
+    pub fn expected_reconstruction_loss(
+        &self,
+        backend: &B,
+        x: &Matrix,
+        objective: crate::Reconstruction,
+        samples: usize,
+        seed: u32,
+    ) -> Result<Vec<f64>> {
+        self.variational_scores(backend, x, objective, (samples, seed), false)
+    }
+
+    /// [`Autoencoder::negative_elbo`] (`with_kl`) or
+    /// [`Autoencoder::expected_reconstruction_loss`].
+    fn variational_scores(
+        &self,
+        backend: &B,
+        x: &Matrix,
+        objective: crate::Reconstruction,
+        (samples, seed): (usize, u32),
+        with_kl: bool,
+    ) -> Result<Vec<f64>> {
         if !self.config.variational {
             return Err(Error::Config(
-                "the negative ELBO needs a variational model (`model.variational`)".into(),
+                "a variational score needs a variational model (`model.variational`)".into(),
             ));
         }
         if samples == 0 {
             return Err(Error::Config(
-                "the negative ELBO needs at least one sample".into(),
+                "a variational score needs at least one sample".into(),
             ));
         }
         self.check_input_width(x)?;
@@ -177,22 +207,24 @@ impl<B: Backend> Autoencoder<B> {
                     *acc += weight * sum / samples as f64;
                 }
             }
-            let v = ws.vae.as_ref().expect("a variational workspace");
-            let (mu, logvar) = (backend.download(v.mu())?, backend.download(v.logvar())?);
-            let code = mu.cols;
-            for (r, acc) in row.iter_mut().enumerate() {
-                let (m, lv) = (
-                    &mu.data[r * code..][..code],
-                    &logvar.data[r * code..][..code],
-                );
-                *acc += m
-                    .iter()
-                    .zip(lv)
-                    .map(|(&m, &lv)| {
-                        let (m, lv) = (m as f64, lv as f64);
-                        0.5 * (m * m + lv.exp() - 1.0 - lv)
-                    })
-                    .sum::<f64>();
+            if with_kl {
+                let v = ws.vae.as_ref().expect("a variational workspace");
+                let (mu, logvar) = (backend.download(v.mu())?, backend.download(v.logvar())?);
+                let code = mu.cols;
+                for (r, acc) in row.iter_mut().enumerate() {
+                    let (m, lv) = (
+                        &mu.data[r * code..][..code],
+                        &logvar.data[r * code..][..code],
+                    );
+                    *acc += m
+                        .iter()
+                        .zip(lv)
+                        .map(|(&m, &lv)| {
+                            let (m, lv) = (m as f64, lv as f64);
+                            0.5 * (m * m + lv.exp() - 1.0 - lv)
+                        })
+                        .sum::<f64>();
+                }
             }
             ws.vae.as_mut().expect("a variational workspace").seed = None;
             scores.extend(row);

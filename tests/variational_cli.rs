@@ -316,7 +316,8 @@ fn a_resumed_run_ends_as_the_uninterrupted_one() {
 
 /// `ae oneclass --variational` trains a VAE per class and scores the held-out digits by the
 /// negative ELBO or by the reconstruction probability (`--vae-score`): both rank the other
-/// digits above the ones, and the two scores rank them differently.
+/// digits above the ones, and the two scores rank them differently. `--vae-score
+/// reconstruction` on a plain model is refused (`ae oneclass` and `ae score`).
 #[test]
 fn oneclass_scores_a_vae_either_way() {
     let images = common::mnist("images-idx3-ubyte.gz");
@@ -350,4 +351,48 @@ fn oneclass_scores_a_vae_either_way() {
     let (elbo, recon) = (auc("elbo"), auc("reconstruction"));
     assert!(elbo > 0.8 && recon > 0.8, "{elbo} {recon}");
     assert_ne!(elbo, recon);
+    // On a plain model the reconstruction probability would be ignored: refused instead.
+    let plain = [
+        "oneclass",
+        images.to_str().unwrap(),
+        "--labels",
+        labels.to_str().unwrap(),
+        "--classes",
+        "1",
+        "--epochs",
+        "1",
+        "--vae-score",
+        "reconstruction",
+        "--backend",
+        "cpu",
+    ];
+    assert_clean_error(&ae(&plain), &["--vae-score reconstruction", "variational"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("plain");
+    let model = model.to_str().unwrap();
+    let o = ae(&[
+        "train",
+        images.to_str().unwrap(),
+        "--out",
+        model,
+        "--layers",
+        "784,8",
+        "--epochs",
+        "1",
+        "--backend",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let score = [
+        "score",
+        model,
+        images.to_str().unwrap(),
+        "--contamination",
+        "0.1",
+        "--vae-score",
+        "reconstruction",
+        "--backend",
+        "cpu",
+    ];
+    assert_clean_error(&ae(&score), &["--vae-score reconstruction", model]);
 }

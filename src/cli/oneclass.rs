@@ -208,10 +208,15 @@ pub fn run(g: &GlobalArgs, args: OneClassArgs) -> Result<()> {
     }
     let mut model = args.model.model_config(&layers)?;
     let mut train = args.fit.train_config(None, (100, 64));
-    if let Some(v) = args.vae.variational() {
-        model = model.with_variational(true)?;
-        v.validate(&model)?;
-        train.variational = Some(v);
+    match args.vae.variational() {
+        Some(v) => {
+            model = model.with_variational(true)?;
+            v.validate(&model)?;
+            train.variational = Some(v);
+        }
+        None => args
+            .vae_score
+            .refuse_for_plain(&"the model without --variational")?,
     }
     let scoring = args.vae_score.scoring(ae_core::Reconstruction {
         loss: train.loss,

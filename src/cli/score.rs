@@ -120,6 +120,18 @@ pub struct VaeScoreArgs {
 }
 
 impl VaeScoreArgs {
+    /// An error for `--vae-score reconstruction` on a model that is not variational (`what`
+    /// names it), where it would be ignored.
+    pub fn refuse_for_plain(&self, what: &dyn std::fmt::Display) -> Result<()> {
+        match self.vae_score {
+            VaeScoreArg::Reconstruction => Err(Error::Config(format!(
+                "--vae-score reconstruction scores a variational model, and {what} is not one \
+                 (its score is the reconstruction error already)"
+            ))),
+            VaeScoreArg::NegativeElbo => Ok(()),
+        }
+    }
+
     /// The scoring of a variational model that trained with `objective`.
     pub fn scoring(&self, objective: ae_core::Reconstruction) -> Result<anomaly::ElboScoring> {
         if self.samples == 0 {
@@ -356,8 +368,18 @@ impl Job for ScoreJob<'_> {
         };
         let mut scores = Vec::with_capacity(rows);
         let elbo = match &scorer {
-            Scorer::One(_, saved) => elbo_scoring(saved, &a.vae)?,
-            Scorer::Many(_) => anomaly::ElboScoring::default(),
+            Scorer::One(model, saved) => {
+                if !model.config().variational {
+                    a.vae
+                        .refuse_for_plain(&format!("the model in {}", a.model.display()))?;
+                }
+                elbo_scoring(saved, &a.vae)?
+            }
+            Scorer::Many(_) => {
+                a.vae
+                    .refuse_for_plain(&format!("the ensemble in {}", a.model.display()))?;
+                anomaly::ElboScoring::default()
+            }
         };
         let bar = super::progress::rows_bar(rows, self.quiet);
         for start in (0..rows).step_by(CHUNK_ROWS) {

@@ -13,7 +13,10 @@
 //   of a and b (only for shapes whose stored row lengths are multiples of 4, so a vec4 is
 //   either wholly inside the matrix or wholly outside);
 // - `Tile` = f16 (with `enable f16;`): the staged slices held in half precision, products
-//   accumulated in f32; opt-in, never the default.
+//   accumulated in f32; opt-in, never the default;
+// - the subgroup variant: the two entry points renamed (`_tiled`) and linear_subgroup.wgsl's
+//   split-k `matmul` and `matmul_bias_activation` appended, which store through the same
+//   store_product and store_bias_activation.
 
 struct MatmulParams {
     m: u32,
@@ -178,14 +181,25 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) li
             if (o < 0) {
                 continue;
             }
-            let at = u32(o);
-            var v = p.alpha * acc[i][j];
-            if (p.beta != 0.0) {
-                v += p.beta * c[at];
-            }
-            c[at] = v;
+            store_product(u32(o), acc[i][j]);
         }
     }
+}
+
+// matmul's store of one output: c[at] = alpha * sum + beta * c[at] (c not read when beta == 0).
+fn store_product(at: u32, sum: f32) {
+    var v = p.alpha * sum;
+    if (p.beta != 0.0) {
+        v += p.beta * c[at];
+    }
+    c[at] = v;
+}
+
+// matmul_bias_activation's store of one output: c[at] = alpha * sum + bias, epi_post[at] = f(c).
+fn store_bias_activation(at: u32, sum: f32) {
+    let v = p.alpha * sum + epi_bias[at % p.n];
+    c[at] = v;
+    epi_post[at] = forward(p.act, v);
 }
 
 // matmul_bias_activation: a layer's forward in one pass, the product with bias and activation
@@ -206,10 +220,7 @@ fn matmul_bias_activation(
             if (o < 0) {
                 continue;
             }
-            let at = u32(o);
-            let v = p.alpha * acc[i][j] + epi_bias[at % p.n];
-            c[at] = v;
-            epi_post[at] = forward(p.act, v);
+            store_bias_activation(u32(o), acc[i][j]);
         }
     }
 }

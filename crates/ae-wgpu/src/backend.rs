@@ -113,6 +113,12 @@ impl WgpuBackend {
             true => features | wgpu::Features::SHADER_F16,
             false => features,
         };
+        // SUBGROUP for the split-k matmul variant.
+        let subgroup = adapter.features().contains(wgpu::Features::SUBGROUP);
+        let wanted = match subgroup {
+            true => wanted | wgpu::Features::SUBGROUP,
+            false => wanted,
+        };
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("ae"),
             required_limits: limits.clone(),
@@ -148,7 +154,8 @@ impl WgpuBackend {
         };
         let (index_arena, partials) = (small("index arena"), small("partial sums"));
         let cache_dir = choice.cache_dir.clone().or_else(crate::tune::cache_dir);
-        let matmul = MatmulState::new(choice.tuning, f16, &report, cache_dir.as_deref());
+        let mut matmul = MatmulState::new(choice.tuning, f16, &report, cache_dir.as_deref());
+        matmul.subgroup = subgroup;
         let backend = WgpuBackend {
             timestamps: !features.is_empty(),
             matmul: Mutex::new(matmul),

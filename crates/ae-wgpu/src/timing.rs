@@ -131,8 +131,13 @@ impl WgpuBackend {
         }
         if !state.candidate(&v) {
             return Err(Error::Backend(format!(
-                "{}: matmul variant {} needs SHADER_F16 and --matmul-f16",
-                self.report.name, v.name
+                "{}: matmul variant {} needs {}",
+                self.report.name,
+                v.name,
+                match v.subgroup {
+                    true => "SUBGROUP",
+                    false => "SHADER_F16 and --matmul-f16",
+                }
             )));
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -217,7 +222,12 @@ impl WgpuBackend {
         let candidates: Vec<MatmulVariant> = MatmulVariant::ALL
             .iter()
             .copied()
-            .filter(|v| v.fits(&self.limits) && state.candidate(v) && (class.aligned || !v.vec4))
+            .filter(|v| {
+                v.fits(&self.limits)
+                    && state.candidate(v)
+                    && (class.aligned || !v.vec4)
+                    && v.suits(&class)
+            })
             .collect();
         for v in candidates {
             let pipeline = match self.pipeline_in(state, v, Kernel::Matmul) {

@@ -72,6 +72,8 @@ pub(crate) struct MatmulState {
     pub(crate) tuning: Tuning,
     /// The f16 variants are candidates (opted in, and the device has `SHADER_F16`).
     pub(crate) f16: bool,
+    /// The subgroup variant is a candidate (the device has `SUBGROUP`).
+    pub(crate) subgroup: bool,
     software: bool,
     adapter: (String, String, String),
     /// The cache file (none with `Tuning::Fixed` or no cache directory).
@@ -107,6 +109,7 @@ impl MatmulState {
         let mut state = MatmulState {
             tuning,
             f16,
+            subgroup: false,
             software: adapter.is_software,
             adapter: key,
             file,
@@ -221,9 +224,10 @@ impl MatmulState {
             .or_else(|| self.fallback.get(class).copied())
     }
 
-    /// Whether `v` may be chosen: not an f16 variant, unless they are allowed.
+    /// Whether `v` may be chosen: not an f16 variant, unless they are allowed, nor the subgroup
+    /// one, unless the device has `SUBGROUP`.
     pub(crate) fn candidate(&self, v: &MatmulVariant) -> bool {
-        !v.f16 || self.f16
+        (!v.f16 || self.f16) && (!v.subgroup || self.subgroup)
     }
 
     /// Whether a class without a stored choice is timed now (else it takes the default).

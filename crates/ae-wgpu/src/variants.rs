@@ -31,6 +31,10 @@ pub struct MatmulVariant {
     pub vec4: bool,
     /// Staged slices in f16 (`Tile = f16`), accumulation in f32; needs `SHADER_F16`, opt-in.
     pub f16: bool,
+    /// Split-k over subgroups instead of tiles (`shaders/linear_subgroup.wgsl`): a 64-thread
+    /// workgroup per output at a time, for products with few rows; needs `SUBGROUP`. The tile
+    /// fields are then `wx` = 64 threads and 1s (for the renamed tiled entry points, unused).
+    pub subgroup: bool,
 }
 
 const fn tiles(name: &'static str, wx: u32, wy: u32, rm: u32, rn: u32, bk: u32) -> MatmulVariant {
@@ -43,6 +47,7 @@ const fn tiles(name: &'static str, wx: u32, wy: u32, rm: u32, rn: u32, bk: u32) 
         bk,
         vec4: false,
         f16: false,
+        subgroup: false,
     }
 }
 
@@ -68,6 +73,21 @@ const T128X64: MatmulVariant = tiles("128x64/8x4", 16, 16, 8, 4, 16);
 const T32: MatmulVariant = tiles("32x32/2x2", 16, 16, 2, 2, 16);
 const T64X16: MatmulVariant = tiles("64x16/4x1", 16, 16, 4, 1, 16);
 const T16X64: MatmulVariant = tiles("16x64/1x4", 16, 16, 1, 4, 16);
+const SPLIT_K: MatmulVariant = MatmulVariant {
+    subgroup: true,
+    ..tiles("split-k subgroup", SPLIT_K_THREADS, 1, 1, 1, 1)
+};
+
+/// Threads of the subgroup variant's workgroup (`SK` in `linear_subgroup.wgsl`).
+const SPLIT_K_THREADS: u32 = 64;
+
+/// The most rows of `c` (rounded up, as [`ShapeClass::m`]) for which the subgroup variant is
+/// a candidate: it computes one output at a time per workgroup.
+pub const SPLIT_K_MAX_M: u32 = 16;
+
+/// Workgroups along one dimension of the subgroup variant's grid at most (its workgroups stride
+/// over the outputs): WebGPU's default `max_compute_workgroups_per_dimension`.
+const SPLIT_K_MAX_GROUPS: usize = 65535;
 
 impl MatmulVariant {
     /// The kernel as it always was: 64x64 tiles, 4x4 outputs per thread, 16-deep slices, scalar
@@ -77,7 +97,8 @@ impl MatmulVariant {
 
     /// Every variant: the default, two large tiles (8 outputs per thread along `m`), three small
     /// ones for the layers of an autoencoder (`n` or `m` of 16-64, the other the batch); each
-    /// also with vec4 reads; and three f16-slice ones (opt-in: [`MatmulVariant::f16`]).
+    /// also with vec4 reads; three f16-slice ones (opt-in: [`MatmulVariant::f16`]); and the
+    /// split-k subgroup one for few rows ([`MatmulVariant::subgroup`]).
     pub const ALL: &'static [MatmulVariant] = &[
         T64,
         T128,
@@ -94,6 +115,7 @@ impl MatmulVariant {
         f16("64x64/4x4 f16", T64),
         f16("128x128/8x8 f16", T128),
         f16("128x128/8x8 vec4 f16", vec4("", T128)),
+        SPLIT_K,
     ];
 
     /// The variant called `name`.
@@ -134,10 +156,21 @@ impl MatmulVariant {
         self.wx * self.wy
     }
 
-    /// Bytes of workgroup memory: the two staged slices.
+    /// Bytes of workgroup memory: the two staged slices (the subgroup variant: the partial sums
+    /// of up to one subgroup per thread).
     pub fn workgroup_bytes(&self) -> u32 {
         let element = if self.f16 { 2 } else { 4 };
-        element * self.bk * (self.tile_m() + self.tile_n())
+        let tiles = element * self.bk * (self.tile_m() + self.tile_n());
+        match self.subgroup {
+            true => tiles + 4 * SPLIT_K_THREADS,
+            false => tiles,
+        }
+    }
+
+    /// Whether it is a candidate for products of `class`: every tiled variant; the subgroup one
+    /// for at most [`SPLIT_K_MAX_M`] rows.
+    pub fn suits(&self, class: &ShapeClass) -> bool {
+        !self.subgroup || class.m <= SPLIT_K_MAX_M
     }
 
     /// Whether a device with these limits can run it (features aside: [`Self::f16`] needs
@@ -151,6 +184,10 @@ impl MatmulVariant {
 
     /// Workgroups for a `[m, n]` output.
     pub fn groups(&self, m: usize, n: usize) -> (u32, u32, u32) {
+        if self.subgroup {
+            let cap = |x: usize| x.clamp(1, SPLIT_K_MAX_GROUPS) as u32;
+            return (cap(n), cap(m), 1);
+        }
         (
             n.div_ceil(self.tile_n() as usize) as u32,
             m.div_ceil(self.tile_m() as usize) as u32,
@@ -178,7 +215,27 @@ impl MatmulVariant {
             src = "enable f16;\n".to_string()
                 + &set_alias(&src, "Tile", "f16").expect("linear.wgsl declares Tile");
         }
+        if self.subgroup {
+            for entry in ["matmul", "matmul_bias_activation"] {
+                src = rename_fn(&src, entry, &format!("{entry}_tiled"))
+                    .expect("linear.wgsl declares both entry points");
+            }
+            src.push('\n');
+            src.push_str(SPLIT_K_SOURCE);
+        }
         src
+    }
+}
+
+/// The split-k subgroup entry points, appended to `linear.wgsl` for the subgroup variant.
+const SPLIT_K_SOURCE: &str = include_str!("../shaders/linear_subgroup.wgsl");
+
+/// `src` with the function `name` (declared `fn name(` exactly once) called `new`.
+fn rename_fn(src: &str, name: &str, new: &str) -> Result<String, String> {
+    let decl = format!("fn {name}(");
+    match src.matches(&decl).count() {
+        1 => Ok(src.replace(&decl, &format!("fn {new}("))),
+        c => Err(format!("`{decl}` appears {c} times")),
     }
 }
 
@@ -367,7 +424,16 @@ mod tests {
                 v.name
             );
             assert_eq!(src.starts_with("enable f16;\n"), v.f16, "{}", v.name);
+            // The subgroup variant: its split-k entry points, the tiled ones renamed.
+            let subgroup_ops = src.matches("subgroupAdd(").count();
+            assert_eq!(subgroup_ops, v.subgroup as usize, "{}", v.name);
+            let tiled = src.matches("fn matmul_tiled(").count();
+            assert_eq!(tiled, v.subgroup as usize, "{}", v.name);
+            assert_eq!(src.matches("fn matmul(").count(), 1, "{}", v.name);
         }
+        assert!(rename_fn("fn f() {}", "g", "h")
+            .unwrap_err()
+            .contains("0 times"));
         // The default is the file as written.
         assert_eq!(
             MatmulVariant::DEFAULT.source().trim_end(),
@@ -387,6 +453,9 @@ mod tests {
             assert!(v.fits(&limits), "{}", v.name);
             assert_eq!(MatmulVariant::by_name(v.name), Some(*v));
             let mut expect = format!("{}x{}/{}x{}", v.tile_m(), v.tile_n(), v.rm, v.rn);
+            if v.subgroup {
+                expect = "split-k subgroup".into();
+            }
             if v.vec4 {
                 expect += " vec4";
             }
@@ -395,7 +464,14 @@ mod tests {
             }
             assert_eq!(v.name, expect, "the name says the variant");
         }
-        const { assert!(!MatmulVariant::DEFAULT.vec4 && !MatmulVariant::DEFAULT.f16) };
+        let d = MatmulVariant::DEFAULT;
+        assert!(!d.vec4 && !d.f16 && !d.subgroup);
+        // The subgroup variant is a candidate for few rows only.
+        let sk = MatmulVariant::by_name("split-k subgroup").unwrap();
+        assert!(sk.suits(&ShapeClass::of(16, 784, 512, false, true)));
+        assert!(!sk.suits(&ShapeClass::of(17, 784, 512, false, true)));
+        assert!(d.suits(&ShapeClass::of(256, 784, 512, false, true)));
+        assert_eq!(sk.groups(3, 100_000), (65535, 3, 1));
     }
 
     #[test]

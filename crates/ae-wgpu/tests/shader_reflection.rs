@@ -24,10 +24,13 @@ fn validate(file: &str) -> (naga::Module, naga::valid::ModuleInfo) {
 
 /// Validates with the capabilities the source enables (f16 for the f16 matmul variants).
 fn validate_source(file: &str, src: String) -> (naga::Module, naga::valid::ModuleInfo) {
-    let caps = match src.starts_with("enable f16;") {
-        true => naga::valid::Capabilities::SHADER_FLOAT16,
-        false => naga::valid::Capabilities::default(),
-    };
+    let mut caps = naga::valid::Capabilities::default();
+    if src.starts_with("enable f16;") {
+        caps |= naga::valid::Capabilities::SHADER_FLOAT16;
+    }
+    if src.contains("subgroupAdd(") {
+        caps |= naga::valid::Capabilities::SUBGROUP;
+    }
     validate_with(file, src, caps)
 }
 
@@ -172,7 +175,7 @@ fn every_kernel_params_struct_matches_its_wgsl_struct() {
 /// `matmul` reads the same parameters and bindings as the table's row, with its workgroup size.
 #[test]
 fn every_matmul_variant_validates_with_the_matmul_interface() {
-    assert_eq!(MatmulVariant::ALL.len(), 15);
+    assert_eq!(MatmulVariant::ALL.len(), 16);
     for v in MatmulVariant::ALL {
         for kernel in [Kernel::Matmul, Kernel::MatmulBiasActivation] {
             let want = reflect(kernel);

@@ -30,8 +30,7 @@ pub struct DetectorArgs {
     /// Autoencoders in the preset's ensemble.
     #[arg(long, default_value_t = AnomalyPreset::default().members)]
     pub members: usize,
-    /// PCA components of the reconstruction-error baseline [default: the preset's code width,
-    /// round(sqrt(columns))].
+    /// PCA components of the reconstruction-error baseline [default: round(sqrt(columns))].
     #[arg(long)]
     pub pca_k: Option<usize>,
     /// The k of the k-nearest-neighbour distance (PyOD's default, 5).

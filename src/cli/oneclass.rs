@@ -48,7 +48,7 @@ pub struct OneClassArgs {
     /// `anomaly`: train the anomaly preset's ensemble on each class (see `ae train --help`;
     /// --members, --layers, --activation, --output, --normalize, --epochs, --batch-size, --lr,
     /// --weight-decay and --seed replace its choices) instead of one
-    /// autoencoder, beside PCA at the preset's code width round(sqrt(columns)).
+    /// autoencoder, beside PCA at round(sqrt(columns)) components.
     #[arg(long, value_enum)]
     pub preset: Option<super::train_args::PresetArg>,
     /// Autoencoders in the ensemble [default: the preset's, 10].

@@ -229,8 +229,8 @@ pub struct TrainArgs {
     pub normalize: Option<NormalizeArg>,
     /// A recipe: `anomaly` trains an ensemble of small autoencoders for anomaly detection on a
     /// table of any width (after RandNet, Chen et al. 2017): 10 members, each but the first on
-    /// a random 50-100% of the columns, hidden width 0.5-1x its input (at most 64), code
-    /// round(sqrt(input)) (never wider than the input), standard normalisation (chosen over
+    /// a random 50-100% of the columns, hidden width 0.5-1x its input (at most 64), a code of
+    /// 2 units (1 for a member of 2 columns; chosen over round(sqrt(input)) by measurement), standard normalisation (chosen over
     /// robust by measurement), tanh hidden layers with identity code and output, Adam lr 1e-3
     /// with weight decay 1e-4,
     /// batch 32, up to 200 epochs stopping after 10 without a better loss on 20% held-out

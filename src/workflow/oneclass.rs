@@ -57,8 +57,8 @@ pub fn one_class<B: Backend>(
 }
 
 /// [`one_class`] with an ensemble of the anomaly preset ([`ensemble::train_ensemble`]; `base`
-/// gives what the recipe does not) in place of the single autoencoder, and PCA at the preset's
-/// code width ([`crate::preset::code_width`]) fitted on rows normalised as `base` says. Members
+/// gives what the recipe does not) in place of the single autoencoder, and PCA at
+/// [`crate::preset::code_width`] components fitted on rows normalised as `base` says. Members
 /// that diverge are dropped, with `warn` told why.
 pub fn one_class_ensemble<B: Backend>(
     backend: &B,

@@ -109,16 +109,11 @@ impl WgpuBackend {
         };
         // SHADER_F16 only for the opt-in f16 matmul variants.
         let f16 = choice.f16_matmul && adapter.features().contains(wgpu::Features::SHADER_F16);
-        let wanted = match f16 {
-            true => features | wgpu::Features::SHADER_F16,
-            false => features,
-        };
-        // SUBGROUP for the split-k matmul variant.
+        // SUBGROUP, where the adapter has it, for the split-k matmul variant.
         let subgroup = adapter.features().contains(wgpu::Features::SUBGROUP);
-        let wanted = match subgroup {
-            true => wanted | wgpu::Features::SUBGROUP,
-            false => wanted,
-        };
+        let mut wanted = features;
+        wanted.set(wgpu::Features::SHADER_F16, f16);
+        wanted.set(wgpu::Features::SUBGROUP, subgroup);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("ae"),
             required_limits: limits.clone(),

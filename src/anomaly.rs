@@ -111,6 +111,9 @@ pub fn feature_errors(x: &Matrix, reconstruction: &Matrix) -> Result<Matrix> {
     Matrix::new(x.rows, x.cols, data)
 }
 
+/// The highest-scoring rows a report explains ([`TopRow`]).
+pub const TOP_ROWS: usize = 5;
+
 /// A high-scoring row and where its score comes from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TopRow {

@@ -522,12 +522,9 @@ impl Job for ScoreJob<'_> {
 /// Rows read and scored at a time.
 const CHUNK_ROWS: usize = 4096;
 
-/// Rows whose per-feature errors the report shows.
-const TOP_ROWS: usize = 5;
-
-/// The [`TOP_ROWS`] highest of `scores` (one per row of `input`) with their per-feature squared
-/// errors: the model's, or an ensemble's first member's (it reads every column). Only those
-/// rows are read again.
+/// The [`anomaly::TOP_ROWS`] highest of `scores` (one per row of `input`) with their
+/// per-feature squared errors: the model's, or an ensemble's first member's (it reads every
+/// column). Only those rows are read again.
 fn top_rows<B: Backend>(
     backend: &B,
     scorer: &Scorer<B>,
@@ -535,17 +532,16 @@ fn top_rows<B: Backend>(
     scores: &[f64],
     (data, model_dir): (&std::path::Path, &std::path::Path),
 ) -> Result<Vec<anomaly::TopRow>> {
-    let order = anomaly::highest(scores, TOP_ROWS);
+    let (model, saved) = match scorer {
+        Scorer::One(model, saved) => (model, saved),
+        Scorer::Many(e) => return e.top_rows(backend, input, scores, anomaly::TOP_ROWS),
+    };
+    let order = anomaly::highest(scores, anomaly::TOP_ROWS);
     let ids: Vec<u32> = order.iter().map(|&i| i as u32).collect();
     let mut x = input.gather(&ids)?;
-    let errors = match scorer {
-        Scorer::One(model, saved) => {
-            workflow::prepare_input(saved, &mut x, data, model_dir)?;
-            let recon = model.map_rows(backend, &x, Output::Reconstruction)?;
-            anomaly::feature_errors(&x, &recon)?
-        }
-        Scorer::Many(e) => e.feature_errors(backend, &x)?,
-    };
+    workflow::prepare_input(saved, &mut x, data, model_dir)?;
+    let recon = model.map_rows(backend, &x, Output::Reconstruction)?;
+    let errors = anomaly::feature_errors(&x, &recon)?;
     Ok(anomaly::TopRow::of(&order, scores, &errors))
 }
 

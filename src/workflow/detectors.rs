@@ -7,7 +7,7 @@
 
 use super::ensemble::train_ensemble;
 use super::TrainSettings;
-use crate::anomaly::{self, TopRow};
+use crate::anomaly::{TopRow, TOP_ROWS};
 use crate::preset::{code_width, AnomalyPreset};
 use ae_core::data::normalize::{NormStats, Normalization};
 use ae_core::data::RowSource;
@@ -54,9 +54,6 @@ pub struct DetectorResult {
     #[serde(skip)]
     pub top_rows: Vec<TopRow>,
 }
-
-/// Test rows of the single autoencoder whose per-feature errors are kept ([`TopRow`]).
-pub const TOP_ROWS: usize = 5;
 
 /// Fits every detector on `train` and scores `test` (the same columns), measured against
 /// `labels` (`true` = anomaly, one per test row). The two autoencoder models are saved in
@@ -133,7 +130,8 @@ pub fn compare_detectors<B: Backend>(
         let scores = chunked_scores(test, &mut |x| trained.ensemble.scores(backend, x))?;
         let mut result = measure(name, started, scores)?;
         if dir == "autoencoder" {
-            result.top_rows = top_rows(backend, &trained.ensemble, test, &result.scores)?;
+            let ensemble = &trained.ensemble;
+            result.top_rows = ensemble.top_rows(backend, test, &result.scores, TOP_ROWS)?;
         }
         results.push(result);
     }
@@ -199,18 +197,4 @@ fn chunked_scores(
         )?);
     }
     Ok(out)
-}
-
-/// The [`TOP_ROWS`] highest of `scores` (one per row of `test`) with `model`'s per-feature
-/// errors of their rows, highest first.
-fn top_rows<B: Backend>(
-    backend: &B,
-    model: &super::ensemble::Ensemble<B>,
-    test: &dyn RowSource,
-    scores: &[f64],
-) -> Result<Vec<TopRow>> {
-    let order = anomaly::highest(scores, TOP_ROWS);
-    let ids: Vec<u32> = order.iter().map(|&i| i as u32).collect();
-    let errors = model.feature_errors(backend, &test.gather(&ids)?)?;
-    Ok(anomaly::TopRow::of(&order, scores, &errors))
 }

@@ -199,6 +199,21 @@ impl<B: Backend> Ensemble<B> {
         }
         Ok(out)
     }
+
+    /// The `k` highest of `scores` (one per row of `rows`, raw) with their
+    /// [`Ensemble::feature_errors`], highest first; only those rows are read again.
+    pub fn top_rows(
+        &self,
+        backend: &B,
+        rows: &dyn RowSource,
+        scores: &[f64],
+        k: usize,
+    ) -> Result<Vec<anomaly::TopRow>> {
+        let order = anomaly::highest(scores, k);
+        let ids: Vec<u32> = order.iter().map(|&i| i as u32).collect();
+        let errors = self.feature_errors(backend, &rows.gather(&ids)?)?;
+        Ok(anomaly::TopRow::of(&order, scores, &errors))
+    }
 }
 
 /// A member's scores on raw rows: its columns, its normalisation, its reconstruction error.
